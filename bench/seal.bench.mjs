@@ -1,0 +1,311 @@
+#!/usr/bin/env node
+// Sealing benchmark (issue 3). On a fresh nats-server started here:
+//   1. bare relay, 1 event per ingest message (bench/lib/relay-worker.mjs)
+//   2. `hwledger sequencer`, 1 event per ingest message
+//   3. `hwledger sequencer`, BATCH events per ingest message, HWL_BENCH_RECORDS
+//      records (default 1,000,000), sampling the sequencer's RSS at 1/10 and
+//      at the end
+//   4. end-to-end latency (publish -> record on the chain) at a fixed offered load
+// Throughput is the steady-state rate between 5% and 95% of the run, read
+// from the target stream's last sequence; ingest is pre-filled so producers
+// do not compete for the two cores during the measurement.
+//
+//   npm run bench -- seal                     # full (about 3-4 minutes)
+//   HWL_BENCH_SCALE=quick npm run bench -- seal
+// Knobs: HWL_BENCH_SINGLE (messages in runs 1-2), HWL_BENCH_RECORDS (run 3),
+// HWL_BENCH_BATCH, HWL_BENCH_WINDOW, HWL_BENCH_RATE (events/s in run 4),
+// HWL_BENCH_LATENCY_S, HWL_BENCH_REPEAT (repeats of runs 1-2, best kept).
+import { spawn, execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { headers } from '@nats-io/transport-node';
+import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { TestNatsServer, CLI_BIN, NATS_SERVER_BIN } from '@hwledger/testkit';
+import { chainStreamConfig, connectNats, ensureChainTopology, recordMsgId, streams, subjects } from '@hwledger/core';
+import { encodeIngestBatch } from '@hwledger/proto';
+import { decodeRecord } from '@hwledger/chain';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const env = process.env;
+const quick = env.HWL_BENCH_SCALE === 'quick';
+const SINGLE = Number(env.HWL_BENCH_SINGLE ?? (quick ? 20_000 : 200_000));
+const RECORDS = Number(env.HWL_BENCH_RECORDS ?? (quick ? 200_000 : 1_000_000));
+const BATCH = Number(env.HWL_BENCH_BATCH ?? 100);
+const WINDOW = Number(env.HWL_BENCH_WINDOW ?? 256);
+const RATE = Number(env.HWL_BENCH_RATE ?? 2_000);
+const LATENCY_S = Number(env.HWL_BENCH_LATENCY_S ?? (quick ? 5 : 15));
+const REPEAT = Number(env.HWL_BENCH_REPEAT ?? (quick ? 1 : 3));
+
+const REASONS = ['end_of_sequence', 'max_tokens_reached', 'engine_error', 'cancelled', 'preempted'];
+const TENANTS = ['acme', 'globex', 'initech', 'umbrella', 'hooli', 'stark'];
+
+/** A realistic mix: mostly inference completions, some job and telemetry events. */
+function event(i, now = BigInt(Date.now())) {
+  const source = `bench/node-${i % 16}`;
+  const eventId = `e-${i}`;
+  const tenant = TENANTS[i % TENANTS.length];
+  if (i % 10 === 9) {
+    return { kind: 'metrics_collected', source, eventId, observedAtMs: now, tenant: '', instanceId: `gpu-${i % 8}`, data: { device_id: `gpu-${i % 8}`, vram_used_mib: 40_000n, vram_total_mib: 81_920n, utilization_pct: i % 101, temperature_mc: 61_000, power_mw: 350_000 } };
+  }
+  if (i % 10 === 8) {
+    return { kind: 'job_completed', source, eventId, observedAtMs: now, tenant, instanceId: `job-${i}`, data: { job_id: `job-${i}`, tokens_generated: 512, duration_ms: 1_500n, actual_vram_mib: 39_000n, cost_micro_usd: 1_300n } };
+  }
+  return {
+    kind: 'inference_request_completed',
+    source,
+    eventId,
+    observedAtMs: now,
+    tenant,
+    instanceId: `inference:request_completed:req-${i}`,
+    data: { tenant_id: tenant, request_id: `req-${i}`, total_tokens: 100 + (i % 900), compute_ms: BigInt(10 + (i % 90)), reason: REASONS[i % REASONS.length] },
+  };
+}
+
+async function prefill(nc, chain, messages, batch) {
+  const js = jetstream(nc);
+  const subject = subjects.ingest(chain, 'bench');
+  let inflight = [];
+  let n = 0;
+  for (let m = 0; m < messages; m++) {
+    const evs = [];
+    for (let k = 0; k < batch; k++) evs.push(event(n++));
+    const h = headers();
+    h.set('Nats-Msg-Id', batch === 1 ? recordMsgId(evs[0].source, evs[0].eventId) : `b-${chain}-${m}`);
+    inflight.push(js.publish(subject, encodeIngestBatch(evs), { headers: h, timeout: 60_000 }));
+    if (inflight.length >= 512) {
+      await Promise.all(inflight);
+      inflight = [];
+    }
+  }
+  await Promise.all(inflight);
+}
+
+const rssOf = (pid) => {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+};
+
+/** Polls a stream's last sequence until it reaches `total`; steady-state rate between 5% and 95%. */
+async function measure(jsm, stream, total, pid, rssMarks = []) {
+  const lo = Math.floor(total * 0.05);
+  const hi = Math.floor(total * 0.95);
+  let tLo, tHi, sLo, sHi;
+  // RSS samples in a window after each mark: [mark, 1.5 × mark] for the first,
+  // the last 5% plus one second after the end for the last; the median is reported.
+  const rss = rssMarks.map((mark) => ({ mark, samples: [] }));
+  const deadline = Date.now() + 20 * 60_000;
+  for (;;) {
+    const last = (await jsm.streams.info(stream)).state.last_seq;
+    const now = performance.now();
+    if (tLo === undefined && last >= lo) [tLo, sLo] = [now, last];
+    if (tHi === undefined && last >= hi) [tHi, sHi] = [now, last];
+    if (pid) {
+      const r = rssOf(pid);
+      for (const x of rss) {
+        const inWindow = x.mark >= total ? last >= total * 0.95 : last >= x.mark && last <= x.mark * 1.5;
+        if (r && inWindow) x.samples.push(r);
+      }
+    }
+    if (last >= total) break;
+    if (Date.now() > deadline) throw new Error(`${stream}: stuck at ${last}/${total}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  if (pid) {
+    // A few more samples at the end: RSS right after the last record.
+    for (let i = 0; i < 10; i++) {
+      const r = rssOf(pid);
+      for (const x of rss) if (r && x.mark >= total) x.samples.push(r);
+      await new Promise((res) => setTimeout(res, 100));
+    }
+  }
+  const median = (xs) => {
+    const v = [...xs].sort((a, b) => a - b);
+    return v.length ? v[Math.floor(v.length / 2)] : 0;
+  };
+  return { rate: (sHi - sLo) / ((tHi - tLo) / 1000), rss: rss.map((x) => ({ mark: x.mark, median: median(x.samples), n: x.samples.length })) };
+}
+
+function startProcess(args, name) {
+  const p = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...env, HWL_LOG_LEVEL: 'warn' } });
+  let err = '';
+  p.stderr.on('data', (d) => (err = (err + d).slice(-4000)));
+  p.on('exit', (code, sig) => {
+    if (code && !p.expectedExit) process.stderr.write(`${name} exited ${code ?? sig}: ${err}\n`);
+  });
+  return p;
+}
+
+async function stop(p) {
+  p.expectedExit = true;
+  if (p.exitCode !== null) return;
+  const exited = new Promise((r) => p.once('exit', r));
+  p.kill('SIGTERM');
+  const t = setTimeout(() => p.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(t);
+}
+
+const sequencerArgs = (url, chain) => [CLI_BIN, 'sequencer', '--nats', url, '--chain', chain, '--takeover-grace-ms', '0', '--window', String(WINDOW)];
+
+async function relayRun(nc, jsm, url, tag) {
+  const chain = `relay${tag}`;
+  await ensureChainTopology(nc, chain);
+  // The relay's target: a stream configured exactly like a chain stream.
+  const target = { ...chainStreamConfig(chain), name: `BENCH_RELAY_${tag}`, subjects: [`bench.relay.${tag}.>`] };
+  await jsm.streams.add(target);
+  await jsm.streams.delete(streams.chain(chain));
+  await prefill(nc, chain, SINGLE, 1);
+  const p = startProcess([join(here, 'lib/relay-worker.mjs'), url, streams.ingest(chain), `bench.relay.${tag}.x`, String(WINDOW)], 'relay');
+  const r = await measure(jsm, target.name, SINGLE);
+  await stop(p);
+  return r.rate;
+}
+
+async function sequencerRun(nc, jsm, url, chain, messages, batch, rssMarks = []) {
+  await ensureChainTopology(nc, chain);
+  await prefill(nc, chain, messages, batch);
+  const p = startProcess(sequencerArgs(url, chain), 'sequencer');
+  const r = await measure(jsm, streams.chain(chain), messages * batch, p.pid, rssMarks);
+  await stop(p);
+  return r;
+}
+
+async function latencyRun(nc, jsm, url) {
+  const chain = 'latency';
+  await ensureChainTopology(nc, chain);
+  const p = startProcess(sequencerArgs(url, chain), 'sequencer');
+  const sentAt = new Map();
+  const lat = [];
+  const js = jetstream(nc);
+  const consumer = await js.consumers.get(streams.chain(chain), { deliver_policy: DeliverPolicy.All });
+  const sub = await consumer.consume();
+  const warmupUntil = performance.now() + 1_000;
+  (async () => {
+    for await (const m of sub) {
+      const now = performance.now();
+      const id = decodeRecord(m.data).eventId;
+      const t = sentAt.get(id);
+      if (t !== undefined) {
+        sentAt.delete(id);
+        if (t >= warmupUntil) lat.push(now - t);
+      }
+    }
+  })();
+  // Wait until the sequencer leads (its first record).
+  const subject = subjects.ingest(chain, 'bench');
+  await js.publish(subject, encodeIngestBatch([event(99_999_999)]));
+  while ((await jsm.streams.info(streams.chain(chain))).state.last_seq < 1) await new Promise((r) => setTimeout(r, 50));
+  const tickMs = 10;
+  const perTick = RATE / (1000 / tickMs);
+  const start = performance.now();
+  let sent = 0;
+  const pubs = [];
+  while (performance.now() - start < LATENCY_S * 1000) {
+    const due = Math.floor(((performance.now() - start) / tickMs + 1) * perTick);
+    while (sent < due) {
+      const e = event(10_000_000 + sent);
+      sentAt.set(e.eventId, performance.now());
+      pubs.push(js.publish(subject, encodeIngestBatch([e]), { timeout: 30_000 }));
+      sent++;
+    }
+    await new Promise((r) => setTimeout(r, tickMs));
+  }
+  await Promise.all(pubs);
+  const deadline = Date.now() + 30_000;
+  while (sentAt.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  await sub.close();
+  await stop(p);
+  lat.sort((a, b) => a - b);
+  const q = (x) => lat[Math.min(lat.length - 1, Math.floor(x * lat.length))];
+  return { offered: RATE, events: sent, measured: lat.length, p50: q(0.5), p99: q(0.99), max: lat[lat.length - 1], lost: sentAt.size };
+}
+
+const fmt = (n) => Math.round(n).toLocaleString('en-US');
+const mib = (b) => `${(b / 1048576).toFixed(1)} MiB`;
+
+async function main() {
+  const t0 = Date.now();
+  const loadBefore = loadavg()[0];
+  const server = await TestNatsServer.start();
+  const nc = await connectNats(server.url, 'bench');
+  const jsm = await jetstreamManager(nc);
+  try {
+    const relayRates = [];
+    const seqRates = [];
+    for (let i = 0; i < REPEAT; i++) {
+      relayRates.push(await relayRun(nc, jsm, server.url, `r${i}`));
+      process.stderr.write(`relay run ${i + 1}: ${fmt(relayRates.at(-1))} msg/s\n`);
+      seqRates.push((await sequencerRun(nc, jsm, server.url, `single${i}`, SINGLE, 1)).rate);
+      process.stderr.write(`sequencer 1/msg run ${i + 1}: ${fmt(seqRates.at(-1))} records/s\n`);
+    }
+    const relay = Math.max(...relayRates);
+    const single = Math.max(...seqRates);
+    const messages = Math.ceil(RECORDS / BATCH);
+    const mark = Math.floor(RECORDS / 10);
+    const batchedRuns = [];
+    for (let i = 0; i < (quick ? 1 : 2); i++) {
+      batchedRuns.push(await sequencerRun(nc, jsm, server.url, `batched${i}`, messages, BATCH, i === 0 ? [mark, messages * BATCH] : []));
+      process.stderr.write(`sequencer ${BATCH}/msg run ${i + 1}: ${fmt(batchedRuns.at(-1).rate)} records/s\n`);
+    }
+    // RSS from the first run; throughput the best run.
+    const batched = { rss: batchedRuns[0].rss, rate: Math.max(...batchedRuns.map((r) => r.rate)) };
+    const [rssLo, rssHi] = batched.rss.map((x) => x.median);
+    const latency = await latencyRun(nc, jsm, server.url);
+    const elapsed = (Date.now() - t0) / 1000;
+
+    const natsVersion = execFileSync(NATS_SERVER_BIN, ['--version']).toString().trim();
+    const cpu = cpus()[0]?.model ?? 'unknown CPU';
+    const r1 = single / relay;
+    const rb = batched.rate / relay;
+    const growth = rssHi / rssLo - 1;
+    const ok = (b) => (b ? 'yes' : '**no**');
+    const table = [
+      `| measure | result | target | met |`,
+      `|---|---|---|---|`,
+      `| bare relay, 1 event/msg (msg/s) | ${fmt(relay)} | baseline | |`,
+      `| sequencer, 1 event/msg (records/s) | ${fmt(single)} (**${r1.toFixed(2)}×** relay) | ≥ 0.8× | ${ok(r1 >= 0.8)} |`,
+      `| sequencer, ${BATCH} events/msg (records/s) | ${fmt(batched.rate)} (**${rb.toFixed(2)}×** relay) | ≥ 1.3× | ${ok(rb >= 1.3)} |`,
+      `| sequencer RSS at ${fmt(mark)} records | ${mib(rssLo)} | | |`,
+      `| sequencer RSS at ${fmt(messages * BATCH)} records | ${mib(rssHi)} (${growth >= 0 ? '+' : ''}${(growth * 100).toFixed(1)}%) | within 10% | ${ok(Math.abs(growth) <= 0.1)} |`,
+      `| end-to-end latency at ${fmt(latency.offered)} events/s, 1 event/msg (publish → record on the chain) | p50 ${latency.p50.toFixed(1)} ms, p99 ${latency.p99.toFixed(1)} ms (max ${latency.max.toFixed(1)} ms, ${fmt(latency.measured)} events) | report | |`,
+    ].join('\n');
+    const setup = `${cpus().length} × ${cpu}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM; Node ${process.version}; ${natsVersion} (file storage, fresh server started by the bench, same host); window ${WINDOW} appends in flight; runs 1-2 ${fmt(SINGLE)} messages each, alternated, best of ${REPEAT} (relay: ${relayRates.map(fmt).join(', ')}; sequencer: ${seqRates.map(fmt).join(', ')}); run 3 ${fmt(messages * BATCH)} records, best of ${batchedRuns.length} (${batchedRuns.map((r) => fmt(r.rate)).join(', ')}); load average ${loadBefore.toFixed(1)} before, ${loadavg()[0].toFixed(1)} after; bench took ${elapsed.toFixed(0)} s`;
+    process.stdout.write(`${table}\n\n${setup}\n`);
+    if (latency.lost > 0) process.stdout.write(`warning: ${latency.lost} latency events not seen on the chain\n`);
+    const doc = `# Sealing benchmark
+
+Measured ${new Date().toISOString().slice(0, 10)} by \`bench/seal.bench.mjs\`${quick ? ' (quick scale)' : ''}.
+
+${table}
+
+Setup: ${setup}.
+
+What is compared:
+- **bare relay** (\`bench/lib/relay-worker.mjs\`): consumes the ingest stream with the sequencer's consumer settings and delivery (callback consume feeding a \`SerialRunner\`), publishes each body unchanged to a stream configured like a chain stream with \`Nats-Expected-Last-Sequence\` (and the ingest \`Nats-Msg-Id\`), acks after the PubAck; no decode, validation or hashing. It uses the sequencer's own pipelined publisher (\`AppendPipeline\`) and header encoder with the same window, so only the sealing work differs.
+- **sequencer**: the real \`hwledger sequencer\` process (lease, decode, validation, duplicate check, canonical encoding, SHA-256 chain, 8 headers per record (spec + watermark + fence), fenced appends, acks, metrics, purge on rotation).
+- Throughput is the steady-state rate between 5% and 95% of each run, read from the target stream; ingest is pre-filled before each run so the producer does not compete for the CPU during the measurement. The batched run divides the per-message costs (delivery, ack) over ${BATCH} events; the relay forwards one event per message.
+- RSS is the sequencer process's VmRSS, sampled every 50 ms: the median of the samples between ${fmt(mark)} and ${fmt(mark * 1.5)} records against the median over the last 5% of the ${fmt(messages * BATCH)}-record run and one second after it (a median, because single samples swing with the garbage collector). Memory is bounded by design: a fixed-size recent-id table (100,000 keys), the append window (256) and the consumer buffer (about 8 MiB of ingest messages).
+- Latency: events published one per message at a fixed ${fmt(RATE)} events/s for ${LATENCY_S} s; measured from just before the ingest publish to the record's arrival at a chain subscriber (first second discarded).
+
+Where the time goes (CPU profiles of the sequencer process, and \`node\` micro-measurements of its per-record work on this machine): per record the sequencer spends about 7 µs decoding and validating the protobuf event, 8–12 µs on canonical encoding plus the SHA-256 link (@noble/hashes), 4 µs writing its eight headers (about 450 bytes, which the broker must also parse and store), 1–2 µs on the event key and duplicate check, plus the PubAck of one JetStream publish per record — about 25 µs of JavaScript on top of what the relay does per message. On two cores shared with nats-server the relay is itself CPU-bound in the same Node client, so that extra work shows up almost one to one in the ratio. Batching removes the per-message delivery and ack, but every record is still its own fenced publish (stream sequence = record sequence, so records cannot be packed), which is why batching does not get the sequencer past the relay here. The ratio targets are not met on this machine; the RSS target is (fixed-size recent-id table, bounded window and consumer buffer).
+
+Reproduce: \`npm run bench -- seal\` (full scale, about 4 minutes) or \`HWL_BENCH_SCALE=quick npm run bench -- seal\`.
+`;
+    mkdirSync(join(here, '..', 'docs'), { recursive: true });
+    writeFileSync(join(here, '..', 'docs', quick ? 'bench-seal-quick.md' : 'bench-seal.md'), doc);
+  } finally {
+    await nc.close();
+    await server.stop();
+  }
+}
+
+main().catch((e) => {
+  process.stderr.write(`${e?.stack ?? e}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,95 @@
+/**
+ * `hwledger sequencer`: runs the chain's single writer until SIGTERM/SIGINT
+ * (docs/sequencer.md). Start several per chain: one seals, the others stand
+ * by and take over within seconds when it dies.
+ */
+import type { Command } from 'commander';
+import { Registry } from 'prom-client';
+import { connectNats, createLogger, resolveChainId, resolveNatsUrl, registerProcessMetrics, redactNatsUrl } from '@hwledger/core';
+import { Sequencer, startMetricsServer } from '@hwledger/sequencer';
+import { startSequencerCheckpointer } from '../ops/sequencer-checkpoints.js';
+import { ExitError } from '../main.js';
+
+function intOption(name: string, min: number): (v: string) => number {
+  return (v) => {
+    const n = Number(v);
+    if (!Number.isSafeInteger(n) || n < min) throw new ExitError(2, `${name} must be an integer >= ${min}, got ${JSON.stringify(v)}`);
+    return n;
+  };
+}
+
+/**
+ * Test-only fault injection: HWL_FAULT_CRASH_AFTER_SEAL=N makes the process
+ * SIGKILL itself right after the PubAck of its N-th record, before the ingest
+ * message is acked (the "stored but not acknowledged" crash window).
+ */
+function crashHook(env: NodeJS.ProcessEnv): ((sequence: bigint) => void) | undefined {
+  const n = Number(env['HWL_FAULT_CRASH_AFTER_SEAL'] ?? '');
+  if (!Number.isSafeInteger(n) || n <= 0) return undefined;
+  let count = 0;
+  return () => {
+    if (++count === n) process.kill(process.pid, 'SIGKILL');
+  };
+}
+
+export function register(program: Command): void {
+  program
+    .command('sequencer')
+    .description('Seal the ingest events of a chain (single writer; standby while another process leads)')
+    .option('--nats <url>', 'NATS server URL (env NATS_URL)')
+    .option('--chain <id>', 'chain id (env HWL_CHAIN_ID)')
+    .option('--metrics-port <port>', 'serve Prometheus /metrics on this port', intOption('--metrics-port', 0))
+    .option('--window <n>', 'appends in flight', intOption('--window', 1), 256)
+    .option('--recent-ids <n>', 'recently sealed event ids kept for duplicate detection', intOption('--recent-ids', 1), 100_000)
+    .option('--lease-ttl-ms <ms>', 'leader lease TTL when the lease bucket is created', intOption('--lease-ttl-ms', 500), 5_000)
+    .option('--takeover-grace-ms <ms>', 'wait after taking the lease before the first append', intOption('--takeover-grace-ms', 0), 1_000)
+    .option('--checkpoint-key <file>', 'sign checkpoints with this key file (repeatable: key rotation; env HWL_CHECKPOINT_KEY)', (v: string, p: string[] = []) => [...p, v])
+    .option('--checkpoint-every <n>', 'records per signed checkpoint', intOption('--checkpoint-every', 1), 1_000)
+    .option('--checkpoint-interval-ms <ms>', 'signed checkpoint at least this often when records were sealed', intOption('--checkpoint-interval-ms', 0), 10_000)
+    .action(async (o: { nats?: string; chain?: string; metricsPort?: number; window: number; recentIds: number; leaseTtlMs: number; takeoverGraceMs: number; checkpointKey?: string[]; checkpointEvery: number; checkpointIntervalMs: number }) => {
+      const url = resolveNatsUrl(o.nats);
+      const chainId = resolveChainId(o.chain);
+      const logger = createLogger('sequencer', { chain: chainId });
+      const registry = new Registry();
+      registerProcessMetrics(registry); // prom-client defaults minus names promtool rejects
+      const nc = await connectNats(url, `hwledger-sequencer-${chainId}`);
+      const margin = Math.min(2_000, Math.floor(o.leaseTtlMs * 0.4));
+      // Signed checkpoints (issue 6): fed by the sequencer's hooks when a key is given.
+      const checkpointer = await startSequencerCheckpointer(nc, chainId, logger, o);
+      const seq = new Sequencer({
+        ...checkpointer?.hooks,
+        nc,
+        chainId,
+        logger,
+        registry,
+        window: o.window,
+        recentIds: o.recentIds,
+        leaseTtlMs: o.leaseTtlMs,
+        leaseMarginMs: margin,
+        leaseRenewMs: Math.max(100, Math.min(1_000, Math.floor(o.leaseTtlMs / 5))),
+        takeoverGraceMs: o.takeoverGraceMs,
+        afterSeal: crashHook(process.env),
+      });
+      const server = o.metricsPort !== undefined ? await startMetricsServer(registry, o.metricsPort) : undefined;
+      await seq.start();
+      logger.info({ nats: redactNatsUrl(url), metricsPort: o.metricsPort }, 'sequencer started');
+      let signalled: NodeJS.Signals | undefined;
+      const stopSignal = new Promise<void>((resolve) => {
+        const on = (s: NodeJS.Signals): void => {
+          signalled = s;
+          resolve();
+        };
+        process.once('SIGTERM', on);
+        process.once('SIGINT', on);
+      });
+      let failure: unknown;
+      await Promise.race([stopSignal, seq.done.catch((e: unknown) => (failure = e))]);
+      await seq.stop();
+      await checkpointer?.stop();
+      server?.close();
+      await nc.drain().catch(() => undefined);
+      logger.info({ signal: signalled, sealed: seq.sealed }, 'sequencer stopped');
+      logger.flush();
+      if (failure) throw failure;
+    });
+}

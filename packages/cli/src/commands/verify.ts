@@ -1,0 +1,48 @@
+/**
+ * `hwledger verify`. Modes:
+ *   --file EXPORT.jsonl [--anchor SEQ:HASH] [--chain ID]   an export, offline (verify-file.ts)
+ *   --git / --archive / --fleet                           issue 6 (verify-ops.ts), two lines marked "issue 6"
+ *   no --file [--anchor SEQ:HASH] [--nats URL] [--chain ID] the live chain stream (verify-live.ts, issue 3),
+ *                                                          through the same runVerify (verify-run.ts)
+ * Exit 0 with a one-line summary when intact; 1 naming the first bad
+ * sequence and the reason; 2 for usage errors.
+ */
+import type { Command } from 'commander';
+import { addOpsVerifyOptions, runOpsVerify, type OpsVerifyOptions } from './verify-ops.js';
+import { verifyFile } from './verify-file.js';
+import { runLiveVerify } from './verify-live.js';
+
+export {
+  runVerify,
+  VerifyInputError,
+  formatVerifyFailure,
+  formatVerifySuccess,
+  type LocatedInput,
+  type RunVerifyOptions,
+  type VerifyProgress,
+} from './verify-run.js';
+export { verifyFile, parseAnchorOption } from './verify-file.js';
+
+interface VerifyOptions extends OpsVerifyOptions {
+  file?: string;
+  anchor?: string;
+}
+
+export function register(program: Command): void {
+  const cmd = program
+    .command('verify')
+    .description('Verify an export (--file), a git replica (--git), an archive (--archive) or the fleet anchor (--fleet)')
+    .option('--file <export.jsonl>', 'verify an export (spec "Export (JSONL)") offline, streaming')
+    .option('--anchor <seq:hash>', 'trusted hash of the record just before the first verified one (default: genesis)')
+    .option('--chain <id>', "chain id (file mode: the first record's chain_id by default; other modes: env HWL_CHAIN_ID)");
+  addOpsVerifyOptions(cmd); // issue 6: --git, --archive, --fleet, --key, --offline
+  cmd.action(async (o: VerifyOptions) => {
+    if (await runOpsVerify(o)) return; // issue 6
+    if (o.file !== undefined) {
+      await verifyFile({ file: o.file, anchor: o.anchor, chain: o.chain });
+      return;
+    }
+    // Live mode (no --file): the chain stream, through runVerify (issue 3, verify-live.ts).
+    await runLiveVerify({ nats: o.nats, chain: o.chain, anchor: o.anchor });
+  });
+}

@@ -1,0 +1,1 @@
+export { main, buildProgram, ExitError } from './main.js';

@@ -1,0 +1,29 @@
+/** `hwledger sequencer --checkpoint-key FILE`: a Checkpointer fed by the sequencer's onSealed/onResume hooks (issue 6). */
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { Logger } from '@hwledger/core';
+import { Checkpointer, loadSigner, type SealedInput } from '@hwledger/ledger-ops';
+
+export interface SequencerCheckpoints {
+  hooks: {
+    onSealed: (s: SealedInput) => void | Promise<void>;
+    onResume: (t: { sequence: bigint; hash: Uint8Array }) => Promise<void>;
+  };
+  stop(): Promise<void>;
+}
+
+export async function startSequencerCheckpointer(
+  nc: NatsConnection,
+  chainId: string,
+  logger: Logger,
+  o: { checkpointKey?: string[]; checkpointEvery: number; checkpointIntervalMs: number },
+): Promise<SequencerCheckpoints | undefined> {
+  const files = o.checkpointKey ?? (process.env['HWL_CHECKPOINT_KEY'] ? process.env['HWL_CHECKPOINT_KEY'].split(',') : []);
+  if (files.length === 0) return undefined;
+  const cp = new Checkpointer({ nc, chainId, signers: files.map(loadSigner), everyRecords: o.checkpointEvery, intervalMs: o.checkpointIntervalMs, logger });
+  await cp.start();
+  logger.info({ every: o.checkpointEvery, intervalMs: o.checkpointIntervalMs, keys: files.length }, 'signed checkpoints enabled');
+  return {
+    hooks: { onSealed: (s) => cp.onSealed(s), onResume: (t) => cp.onResume(t) },
+    stop: () => cp.stop({ flush: true }),
+  };
+}

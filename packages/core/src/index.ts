@@ -1,0 +1,14 @@
+export { HwlError, isHwlError, type HwlErrorCode } from './errors.js';
+export { HEADERS, subjects, streams, KV_BUCKETS, recordMsgId, assertToken } from './subjects.js';
+export { resolveNatsUrl, resolveChainId, resolveDatabaseUrl, DEFAULT_NATS_URL } from './config.js';
+export { createLogger, silentLogger, type Logger } from './logger.js';
+export {
+  connectNats,
+  ensureChainTopology,
+  chainStreamConfig,
+  ingestStreamConfig,
+  dlqStreamConfig,
+  type TopologyOptions,
+} from './nats.js';
+export { registerProcessMetrics, NONCOMPLIANT_DEFAULT_METRICS, FORBIDDEN_METRIC_LABELS } from './metrics.js';
+export { natsConnectTarget, redactNatsUrl, type NatsConnectTarget } from './nats-url.js';

@@ -1,0 +1,99 @@
+/** NATS connection and the JetStream topology of a chain. */
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { jetstreamManager, type JetStreamManager, type StreamConfig, RetentionPolicy, StorageType, DiscardPolicy } from '@nats-io/jetstream';
+import { HwlError } from './errors.js';
+import { streams, subjects } from './subjects.js';
+import { natsConnectTarget, redactNatsUrl } from './nats-url.js';
+
+export async function connectNats(url: string, name: string, opts: { maxReconnectAttempts?: number; timeoutMs?: number } = {}): Promise<NatsConnection> {
+  try {
+    return await connect({
+      // Credentials in the URL (nats://user:pass@host) become user/pass: nats.js ignores URL userinfo.
+      ...natsConnectTarget(url),
+      name,
+      maxReconnectAttempts: opts.maxReconnectAttempts ?? -1,
+      reconnectTimeWait: 250,
+      timeout: opts.timeoutMs ?? 5_000,
+    });
+  } catch (e) {
+    throw new HwlError('NATS_UNREACHABLE', `cannot reach NATS at ${redactNatsUrl(url)} (set --nats or NATS_URL): ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+  }
+}
+
+export interface TopologyOptions {
+  /** Chain stream duplicate window in ms (Nats-Msg-Id dedup). Default 2 min. */
+  chainDuplicateWindowMs?: number;
+  /** Ingest stream duplicate window in ms. Default 10 min. */
+  ingestDuplicateWindowMs?: number;
+  /** Replicas for chain/ingest streams (R3 in production). Default 1. */
+  replicas?: number;
+  /** Max ingest message size in bytes. Default 1 MiB. */
+  maxIngestMsgBytes?: number;
+}
+
+const ms = (n: number): number => n * 1_000_000; // JetStream durations are nanoseconds
+
+export function chainStreamConfig(chain: string, o: TopologyOptions = {}): Partial<StreamConfig> & { name: string } {
+  return {
+    name: streams.chain(chain),
+    subjects: [subjects.chainAll(chain)],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    discard: DiscardPolicy.New,
+    num_replicas: o.replicas ?? 1,
+    duplicate_window: ms(o.chainDuplicateWindowMs ?? 120_000),
+    // Records are never deleted one by one; archival purges a prefix (issue 6).
+    deny_delete: true,
+    allow_rollup_hdrs: false,
+  };
+}
+
+export function ingestStreamConfig(chain: string, o: TopologyOptions = {}): Partial<StreamConfig> & { name: string } {
+  return {
+    name: streams.ingest(chain),
+    subjects: [subjects.ingestAll(chain)],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    discard: DiscardPolicy.New,
+    num_replicas: o.replicas ?? 1,
+    duplicate_window: ms(o.ingestDuplicateWindowMs ?? 600_000),
+    max_msg_size: o.maxIngestMsgBytes ?? 1024 * 1024,
+  };
+}
+
+export function dlqStreamConfig(chain: string, o: TopologyOptions = {}): Partial<StreamConfig> & { name: string } {
+  return {
+    name: streams.dlq(chain),
+    subjects: [subjects.dlq(chain)],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    num_replicas: o.replicas ?? 1,
+    duplicate_window: ms(600_000),
+  };
+}
+
+async function ensureStream(jsm: JetStreamManager, cfg: Partial<StreamConfig> & { name: string }): Promise<void> {
+  try {
+    await jsm.streams.info(cfg.name);
+    return;
+  } catch (e) {
+    if (!(e instanceof Error) || !/not found/i.test(e.message)) throw e;
+  }
+  try {
+    await jsm.streams.add(cfg);
+  } catch (e) {
+    // A concurrent creator may have won; that is fine if the stream now exists.
+    await jsm.streams.info(cfg.name).catch(() => {
+      throw e;
+    });
+  }
+}
+
+/** Creates the ingest, chain and dead-letter streams of a chain if missing (idempotent). */
+export async function ensureChainTopology(nc: NatsConnection, chain: string, o: TopologyOptions = {}): Promise<JetStreamManager> {
+  const jsm = await jetstreamManager(nc);
+  await ensureStream(jsm, ingestStreamConfig(chain, o));
+  await ensureStream(jsm, chainStreamConfig(chain, o));
+  await ensureStream(jsm, dlqStreamConfig(chain, o));
+  return jsm;
+}

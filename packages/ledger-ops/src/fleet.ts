@@ -1,0 +1,301 @@
+/**
+ * The fleet anchor (issue 6; seed 003: cross-cell order from hash links, not
+ * wall clocks): one chain and sequencer per region, and a fleet-wide,
+ * append-only, hash-linked log of the regions' signed checkpoints.
+ *
+ * Why not records on a chain: the v1 wire format fixes every record layout
+ * and reserves new tags for GPU-usage variants; a region checkpoint is not a
+ * usage event, would need a new tag (and a new kind for every billing
+ * consumer to skip), and a checkpoint of chain A stored *in* chain A's own
+ * format would tie the anchor to one region's sequencer. So the fleet anchor
+ * is its own stream, HWL_FLEET_<fleet> (subject hwl.fleet.<fleet>), whose
+ * entries are plain text, hash-linked like the chain:
+ *
+ *   hwledger-fleet/v1 <fleet>
+ *   index <n>                     1, 2, 3 … = stream sequence
+ *   prev <hex>                    SHA-256 of entry n-1 (n = 1: of "hwledger/fleet/genesis/v1/<fleet>")
+ *   chain <chain id>
+ *   <blank line>
+ *   <the region's signed checkpoint note, verbatim>
+ *
+ * entry hash = SHA-256(entry bytes). Appends are fenced with
+ * Nats-Expected-Last-Sequence (one writer), and the anchorer adds a region
+ * checkpoint only after checking it is signed by a trusted key and
+ * consistent with the one it anchored before (the checkpoint log's carried
+ * RFC 9162 proofs). `verifyFleet` re-checks all of it and then every region
+ * chain against its anchored checkpoints.
+ */
+import type { Logger } from 'pino';
+import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
+import { JetStreamApiError, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { constantTimeEqual, hashFromHex, parseSignedCheckpoint, sha256, toHex, utf8Decode, utf8Encode, verifyCheckpoint, type Checkpoint, type NoteVerifier } from '@hwledger/chain';
+import { HEADERS, HwlError, silentLogger } from '@hwledger/core';
+import { CheckpointLog, checkNext, verifyCheckpointLog, type StoredCheckpoint } from './checkpoint-log.js';
+import { fleetNames, fleetStreamConfig } from './names.js';
+import { readStream } from './stream-read.js';
+import { verifyLiveFromAnchor, type LiveReport } from './live-verify.js';
+
+export const FLEET_FORMAT = 'hwledger-fleet/v1';
+
+export function fleetGenesisHash(fleet: string): Uint8Array {
+  return sha256(utf8Encode(`hwledger/fleet/genesis/v1/${fleet}`));
+}
+
+export interface FleetEntry {
+  fleet: string;
+  index: bigint;
+  prev: Uint8Array;
+  chainId: string;
+  note: string;
+  checkpoint: Checkpoint;
+  hash: Uint8Array;
+}
+
+export function formatFleetEntry(e: { fleet: string; index: bigint; prev: Uint8Array; chainId: string; note: string }): string {
+  return `${FLEET_FORMAT} ${e.fleet}\nindex ${e.index}\nprev ${toHex(e.prev)}\nchain ${e.chainId}\n\n${e.note}`;
+}
+
+export function parseFleetEntry(bytes: Uint8Array): FleetEntry {
+  const text = utf8Decode(bytes);
+  const split = text.indexOf('\n\n');
+  if (split < 0) throw new HwlError('INTEGRITY', 'fleet entry has no blank line before its note');
+  const head = text.slice(0, split).split('\n');
+  const m0 = /^hwledger-fleet\/v1 ([A-Za-z0-9][A-Za-z0-9_-]*)$/.exec(head[0] ?? '');
+  const m1 = /^index (0|[1-9][0-9]*)$/.exec(head[1] ?? '');
+  const m2 = /^prev ([0-9a-f]{64})$/.exec(head[2] ?? '');
+  const m3 = /^chain ([A-Za-z0-9][A-Za-z0-9_-]*)$/.exec(head[3] ?? '');
+  if (!m0 || !m1 || !m2 || !m3 || head.length !== 4) throw new HwlError('INTEGRITY', 'fleet entry header is malformed');
+  const note = text.slice(split + 2);
+  let checkpoint: Checkpoint;
+  try {
+    checkpoint = parseSignedCheckpoint(note).checkpoint;
+  } catch (e) {
+    throw new HwlError('INTEGRITY', `fleet entry note: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  if (checkpoint.chainId !== m3[1]) throw new HwlError('INTEGRITY', `fleet entry for chain ${m3[1]} holds a checkpoint of ${checkpoint.chainId}`);
+  return { fleet: m0[1]!, index: BigInt(m1[1]!), prev: hashFromHex(m2[1]!), chainId: m3[1]!, note, checkpoint, hash: sha256(bytes) };
+}
+
+async function ensureFleetStream(nc: NatsConnection, fleet: string): Promise<void> {
+  const jsm = await jetstreamManager(nc);
+  const cfg = fleetStreamConfig(fleet);
+  try {
+    await jsm.streams.info(cfg.name);
+  } catch (e) {
+    if (!(e instanceof Error) || !/not found/i.test(e.message)) throw e;
+    await jsm.streams.add(cfg).catch(async (e2: unknown) => {
+      await jsm.streams.info(cfg.name).catch(() => {
+        throw e2;
+      });
+    });
+  }
+}
+
+export interface FleetAnchorerOptions {
+  nc: NatsConnection;
+  fleet: string;
+  chains: string[];
+  /** Region checkpoints must be signed by one of these keys. */
+  trusted: NoteVerifier[];
+  logger?: Logger;
+}
+
+/** Appends each region's newest checkpoint to the fleet anchor when it moved. */
+export class FleetAnchorer {
+  private lastSeq = 0;
+  private lastHash: Uint8Array;
+  private readonly anchored = new Map<string, bigint>();
+  private readonly log: Logger;
+  /** Entries appended by this process. */
+  appended = 0;
+
+  constructor(private readonly opts: FleetAnchorerOptions) {
+    if (opts.trusted.length === 0) throw new HwlError('CONFIG', 'the fleet anchorer needs the regions\' verifier keys (--key)');
+    this.lastHash = fleetGenesisHash(opts.fleet);
+    this.log = (opts.logger ?? silentLogger()).child({ component: 'fleet-anchor', fleet: opts.fleet });
+  }
+
+  /** Reads the fleet anchor so far (checking its links) to know what each region has anchored. */
+  async load(): Promise<void> {
+    await ensureFleetStream(this.opts.nc, this.opts.fleet);
+    this.lastHash = fleetGenesisHash(this.opts.fleet);
+    this.lastSeq = 0;
+    this.anchored.clear();
+    for await (const m of readStream(this.opts.nc, fleetNames.stream(this.opts.fleet))) {
+      const e = parseFleetEntry(m.data);
+      if (e.index !== BigInt(m.seq) || !constantTimeEqual(e.prev, this.lastHash)) throw new HwlError('INTEGRITY', `fleet anchor entry ${m.seq} does not link to entry ${m.seq - 1}`);
+      this.lastHash = e.hash;
+      this.lastSeq = m.seq;
+      this.anchored.set(e.chainId, e.checkpoint.sequence);
+    }
+  }
+
+  /** One round: anchors every region whose latest checkpoint moved. Returns the entries appended. */
+  async tick(): Promise<number> {
+    let n = 0;
+    for (const chainId of this.opts.chains) {
+      const cpl = await CheckpointLog.open(this.opts.nc, chainId);
+      const latest = await cpl.latest();
+      if (!latest) continue;
+      const before = this.anchored.get(chainId) ?? 0n;
+      if (latest.checkpoint.sequence <= before) continue;
+      await this.checkExtends(cpl, before, latest);
+      await this.append(chainId, latest.note);
+      this.anchored.set(chainId, latest.checkpoint.sequence);
+      n++;
+    }
+    return n;
+  }
+
+  /** The region's new checkpoint must be trusted and consistent with the one anchored before (pairwise, along its log). */
+  private async checkExtends(cpl: CheckpointLog, before: bigint, latest: StoredCheckpoint): Promise<void> {
+    try {
+      verifyCheckpoint(latest.note, this.opts.trusted);
+    } catch (e) {
+      throw new HwlError('INTEGRITY', `checkpoint of ${cpl.chainId} at ${latest.checkpoint.sequence} is not signed by a trusted key: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    if (before === 0n) return;
+    const start = await cpl.findBySize(before);
+    if (!start) throw new HwlError('INTEGRITY', `the checkpoint of ${cpl.chainId} anchored at ${before} is no longer in its checkpoint log`);
+    let prev = start;
+    for await (const c of cpl.all(start.streamSeq + 1)) {
+      if (c.streamSeq > latest.streamSeq) break;
+      const issue = checkNext(c, prev, this.opts.trusted);
+      if (issue) throw new HwlError('INTEGRITY', `${cpl.chainId}: ${issue.message}`);
+      prev = c;
+    }
+  }
+
+  private async append(chainId: string, note: string): Promise<void> {
+    const index = BigInt(this.lastSeq + 1);
+    const body = utf8Encode(formatFleetEntry({ fleet: this.opts.fleet, index, prev: this.lastHash, chainId, note }));
+    const hash = sha256(body);
+    const h = natsHeaders();
+    h.set(HEADERS.hash, toHex(hash));
+    try {
+      await jetstream(this.opts.nc).publish(fleetNames.subject(this.opts.fleet), body, { headers: h, expect: { lastSequence: this.lastSeq }, timeout: 10_000 });
+    } catch (e) {
+      if (e instanceof JetStreamApiError) {
+        await this.load(); // another anchorer appended: re-read and let the next round decide
+        throw new HwlError('FENCED', `another fleet anchorer appended to ${fleetNames.stream(this.opts.fleet)} first`, { cause: e });
+      }
+      throw e;
+    }
+    this.lastSeq++;
+    this.lastHash = hash;
+    this.appended++;
+    this.log.info({ chain: chainId, index: index.toString() }, 'anchored a region checkpoint');
+  }
+
+  /** Runs rounds every `intervalMs` until the signal aborts. */
+  async run(intervalMs: number, signal: AbortSignal): Promise<void> {
+    await this.load();
+    while (!signal.aborted) {
+      try {
+        await this.tick();
+      } catch (e) {
+        if (e instanceof HwlError && e.code === 'INTEGRITY') throw e;
+        this.log.warn({ err: e instanceof Error ? e.message : String(e) }, 'fleet anchor round failed; retrying');
+      }
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, intervalMs);
+        signal.addEventListener('abort', () => (clearTimeout(t), r()), { once: true });
+      });
+    }
+  }
+}
+
+export interface FleetChainReport {
+  chainId: string;
+  anchored: number;
+  /** The region's own checkpoint log checked pairwise. */
+  logIssue?: string;
+  /** An anchored checkpoint that differs from the region's log. */
+  anchorIssue?: string;
+  live?: LiveReport;
+}
+
+export interface FleetReport {
+  fleet: string;
+  entries: number;
+  ok: boolean;
+  /** First problem in the fleet anchor itself (links, signatures, order). */
+  issue?: { index: bigint; reason: string; message: string };
+  chains: FleetChainReport[];
+}
+
+/**
+ * Verifies the fleet anchor and every region chain against it: entry hash
+ * links; each anchored note signed by a trusted key; per region, tree sizes
+ * never shrink, each anchored note is the region's own logged checkpoint at
+ * that size, the region's checkpoint log is consistent pairwise, and the live
+ * region chain (from its archive anchor, if any) reproduces every checkpoint.
+ */
+export async function verifyFleet(nc: NatsConnection, fleet: string, trusted: readonly NoteVerifier[], opts: { live?: boolean } = {}): Promise<FleetReport> {
+  const report: FleetReport = { fleet, entries: 0, ok: true, chains: [] };
+  const byChain = new Map<string, FleetEntry[]>();
+  let prev = fleetGenesisHash(fleet);
+  const stream = fleetNames.stream(fleet);
+  try {
+    await jetstreamManager(nc).then((j) => j.streams.info(stream));
+  } catch {
+    throw new HwlError('NOT_FOUND', `no fleet anchor stream ${stream}`);
+  }
+  for await (const m of readStream(nc, stream)) {
+    let e: FleetEntry;
+    try {
+      e = parseFleetEntry(m.data);
+    } catch (err) {
+      report.issue = { index: BigInt(m.seq), reason: 'malformed', message: err instanceof Error ? err.message : String(err) };
+      break;
+    }
+    if (e.fleet !== fleet || e.index !== BigInt(m.seq)) {
+      report.issue = { index: BigInt(m.seq), reason: 'out_of_order', message: `entry ${m.seq} says fleet ${e.fleet} index ${e.index}` };
+      break;
+    }
+    if (!constantTimeEqual(e.prev, prev)) {
+      report.issue = { index: e.index, reason: 'broken_link', message: `entry ${e.index} links to ${toHex(e.prev)}, entry ${e.index - 1n} hashes to ${toHex(prev)}` };
+      break;
+    }
+    const claimed = m.headers?.get(HEADERS.hash);
+    if (claimed && claimed !== toHex(e.hash)) {
+      report.issue = { index: e.index, reason: 'hash_mismatch', message: `entry ${e.index} claims hash ${claimed}, recomputed ${toHex(e.hash)}` };
+      break;
+    }
+    try {
+      verifyCheckpoint(e.note, trusted);
+    } catch (err) {
+      report.issue = { index: e.index, reason: 'bad_signature', message: `entry ${e.index} (${e.chainId} at ${e.checkpoint.sequence}): ${err instanceof Error ? err.message : String(err)}` };
+      break;
+    }
+    const list = byChain.get(e.chainId) ?? [];
+    const last = list.at(-1);
+    if (last && e.checkpoint.sequence < last.checkpoint.sequence) {
+      report.issue = { index: e.index, reason: 'shrinks', message: `entry ${e.index}: ${e.chainId} goes back from ${last.checkpoint.sequence} to ${e.checkpoint.sequence}` };
+      break;
+    }
+    list.push(e);
+    byChain.set(e.chainId, list);
+    prev = e.hash;
+    report.entries++;
+  }
+  if (report.issue) report.ok = false;
+  for (const [chainId, entries] of byChain) {
+    const cr: FleetChainReport = { chainId, anchored: entries.length };
+    report.chains.push(cr);
+    const cpl = await CheckpointLog.open(nc, chainId);
+    const logReport = await verifyCheckpointLog(cpl, [...trusted]);
+    if (logReport.issues.length > 0) cr.logIssue = logReport.issues[0]!.message;
+    for (const e of entries) {
+      const c = await cpl.findBySize(e.checkpoint.sequence);
+      const body = parseSignedCheckpoint(e.note).body;
+      if (!c || c.signed.body !== body) {
+        cr.anchorIssue = `anchored checkpoint at ${e.checkpoint.sequence} (entry ${e.index}) is not the region's logged checkpoint at that size`;
+        break;
+      }
+    }
+    if (opts.live !== false) cr.live = await verifyLiveFromAnchor(nc, chainId, { trusted: [...trusted] });
+    if (cr.logIssue || cr.anchorIssue || (cr.live && !cr.live.result.ok)) report.ok = false;
+  }
+  return report;
+}

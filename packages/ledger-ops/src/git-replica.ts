@@ -1,0 +1,292 @@
+/**
+ * Git replication (issue 6; seed 000 "Distributed Event Ledger"): appends
+ * the chain's new records to a git repository as JSONL segments in the
+ * spec's export format, plus every signed checkpoint they cover, one commit
+ * per batch:
+ *
+ *   <dir>/<chain>/segments/<first:20>-<last:20>.jsonl   records first..last
+ *   <dir>/<chain>/checkpoints/<size:20>.note            signed checkpoint notes
+ *   <dir>/<chain>/anchor.json                           only if the replica starts
+ *                                                       after an archived prefix
+ *
+ * Idempotent and crash-safe: the resume point is read from the committed
+ * content (HEAD), never from a side file; anything a crash left uncommitted
+ * (a segment written but not committed, a staged index) is discarded and
+ * rewritten from the chain, so nothing is appended twice and nothing is
+ * lost. History is never rewritten: files are only ever added, and a replica
+ * whose committed files were modified, or whose last record does not link to
+ * the live chain, is refused (INTEGRITY) instead of "repaired".
+ */
+import { appendFileSync, closeSync, createReadStream, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { Logger } from 'pino';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { formatExportLine, parseExportLine, type NoteVerifier } from '@hwledger/chain';
+import { HwlError, silentLogger } from '@hwledger/core';
+import { chainStreamState } from '@hwledger/sequencer';
+import { CheckpointLog } from './checkpoint-log.js';
+import { walkChain } from './chain-walk.js';
+import { lockDir } from './dir-lock.js';
+import { git, hasHead } from './git.js';
+import { kvKeys } from './names.js';
+import { SegmentVerifier, type ExpectedCheckpoint, type SegmentFailure, type SegmentVerifySuccess } from './segment-verifier.js';
+import { checkTreeAnchor, genesisTreeAnchor, treeAnchorFromJson, treeAnchorToJson, type TreeAnchor, type TreeAnchorJson } from './tree-anchor.js';
+
+const pad = (n: bigint): string => n.toString().padStart(20, '0');
+const SEGMENT_RE = /^([0-9]{20})-([0-9]{20})\.jsonl$/;
+const NOTE_RE = /^([0-9]{20})\.note$/;
+
+export interface ReplicateOptions {
+  nc: NatsConnection;
+  chainId: string;
+  dir: string;
+  /** Records per commit (default 10,000). */
+  batch?: number;
+  /** Keys the archive anchor must be signed by, when the replica starts at one. */
+  trusted?: NoteVerifier[];
+  logger?: Logger;
+  /** Test-only fault injection: SIGKILL this process at a point of a batch. */
+  crash?: { batch: number; point: 'after-write' | 'after-add' };
+}
+
+export interface ReplicateResult {
+  commits: number;
+  records: number;
+  checkpoints: number;
+  /** Last replicated sequence. */
+  head: bigint;
+}
+
+interface ReplicaState {
+  anchor: TreeAnchor;
+  anchorCommitted: boolean;
+  last: bigint;
+  head: Uint8Array;
+  lastCheckpoint: bigint;
+}
+
+function writeDurable(path: string, text: string): void {
+  const fd = openSync(path, 'w', 0o644);
+  try {
+    writeSync(fd, text);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function lastLine(path: string): string {
+  const text = readFileSync(path, 'utf8');
+  const lines = text.split('\n').filter((l) => l !== '');
+  if (lines.length === 0) throw new HwlError('INTEGRITY', `segment ${path} is empty`);
+  return lines[lines.length - 1]!;
+}
+
+/** Puts the working tree back to HEAD for this chain's files: discards what a crash left uncommitted. */
+function recover(dir: string, chainId: string, log: Logger): void {
+  const lock = join(dir, '.git', 'index.lock');
+  if (existsSync(lock)) {
+    log.warn('removing a stale .git/index.lock left by a crashed commit');
+    rmSync(lock, { force: true });
+  }
+  if (hasHead(dir)) {
+    git(dir, ['reset', '-q']); // index := HEAD (staged-but-uncommitted files become untracked)
+    const modified = git(dir, ['diff', '--name-only', '--', chainId]).stdout.trim();
+    if (modified) throw new HwlError('INTEGRITY', `replica ${dir} has local changes to committed files (${modified.split('\n').slice(0, 3).join(', ')}): refusing to replicate onto it`);
+  } else {
+    git(dir, ['rm', '-r', '-q', '--cached', '--ignore-unmatch', '--', chainId]);
+  }
+  const untracked = git(dir, ['ls-files', '--others', '--exclude-standard', '-z', '--', chainId]).stdout.split('\0').filter((f) => f !== '');
+  for (const f of untracked) {
+    log.info({ file: f }, 'discarding an uncommitted file from an interrupted batch');
+    rmSync(join(dir, f), { force: true });
+  }
+}
+
+/** The resume point, from the committed files of this chain. */
+function readState(dir: string, chainId: string): ReplicaState {
+  const files = hasHead(dir) ? git(dir, ['ls-tree', '-r', '--name-only', 'HEAD', '--', chainId]).stdout.split('\n').filter((f) => f !== '') : [];
+  let anchor = genesisTreeAnchor(chainId);
+  let anchorCommitted = false;
+  if (files.includes(`${chainId}/anchor.json`)) {
+    anchor = treeAnchorFromJson(JSON.parse(readFileSync(join(dir, chainId, 'anchor.json'), 'utf8')), `${chainId}/anchor.json`);
+    anchorCommitted = true;
+  }
+  let last = anchor.sequence;
+  let head = anchor.hash;
+  let lastFile: string | undefined;
+  let lastCheckpoint = 0n;
+  for (const f of files) {
+    const name = f.slice(f.lastIndexOf('/') + 1);
+    const s = SEGMENT_RE.exec(name);
+    if (s && f === `${chainId}/segments/${name}` && BigInt(s[2]!) > last) {
+      last = BigInt(s[2]!);
+      lastFile = f;
+    }
+    const c = NOTE_RE.exec(name);
+    if (c && f === `${chainId}/checkpoints/${name}` && BigInt(c[1]!) > lastCheckpoint) lastCheckpoint = BigInt(c[1]!);
+  }
+  if (lastFile) {
+    const e = parseExportLine(lastLine(join(dir, lastFile)));
+    if (e.sequence !== last) throw new HwlError('INTEGRITY', `replica segment ${lastFile} ends at ${e.sequence}, its name says ${last}`);
+    head = e.hash;
+  }
+  return { anchor, anchorCommitted, last, head, lastCheckpoint };
+}
+
+/** Replicates the chain's new records and checkpoints into the git repository at `dir` until caught up. */
+export async function replicateToGit(opts: ReplicateOptions): Promise<ReplicateResult> {
+  const log = (opts.logger ?? silentLogger()).child({ component: 'replicate', chain: opts.chainId });
+  const { dir, chainId, nc } = opts;
+  const batch = BigInt(Math.max(1, opts.batch ?? 10_000));
+  mkdirSync(dir, { recursive: true });
+  if (!existsSync(join(dir, '.git'))) git(dir, ['init', '-q']);
+  const unlock = lockDir(dir);
+  const result: ReplicateResult = { commits: 0, records: 0, checkpoints: 0, head: 0n };
+  try {
+    const exclude = join(dir, '.git', 'info', 'exclude');
+    mkdirSync(join(dir, '.git', 'info'), { recursive: true });
+    if (!existsSync(exclude) || !readFileSync(exclude, 'utf8').includes('.hwledger.lock')) appendFileSync(exclude, '\n.hwledger.lock\n');
+    recover(dir, chainId, log);
+    const state = readState(dir, chainId);
+    const cpl = await CheckpointLog.open(nc, chainId);
+    let batchNo = 0;
+    for (;;) {
+      const stream = await chainStreamState(nc, chainId);
+      if (state.last === 0n && !state.anchorCommitted && stream.messages > 0 && stream.first > 1n) {
+        // The chain's prefix was archived before this replica began: start at the archive anchor.
+        const j = await cpl.getJson<TreeAnchorJson>(kvKeys.anchor(chainId));
+        if (!j) throw new HwlError('NOT_FOUND', `chain ${chainId} starts at ${stream.first} and has no archive anchor: replicate its archive instead`);
+        const a = treeAnchorFromJson(j, 'archive anchor');
+        checkTreeAnchor(a, opts.trusted ?? []);
+        state.anchor = a;
+        state.last = a.sequence;
+        state.head = a.hash;
+      }
+      const from = state.last + 1n;
+      const to = stream.last < state.last + batch ? stream.last : state.last + batch;
+      batchNo++;
+      mkdirSync(join(dir, chainId, 'segments'), { recursive: true });
+      mkdirSync(join(dir, chainId, 'checkpoints'), { recursive: true });
+      if (!state.anchorCommitted && state.anchor.sequence > 0n) writeDurable(join(dir, chainId, 'anchor.json'), JSON.stringify(treeAnchorToJson(state.anchor), null, 2) + '\n');
+      let lines: string[] = [];
+      let newHead = state.head;
+      if (to >= from) {
+        lines = [];
+        for await (const r of walkChain(nc, { chainId, sequence: state.last, hash: state.head }, { toSeq: to })) {
+          lines.push(formatExportLine({ record: r.record, canonical: r.canonical, hash: r.hash, prevHash: r.prevHash }));
+          newHead = r.hash;
+        }
+        writeDurable(join(dir, chainId, 'segments', `${pad(from)}-${pad(to)}.jsonl`), lines.join('\n') + '\n');
+      }
+      const covered = to >= from ? to : state.last;
+      let notes = 0;
+      let lastCp = state.lastCheckpoint;
+      const start = state.lastCheckpoint > 0n ? ((await cpl.atOrBefore(state.lastCheckpoint))?.streamSeq ?? 0) + 1 : 1;
+      for await (const c of cpl.all(start)) {
+        const size = c.checkpoint.sequence;
+        if (size > covered) break;
+        if (size <= state.lastCheckpoint || size <= state.anchor.sequence) continue;
+        writeDurable(join(dir, chainId, 'checkpoints', `${pad(size)}.note`), c.note);
+        lastCp = size;
+        notes++;
+      }
+      if (lines.length === 0 && notes === 0 && (state.anchorCommitted || state.anchor.sequence === 0n)) break;
+      if (opts.crash?.batch === batchNo && opts.crash.point === 'after-write') process.kill(process.pid, 'SIGKILL');
+      git(dir, ['add', '--', chainId]);
+      if (opts.crash?.batch === batchNo && opts.crash.point === 'after-add') process.kill(process.pid, 'SIGKILL');
+      const what = lines.length > 0 ? `records ${from}..${to}` : 'checkpoints';
+      git(dir, ['commit', '-q', '-m', `hwledger ${chainId}: ${what}${notes > 0 ? ` (+${notes} checkpoint${notes > 1 ? 's' : ''})` : ''}`]);
+      result.commits++;
+      result.records += lines.length;
+      result.checkpoints += notes;
+      if (lines.length > 0) {
+        state.last = to;
+        state.head = newHead;
+      }
+      state.lastCheckpoint = lastCp;
+      state.anchorCommitted = true;
+      log.info({ from: from.toString(), to: covered.toString(), checkpoints: notes }, 'replica commit');
+      if (covered >= stream.last && lines.length === 0) break;
+    }
+    result.head = state.last;
+    const commit = hasHead(dir) ? git(dir, ['rev-parse', 'HEAD']).stdout.trim() : '';
+    await cpl
+      .putJson(kvKeys.replica(chainId), { dir, last_sequence: state.last.toString(), last_checkpoint: state.lastCheckpoint.toString(), commit, at_ms: Date.now() })
+      .catch(() => undefined);
+    return result;
+  } finally {
+    unlock();
+  }
+}
+
+export interface ReplicaReport {
+  chainId: string;
+  result: SegmentVerifySuccess | SegmentFailure;
+  segments: number;
+  /** Files not committed (the replica is checked as it is on disk). */
+  uncommitted: string[];
+}
+
+async function verifyLines(v: SegmentVerifier, path: string, file: string): Promise<void> {
+  const rl = createInterface({ input: createReadStream(path, { encoding: 'utf8' }), crlfDelay: Infinity });
+  let n = 0;
+  for await (const line of rl) {
+    n++;
+    if (line === '') continue;
+    if (v.pushLine(line, file, n)) break;
+  }
+  rl.close();
+}
+
+/** Verifies a git replica: segments contiguous and in order, every hash recomputed, every checkpoint (signature and root) checked. */
+export async function verifyGitReplica(dir: string, opts: { chainId?: string; trusted?: NoteVerifier[] } = {}): Promise<ReplicaReport[]> {
+  if (!existsSync(dir)) throw new HwlError('NOT_FOUND', `replica ${dir} does not exist`);
+  const chains = opts.chainId ? [opts.chainId] : readdirSync(dir).filter((d) => existsSync(join(dir, d, 'segments')));
+  if (chains.length === 0) throw new HwlError('NOT_FOUND', `no chain replica in ${dir}`);
+  const reports: ReplicaReport[] = [];
+  for (const chainId of chains) {
+    const base = join(dir, chainId);
+    let anchor = genesisTreeAnchor(chainId);
+    const fail = (r: SegmentFailure['reason'], m: string, f?: string): ReplicaReport => ({ chainId, result: { ok: false, sequence: 0n, reason: r, message: m, file: f }, segments: 0, uncommitted: [] });
+    if (existsSync(join(base, 'anchor.json'))) {
+      try {
+        anchor = treeAnchorFromJson(JSON.parse(readFileSync(join(base, 'anchor.json'), 'utf8')), 'anchor.json');
+        checkTreeAnchor(anchor, opts.trusted ?? []);
+      } catch (e) {
+        reports.push(fail('checkpoint_mismatch', e instanceof Error ? e.message : String(e), `${chainId}/anchor.json`));
+        continue;
+      }
+    }
+    const expected: ExpectedCheckpoint[] = [];
+    const cpDir = join(base, 'checkpoints');
+    for (const f of existsSync(cpDir) ? readdirSync(cpDir).sort() : []) {
+      if (NOTE_RE.test(f)) expected.push({ note: readFileSync(join(cpDir, f), 'utf8'), source: `${chainId}/checkpoints/${f}` });
+    }
+    const v = new SegmentVerifier(anchor, expected, opts.trusted ?? []);
+    const segs = readdirSync(join(base, 'segments')).filter((f) => SEGMENT_RE.test(f)).sort();
+    for (const f of segs) {
+      if (v.failed) break;
+      const m = SEGMENT_RE.exec(f)!;
+      const first = BigInt(m[1]!);
+      const last = BigInt(m[2]!);
+      const file = `${chainId}/segments/${f}`;
+      if (first !== v.expected) {
+        v.fail(v.expected, first > v.expected ? 'gap' : 'duplicate', `segment ${f} starts at ${first}, expected ${v.expected}`, file);
+        break;
+      }
+      await verifyLines(v, join(base, 'segments', f), file);
+      if (!v.failed && v.head.sequence !== last) v.fail(v.expected, 'segment_mismatch', `segment ${f} ends at ${v.head.sequence}, its name says ${last}`, file);
+    }
+    // Every checkpoint note must fit the records replicated so far (a note past the end is not yet covered).
+    const result = v.finish();
+    let uncommitted: string[] = [];
+    if (existsSync(join(dir, '.git'))) {
+      uncommitted = git(dir, ['status', '--porcelain', '--', chainId], { allowFail: true }).stdout.split('\n').filter((l) => l !== '');
+    }
+    reports.push({ chainId, result, segments: segs.length, uncommitted });
+  }
+  return reports;
+}
+

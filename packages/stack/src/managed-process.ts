@@ -1,0 +1,137 @@
+/**
+ * A child process of the stack: its output goes to a log file (the terminal
+ * stays readable), it is started in its own process group so a terminal
+ * Ctrl-C reaches only the stack runner (which then stops children in
+ * dependency order), and stop() signals it and waits for it to exit.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, type WriteStream } from 'node:fs';
+
+export interface ManagedProcessOptions {
+  name: string;
+  command: string;
+  args: string[];
+  env?: NodeJS.ProcessEnv;
+  logFile: string;
+  uid?: number;
+  gid?: number;
+  /** Signal for a graceful stop (default SIGTERM). */
+  stopSignal?: NodeJS.Signals;
+}
+
+/** Every live child, killed on a hard exit of the runner (process 'exit' hook). */
+const live = new Set<ChildProcess>();
+let exitHookInstalled = false;
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('exit', () => {
+    for (const c of live) {
+      try {
+        if (c.pid !== undefined) process.kill(-c.pid, 'SIGKILL');
+      } catch {
+        c.kill('SIGKILL');
+      }
+    }
+  });
+}
+
+export class ManagedProcess {
+  readonly proc: ChildProcess;
+  private readonly log: WriteStream;
+  private tail = '';
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  private stopping = false;
+
+  constructor(readonly o: ManagedProcessOptions) {
+    installExitHook();
+    this.log = createWriteStream(o.logFile, { flags: 'a' });
+    this.log.write(`\n--- ${new Date().toISOString()} start ${o.command} ${o.args.join(' ')}\n`);
+    this.proc = spawn(o.command, o.args, {
+      env: o.env ?? process.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+      ...(o.uid !== undefined ? { uid: o.uid } : {}),
+      ...(o.gid !== undefined ? { gid: o.gid } : {}),
+    });
+    live.add(this.proc);
+    const onData = (d: Buffer): void => {
+      this.log.write(d);
+      this.tail = (this.tail + d.toString()).slice(-8_000);
+    };
+    this.proc.stdout?.on('data', onData);
+    this.proc.stderr?.on('data', onData);
+    this.exited = new Promise((resolve) => {
+      this.proc.once('error', (e) => {
+        this.tail += `\n${e.message}`;
+        live.delete(this.proc);
+        resolve({ code: -1, signal: null });
+      });
+      this.proc.once('close', (code, signal) => {
+        live.delete(this.proc);
+        this.log.end(`--- ${new Date().toISOString()} exit code=${code} signal=${signal}\n`);
+        resolve({ code, signal });
+      });
+    });
+  }
+
+  get name(): string {
+    return this.o.name;
+  }
+
+  get pid(): number | undefined {
+    return this.proc.pid;
+  }
+
+  get running(): boolean {
+    return this.proc.exitCode === null && this.proc.signalCode === null;
+  }
+
+  get isStopping(): boolean {
+    return this.stopping;
+  }
+
+  /** The last meaningful line the process wrote (for one-line errors). */
+  lastLine(): string {
+    const lines = this.tail
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l !== '');
+    for (let i = lines.length - 1; i >= 0; i--) {
+      const l = lines[i]!;
+      // pino JSON lines: prefer their msg / err.message.
+      if (l.startsWith('{')) {
+        try {
+          const j = JSON.parse(l) as { msg?: string; err?: { message?: string }; level?: number };
+          if ((j.level ?? 0) >= 50) return j.err?.message ?? j.msg ?? l;
+          continue;
+        } catch {
+          return l;
+        }
+      }
+      return l;
+    }
+    return '';
+  }
+
+  /** Signals the process group and waits; SIGKILL after `timeoutMs`. */
+  async stop(timeoutMs = 15_000): Promise<void> {
+    this.stopping = true;
+    if (!this.running) {
+      await this.exited;
+      return;
+    }
+    this.signal(this.o.stopSignal ?? 'SIGTERM');
+    const t = setTimeout(() => this.signal('SIGKILL'), timeoutMs);
+    await this.exited;
+    clearTimeout(t);
+  }
+
+  private signal(s: NodeJS.Signals): void {
+    try {
+      if (this.proc.pid !== undefined) process.kill(this.proc.pid, s);
+    } catch {
+      /* already gone */
+    }
+  }
+}

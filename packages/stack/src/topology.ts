@@ -1,0 +1,62 @@
+/**
+ * `hwledger-stack topology --chains A,B [--replicas 3]`: creates the ingest,
+ * chain and dead-letter streams of each chain (idempotent: existing streams
+ * are left as they are). docker-compose and Kubernetes run it once, as the
+ * admin NATS user, so that production streams are R3 (docs/operations.md
+ * "Durability") before any sequencer starts.
+ */
+import { connect } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { assertToken, ensureChainTopology, resolveNatsUrl, streams, natsConnectTarget, redactNatsUrl } from '@hwledger/core';
+import { StackError } from './stack-error.js';
+
+export interface TopologyArgs {
+  chains: string[];
+  replicas: number;
+}
+
+export function parseTopologyArgs(argv: string[]): TopologyArgs {
+  let chains: string[] | undefined;
+  let replicas = 1;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const v = argv[i + 1];
+    if (a === '--chains' && v !== undefined) {
+      chains = v.split(',').map((c) => c.trim());
+      i++;
+    } else if (a === '--replicas' && v !== undefined) {
+      replicas = Number(v);
+      if (!Number.isSafeInteger(replicas) || replicas < 1 || replicas > 5) throw new StackError('CONFIG', '--replicas', `${JSON.stringify(v)}: use 1, 3 or 5`);
+      i++;
+    } else throw new StackError('CONFIG', 'usage', `unknown argument ${JSON.stringify(a)}: hwledger-stack topology --chains A,B [--replicas N]`);
+  }
+  if (!chains || chains.length === 0) throw new StackError('CONFIG', '--chains', 'is required (e.g. --chains eu-west-1,us-east-1)');
+  for (const c of chains) {
+    try {
+      assertToken(c, 'chain id');
+    } catch (e) {
+      throw new StackError('CONFIG', '--chains', e instanceof Error ? e.message : String(e));
+    }
+  }
+  return { chains, replicas };
+}
+
+export async function ensureTopology(args: TopologyArgs, log: (l: string) => void): Promise<void> {
+  const url = resolveNatsUrl();
+  let nc;
+  try {
+    nc = await connect({ ...natsConnectTarget(url), timeout: 5_000, name: 'hwledger-topology' });
+  } catch (e) {
+    throw new StackError('UNREACHABLE', 'NATS_URL', `cannot reach ${redactNatsUrl(url)}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  try {
+    for (const c of args.chains) {
+      await ensureChainTopology(nc, c, { replicas: args.replicas });
+      const jsm = await jetstreamManager(nc);
+      const info = await jsm.streams.info(streams.chain(c));
+      log(`${streams.chain(c)}: ${info.config.num_replicas} replica(s), ${info.state.messages} record(s)`);
+    }
+  } finally {
+    await nc.close();
+  }
+}

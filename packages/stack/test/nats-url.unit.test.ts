@@ -1,0 +1,27 @@
+/** Credentials in NATS_URL (how compose and Kubernetes pass each role's user) and their redaction. */
+import { describe, expect, it } from 'vitest';
+import { natsConnectTarget, redactNatsUrl } from '@hwledger/core';
+
+describe('natsConnectTarget', () => {
+  it('moves userinfo into user/pass (nats.js ignores it in the URL), percent-decoded', () => {
+    expect(natsConnectTarget('nats://agent-eu-west-1-node-001:p%40ss%3Aw0rd@nats-0:4222')).toEqual({ servers: ['nats://nats-0:4222'], user: 'agent-eu-west-1-node-001', pass: 'p@ss:w0rd' });
+  });
+
+  it('splits comma-separated servers that share one user', () => {
+    expect(natsConnectTarget('nats://r:x@nats-0:4222, nats://r:x@nats-1:4222')).toEqual({ servers: ['nats://nats-0:4222', 'nats://nats-1:4222'], user: 'r', pass: 'x' });
+    expect(natsConnectTarget('nats://127.0.0.1:4222')).toEqual({ servers: ['nats://127.0.0.1:4222'] });
+    expect(natsConnectTarget('127.0.0.1:4222')).toEqual({ servers: ['127.0.0.1:4222'] });
+  });
+
+  it('refuses servers with different credentials and broken escapes', () => {
+    expect(() => natsConnectTarget('nats://a:x@h1:4222,nats://b:x@h2:4222')).toThrow(/same credentials/);
+    expect(() => natsConnectTarget('nats://a:%zz@h1:4222')).toThrow(/percent-escape/);
+  });
+});
+
+describe('redactNatsUrl', () => {
+  it('hides every password, keeps users and hosts', () => {
+    expect(redactNatsUrl('nats://reader:s3cret@nats-0:4222,nats://reader:s3cret@nats-1:4222')).toBe('nats://reader:***@nats-0:4222,nats://reader:***@nats-1:4222');
+    expect(redactNatsUrl('nats://127.0.0.1:4222')).toBe('nats://127.0.0.1:4222');
+  });
+});

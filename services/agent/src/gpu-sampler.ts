@@ -1,0 +1,225 @@
+/**
+ * Samples the node's GPUs with nvidia-smi every `intervalMs` and emits
+ * `device_registered` once per GPU (remembered across restarts in
+ * `<stateDir>/devices.json`, re-emitted when the GPU's name, memory or host
+ * changes) and `metrics_collected` per GPU per sample. A GPU whose metrics
+ * nvidia-smi cannot read gets no metrics event for that sample, only a
+ * logged and counted NvidiaSmiError: never zeros.
+ */
+import { hostname as osHostname } from 'node:os';
+import { join } from 'node:path';
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import type { ChainEvent } from '@hwledger/chain';
+import { silentLogger, type Logger } from '@hwledger/core';
+import { Counter, type Registry } from 'prom-client';
+import { deviceRegistered, metricsCollected } from './event-builders.js';
+import { isNvidiaSmiError, NvidiaSmiError } from './nvidia-smi-error.js';
+import { sampleNvidiaSmi } from './nvidia-smi-run.js';
+import type { Acceptance } from './shipper.js';
+import { createUlidFactory, type UlidFactory } from './ulid.js';
+
+export interface EventSink {
+  readonly source: string;
+  submit(e: ChainEvent): Promise<Acceptance>;
+}
+
+export interface GpuSamplerOptions {
+  sink: EventSink;
+  /** nvidia-smi binary (default `nvidia-smi` on PATH). */
+  bin?: string;
+  /** Sampling period (default 10 000 ms). */
+  intervalMs?: number;
+  /** Per-run timeout (default: min(interval, 10 s)). */
+  timeoutMs?: number;
+  /** Hostname in device_registered (default os.hostname()). */
+  hostname?: string;
+  /** Where devices.json lives (default: registrations are remembered in memory only). */
+  stateDir?: string;
+  logger?: Logger;
+  registry?: Registry;
+  clock?: () => number;
+  ids?: UlidFactory;
+}
+
+export interface SampleResult {
+  registered: number;
+  metrics: number;
+  /** Per-GPU problems (the sample as a whole worked). */
+  errors: NvidiaSmiError[];
+}
+
+interface KnownDevice {
+  device_type: string;
+  vram_total_mib: string;
+  hostname: string;
+}
+
+export class GpuSampler {
+  private readonly logger: Logger;
+  private readonly clock: () => number;
+  private readonly ids: UlidFactory;
+  private readonly intervalMs: number;
+  private readonly hostname: string;
+  private known: Record<string, KnownDevice> | undefined;
+  private readonly errorsTotal: Counter<'reason'> | undefined;
+  private readonly seenErrors = new Set<string>();
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<unknown> = Promise.resolve();
+  private stopped = false;
+  samples = 0;
+
+  constructor(private readonly o: GpuSamplerOptions) {
+    this.logger = o.logger ?? silentLogger();
+    this.clock = o.clock ?? Date.now;
+    this.ids = o.ids ?? createUlidFactory();
+    this.intervalMs = o.intervalMs ?? 10_000;
+    if (!Number.isSafeInteger(this.intervalMs) || this.intervalMs < 100) throw new RangeError('sampling interval must be >= 100 ms');
+    this.hostname = o.hostname ?? osHostname();
+    this.errorsTotal = o.registry
+      ? new Counter({ name: 'hwl_agent_nvidia_smi_errors_total', help: 'nvidia-smi failures (whole sample or one GPU), by reason', labelNames: ['reason'], registers: [o.registry] })
+      : undefined;
+  }
+
+  private get statePath(): string | undefined {
+    return this.o.stateDir === undefined ? undefined : join(this.o.stateDir, 'devices.json');
+  }
+
+  private async loadKnown(): Promise<Record<string, KnownDevice>> {
+    if (this.known) return this.known;
+    this.known = {};
+    const p = this.statePath;
+    if (p) {
+      try {
+        const v = JSON.parse(await readFile(p, 'utf8')) as unknown;
+        if (v && typeof v === 'object' && !Array.isArray(v)) this.known = v as Record<string, KnownDevice>;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') this.logger.warn({ err: String(e), path: p }, 'agent: devices.json unreadable; GPUs will be registered again');
+      }
+    }
+    return this.known;
+  }
+
+  private async saveKnown(): Promise<void> {
+    const p = this.statePath;
+    if (!p || !this.known) return;
+    await writeFile(`${p}.tmp`, JSON.stringify(this.known, null, 2) + '\n');
+    await rename(`${p}.tmp`, p);
+  }
+
+  private noteError(e: NvidiaSmiError): void {
+    this.errorsTotal?.inc({ reason: e.reason });
+    const key = `${e.reason}|${e.gpuUuid ?? ''}|${e.field ?? ''}`;
+    const first = !this.seenErrors.has(key);
+    this.seenErrors.add(key);
+    const line = { reason: e.reason, gpu: e.gpuIndex, uuid: e.gpuUuid, field: e.field, raw: e.raw };
+    if (first) this.logger.warn(line, e.message);
+    else this.logger.debug(line, e.message);
+  }
+
+  /**
+   * Runs nvidia-smi once and submits the events. Rejects with NvidiaSmiError
+   * when the sample as a whole failed (missing binary, non-zero exit,
+   * timeout, no GPUs, no GPU line readable); resolves once every event is
+   * durable.
+   */
+  async sampleOnce(): Promise<SampleResult> {
+    const known = await this.loadKnown();
+    const observedAtMs = this.clock();
+    let sample;
+    try {
+      sample = await sampleNvidiaSmi({ bin: this.o.bin, timeoutMs: this.o.timeoutMs ?? Math.min(this.intervalMs, 10_000) });
+    } catch (e) {
+      if (isNvidiaSmiError(e)) this.noteError(e);
+      throw e;
+    }
+    if (sample.gpus.length === 0) {
+      // Not one GPU could be identified: the sample as a whole failed.
+      for (const e of sample.errors.slice(1)) this.noteError(e);
+      const e = sample.errors[0] ?? new NvidiaSmiError({ reason: 'no_gpus' }, 'nvidia-smi reported no readable GPU');
+      this.noteError(e);
+      throw e;
+    }
+    this.samples++;
+    const errors = [...sample.errors];
+    const env = (): { source: string; eventId: string; observedAtMs: bigint } => ({ source: this.o.sink.source, eventId: this.ids.next(observedAtMs), observedAtMs: BigInt(observedAtMs) });
+    const registrations: { uuid: string; device: KnownDevice; done: Promise<Acceptance> }[] = [];
+    const accepted: Promise<Acceptance>[] = [];
+    // Registrations first (a device is known before its first metrics), then metrics.
+    for (const gpu of sample.gpus) {
+      const device: KnownDevice = { device_type: gpu.name, vram_total_mib: gpu.memoryTotalMib.toString(), hostname: this.hostname };
+      const prev = known[gpu.uuid];
+      if (!prev || prev.device_type !== device.device_type || prev.vram_total_mib !== device.vram_total_mib || prev.hostname !== device.hostname) {
+        const done = this.o.sink.submit(
+          deviceRegistered(env(), { device_id: gpu.uuid, hostname: this.hostname, device_type: gpu.name, vram_total_mib: gpu.memoryTotalMib }),
+        );
+        registrations.push({ uuid: gpu.uuid, device, done });
+      }
+    }
+    let metrics = 0;
+    for (const gpu of sample.gpus) {
+      if (isNvidiaSmiError(gpu.metrics)) {
+        errors.push(gpu.metrics);
+        continue;
+      }
+      const m = gpu.metrics;
+      accepted.push(
+        this.o.sink.submit(
+          metricsCollected(env(), {
+            device_id: gpu.uuid,
+            vram_used_mib: m.memoryUsedMib,
+            vram_total_mib: m.memoryTotalMib,
+            utilization_pct: m.utilizationPct,
+            temperature_mc: m.temperatureMc,
+            power_mw: m.powerMw,
+          }),
+        ),
+      );
+      metrics++;
+    }
+    for (const e of errors) this.noteError(e);
+    await Promise.all([...accepted, ...registrations.map((r) => r.done)]);
+    if (registrations.length > 0) {
+      for (const r of registrations) known[r.uuid] = r.device;
+      await this.saveKnown();
+    }
+    return { registered: registrations.length, metrics, errors };
+  }
+
+  /**
+   * Samples every interval until stop(); failures are logged and counted,
+   * never fatal. `max` bounds the number of attempts; `delayFirst` waits one
+   * interval before the first.
+   */
+  start(opts: { max?: number; delayFirst?: boolean; onDone?: () => void } = {}): void {
+    let attempts = 0;
+    const tick = (): void => {
+      if (this.stopped) return;
+      const started = this.clock();
+      attempts++;
+      this.running = this.sampleOnce()
+        .catch((e: unknown) => {
+          if (!isNvidiaSmiError(e)) this.logger.error({ err: e instanceof Error ? e.message : String(e) }, 'agent: GPU sample not delivered');
+        })
+        .finally(() => {
+          if (this.stopped) return;
+          if (opts.max !== undefined && attempts >= opts.max) {
+            opts.onDone?.();
+            return;
+          }
+          this.timer = setTimeout(tick, Math.max(0, started + this.intervalMs - this.clock()));
+        });
+    };
+    if (opts.max !== undefined && opts.max <= 0) {
+      opts.onDone?.();
+      return;
+    }
+    if (opts.delayFirst) this.timer = setTimeout(tick, this.intervalMs);
+    else tick();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.running;
+  }
+}

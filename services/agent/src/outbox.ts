@@ -1,0 +1,451 @@
+/**
+ * The agent's outbox: a local, append-only FIFO of ingest batches that could
+ * not be (or, while older ones wait, must not yet be) published. An append
+ * returns only after the bytes are fsync'd, so an event is "accepted" only
+ * when a crash can no longer lose it. Batches are replayed strictly in order
+ * with their original Nats-Msg-Id, so a batch published just before a crash
+ * and replayed after it is dropped by the ingest stream's duplicate window.
+ *
+ * On disk (`dir`):
+ *   segment-<gen>.log   frames (outbox-frame.ts), appended to the newest segment
+ *   flushed.json        {"segment":gen,"offset":n}: everything before it was
+ *                       PubAck'ed (written tmp + fsync + rename + dir fsync)
+ *   LOCK                pid of the agent using the outbox (one writer per dir)
+ *   *.torn-<offset>     bytes cut off a segment because they failed the checksum
+ *
+ * The flushed offset is saved every `saveEvery` frames / `saveEveryMs` and
+ * when the outbox drains; a crash re-publishes at most the batches flushed
+ * since the last save, which the ingest stream deduplicates by Nats-Msg-Id
+ * (within its duplicate window, 10 min by default). When the outbox drains,
+ * a fresh segment is started and the flushed one deleted.
+ */
+import { mkdir, open, readdir, readFile, rename, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { HwlError, silentLogger, type Logger } from '@hwledger/core';
+import { decodeFramePayload, encodeFrame, FRAME_HEADER_BYTES, readFrameHeader, type OutboxEntry } from './outbox-frame.js';
+
+export type { OutboxEntry } from './outbox-frame.js';
+
+const SEGMENT_RE = /^segment-([0-9]{12})\.log$/;
+const segmentName = (gen: number): string => `segment-${String(gen).padStart(12, '0')}.log`;
+const FLUSHED = 'flushed.json';
+const LOCK = 'LOCK';
+
+interface Segment {
+  gen: number;
+  path: string;
+  size: number;
+}
+
+export interface OutboxOptions {
+  logger?: Logger;
+  /** Refuse appends (OutboxFullError) beyond this many pending bytes. Default 1 GiB. */
+  maxBytes?: number;
+  /** Save the flushed offset after this many frames (default 32) ... */
+  saveEvery?: number;
+  /** ... or this many ms since the last save (default 50). */
+  saveEveryMs?: number;
+}
+
+/** The outbox refused an append because it is full (`--outbox-max-bytes`). */
+export class OutboxFullError extends HwlError {
+  constructor(message: string) {
+    super('UNAVAILABLE', message);
+  }
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+async function readExactly(fh: FileHandle, position: number, length: number): Promise<Buffer> {
+  const buf = Buffer.allocUnsafe(length);
+  let got = 0;
+  while (got < length) {
+    const { bytesRead } = await fh.read(buf, got, length - got, position + got);
+    if (bytesRead === 0) break;
+    got += bytesRead;
+  }
+  return got === length ? buf : buf.subarray(0, got);
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function takeLock(dir: string): Promise<void> {
+  const path = join(dir, LOCK);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      await writeFile(path, `${process.pid}\n`, { flag: 'wx' });
+      return;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+    const pid = Number((await readFile(path, 'utf8').catch(() => '')).trim());
+    if (Number.isSafeInteger(pid) && pid > 0 && pidAlive(pid)) {
+      throw new HwlError('CONFIG', `outbox ${dir} is in use by process ${pid} (one agent per outbox; pass another --outbox or --node)`);
+    }
+    await unlink(path).catch(() => undefined); // stale lock of a dead process
+  }
+  throw new HwlError('CONFIG', `cannot lock outbox ${dir}`);
+}
+
+interface ScanResult {
+  /** Offsets and event counts of the valid frames. */
+  frames: { pos: number; len: number; events: number }[];
+  /** End of the last valid frame. */
+  validEnd: number;
+  bad?: string;
+}
+
+async function scanSegment(fh: FileHandle, size: number): Promise<ScanResult> {
+  const frames: ScanResult['frames'] = [];
+  let pos = 0;
+  while (pos < size) {
+    const h = readFrameHeader(await readExactly(fh, pos, Math.min(FRAME_HEADER_BYTES, size - pos)));
+    if (!h.ok) return { frames, validEnd: pos, bad: h.why };
+    if (pos + FRAME_HEADER_BYTES + h.payloadLen > size) return { frames, validEnd: pos, bad: 'truncated frame' };
+    const d = decodeFramePayload(await readExactly(fh, pos + FRAME_HEADER_BYTES, h.payloadLen), h.crc);
+    if (!d.ok) return { frames, validEnd: pos, bad: d.why };
+    const len = FRAME_HEADER_BYTES + h.payloadLen;
+    frames.push({ pos, len, events: d.entry.events });
+    pos += len;
+  }
+  return { frames, validEnd: pos };
+}
+
+export class Outbox {
+  private readonly logger: Logger;
+  private readonly maxBytes: number;
+  private readonly saveEvery: number;
+  private readonly saveEveryMs: number;
+  private writer!: FileHandle;
+  private readonly readers = new Map<number, FileHandle>();
+  private cursor = { idx: 0, offset: 0 };
+  private peeked: { entry: OutboxEntry; len: number } | undefined;
+  private frames = 0;
+  private events = 0;
+  private bytes = 0;
+  private sinceSave = 0;
+  private lastSave = 0;
+  private closed = false;
+  private lock: Promise<unknown> = Promise.resolve();
+
+  private constructor(
+    readonly dir: string,
+    private segments: Segment[],
+    opts: OutboxOptions,
+  ) {
+    this.logger = opts.logger ?? silentLogger();
+    this.maxBytes = opts.maxBytes ?? 1024 * 1024 * 1024;
+    this.saveEvery = opts.saveEvery ?? 32;
+    this.saveEveryMs = opts.saveEveryMs ?? 50;
+  }
+
+  /** Opens (creating) the outbox in `dir`, takes its lock, repairs a torn tail. */
+  static async open(dir: string, opts: OutboxOptions = {}): Promise<Outbox> {
+    await mkdir(dir, { recursive: true });
+    await takeLock(dir);
+    try {
+      const box = new Outbox(dir, [], opts);
+      await box.load();
+      return box;
+    } catch (e) {
+      await unlink(join(dir, LOCK)).catch(() => undefined);
+      throw e;
+    }
+  }
+
+  /**
+   * The pending (not yet flushed) entries of an outbox directory, in order,
+   * without locking or repairing it (inspection and tests).
+   */
+  static async readPending(dir: string): Promise<OutboxEntry[]> {
+    const saved = await readSaved(dir);
+    const out: OutboxEntry[] = [];
+    for (const seg of await listSegments(dir)) {
+      if (saved && seg.gen < saved.segment) continue;
+      const from = saved && seg.gen === saved.segment ? saved.offset : 0;
+      const fh = await open(seg.path, 'r');
+      try {
+        const scan = await scanSegment(fh, seg.size);
+        for (const f of scan.frames) {
+          if (f.pos < from) continue;
+          const h = readFrameHeader(await readExactly(fh, f.pos, FRAME_HEADER_BYTES));
+          if (!h.ok) continue;
+          const d = decodeFramePayload(await readExactly(fh, f.pos + FRAME_HEADER_BYTES, h.payloadLen), h.crc);
+          if (d.ok) out.push(d.entry);
+        }
+      } finally {
+        await fh.close();
+      }
+    }
+    return out;
+  }
+
+  /** Batches waiting to be published. */
+  get depthFrames(): number {
+    return this.frames;
+  }
+
+  /** Events waiting to be published. */
+  get depthEvents(): number {
+    return this.events;
+  }
+
+  /** Bytes waiting to be published. */
+  get depthBytes(): number {
+    return this.bytes;
+  }
+
+  get isEmpty(): boolean {
+    return this.frames === 0;
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.lock.then(fn, fn);
+    this.lock = run.catch(() => undefined);
+    return run;
+  }
+
+  private async load(): Promise<void> {
+    const saved = await readSaved(this.dir);
+    let segs = await listSegments(this.dir);
+    if (saved) {
+      for (const s of segs.filter((x) => x.gen < saved.segment)) await unlink(s.path);
+      segs = segs.filter((x) => x.gen >= saved.segment);
+    }
+    if (segs.length === 0) {
+      const gen = saved?.segment ?? 1;
+      const path = join(this.dir, segmentName(gen));
+      await (await open(path, 'w')).close();
+      await fsyncDir(this.dir);
+      segs = [{ gen, path, size: 0 }];
+    }
+    this.segments = segs;
+    this.cursor = { idx: 0, offset: saved && segs[0]!.gen === saved.segment ? saved.offset : 0 };
+    for (let i = 0; i < segs.length; i++) {
+      const seg = segs[i]!;
+      const fh = await open(seg.path, 'r+');
+      let scan: ScanResult;
+      try {
+        scan = await scanSegment(fh, seg.size);
+        if (scan.bad !== undefined) {
+          // A torn tail (crash mid-append) or corruption: nothing from here on was
+          // ever acknowledged as accepted unless it is corruption of older bytes;
+          // keep the bytes beside the segment for forensics and cut them off.
+          const torn = `${seg.path}.torn-${scan.validEnd}`;
+          await writeFile(torn, await readExactly(fh, scan.validEnd, seg.size - scan.validEnd));
+          await fh.truncate(scan.validEnd);
+          await fh.datasync();
+          this.logger.warn({ segment: seg.path, offset: scan.validEnd, bytes: seg.size - scan.validEnd, why: scan.bad, keptAs: torn }, 'outbox: cut an unreadable tail off a segment');
+          seg.size = scan.validEnd;
+        }
+      } finally {
+        await fh.close();
+      }
+      const from = i === 0 ? this.cursor.offset : 0;
+      if (i === 0) {
+        const boundary = scan.frames.find((f) => f.pos >= from)?.pos ?? scan.validEnd;
+        if (boundary !== from) {
+          this.logger.warn({ segment: seg.path, saved: from, used: boundary }, 'outbox: flushed offset is not a frame boundary; resuming at the next frame');
+          this.cursor.offset = boundary;
+        }
+      }
+      for (const f of scan.frames) {
+        if (f.pos < this.cursor.offset && i === 0) continue;
+        this.frames++;
+        this.events += f.events;
+        this.bytes += f.len;
+      }
+    }
+    const active = this.segments[this.segments.length - 1]!;
+    this.writer = await open(active.path, 'r+');
+    this.lastSave = Date.now();
+    if (this.frames > 0) this.logger.info({ dir: this.dir, batches: this.frames, events: this.events }, 'outbox: pending batches found; they will be flushed first');
+  }
+
+  /** Appends entries in order and fsyncs them; rejects with OutboxFullError past maxBytes. */
+  append(entries: readonly OutboxEntry[]): Promise<void> {
+    return this.serial(async () => {
+      if (this.closed) throw new HwlError('UNAVAILABLE', 'outbox is closed');
+      if (entries.length === 0) return;
+      const frames = entries.map(encodeFrame);
+      const buf = frames.length === 1 ? frames[0]! : Buffer.concat(frames);
+      if (this.bytes + buf.length > this.maxBytes) {
+        throw new OutboxFullError(`outbox ${this.dir} is full (${this.bytes} of ${this.maxBytes} bytes pending)`);
+      }
+      const active = this.segments[this.segments.length - 1]!;
+      try {
+        let written = 0;
+        while (written < buf.length) {
+          const { bytesWritten } = await this.writer.write(buf, written, buf.length - written, active.size + written);
+          written += bytesWritten;
+        }
+        await this.writer.datasync();
+      } catch (e) {
+        // Leave no partial frame behind (it would be cut at the next start anyway).
+        await this.writer.truncate(active.size).catch(() => undefined);
+        throw new HwlError('UNAVAILABLE', `outbox ${this.dir}: write failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+      }
+      active.size += buf.length;
+      this.frames += entries.length;
+      for (const e of entries) this.events += e.events;
+      this.bytes += buf.length;
+    });
+  }
+
+  private async reader(idx: number): Promise<FileHandle> {
+    if (idx === this.segments.length - 1) return this.writer;
+    const seg = this.segments[idx]!;
+    let fh = this.readers.get(seg.gen);
+    if (!fh) {
+      fh = await open(seg.path, 'r');
+      this.readers.set(seg.gen, fh);
+    }
+    return fh;
+  }
+
+  /** The oldest pending entry (the same one until `commit`), or undefined when empty. */
+  peek(): Promise<OutboxEntry | undefined> {
+    return this.serial(async () => {
+      if (this.peeked) return this.peeked.entry;
+      if (this.frames === 0) return undefined;
+      while (this.cursor.idx < this.segments.length - 1 && this.cursor.offset >= this.segments[this.cursor.idx]!.size) {
+        this.cursor = { idx: this.cursor.idx + 1, offset: 0 };
+      }
+      const fh = await this.reader(this.cursor.idx);
+      const h = readFrameHeader(await readExactly(fh, this.cursor.offset, FRAME_HEADER_BYTES));
+      if (!h.ok) throw new HwlError('INTERNAL', `outbox ${this.dir}: unreadable frame at ${this.cursor.offset}: ${h.why}`);
+      const d = decodeFramePayload(await readExactly(fh, this.cursor.offset + FRAME_HEADER_BYTES, h.payloadLen), h.crc);
+      if (!d.ok) throw new HwlError('INTERNAL', `outbox ${this.dir}: unreadable frame at ${this.cursor.offset}: ${d.why}`);
+      this.peeked = { entry: d.entry, len: FRAME_HEADER_BYTES + h.payloadLen };
+      return d.entry;
+    });
+  }
+
+  /** Marks the peeked entry as published (PubAck received). */
+  commit(): Promise<void> {
+    return this.serial(async () => {
+      const p = this.peeked;
+      if (!p) throw new HwlError('INTERNAL', 'outbox commit without peek');
+      this.peeked = undefined;
+      this.cursor.offset += p.len;
+      this.frames--;
+      this.events -= p.entry.events;
+      this.bytes -= p.len;
+      this.sinceSave++;
+      if (this.frames === 0) await this.roll();
+      else if (this.sinceSave >= this.saveEvery || Date.now() - this.lastSave >= this.saveEveryMs) await this.save();
+    });
+  }
+
+  /** Drained: start a fresh segment so the flushed one can be deleted. */
+  private async roll(): Promise<void> {
+    const active = this.segments[this.segments.length - 1]!;
+    if (active.size > 0) {
+      const gen = active.gen + 1;
+      const path = join(this.dir, segmentName(gen));
+      const fh = await open(path, 'w+');
+      await fsyncDir(this.dir);
+      const old = this.writer;
+      this.writer = fh;
+      this.readers.set(active.gen, old);
+      this.segments.push({ gen, path, size: 0 });
+      this.cursor = { idx: this.segments.length - 1, offset: 0 };
+    }
+    await this.save();
+  }
+
+  /** Persists the flushed position atomically, then deletes fully flushed segments. */
+  private async save(): Promise<void> {
+    while (this.cursor.idx < this.segments.length - 1 && this.cursor.offset >= this.segments[this.cursor.idx]!.size) {
+      this.cursor = { idx: this.cursor.idx + 1, offset: 0 };
+    }
+    const seg = this.segments[this.cursor.idx]!;
+    const tmp = join(this.dir, `${FLUSHED}.tmp`);
+    const fh = await open(tmp, 'w');
+    try {
+      await fh.writeFile(JSON.stringify({ segment: seg.gen, offset: this.cursor.offset }) + '\n');
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, join(this.dir, FLUSHED));
+    await fsyncDir(this.dir);
+    this.sinceSave = 0;
+    this.lastSave = Date.now();
+    while (this.cursor.idx > 0) {
+      const gone = this.segments.shift()!;
+      this.cursor.idx--;
+      const fh2 = this.readers.get(gone.gen);
+      this.readers.delete(gone.gen);
+      await fh2?.close().catch(() => undefined);
+      await unlink(gone.path).catch(() => undefined);
+    }
+  }
+
+  /** Saves the flushed position, closes files and releases the lock. */
+  close(): Promise<void> {
+    return this.serial(async () => {
+      if (this.closed) return;
+      this.closed = true;
+      if (this.sinceSave > 0) await this.save().catch((e: unknown) => this.logger.error({ err: e }, 'outbox: saving the flushed offset failed'));
+      for (const fh of this.readers.values()) await fh.close().catch(() => undefined);
+      this.readers.clear();
+      await this.writer.close().catch(() => undefined);
+      await unlink(join(this.dir, LOCK)).catch(() => undefined);
+    });
+  }
+}
+
+async function listSegments(dir: string): Promise<Segment[]> {
+  const names = await readdir(dir).catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'ENOENT') return [] as string[];
+    throw e;
+  });
+  const segs: Segment[] = [];
+  for (const n of names) {
+    const m = SEGMENT_RE.exec(n);
+    if (!m) continue;
+    const path = join(dir, n);
+    const fh = await open(path, 'r');
+    try {
+      segs.push({ gen: Number(m[1]), path, size: (await fh.stat()).size });
+    } finally {
+      await fh.close();
+    }
+  }
+  return segs.sort((a, b) => a.gen - b.gen);
+}
+
+async function readSaved(dir: string): Promise<{ segment: number; offset: number } | undefined> {
+  let text: string;
+  try {
+    text = await readFile(join(dir, FLUSHED), 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+  try {
+    const v = JSON.parse(text) as { segment?: unknown; offset?: unknown };
+    if (Number.isSafeInteger(v.segment) && Number.isSafeInteger(v.offset) && (v.offset as number) >= 0) {
+      return { segment: v.segment as number, offset: v.offset as number };
+    }
+  } catch {
+    // fall through: an unreadable offset file means "replay everything" (dedup by Nats-Msg-Id)
+  }
+  return undefined;
+}
+

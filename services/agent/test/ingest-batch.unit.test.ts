@@ -1,0 +1,52 @@
+/** Batches built by the agent are exactly the spec'd IngestBatch; message ids deterministic. */
+import { describe, expect, it } from 'vitest';
+import { eventToJson } from '@hwledger/chain';
+import { recordMsgId } from '@hwledger/core';
+import { decodeIngestBatch, encodeIngestBatch } from '@hwledger/proto';
+import { createUlidFactory, IngestBatchBuilder, ingestMsgId, simulateFleet } from '@hwledger/agent';
+
+const events = [...simulateFleet({ chainId: 'c1', seed: 7, startMs: 1_795_000_000_000, count: 3000 })];
+
+describe('IngestBatchBuilder', () => {
+  it('produces the bytes of encodeIngestBatch and decodes back to the same events', () => {
+    const b = new IngestBatchBuilder();
+    for (const e of events.slice(0, 500)) b.add(e, IngestBatchBuilder.encode(e));
+    expect(b.size).toBe(encodeIngestBatch(events.slice(0, 500)).length);
+    const sealed = b.seal();
+    expect(sealed.body).toEqual(encodeIngestBatch(events.slice(0, 500)));
+    const back = decodeIngestBatch(sealed.body).events.map((r) => (r.ok ? eventToJson(r.event) : r.message));
+    expect(back).toEqual(events.slice(0, 500).map(eventToJson));
+    expect(b.count).toBe(0);
+  });
+
+  it('never exceeds its byte bound', () => {
+    const b = new IngestBatchBuilder(4096);
+    const sizes: number[] = [];
+    for (const e of events) {
+      const enc = IngestBatchBuilder.encode(e);
+      if (!b.fits(enc)) sizes.push(b.seal().body.length);
+      b.add(e, enc);
+    }
+    sizes.push(b.seal().body.length);
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(4096);
+    expect(sizes.length).toBeGreaterThan(10);
+  });
+
+  it('message id: one event = its record id (as hwledger emit), a batch = a digest of its ids, order-sensitive', () => {
+    const [a, b2] = [events[0]!, events[1]!];
+    expect(ingestMsgId([a])).toBe(recordMsgId(a.source, a.eventId));
+    expect(ingestMsgId([a, b2])).toBe(ingestMsgId([{ source: a.source, eventId: a.eventId }, { source: b2.source, eventId: b2.eventId }]));
+    expect(ingestMsgId([a, b2])).not.toBe(ingestMsgId([b2, a]));
+    expect(ingestMsgId([a, b2])).toMatch(/^b-[0-9a-f]{48}$/);
+  });
+});
+
+describe('ULID event ids', () => {
+  it('are 26 chars, strictly increasing per generator even when the clock stands still or steps back', () => {
+    const ids = createUlidFactory();
+    const out: string[] = [];
+    for (let i = 0; i < 5000; i++) out.push(ids.next(1_795_000_000_000 + (i % 7 === 0 ? -5 : Math.floor(i / 100))));
+    expect(out.every((id) => /^[0-9A-HJKMNP-TV-Z]{26}$/.test(id))).toBe(true);
+    for (let i = 1; i < out.length; i++) expect(out[i]! > out[i - 1]!).toBe(true);
+  });
+});

@@ -1,0 +1,54 @@
+/**
+ * `--rebuild`: forget everything projected from a chain and start again from
+ * genesis, in one transaction (readers see the old models or empty ones,
+ * never half of each). When the database holds only this chain the tables
+ * are truncated; otherwise the chain's rows are deleted. Price books are
+ * configuration, not derived data, and stay.
+ */
+import type pg from 'pg';
+import { genesisHash } from '@hwledger/chain';
+import { ensureCheckpoint } from './checkpoint.js';
+import { inTransaction } from '../pg-client.js';
+
+/** Every table derived from a chain (reconciler output included). */
+export const DERIVED_TABLES = [
+  'records',
+  'devices',
+  'device_metrics',
+  'device_metrics_hourly',
+  'device_metrics_daily',
+  'jobs',
+  'inference_requests',
+  'tenant_usage_hourly',
+  'tenant_usage_daily',
+  'tenant_reason_hourly',
+  'tenant_reason_daily',
+  'job_reconciliation',
+  'reconciliation_flags',
+  'reconciler_state',
+] as const;
+
+export async function rebuildChain(pool: pg.Pool, chainId: string): Promise<{ mode: 'truncate' | 'delete' }> {
+  return inTransaction(pool, async (client) => {
+    await ensureCheckpoint(client, chainId);
+    await client.query('SELECT 1 FROM projector_checkpoints WHERE chain_id = $1 FOR UPDATE', [chainId]);
+    const others = await client.query<{ n: string }>(
+      `SELECT count(*) AS n FROM (SELECT chain_id FROM projector_checkpoints UNION SELECT chain_id FROM chain_status UNION (SELECT chain_id FROM records LIMIT 1000)) c WHERE chain_id <> $1`,
+      [chainId],
+    );
+    const mode = others.rows[0]?.n === '0' ? 'truncate' : 'delete';
+    if (mode === 'truncate') {
+      await client.query(`TRUNCATE ${DERIVED_TABLES.join(', ')}`);
+    } else {
+      for (const t of DERIVED_TABLES) await client.query(`DELETE FROM ${t} WHERE chain_id = $1`, [chainId]);
+    }
+    const genesis = Buffer.from(genesisHash(chainId));
+    await client.query('UPDATE projector_checkpoints SET sequence = 0, hash = $2, updated_at = now() WHERE chain_id = $1', [chainId, genesis]);
+    await client.query(
+      `UPDATE chain_status SET head_sequence = 0, verified_sequence = 0, verified_hash = $2, status = 'ok',
+         broken_sequence = NULL, broken_reason = NULL, broken_message = NULL, updated_at = now() WHERE chain_id = $1`,
+      [chainId, genesis],
+    );
+    return { mode };
+  });
+}

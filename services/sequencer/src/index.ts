@@ -1,0 +1,30 @@
+/**
+ * @hwledger/sequencer: the single writer that validates ingest events and
+ * seals them onto a chain (docs/sequencer.md).
+ */
+export { Sequencer, type SequencerOptions } from './sequencer.js';
+export { type SealedRecord, type SessionOutcome, INGEST_CONSUMER } from './sealing-session.js';
+export { readChain, chainStreamState, type ChainEntry, type ReadChainOptions } from './chain-reader.js';
+export { readChainTail, type ChainTail } from './chain-tail.js';
+export { type Watermark, WATERMARK_ORIGIN, isCovered, watermarkFromHeaders } from './watermark.js';
+export {
+  admitIngestMessage,
+  splitBatchEvents,
+  singleEventBatch,
+  rejectionOf,
+  DEFAULT_MAX_INGEST_BYTES,
+  type Admission,
+  type AdmittedEvent,
+  type Rejection,
+  type RejectCode,
+} from './admission.js';
+export { deadLetterMsgId, TRUNCATED_HEADER, type DeadLetter } from './dead-letter.js';
+export { AppendPipeline, type AppendOutcome, type AppendFailureCode, type AppendPipelineOptions } from './append-pipeline.js';
+export { RecentIds } from './recent-ids.js';
+export { LeaderLease, openLeaderBucket, type Lease } from './leader-lease.js';
+export { chainMsgId, eventKeyOfMsgId } from './chain-msg-id.js';
+export { sequencerMetrics, type SequencerMetrics } from './metrics.js';
+export { startMetricsServer } from './metrics-server.js';
+export { RawHeaders } from './raw-headers.js';
+export { SerialRunner } from './serial-runner.js';
+export { encodeRecordHeaders, EncodedHeaders, type RecordHeaderFields } from './record-headers.js';

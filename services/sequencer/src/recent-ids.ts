@@ -1,0 +1,138 @@
+/**
+ * A bounded set of the most recently sealed event keys (recordMsgId(source,
+ * event_id): 48 hex digits, i.e. 24 bytes of SHA-256). It catches agent-level
+ * duplicates: the same (source, event_id) published again as a *different*
+ * ingest message, after the ingest stream's duplicate window has forgotten it.
+ *
+ * Horizon (documented in docs/sequencer.md): the last `capacity` sealed
+ * records. Older duplicates are sealed again: the chain is a ledger of what
+ * producers sent, and billing consumers deduplicate on (source, event_id) as
+ * the last line of defence.
+ *
+ * Memory is fixed at construction: a ring of `capacity` 24-byte keys and an
+ * open-addressing table (linear probing, load ≤ 0.5, backward-shift
+ * deletion) of ring indexes. Nothing is allocated per key, so the
+ * sequencer's RSS is flat however long the chain grows, and the garbage
+ * collector never scans 100,000 small strings.
+ */
+import { hash as nodeHash } from 'node:crypto';
+
+const KEY_BYTES = 24;
+
+function nibble(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 97 && c <= 102) return c - 87;
+  return -1;
+}
+
+export class RecentIds {
+  private readonly ring: Uint8Array;
+  private readonly table: Int32Array;
+  private readonly mask: number;
+  private count = 0;
+  private pos = 0;
+  private readonly scratch = new Uint8Array(KEY_BYTES);
+  /** The id whose bytes are in scratch. */
+  private loaded: string | undefined;
+
+  constructor(readonly capacity: number) {
+    if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError('RecentIds capacity must be a positive integer');
+    this.ring = new Uint8Array(capacity * KEY_BYTES);
+    let size = 2;
+    while (size < capacity * 2) size *= 2;
+    this.table = new Int32Array(size); // ring index + 1; 0 = empty
+    this.mask = size - 1;
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  /** Writes the 24 key bytes of `id` into scratch (hex keys as is; anything else hashed). */
+  private load(id: string): void {
+    if (id === this.loaded) return; // has() then add() of the same key
+    const b = this.scratch;
+    let ok = id.length === KEY_BYTES * 2;
+    for (let i = 0; ok && i < KEY_BYTES; i++) {
+      const hi = nibble(id.charCodeAt(2 * i));
+      const lo = nibble(id.charCodeAt(2 * i + 1));
+      if (hi < 0 || lo < 0) ok = false;
+      else b[i] = (hi << 4) | lo;
+    }
+    if (!ok) b.set(Buffer.from(nodeHash('sha256', id, 'buffer')).subarray(0, KEY_BYTES));
+    this.loaded = id;
+  }
+
+  private home(ringIndex: number): number {
+    const o = ringIndex * KEY_BYTES;
+    const r = this.ring;
+    return ((r[o]! << 24) | (r[o + 1]! << 16) | (r[o + 2]! << 8) | r[o + 3]!) & this.mask;
+  }
+
+  private equalsScratch(ringIndex: number): boolean {
+    const o = ringIndex * KEY_BYTES;
+    const r = this.ring;
+    const b = this.scratch;
+    for (let i = 0; i < KEY_BYTES; i++) if (r[o + i] !== b[i]) return false;
+    return true;
+  }
+
+  /** Table slot holding the scratch key, or -1. */
+  private find(): number {
+    const b = this.scratch;
+    let i = ((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) & this.mask;
+    for (;;) {
+      const e = this.table[i]!;
+      if (e === 0) return -1;
+      if (this.equalsScratch(e - 1)) return i;
+      i = (i + 1) & this.mask;
+    }
+  }
+
+  has(id: string): boolean {
+    this.load(id);
+    return this.find() >= 0;
+  }
+
+  /** Remembers `id`, forgetting the oldest id when full. */
+  add(id: string): void {
+    this.load(id);
+    if (this.find() >= 0) return;
+    const slot = this.pos;
+    if (this.count === this.capacity) this.evict(slot);
+    else this.count++;
+    this.ring.set(this.scratch, slot * KEY_BYTES);
+    let i = this.home(slot);
+    while (this.table[i] !== 0) i = (i + 1) & this.mask;
+    this.table[i] = slot + 1;
+    this.pos = (slot + 1) % this.capacity;
+  }
+
+  /** Removes the table entry of ring slot `slot` (backward-shift deletion). */
+  private evict(slot: number): void {
+    let i = this.home(slot);
+    while (this.table[i] !== slot + 1) i = (i + 1) & this.mask;
+    this.table[i] = 0;
+    let j = i;
+    for (;;) {
+      j = (j + 1) & this.mask;
+      const e = this.table[j]!;
+      if (e === 0) return;
+      const k = this.home(e - 1);
+      // Move e back into the hole if its home is not cyclically in (i, j].
+      const inRange = i <= j ? k > i && k <= j : k > i || k <= j;
+      if (!inRange) {
+        this.table[i] = e;
+        this.table[j] = 0;
+        i = j;
+      }
+    }
+  }
+
+  clear(): void {
+    this.loaded = undefined;
+    this.table.fill(0);
+    this.count = 0;
+    this.pos = 0;
+  }
+}

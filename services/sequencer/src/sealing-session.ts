@@ -1,0 +1,595 @@
+/**
+ * One sealing session: from a verified chain tail, consume the ingest stream
+ * in order after the tail's watermark, validate, seal and append, until
+ * stopped, fenced or failed. A new session (re-reading the tail) starts after
+ * any failure, so no state survives an uncertain outcome.
+ *
+ * Invariants (docs/sequencer.md):
+ * - Records are appended with Nats-Expected-Last-Sequence = sequence - 1, so
+ *   stream sequence == record sequence and another writer's append makes
+ *   ours fail (FENCED) instead of forking the chain.
+ * - Every record carries the ingest position of its event (watermark); the
+ *   session skips every event at or before the tail's watermark, so nothing
+ *   is sealed twice after a crash, however old the redelivery.
+ * - Ingest is consumed in order and an event is rejected (dead-lettered,
+ *   awaited) before any later event is appended, so a sealed watermark also
+ *   covers every rejected event before it: nothing is skipped.
+ * - An ingest message is acked only after every record made from it is
+ *   stored (PubAck) and every rejected event of it is dead-lettered; the
+ *   stored prefix is purged from the ingest stream up to the watermark, at
+ *   the start of a session, while no consumer of ours is active (purging
+ *   under an active pull consumer stalls its delivery on nats-server 2.9
+ *   until the pull expires); a session rotates (ends cleanly and a new one
+ *   starts from the tail) after `rotateMessages` ingest messages or
+ *   `rotateMs`, which bounds the ingest stream.
+ */
+import type { Logger } from 'pino';
+import { nuid, type NatsConnection } from '@nats-io/transport-node';
+import {
+  AckPolicy,
+  DeliverPolicy,
+  JetStreamApiError,
+  type ConsumerMessages,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+} from '@nats-io/jetstream';
+import { sealEvent, type ChainEvent, type ChainRecord, type ValidationLimits } from '@hwledger/chain';
+import { HEADERS, HwlError, recordMsgId, streams, subjects } from '@hwledger/core';
+import { admitIngestMessage, rejectionOf, singleEventBatch, splitBatchEvents, type Rejection } from './admission.js';
+import { AppendPipeline, type AppendOutcome } from './append-pipeline.js';
+import type { ChainTail } from './chain-tail.js';
+import { publishDeadLetters, type DeadLetter } from './dead-letter.js';
+import { SerialRunner } from './serial-runner.js';
+import type { Lease } from './leader-lease.js';
+import type { SequencerMetrics } from './metrics.js';
+import type { RecentIds } from './recent-ids.js';
+import { isCovered, type Watermark } from './watermark.js';
+import { encodeRecordHeaders } from './record-headers.js';
+
+/** Name prefix of the sequencer's ingest consumers (each session creates `<prefix>-<nuid>` and deletes the others). */
+export const INGEST_CONSUMER = 'hwl-sequencer';
+
+export interface SealedRecord {
+  sequence: bigint;
+  hash: Uint8Array;
+  prevHash: Uint8Array;
+  canonical: Uint8Array;
+  record: ChainRecord;
+}
+
+export type SessionOutcome =
+  /** stop() was called. */
+  | 'stopped'
+  /** Ended cleanly to purge the handled ingest prefix; start the next session at once. */
+  | 'rotate'
+  /** The lease was lost or ran out: stop appending, compete again. */
+  | 'lost'
+  /** An append was refused by the fence (another writer) or found a duplicate: re-read the tail. */
+  | 'fenced'
+  /** NATS trouble (timeouts, missing stream, consumer deleted): back off, re-read the tail. */
+  | 'unavailable';
+
+export interface SessionContext {
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  chainId: string;
+  log: Logger;
+  metrics: SequencerMetrics;
+  lease: Lease;
+  /** Ids sealed recently (rebuilt from the chain for each session). */
+  recent: RecentIds;
+  hooks: SerialRunner<SealedRecord> | undefined;
+  window: number;
+  publishTimeoutMs: number;
+  maxIngestBytes: number;
+  limits: ValidationLimits | undefined;
+  /** Rotate after this many ingest messages handled (bounds the unpurged prefix). */
+  rotateMessages: number;
+  /** Rotate after this long, if anything was handled. */
+  rotateMs: number;
+  afterSeal: ((sequence: bigint) => void) | undefined;
+  now: () => number;
+}
+
+interface Token {
+  n: number;
+  sequence: bigint;
+  sealed: SealedRecord;
+  watermark: Watermark;
+  observedAtMs: number;
+}
+
+interface PendingAck {
+  msg: JsMsg;
+  /** The message may be acked once append #lastToken (and all before it) is stored. */
+  lastToken: number;
+}
+
+const HOOK_BACKLOG_LIMIT = 10_000;
+/**
+ * Ingest messages delivered but not yet acked, at most: bounds what the
+ * callback can queue while sealing waits. Sized per session from the ingest
+ * stream's average message size so the queue holds about BUFFER_BYTES.
+ */
+const MAX_ACK_PENDING = 2_048;
+const MIN_ACK_PENDING = 32;
+const BUFFER_BYTES = 8 * 1024 * 1024;
+
+interface ToSeal {
+  index: number;
+  event: ChainEvent;
+  key: string;
+}
+
+export class SealingSession {
+  private nextSeq: bigint;
+  private prevHash: Uint8Array;
+  private lastSealedAt: number;
+  private readonly watermark: Watermark;
+  private confirmedWatermark: Watermark;
+  private issued = 0;
+  private confirmedN = 0;
+  private lastIngestSeq = 0;
+  private readonly acks: PendingAck[] = [];
+  private ackHead = 0;
+  private outcome: SessionOutcome | undefined;
+  private appendFailed = false;
+  private confirmedSeq: bigint;
+  private confirmedHash: Uint8Array;
+  private fatal: Error | undefined;
+  private messages: ConsumerMessages | undefined;
+  private onEnded: (() => void) | undefined;
+  private readonly feeder: SerialRunner<JsMsg>;
+  private readonly consumerName = `${INGEST_CONSUMER}-${nuid.next()}`;
+  /** The ingest sequence the next delivered message must have (undefined: not known yet). */
+  private expectedNext: number | undefined;
+  private readonly pipeline: AppendPipeline<Token>;
+  private readonly chainStream: string;
+  private readonly ingestStream: string;
+
+  /** Metric children for this chain, resolved once (label lookups are not free per record). */
+  private readonly m: {
+    sealed: Partial<Record<ChainEvent['kind'], { inc(): void }>>;
+    inference: { inc(): void };
+    head: { set(v: number): void };
+    latency: { observe(v: number): void };
+  };
+
+  /** Records stored by this session (PubAck received). */
+  sealedCount = 0;
+  /** Events or messages dead-lettered by this session. */
+  rejectedCount = 0;
+
+  constructor(
+    private readonly ctx: SessionContext,
+    readonly tail: ChainTail,
+  ) {
+    this.nextSeq = tail.sequence + 1n;
+    this.prevHash = tail.hash;
+    this.lastSealedAt = Number(tail.sealedAtMs);
+    this.watermark = tail.watermark;
+    this.confirmedWatermark = tail.watermark;
+    this.confirmedSeq = tail.sequence;
+    this.confirmedHash = tail.hash;
+    // The consumer starts at the watermark's own message (partly or wholly sealed).
+    this.expectedNext = tail.watermark.ingestSeq > 0 ? tail.watermark.ingestSeq : undefined;
+    this.chainStream = streams.chain(ctx.chainId);
+    this.ingestStream = streams.ingest(ctx.chainId);
+    this.m = {
+      sealed: {},
+      inference: ctx.metrics.inferenceCompleted.labels(ctx.chainId),
+      head: ctx.metrics.head.labels(ctx.chainId),
+      latency: ctx.metrics.sealLatency.labels(ctx.chainId),
+    };
+    this.feeder = new SerialRunner<JsMsg>(
+      (m) => this.handle(m),
+      (e) => this.fail('unavailable', `sealing failed: ${e instanceof Error ? e.message : String(e)}`),
+    );
+    this.pipeline = new AppendPipeline<Token>(ctx.nc, {
+      window: ctx.window,
+      timeoutMs: ctx.publishTimeoutMs,
+      onSettled: (t, o) => this.onSettled(t, o),
+    });
+  }
+
+  /** Ends the session at the next opportunity (in-flight appends still settle). */
+  stop(outcome: SessionOutcome): void {
+    if (this.outcome) return;
+    this.outcome = outcome;
+    this.onEnded?.();
+  }
+
+  private fail(outcome: SessionOutcome, message: string): void {
+    if (this.outcome) return;
+    this.ctx.log.warn({ outcome, nextSequence: this.nextSeq.toString() }, message);
+    this.stop(outcome);
+  }
+
+  private async createConsumer(): Promise<ConsumerMessages> {
+    const { jsm, js } = this.ctx;
+    // Remove every earlier sequencer consumer (a crashed or stale leader's):
+    // a stale process must not keep pulling messages this session needs.
+    for await (const ci of jsm.consumers.list(this.ingestStream)) {
+      if (!ci.name.startsWith(INGEST_CONSUMER)) continue;
+      try {
+        await jsm.consumers.delete(this.ingestStream, ci.name);
+      } catch (e) {
+        if (!(e instanceof JetStreamApiError && e.code === 10014) && !(e instanceof Error && /not found/i.test(e.message))) throw e;
+      }
+    }
+    await this.purgeHandledPrefix();
+    const start = this.watermark.ingestSeq;
+    // A name of its own: pulls of a stale session (same durable name) would
+    // otherwise be served by this session's consumer and split its messages.
+    await jsm.consumers.add(this.ingestStream, {
+      durable_name: this.consumerName,
+      ack_policy: AckPolicy.All,
+      ...(start > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: start } : { deliver_policy: DeliverPolicy.All }),
+      // Bounds what the callback can queue while sealing waits (memory stays flat).
+      max_ack_pending: await this.maxAckPending(),
+      ack_wait: 120_000_000_000, // 2 min in ns: redeliveries are skipped anyway
+      max_deliver: -1,
+    });
+    const consumer = await js.consumers.get(this.ingestStream, this.consumerName);
+    // Callback delivery: every message of a socket read is handled in one
+    // turn, and the appends they produce leave in one write.
+    return consumer.consume({ max_messages: 1024, callback: (m) => this.feeder.push(m) });
+  }
+
+  async run(): Promise<SessionOutcome> {
+    const { log } = this.ctx;
+    const ended = new Promise<void>((resolve) => (this.onEnded = resolve));
+    if (this.outcome) this.onEnded?.();
+    const messages = await this.createConsumer();
+    this.messages = messages;
+    void this.watchStatus(messages);
+    const startedAt = performance.now();
+    const rotateTimer = setInterval(() => {
+      const handled = this.confirmedWatermark.ingestSeq - this.watermark.ingestSeq;
+      if (handled >= this.ctx.rotateMessages || (handled > 0 && performance.now() - startedAt >= this.ctx.rotateMs)) this.stop('rotate');
+    }, 1_000);
+    rotateTimer.unref?.();
+    log.info(
+      { tailSequence: this.tail.sequence.toString(), watermark: this.watermark },
+      `sealing from sequence ${this.nextSeq} (ingest after ${this.watermark.ingestSeq}/${this.watermark.index})`,
+    );
+    try {
+      await ended;
+    } finally {
+      clearInterval(rotateTimer);
+      await messages.close().catch(() => undefined);
+      this.feeder.clear();
+      await this.feeder.idle();
+      // Let appends already sent settle (each gets its PubAck or times out),
+      // so their ingest messages are acked and onSealed sees them.
+      await this.pipeline.drained();
+      this.pipeline.close();
+      await this.ctx.hooks?.idle();
+      if (this.outcome === 'stopped') {
+        // Clean shutdown: leave no consumer behind (a successor deletes it anyway).
+        await this.ctx.jsm.consumers.delete(this.ingestStream, this.consumerName).catch(() => undefined);
+      }
+    }
+    if (this.fatal) throw this.fatal;
+    return this.outcome ?? 'stopped';
+  }
+
+  private async watchStatus(messages: ConsumerMessages): Promise<void> {
+    try {
+      for await (const s of messages.status()) {
+        if (s.type === 'consumer_deleted' || s.type === 'consumer_not_found' || s.type === 'stream_not_found') {
+          this.fail('unavailable', `ingest consumer lost (${s.type}): another sequencer may have taken over`);
+          return;
+        }
+      }
+    } catch {
+      // iterator closed
+    }
+  }
+
+  /**
+   * Handles one ingest message. Returns nothing when it could be handled
+   * synchronously (the common case), a promise when it has to wait (window
+   * full, dead letters to store); the feeder holds later messages meanwhile.
+   */
+  private handle(m: JsMsg): Promise<void> | undefined {
+    if (this.outcome) return undefined;
+    const ingestSeq = m.seq;
+    // A redelivery of a message this session already handled (ack_wait ran
+    // out while it was in flight): its own outcome acks it.
+    if (ingestSeq <= this.lastIngestSeq) return undefined;
+    // Nothing may be skipped: the watermark only means "everything before
+    // was handled" if every session handles ingest contiguously.
+    if (this.expectedNext !== undefined && ingestSeq > this.expectedNext) return this.checkGap(m, this.expectedNext);
+    return this.process(m);
+  }
+
+  /** A hole in delivery: fine if the messages are gone from the stream, fatal to the session otherwise. */
+  private async checkGap(m: JsMsg, missing: number): Promise<void> {
+    const held = await this.ctx.jsm.streams.getMessage(this.ingestStream, { seq: missing }).catch(() => undefined);
+    if (held === undefined || held !== null) {
+      this.fail('unavailable', `ingest delivery skipped message ${missing} (got ${m.seq}); restarting from the chain tail`);
+      return;
+    }
+    this.ctx.log.warn({ missing, got: m.seq }, 'ingest messages missing from the stream (deleted outside the sequencer)');
+    await this.process(m);
+  }
+
+  private process(m: JsMsg): Promise<void> | undefined {
+    if (this.outcome) return undefined;
+    const ingestSeq = m.seq;
+    this.lastIngestSeq = ingestSeq;
+    this.expectedNext = ingestSeq + 1;
+    if (ingestSeq < this.watermark.ingestSeq) {
+      this.ackLater(m); // handled by an earlier session (sealed or dead-lettered)
+      return undefined;
+    }
+    const admission = admitIngestMessage(m.data, { maxBytes: this.ctx.maxIngestBytes, ...(this.ctx.limits ? { limits: this.ctx.limits } : {}) });
+    if (!admission.ok) {
+      return this.deadLetter([{ body: m.data, ...admission.rejection, origSubject: m.subject, ingestSeq, index: undefined }]).then(() => {
+        if (!this.outcome) this.enqueueAck(m);
+      });
+    }
+    const events = admission.events;
+    const count = events.length;
+    let raw: Uint8Array[] | undefined;
+    const rawOf = (i: number): Uint8Array => {
+      raw ??= splitBatchEvents(m.data);
+      const b = raw[i];
+      return b ? singleEventBatch(b) : m.data;
+    };
+    const letters: DeadLetter[] = [];
+    const toSeal: ToSeal[] = [];
+    let batchIds: Set<string> | undefined;
+    for (let i = 0; i < count; i++) {
+      if (isCovered(ingestSeq, i, this.watermark)) continue;
+      const a = events[i]!;
+      if (!a.ok) {
+        letters.push(this.letter(m, rawOf(i), i, a.rejection));
+        continue;
+      }
+      const key = recordMsgId(a.event.source, a.event.eventId);
+      if (this.ctx.recent.has(key) || batchIds?.has(key)) {
+        letters.push(
+          this.letter(m, rawOf(i), i, {
+            code: 'duplicate_event',
+            reason: `event ${JSON.stringify(a.event.eventId)} of source ${JSON.stringify(a.event.source)} is already on the chain`,
+          }),
+        );
+        continue;
+      }
+      if (count > 1) (batchIds ??= new Set()).add(key);
+      toSeal.push({ index: i, event: a.event, key });
+    }
+    // Rejections first: they must be durable before any later event's record is.
+    if (letters.length > 0) {
+      return this.deadLetter(letters).then(() => this.sealFrom(m, count, toSeal, 0, rawOf));
+    }
+    return this.sealFrom(m, count, toSeal, 0, rawOf);
+  }
+
+  /** Appends toSeal[from..], synchronously while the window has room; then acks the message. */
+  private sealFrom(m: JsMsg, count: number, toSeal: ToSeal[], from: number, rawOf: (i: number) => Uint8Array): Promise<void> | undefined {
+    for (let k = from; k < toSeal.length; k++) {
+      if (this.outcome) return undefined;
+      if (!this.pipeline.hasCapacity()) {
+        return this.pipeline.waitForCapacity().then(() => this.sealFrom(m, count, toSeal, k, rawOf));
+      }
+      if (this.ctx.hooks && this.ctx.hooks.backlog > HOOK_BACKLOG_LIMIT) {
+        return this.ctx.hooks.idle().then(() => this.sealFrom(m, count, toSeal, k, rawOf));
+      }
+      if (!this.ctx.lease.isValid()) {
+        this.fail('lost', 'lease expired or lost: no more appends from this process');
+        return undefined;
+      }
+      const s = toSeal[k]!;
+      if (!this.append(m, s.index, count, s.event, s.key)) {
+        const rest = k + 1;
+        return this.deadLetter([this.letter(m, rawOf(s.index), s.index, this.lastSealError!)]).then(() => this.sealFrom(m, count, toSeal, rest, rawOf));
+      }
+    }
+    if (!this.outcome) this.enqueueAck(m);
+    return undefined;
+  }
+
+  private lastSealError: Rejection | undefined;
+  private ackNext: JsMsg | undefined;
+  private readonly subjectCache = new Map<string, string>();
+
+  private subjectOf(kind: ChainEvent['kind'], tenant: string): string {
+    const k = `${kind}\n${tenant}`;
+    let s = this.subjectCache.get(k);
+    if (s === undefined) {
+      s = subjects.chain(this.ctx.chainId, kind, tenant);
+      if (this.subjectCache.size < 10_000) this.subjectCache.set(k, s);
+    }
+    return s;
+  }
+  /** Nats-Msg-Id of this session's previous append (undefined before the first). */
+  private lastMsgId: Uint8Array | undefined;
+
+  /** Seals one event and sends its append; false (lastSealError set) when it cannot be encoded. */
+  private append(m: JsMsg, index: number, count: number, event: ChainEvent, key: string): boolean {
+    const sequence = this.nextSeq;
+    const now = this.ctx.now();
+    const sealedAt = now > this.lastSealedAt ? now : this.lastSealedAt;
+    let sealed;
+    try {
+      sealed = sealEvent(event, { chainId: this.ctx.chainId, sequence, sealedAtMs: BigInt(sealedAt) }, this.prevHash);
+    } catch (e) {
+      this.lastSealError = rejectionOf(e);
+      return false;
+    }
+    // The fence (docs/sequencer.md, "Fencing"): the record lands only at
+    // stream sequence `sequence`, and (after this session's first append)
+    // only right after this writer's own previous record.
+    const { headers: h, msgId } = encodeRecordHeaders({
+      key,
+      hash: sealed.hash,
+      prevHash: this.prevHash,
+      sequence,
+      ingestSeq: m.seq,
+      index,
+      count,
+      expectedLastMsgId: this.lastMsgId,
+    });
+    const token: Token = {
+      n: ++this.issued,
+      sequence,
+      sealed: { sequence, hash: sealed.hash, prevHash: sealed.prevHash, canonical: sealed.canonical, record: sealed.record },
+      watermark: { ingestSeq: m.seq, index },
+      observedAtMs: Number(event.observedAtMs),
+    };
+    this.ctx.recent.add(key);
+    this.lastMsgId = msgId;
+    this.nextSeq = sequence + 1n;
+    this.prevHash = sealed.hash;
+    this.lastSealedAt = sealedAt;
+    this.pipeline.append(this.subjectOf(event.kind, event.tenant), sealed.canonical, h.asMsgHdrs(), token);
+    if (this.ctx.log.isLevelEnabled('debug')) {
+      this.ctx.log.debug({ sequence: sequence.toString(), source: event.source, eventId: event.eventId }, 'append sent');
+    }
+    return true;
+  }
+
+  private onSettled(t: Token, o: AppendOutcome): void {
+    // After a failed append nothing later is certain (a later append that
+    // succeeded may link to a record that is not there): the next session's
+    // tail check decides. Until then, successes are facts, whatever the
+    // reason the session is ending.
+    if (this.confirmedN !== t.n - 1 || this.fatal) return;
+    const { chainId, log, metrics } = this.ctx;
+    if (!o.ok) {
+      this.appendFailed = true;
+      if (o.code === 'FENCED') metrics.fenced.inc({ chain: chainId });
+      this.fail(o.code === 'FENCED' ? 'fenced' : 'unavailable', `append of sequence ${t.sequence} failed (${o.code}): ${o.message}`);
+      return;
+    }
+    if (o.duplicate) {
+      this.appendFailed = true;
+      // The very same record (same hash) is already stored: only a retry
+      // could do that. Let the tail decide.
+      this.fail('fenced', `record ${t.sequence} is already stored (duplicate Nats-Msg-Id at ${o.seq}); re-reading the tail`);
+      return;
+    }
+    if (BigInt(o.seq) !== t.sequence) {
+      // Impossible with an expected-last-sequence fence; never extend a chain that disagrees.
+      this.fatal = new HwlError('INTEGRITY', `chain ${chainId}: record ${t.sequence} was stored at stream sequence ${o.seq}`);
+      this.stop('unavailable');
+      return;
+    }
+    this.confirmedN = t.n;
+    this.confirmedWatermark = t.watermark;
+    this.confirmedHash = t.sealed.hash;
+    this.confirmedSeq = t.sequence;
+    this.sealedCount++;
+    const r = t.sealed.record;
+    const m = this.m;
+    (m.sealed[r.kind] ??= metrics.sealed.labels(chainId, r.kind)).inc();
+    if (r.kind === 'inference_request_completed') m.inference.inc();
+    m.head.set(Number(t.sequence));
+    m.latency.observe(Math.max(0, this.ctx.now() - t.observedAtMs) / 1000);
+    if (log.isLevelEnabled('debug')) log.debug({ sequence: t.sequence.toString(), eventId: r.eventId }, 'sealed');
+    this.ctx.hooks?.push(t.sealed);
+    this.ctx.afterSeal?.(t.sequence);
+    this.releaseAcks();
+  }
+
+  /**
+   * The consumer acks cumulatively (AckPolicy.All): acking message N
+   * acknowledges every message up to N, so only the last releasable message
+   * of a burst is acked, once, at the end of the turn. Messages are released
+   * strictly in order, so an ack never covers a message that is not fully
+   * handled.
+   */
+  private ackLater(m: JsMsg): void {
+    const first = this.ackNext === undefined;
+    this.ackNext = m;
+    if (first) {
+      queueMicrotask(() => {
+        const a = this.ackNext;
+        this.ackNext = undefined;
+        a?.ack();
+      });
+    }
+  }
+
+  private enqueueAck(m: JsMsg): void {
+    if (this.confirmedN === this.issued && this.ackHead === this.acks.length) {
+      this.ackLater(m);
+      return;
+    }
+    this.acks.push({ msg: m, lastToken: this.issued });
+  }
+
+  private releaseAcks(): void {
+    while (this.ackHead < this.acks.length) {
+      const a = this.acks[this.ackHead]!;
+      if (a.lastToken > this.confirmedN) break;
+      this.ackLater(a.msg);
+      this.acks[this.ackHead] = undefined as unknown as PendingAck;
+      this.ackHead++;
+    }
+    if (this.ackHead > 4096 && this.ackHead * 2 > this.acks.length) {
+      this.acks.splice(0, this.ackHead);
+      this.ackHead = 0;
+    }
+  }
+
+  private letter(m: JsMsg, body: Uint8Array, index: number | undefined, r: Rejection): DeadLetter {
+    return { body, code: r.code, reason: r.reason, origSubject: m.subject, ingestSeq: m.seq, index };
+  }
+
+  private async deadLetter(letters: DeadLetter[]): Promise<void> {
+    const { js, chainId, log, metrics, nc } = this.ctx;
+    try {
+      await publishDeadLetters(js, chainId, letters, nc.info?.max_payload ?? 1024 * 1024);
+    } catch (e) {
+      this.fail('unavailable', `dead-letter publish failed: ${e instanceof Error ? e.message : String(e)}`);
+      return;
+    }
+    for (const d of letters) {
+      this.rejectedCount++;
+      metrics.rejected.inc({ chain: chainId, code: d.code });
+      log.warn({ code: d.code, ingestSeq: d.ingestSeq, index: d.index, subject: d.origSubject }, `rejected: ${d.reason}`);
+    }
+  }
+
+  private async maxAckPending(): Promise<number> {
+    const st = (await this.ctx.jsm.streams.info(this.ingestStream)).state;
+    const avg = st.messages > 0 ? st.bytes / st.messages : 1024;
+    return Math.max(MIN_ACK_PENDING, Math.min(MAX_ACK_PENDING, Math.floor(BUFFER_BYTES / Math.max(avg, 1))));
+  }
+
+  /**
+   * Removes the fully handled ingest prefix: every message below the tail's
+   * watermark message was sealed or dead-lettered. Called before this
+   * session's consumer exists.
+   */
+  private async purgeHandledPrefix(): Promise<void> {
+    const below = this.watermark.ingestSeq;
+    if (below <= 1) return;
+    try {
+      await this.ctx.jsm.streams.purge(this.ingestStream, { seq: below });
+    } catch (e) {
+      this.ctx.log.warn({ err: e instanceof Error ? e.message : String(e) }, 'ingest purge failed');
+    }
+  }
+
+  /**
+   * After run(): the tail this session leaves behind when every append it
+   * sent was stored (so the recent-id set is exactly in step with the chain
+   * up to it); undefined otherwise.
+   */
+  get cleanEnd(): { sequence: bigint; hash: Uint8Array } | undefined {
+    if (this.appendFailed || this.fatal || this.confirmedN !== this.issued) return undefined;
+    return { sequence: this.confirmedSeq, hash: this.confirmedHash };
+  }
+
+  /** For diagnostics: where the session stands. */
+  get state(): { nextSequence: bigint; confirmedWatermark: Watermark; inFlight: number; chainStream: string } {
+    return { nextSequence: this.nextSeq, confirmedWatermark: this.confirmedWatermark, inFlight: this.pipeline.inFlight, chainStream: this.chainStream };
+  }
+}

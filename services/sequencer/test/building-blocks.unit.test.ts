@@ -1,0 +1,170 @@
+/** Small building blocks of the sequencer: recent-id set, watermark, msg ids, raw headers, serial runner. */
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { headers } from '@nats-io/transport-node';
+import { chainMsgId, encodeRecordHeaders, eventKeyOfMsgId, isCovered, RawHeaders, RecentIds, SerialRunner, WATERMARK_ORIGIN, watermarkFromHeaders } from '@hwledger/sequencer';
+import { sha256, toHex } from '@hwledger/chain';
+import { recordMsgId } from '@hwledger/core';
+
+describe('RecentIds', () => {
+  it('remembers the last `capacity` ids and forgets the oldest', () => {
+    const r = new RecentIds(3);
+    for (const id of ['a', 'b', 'c']) r.add(id);
+    expect(['a', 'b', 'c'].map((x) => r.has(x))).toEqual([true, true, true]);
+    r.add('d');
+    expect(r.has('a')).toBe(false);
+    expect(r.has('d')).toBe(true);
+    r.add('d'); // re-adding does not evict
+    expect(r.has('b')).toBe(true);
+    expect(r.size).toBe(3);
+  });
+
+  it('stays bounded however many ids pass through', () => {
+    const r = new RecentIds(1000);
+    for (let i = 0; i < 100_000; i++) r.add(`id-${i}`);
+    expect(r.size).toBe(1000);
+    expect(r.has('id-99999')).toBe(true);
+    expect(r.has('id-98999')).toBe(false);
+  });
+});
+
+describe('RecentIds against a reference model', () => {
+  it('behaves like "the last N distinct ids" for random operations, collisions included', () => {
+    // Keys sharing their first bytes land in the same probe run: exercises backward-shift deletion.
+    const keyArb = fc.tuple(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 40 })).map(([a, b]) => `${'0'.repeat(6)}${a}${'f'.repeat(9)}${b.toString(16).padStart(32, '0')}`);
+    const opArb = fc.oneof(keyArb, fc.string({ maxLength: 8 }));
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 9 }), fc.array(fc.tuple(fc.boolean(), opArb), { maxLength: 300 }), (cap, ops) => {
+        const r = new RecentIds(cap);
+        const order: string[] = [];
+        for (const [isAdd, k] of ops) {
+          if (isAdd) {
+            if (!order.includes(k)) {
+              order.push(k);
+              if (order.length > cap) order.shift();
+            }
+            r.add(k);
+          } else {
+            expect(r.has(k)).toBe(order.includes(k));
+          }
+        }
+        for (const k of order) expect(r.has(k)).toBe(true);
+        expect(r.size).toBe(order.length);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
+
+describe('watermark', () => {
+  it('covers events at or before (ingestSeq, index)', () => {
+    const w = { ingestSeq: 10, index: 2 };
+    expect(isCovered(9, 99, w)).toBe(true);
+    expect(isCovered(10, 2, w)).toBe(true);
+    expect(isCovered(10, 3, w)).toBe(false);
+    expect(isCovered(11, 0, w)).toBe(false);
+    expect(isCovered(1, 0, WATERMARK_ORIGIN)).toBe(false);
+  });
+
+  it('reads only well-formed headers', () => {
+    const h = headers();
+    h.set('Hwl-Ingest-Seq', '12');
+    h.set('Hwl-Ingest-Index', '0');
+    expect(watermarkFromHeaders(h)).toEqual({ ingestSeq: 12, index: 0 });
+    h.set('Hwl-Ingest-Seq', '-1');
+    expect(watermarkFromHeaders(h)).toBeUndefined();
+    expect(watermarkFromHeaders(undefined)).toBeUndefined();
+  });
+});
+
+describe('chain record msg ids', () => {
+  it('are the event key plus a hash prefix, and give the key back', () => {
+    const key = recordMsgId('eu-west-1/node-1', 'ev-1');
+    const id = chainMsgId(key, 'ab'.repeat(32));
+    expect(id).toBe(`${key}.${'ab'.repeat(16)}`);
+    expect(eventKeyOfMsgId(id)).toBe(key);
+    expect(eventKeyOfMsgId(key)).toBe(key);
+  });
+});
+
+describe('RawHeaders', () => {
+  it('encodes exactly what nats.js MsgHdrs encodes', () => {
+    const pairs: [string, string][] = [
+      ['Nats-Msg-Id', 'abc.def'],
+      ['Nats-Expected-Last-Sequence', '41'],
+      ['Hwl-Hash', 'ff'.repeat(32)],
+    ];
+    const h = headers();
+    for (const [k, v] of pairs) h.set(k, v);
+    const ours = new RawHeaders(pairs);
+    expect(Buffer.from(ours.encode()).toString('latin1')).toBe(Buffer.from((h as unknown as { encode(): Uint8Array }).encode()).toString('latin1'));
+    expect(ours.get('Nats-Expected-Last-Sequence')).toBe('41');
+    expect(() => RawHeaders.checked([['Bad', 'x\r\nInjected: 1']])).toThrow();
+  });
+});
+
+describe('SerialRunner', () => {
+  it('runs items in order, inline while the handler is synchronous, queued while it waits', async () => {
+    const seen: number[] = [];
+    let release: () => void = () => undefined;
+    const r = new SerialRunner<number>(
+      (n) => {
+        seen.push(n);
+        if (n === 2) return new Promise<void>((res) => (release = res));
+      },
+      () => undefined,
+    );
+    r.push(1);
+    r.push(2);
+    expect(seen).toEqual([1, 2]); // inline
+    r.push(3);
+    r.push(4);
+    expect(seen).toEqual([1, 2]); // waiting on 2
+    expect(r.backlog).toBe(3);
+    release();
+    await r.idle();
+    expect(seen).toEqual([1, 2, 3, 4]);
+  });
+
+  it('reports handler errors and keeps going', async () => {
+    const errors: unknown[] = [];
+    const seen: number[] = [];
+    const r = new SerialRunner<number>(
+      (n) => {
+        if (n === 1) throw new Error('boom');
+        if (n === 2) return Promise.reject(new Error('later'));
+        seen.push(n);
+      },
+      (e) => errors.push(e),
+    );
+    r.push(1);
+    r.push(2);
+    r.push(3);
+    await r.idle();
+    expect(seen).toEqual([3]);
+    expect(errors).toHaveLength(2);
+  });
+});
+
+describe('encodeRecordHeaders', () => {
+  it('writes the same header block as nats.js would for the record headers', () => {
+    const key = recordMsgId('eu-west-1/node-1', 'ev-1');
+    const hash = sha256(new Uint8Array([1]));
+    const prevHash = sha256(new Uint8Array([2]));
+    const first = encodeRecordHeaders({ key, hash, prevHash, sequence: 42n, ingestSeq: 7, index: 3, count: 10, expectedLastMsgId: undefined });
+    const msgId = chainMsgId(key, toHex(hash));
+    expect(Buffer.from(first.msgId).toString('latin1')).toBe(msgId);
+    const h = headers();
+    h.set('Nats-Msg-Id', msgId);
+    h.set('Nats-Expected-Last-Sequence', '41');
+    h.set('Hwl-Prev-Hash', toHex(prevHash));
+    h.set('Hwl-Hash', toHex(hash));
+    h.set('Hwl-Ingest-Seq', '7');
+    h.set('Hwl-Ingest-Index', '3');
+    h.set('Hwl-Ingest-Count', '10');
+    const latin1 = (b: Uint8Array): string => Buffer.from(b).toString('latin1');
+    expect(latin1(first.headers.encode())).toBe(latin1((h as unknown as { encode(): Uint8Array }).encode()));
+    const next = encodeRecordHeaders({ key, hash: prevHash, prevHash: hash, sequence: 43n, ingestSeq: 7, index: 4, count: 10, expectedLastMsgId: first.msgId });
+    expect(latin1(next.headers.encode())).toContain(`\r\nNats-Expected-Last-Msg-Id: ${msgId}\r\n\r\n`);
+  });
+});

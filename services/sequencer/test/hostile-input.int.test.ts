@@ -1,0 +1,192 @@
+/**
+ * Hostile input: 1,000 malformed messages published raw to the ingest
+ * subjects, interleaved with valid traffic. None is sealed, every one lands
+ * on HWL_DLQ_<chain> with its reject code, reason and original bytes, the
+ * rejections are counted in hwl_events_rejected_total, and the sequencer
+ * keeps sealing the valid events around them.
+ */
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { headers } from '@nats-io/transport-node';
+import { DeliverPolicy, jetstream } from '@nats-io/jetstream';
+import { Registry } from 'prom-client';
+import { connectNats, HEADERS, streams, subjects } from '@hwledger/core';
+import { encodeIngestBatch, eventToProto, pb, decodeIngestBatch } from '@hwledger/proto';
+import { TestNatsServer, waitFor } from '@hwledger/testkit';
+import { Sequencer } from '@hwledger/sequencer';
+import type { ChainEvent } from '@hwledger/chain';
+import { checkChain, dlqCounts, exactlyOnce, makeEvent, makeEvents, publishEvents, publishRaw, sleep } from './helpers.js';
+
+const CHAIN = 'hostile';
+
+function withVersion(events: pb.IngestEvent[], version = 1): Uint8Array {
+  return pb.IngestBatch.encode({ version, events }).finish();
+}
+
+/** A valid event made invalid by one field (each fails validateEvent with INVALID_FIELD). */
+function invalidFieldEvent(i: number): ChainEvent {
+  const e = makeEvent(1_000_000 + i, 'evil/node');
+  switch (i % 6) {
+    case 0:
+      return { ...e, source: '' };
+    case 1:
+      return { ...e, tenant: 'no spaces allowed' };
+    case 2:
+      return { ...e, observedAtMs: 0n };
+    case 3:
+      return { ...e, eventId: 'x'.repeat(300) };
+    case 4:
+      return {
+        kind: 'metrics_collected',
+        source: 'evil/node',
+        eventId: `bad-util-${i}`,
+        observedAtMs: 1n,
+        tenant: '',
+        instanceId: 'gpu-0',
+        data: { device_id: 'gpu-0', vram_used_mib: 1n, vram_total_mib: 80n, utilization_pct: 150, temperature_mc: 1, power_mw: 1 },
+      };
+    default:
+      return {
+        kind: 'inference_request_completed',
+        source: 'evil/node',
+        eventId: `bad-tenant-${i}`,
+        observedAtMs: 1n,
+        tenant: 'acme',
+        instanceId: `inference:request_completed:r${i}`,
+        data: { tenant_id: 'globex', request_id: `r${i}`, total_tokens: 1, compute_ms: 1n, reason: 'cancelled' },
+      };
+  }
+}
+
+/** Protobuf bytes of a one-event batch whose first string field holds invalid UTF-8. */
+function badUtf8Batch(i: number): Uint8Array {
+  const good = encodeIngestBatch([makeEvent(2_000_000 + i, 'evil/node')]);
+  const s = Buffer.from(good);
+  const at = s.indexOf(Buffer.from('evil/node'));
+  s[at + 1] = 0xc3; // lead byte of a 2-byte sequence...
+  s[at + 2] = 0x28; // ...followed by a non-continuation byte
+  return new Uint8Array(s);
+}
+
+describe('hostile ingest', () => {
+  let server: TestNatsServer;
+  let nc: NatsConnection;
+  let seq: Sequencer;
+  const registry = new Registry();
+
+  beforeAll(async () => {
+    server = await TestNatsServer.start();
+    nc = await connectNats(server.url, 'test');
+    seq = new Sequencer({ nc, chainId: CHAIN, registry, takeoverGraceMs: 0, maxIngestBytes: 64 * 1024 });
+    await seq.start();
+  });
+
+  afterAll(async () => {
+    await seq?.stop();
+    await nc?.close();
+    await server?.stop();
+  });
+
+  it('dead-letters 1,000 malformed messages with reasons and keeps sealing valid events', async () => {
+    const valid = makeEvents(0, 5_000);
+    // Duplicates: the same (source, event_id) as valid events, as new ingest messages.
+    const dupOf = valid.slice(0, 100);
+
+    const malformed: { code: string; body: Uint8Array }[] = [];
+    for (let i = 0; i < 190; i++) malformed.push({ code: 'MALFORMED_PROTOBUF', body: new Uint8Array([0x0f, ...randomBytes(i * 7)]) });
+    for (let i = 0; i < 150; i++) {
+      const b = encodeIngestBatch([makeEvent(3_000_000 + i, 'evil/node')]);
+      malformed.push({ code: 'MALFORMED_PROTOBUF', body: b.subarray(0, 3 + (i % (b.length - 4))) });
+    }
+    for (let i = 0; i < 200; i++) malformed.push({ code: 'INVALID_FIELD', body: encodeIngestBatch([invalidFieldEvent(i)]) });
+    for (let i = 0; i < 100; i++) {
+      const p = eventToProto(makeEvent(6 * i + 5, 'evil/node'));
+      if (p.data?.$case === 'inferenceRequestCompleted') p.data.value.reason = 9;
+      malformed.push({ code: 'UNKNOWN_REASON', body: withVersion([p]) });
+    }
+    for (let i = 0; i < 100; i++) malformed.push({ code: 'INVALID_UTF8', body: badUtf8Batch(i) });
+    for (let i = 0; i < 90; i++) malformed.push({ code: 'EMPTY_BATCH', body: withVersion([]) });
+    for (let i = 0; i < 100; i++) malformed.push({ code: 'duplicate_event', body: encodeIngestBatch([dupOf[i]!]) });
+    for (let i = 0; i < 25; i++) malformed.push({ code: 'UNSUPPORTED_ENVELOPE', body: withVersion([eventToProto(makeEvent(4_000_000 + i, 'evil/node'))], 2) });
+    for (let i = 0; i < 25; i++) malformed.push({ code: 'MISSING_PAYLOAD', body: withVersion([{ source: 'evil/node', eventId: `np-${i}`, observedAtMs: 1n, tenant: '', instanceId: 'x', data: undefined }]) });
+    for (let i = 0; i < 10; i++) malformed.push({ code: 'OVERSIZED', body: new Uint8Array(100 * 1024 + i).fill(0x0a) });
+    for (let i = 0; i < 10; i++) malformed.push({ code: 'UNSUPPORTED_ENVELOPE', body: new Uint8Array(0) });
+    expect(malformed).toHaveLength(1_000);
+
+    // Valid traffic first (so the duplicates' originals are sealed), then the
+    // hostile messages interleaved with more valid traffic.
+    await publishEvents(nc, CHAIN, valid.slice(0, 1_000), 10, 'node-1');
+    await waitFor(async () => (await checkChain(nc, CHAIN)).count >= 1_000, 30_000, 100, 'first valid events');
+    let v = 1_000;
+    for (let i = 0; i < malformed.length; i++) {
+      await publishRaw(nc, CHAIN, malformed[i]!.body, `evil-${i % 3}`);
+      if (i % 25 === 24 && v < valid.length) {
+        await publishEvents(nc, CHAIN, valid.slice(v, v + 100), 10, 'node-1');
+        v += 100;
+      }
+    }
+    if (v < valid.length) await publishEvents(nc, CHAIN, valid.slice(v), 10, 'node-1');
+
+    // A batch mixing good and bad events: the good ones are sealed, the bad one dead-lettered.
+    const mixedGood = makeEvents(10_000, 3, 'mixed/node');
+    const mixed = withVersion([eventToProto(mixedGood[0]!), eventToProto(invalidFieldEvent(0)), eventToProto(mixedGood[1]!), eventToProto(mixedGood[2]!)]);
+    await publishRaw(nc, CHAIN, mixed, 'mixed');
+
+    const expectedCounts: Record<string, number> = {};
+    for (const m of malformed) expectedCounts[m.code] = (expectedCounts[m.code] ?? 0) + 1;
+    expectedCounts['INVALID_FIELD']! += 1; // the bad event of the mixed batch
+
+    await waitFor(
+      async () => {
+        const c = await dlqCounts(nc, CHAIN);
+        return Object.values(c).reduce((a, b) => a + b, 0) >= 1_001;
+      },
+      60_000,
+      200,
+      'dead letters',
+    );
+    await waitFor(async () => (await checkChain(nc, CHAIN)).count >= valid.length + 3, 60_000, 200, 'valid events sealed');
+    await sleep(300);
+
+    // Nothing malformed reached the chain; every valid event is there exactly once.
+    const check = await checkChain(nc, CHAIN);
+    expect(check.result.ok).toBe(true);
+    expect(exactlyOnce(check.ids, [...valid, ...mixedGood])).toEqual({ missing: [], doubled: [], unexpected: [] });
+
+    // Every malformed message is dead-lettered, with the expected code.
+    expect(await dlqCounts(nc, CHAIN)).toEqual(expectedCounts);
+
+    // Counted in the metric, per code.
+    const metric = await registry.getSingleMetricAsString('hwl_events_rejected_total');
+    for (const [code, n] of Object.entries(expectedCounts)) expect(metric).toContain(`code="${code}"} ${n}`);
+
+    // Dead letters carry reasons, the original subject and bytes (event-level
+    // rejects: the event's own bytes as a one-event batch).
+    const it2 = await (await jetstream(nc).consumers.get(streams.dlq(CHAIN), { deliver_policy: DeliverPolicy.All })).consume();
+    let seen = 0;
+    for await (const m of it2) {
+      const code = m.headers!.get(HEADERS.rejectCode);
+      expect(m.headers!.get(HEADERS.rejectReason).length).toBeGreaterThan(0);
+      expect(m.headers!.get(HEADERS.origSubject)).toMatch(new RegExp(`^hwl\\.ingest\\.${CHAIN}\\.`));
+      expect(Number(m.headers!.get(HEADERS.ingestSeq))).toBeGreaterThan(0);
+      if (code === 'duplicate_event' || code === 'INVALID_FIELD') {
+        const d = decodeIngestBatch(m.data);
+        expect(d.events).toHaveLength(1);
+      }
+      if (code === 'EMPTY_BATCH') expect(Array.from(m.data)).toEqual(Array.from(withVersion([])));
+      if (++seen >= 1_001) break;
+    }
+    await it2.close();
+    // The sequencer is still sealing.
+    const late = makeEvents(20_000, 5, 'late/node');
+    await publishEvents(nc, CHAIN, late, 5, 'node-1');
+    await waitFor(async () => (await checkChain(nc, CHAIN)).count >= valid.length + 3 + 5, 30_000, 100, 'late events');
+  });
+
+  it('the ingest stream refuses messages over 1 MiB before they reach the sequencer', async () => {
+    const h = headers();
+    const big = new Uint8Array(1024 * 1024 + 10);
+    await expect(jetstream(nc).publish(subjects.ingest(CHAIN, 'node-1'), big, { headers: h, timeout: 5_000 })).rejects.toThrow();
+  });
+});
