@@ -35,7 +35,7 @@ export {
 } from './record.js';
 export { encodeRecord, decodeRecord, encodeEventData } from './canonical.js';
 export { genesisHash, chainHash, sha256, HASH_LENGTH, GENESIS_PREFIX } from './hash.js';
-export { sealEvent, type Sealed } from './seal.js';
+export { sealEvent, type Sealed, type ChainHashFn } from './seal.js';
 export {
   eventToJson,
   eventFromJson,

@@ -10,8 +10,15 @@ export interface Sealed {
   hash: Uint8Array;
 }
 
-export function sealEvent(event: ChainEvent, fields: SealFields, prevHash: Uint8Array): Sealed {
+/**
+ * The chain link `SHA-256(prev_hash || canonical_bytes)` (spec: "Hash
+ * chain"). `chainHash` (@noble/hashes, portable) is the default; a Node
+ * service may pass a native SHA-256 that computes the same digest.
+ */
+export type ChainHashFn = (prevHash: Uint8Array, canonical: Uint8Array) => Uint8Array;
+
+export function sealEvent(event: ChainEvent, fields: SealFields, prevHash: Uint8Array, hash: ChainHashFn = chainHash): Sealed {
   const record = { ...event, ...fields } as ChainRecord;
   const canonical = encodeRecord(record);
-  return { record, canonical, prevHash, hash: chainHash(prevHash, canonical) };
+  return { record, canonical, prevHash, hash: hash(prevHash, canonical) };
 }
