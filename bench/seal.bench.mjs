@@ -14,7 +14,8 @@
 //   HWL_BENCH_SCALE=quick npm run bench -- seal
 // Knobs: HWL_BENCH_SINGLE (messages in runs 1-2), HWL_BENCH_RECORDS (run 3),
 // HWL_BENCH_BATCH, HWL_BENCH_WINDOW, HWL_BENCH_RATE (events/s in run 4),
-// HWL_BENCH_LATENCY_S, HWL_BENCH_REPEAT (repeats of runs 1-2, best kept).
+// HWL_BENCH_LATENCY_S, HWL_BENCH_REPEAT (repeats of runs 1-2, best kept),
+// HWL_BENCH_NODE_ARGS (node flags for the relay and sequencer, e.g. --cpu-prof).
 import { spawn, execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
@@ -91,11 +92,34 @@ const rssOf = (pid) => {
   }
 };
 
-/** Polls a stream's last sequence until it reaches `total`; steady-state rate between 5% and 95%. */
+/** CPU time (user + system, seconds) a process has used so far. */
+const cpuOf = (pid) => {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    return (Number(rest[11]) + Number(rest[12])) / CLK_TCK;
+  } catch {
+    return NaN;
+  }
+};
+const CLK_TCK = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/**
+ * Polls a stream's last sequence until it reaches `total`; steady-state rate
+ * between 5% and 95%, and the CPU time the worker and nats-server used per
+ * record in that window (µs/record: where the time goes).
+ */
 async function measure(jsm, stream, total, pid, rssMarks = []) {
   const lo = Math.floor(total * 0.05);
   const hi = Math.floor(total * 0.95);
-  let tLo, tHi, sLo, sHi;
+  let tLo, tHi, sLo, sHi, cLo, cHi;
+  const cpuNow = () => [cpuOf(pid), cpuOf(serverPid)];
   // RSS samples in a window after each mark: [mark, 1.5 × mark] for the first,
   // the last 5% plus one second after the end for the last; the median is reported.
   const rss = rssMarks.map((mark) => ({ mark, samples: [] }));
@@ -103,8 +127,8 @@ async function measure(jsm, stream, total, pid, rssMarks = []) {
   for (;;) {
     const last = (await jsm.streams.info(stream)).state.last_seq;
     const now = performance.now();
-    if (tLo === undefined && last >= lo) [tLo, sLo] = [now, last];
-    if (tHi === undefined && last >= hi) [tHi, sHi] = [now, last];
+    if (tLo === undefined && last >= lo) [tLo, sLo, cLo] = [now, last, cpuNow()];
+    if (tHi === undefined && last >= hi) [tHi, sHi, cHi] = [now, last, cpuNow()];
     if (pid) {
       const r = rssOf(pid);
       for (const x of rss) {
@@ -128,11 +152,15 @@ async function measure(jsm, stream, total, pid, rssMarks = []) {
     const v = [...xs].sort((a, b) => a - b);
     return v.length ? v[Math.floor(v.length / 2)] : 0;
   };
-  return { rate: (sHi - sLo) / ((tHi - tLo) / 1000), rss: rss.map((x) => ({ mark: x.mark, median: median(x.samples), n: x.samples.length })) };
+  const perRecord = (i) => ((cHi[i] - cLo[i]) / (sHi - sLo)) * 1e6;
+  return { rate: (sHi - sLo) / ((tHi - tLo) / 1000), cpu: { worker: perRecord(0), server: perRecord(1) }, rss: rss.map((x) => ({ mark: x.mark, median: median(x.samples), n: x.samples.length })) };
 }
 
+/** Extra node flags for the measured processes, e.g. HWL_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof". */
+const NODE_ARGS = (env.HWL_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+
 function startProcess(args, name) {
-  const p = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...env, HWL_LOG_LEVEL: 'warn' } });
+  const p = spawn(process.execPath, [...NODE_ARGS, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...env, HWL_LOG_LEVEL: 'warn' } });
   let err = '';
   p.stderr.on('data', (d) => (err = (err + d).slice(-4000)));
   p.on('exit', (code, sig) => {
@@ -162,9 +190,9 @@ async function relayRun(nc, jsm, url, tag) {
   await jsm.streams.delete(streams.chain(chain));
   await prefill(nc, chain, SINGLE, 1);
   const p = startProcess([join(here, 'lib/relay-worker.mjs'), url, streams.ingest(chain), `bench.relay.${tag}.x`, String(WINDOW)], 'relay');
-  const r = await measure(jsm, target.name, SINGLE);
+  const r = await measure(jsm, target.name, SINGLE, p.pid);
   await stop(p);
-  return r.rate;
+  return r;
 }
 
 async function sequencerRun(nc, jsm, url, chain, messages, batch, rssMarks = []) {
@@ -226,6 +254,7 @@ async function latencyRun(nc, jsm, url) {
   return { offered: RATE, events: sent, measured: lat.length, p50: q(0.5), p99: q(0.99), max: lat[lat.length - 1], lost: sentAt.size };
 }
 
+let serverPid;
 const fmt = (n) => Math.round(n).toLocaleString('en-US');
 const mib = (b) => `${(b / 1048576).toFixed(1)} MiB`;
 
@@ -233,16 +262,25 @@ async function main() {
   const t0 = Date.now();
   const loadBefore = loadavg()[0];
   const server = await TestNatsServer.start();
+  serverPid = server['proc']?.pid;
   const nc = await connectNats(server.url, 'bench');
   const jsm = await jetstreamManager(nc);
   try {
     const relayRates = [];
     const seqRates = [];
+    const cpuLines = [];
+    const cpuNote = (what, r) => {
+      const line = `${what}: ${fmt(r.rate)}/s, CPU per record: worker ${r.cpu.worker.toFixed(1)} µs, nats-server ${r.cpu.server.toFixed(1)} µs`;
+      cpuLines.push(line);
+      process.stderr.write(`${line}\n`);
+    };
     for (let i = 0; i < REPEAT; i++) {
-      relayRates.push(await relayRun(nc, jsm, server.url, `r${i}`));
-      process.stderr.write(`relay run ${i + 1}: ${fmt(relayRates.at(-1))} msg/s\n`);
-      seqRates.push((await sequencerRun(nc, jsm, server.url, `single${i}`, SINGLE, 1)).rate);
-      process.stderr.write(`sequencer 1/msg run ${i + 1}: ${fmt(seqRates.at(-1))} records/s\n`);
+      const rr = await relayRun(nc, jsm, server.url, `r${i}`);
+      relayRates.push(rr.rate);
+      cpuNote(`relay run ${i + 1}`, rr);
+      const sr = await sequencerRun(nc, jsm, server.url, `single${i}`, SINGLE, 1);
+      seqRates.push(sr.rate);
+      cpuNote(`sequencer 1/msg run ${i + 1}`, sr);
     }
     const relay = Math.max(...relayRates);
     const single = Math.max(...seqRates);
@@ -251,7 +289,7 @@ async function main() {
     const batchedRuns = [];
     for (let i = 0; i < (quick ? 1 : 2); i++) {
       batchedRuns.push(await sequencerRun(nc, jsm, server.url, `batched${i}`, messages, BATCH, i === 0 ? [mark, messages * BATCH] : []));
-      process.stderr.write(`sequencer ${BATCH}/msg run ${i + 1}: ${fmt(batchedRuns.at(-1).rate)} records/s\n`);
+      cpuNote(`sequencer ${BATCH}/msg run ${i + 1}`, batchedRuns.at(-1));
     }
     // RSS from the first run; throughput the best run.
     const batched = { rss: batchedRuns[0].rss, rate: Math.max(...batchedRuns.map((r) => r.rate)) };

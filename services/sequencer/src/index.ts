@@ -28,3 +28,4 @@ export { startMetricsServer } from './metrics-server.js';
 export { RawHeaders } from './raw-headers.js';
 export { SerialRunner } from './serial-runner.js';
 export { encodeRecordHeaders, EncodedHeaders, type RecordHeaderFields } from './record-headers.js';
+export { fastAdmit, canonicalPrefix, type FastBatch, type FastEvent } from './fast-ingest.js';

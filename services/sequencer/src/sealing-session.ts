@@ -34,7 +34,8 @@ import {
   type JetStreamManager,
   type JsMsg,
 } from '@nats-io/jetstream';
-import { sealEvent, type ChainEvent, type ChainRecord, type ValidationLimits } from '@hwledger/chain';
+import { hash as nodeHash } from 'node:crypto';
+import { DEFAULT_LIMITS, decodeRecord, sealEvent, type ChainEvent, type ChainRecord, type KindName, type ValidationLimits } from '@hwledger/chain';
 import { HEADERS, HwlError, recordMsgId, streams, subjects } from '@hwledger/core';
 import { admitIngestMessage, rejectionOf, singleEventBatch, splitBatchEvents, type Rejection } from './admission.js';
 import { AppendPipeline, type AppendOutcome } from './append-pipeline.js';
@@ -46,6 +47,8 @@ import type { SequencerMetrics } from './metrics.js';
 import type { RecentIds } from './recent-ids.js';
 import { isCovered, type Watermark } from './watermark.js';
 import { encodeRecordHeaders } from './record-headers.js';
+import { canonicalPrefix, fastAdmit, type FastBatch, type FastEvent } from './fast-ingest.js';
+import { nativeChainHash } from './native-hash.js';
 
 /** Name prefix of the sequencer's ingest consumers (each session creates `<prefix>-<nuid>` and deletes the others). */
 export const INGEST_CONSUMER = 'hwl-sequencer';
@@ -93,12 +96,43 @@ export interface SessionContext {
   now: () => number;
 }
 
-interface Token {
-  n: number;
-  sequence: bigint;
-  sealed: SealedRecord;
-  watermark: Watermark;
-  observedAtMs: number;
+/**
+ * One append in flight, and (once stored) what onSealed receives: one object
+ * per record. `record` is decoded from the canonical bytes on first use (the
+ * fast path never builds it; hooks rarely need it).
+ */
+class Token implements SealedRecord {
+  private decoded: ChainRecord | undefined;
+  constructor(
+    readonly n: number,
+    readonly sequence: bigint,
+    readonly hash: Uint8Array,
+    readonly prevHash: Uint8Array,
+    readonly canonical: Uint8Array,
+    readonly kind: KindName,
+    readonly watermark: Watermark,
+    readonly observedAtMs: number,
+    record: ChainRecord | undefined,
+  ) {
+    this.decoded = record;
+  }
+  get record(): ChainRecord {
+    return (this.decoded ??= decodeRecord(this.canonical));
+  }
+}
+
+/** Writes a u64 given as a safe integer, big-endian (spec: "Primitives"). */
+function putU64(b: Uint8Array, at: number, v: number): void {
+  const hi = Math.floor(v / 4294967296);
+  const lo = v >>> 0;
+  b[at] = hi >>> 24;
+  b[at + 1] = (hi >>> 16) & 0xff;
+  b[at + 2] = (hi >>> 8) & 0xff;
+  b[at + 3] = hi & 0xff;
+  b[at + 4] = lo >>> 24;
+  b[at + 5] = (lo >>> 16) & 0xff;
+  b[at + 6] = (lo >>> 8) & 0xff;
+  b[at + 7] = lo & 0xff;
 }
 
 interface PendingAck {
@@ -108,6 +142,7 @@ interface PendingAck {
 }
 
 const HOOK_BACKLOG_LIMIT = 10_000;
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 /**
  * Ingest messages delivered but not yet acked, at most: bounds what the
  * callback can queue while sealing waits. Sized per session from the ingest
@@ -119,9 +154,16 @@ const BUFFER_BYTES = 8 * 1024 * 1024;
 
 interface ToSeal {
   index: number;
-  event: ChainEvent;
   key: string;
+  /** Reference path: the validated event. */
+  event: ChainEvent | undefined;
+  /** Fast path: the event's canonical tail in `batch.tail`. */
+  fast: FastEvent | undefined;
+  batch: FastBatch | undefined;
 }
+
+/** The fast path declined a message after all (a duplicate to dead-letter): use the reference path. */
+const FALLBACK = Symbol('fallback');
 
 export class SealingSession {
   private nextSeq: bigint;
@@ -148,6 +190,9 @@ export class SealingSession {
   private readonly pipeline: AppendPipeline<Token>;
   private readonly chainStream: string;
   private readonly ingestStream: string;
+  /** format_version and chain_id: the constant start of every canonical record of this chain. */
+  private readonly prefix: Uint8Array;
+  private readonly limits: ValidationLimits;
 
   /** Metric children for this chain, resolved once (label lookups are not free per record). */
   private readonly m: {
@@ -177,6 +222,8 @@ export class SealingSession {
     this.expectedNext = tail.watermark.ingestSeq > 0 ? tail.watermark.ingestSeq : undefined;
     this.chainStream = streams.chain(ctx.chainId);
     this.ingestStream = streams.ingest(ctx.chainId);
+    this.prefix = canonicalPrefix(ctx.chainId);
+    this.limits = ctx.limits ?? DEFAULT_LIMITS;
     this.m = {
       sealed: {},
       inference: ctx.metrics.inferenceCompleted.labels(ctx.chainId),
@@ -326,6 +373,13 @@ export class SealingSession {
       this.ackLater(m); // handled by an earlier session (sealed or dead-lettered)
       return undefined;
     }
+    // Fast path (fast-ingest.ts): plain, valid messages straight to canonical
+    // bytes; anything else, and every rejection, goes the reference way below.
+    const fast = fastAdmit(m.data, this.limits, this.ctx.maxIngestBytes);
+    if (fast !== undefined) {
+      const r = this.processFast(m, fast);
+      if (r !== FALLBACK) return r;
+    }
     const admission = admitIngestMessage(m.data, { maxBytes: this.ctx.maxIngestBytes, ...(this.ctx.limits ? { limits: this.ctx.limits } : {}) });
     if (!admission.ok) {
       return this.deadLetter([{ body: m.data, ...admission.rejection, origSubject: m.subject, ingestSeq, index: undefined }]).then(() => {
@@ -361,13 +415,33 @@ export class SealingSession {
         continue;
       }
       if (count > 1) (batchIds ??= new Set()).add(key);
-      toSeal.push({ index: i, event: a.event, key });
+      toSeal.push({ index: i, event: a.event, key, fast: undefined, batch: undefined });
     }
     // Rejections first: they must be durable before any later event's record is.
     if (letters.length > 0) {
       return this.deadLetter(letters).then(() => this.sealFrom(m, count, toSeal, 0, rawOf));
     }
     return this.sealFrom(m, count, toSeal, 0, rawOf);
+  }
+
+  /** process() for a message the fast path accepted; FALLBACK when an event is a duplicate (the reference path dead-letters it). */
+  private processFast(m: JsMsg, batch: FastBatch): Promise<void> | undefined | typeof FALLBACK {
+    const ingestSeq = m.seq;
+    const events = batch.events;
+    const count = events.length;
+    const toSeal: ToSeal[] = [];
+    let batchIds: Set<string> | undefined;
+    for (let i = 0; i < count; i++) {
+      const f = events[i]!;
+      if (isCovered(ingestSeq, i, this.watermark)) continue;
+      if (this.ctx.recent.has(f.key) || batchIds?.has(f.key)) return FALLBACK;
+      if (count > 1) (batchIds ??= new Set()).add(f.key);
+      toSeal.push({ index: i, key: f.key, event: undefined, fast: f, batch });
+    }
+    return this.sealFrom(m, count, toSeal, 0, (i) => {
+      const b = splitBatchEvents(m.data)[i];
+      return b ? singleEventBatch(b) : m.data;
+    });
   }
 
   /** Appends toSeal[from..], synchronously while the window has room; then acks the message. */
@@ -385,7 +459,7 @@ export class SealingSession {
         return undefined;
       }
       const s = toSeal[k]!;
-      if (!this.append(m, s.index, count, s.event, s.key)) {
+      if (!this.append(m, s, count)) {
         const rest = k + 1;
         return this.deadLetter([this.letter(m, rawOf(s.index), s.index, this.lastSealError!)]).then(() => this.sealFrom(m, count, toSeal, rest, rawOf));
       }
@@ -411,47 +485,87 @@ export class SealingSession {
   private lastMsgId: Uint8Array | undefined;
 
   /** Seals one event and sends its append; false (lastSealError set) when it cannot be encoded. */
-  private append(m: JsMsg, index: number, count: number, event: ChainEvent, key: string): boolean {
+  private append(m: JsMsg, s: ToSeal, count: number): boolean {
     const sequence = this.nextSeq;
     const now = this.ctx.now();
     const sealedAt = now > this.lastSealedAt ? now : this.lastSealedAt;
-    let sealed;
-    try {
-      sealed = sealEvent(event, { chainId: this.ctx.chainId, sequence, sealedAtMs: BigInt(sealedAt) }, this.prevHash);
-    } catch (e) {
-      this.lastSealError = rejectionOf(e);
-      return false;
+    const prevHash = this.prevHash;
+    let canonical: Uint8Array;
+    let hash: Uint8Array;
+    let kind: KindName;
+    let tenant: string;
+    let observedAtMs: number;
+    let record: ChainRecord | undefined;
+    const f = s.fast;
+    if (f !== undefined && sequence <= MAX_SAFE) {
+      // prev_hash || canonical in one buffer: one native SHA-256 call for the link.
+      const prefix = this.prefix;
+      const at = 32 + prefix.length;
+      const whole = new Uint8Array(at + 16 + f.end - f.start);
+      whole.set(prevHash, 0);
+      whole.set(prefix, 32);
+      putU64(whole, at, Number(sequence));
+      putU64(whole, at + 8, sealedAt);
+      whole.set(s.batch!.tail.subarray(f.start, f.end), at + 16);
+      const h = nodeHash('sha256', whole, 'buffer') as unknown as Buffer;
+      hash = new Uint8Array(h.buffer, h.byteOffset, 32);
+      canonical = whole.subarray(32);
+      kind = f.kind;
+      tenant = f.tenant;
+      observedAtMs = f.observedAtMs;
+    } else {
+      const event = s.event ?? decodeRecord(this.recanonical(s, sequence, sealedAt));
+      let sealed;
+      try {
+        sealed = sealEvent(event, { chainId: this.ctx.chainId, sequence, sealedAtMs: BigInt(sealedAt) }, prevHash, nativeChainHash);
+      } catch (e) {
+        this.lastSealError = rejectionOf(e);
+        return false;
+      }
+      canonical = sealed.canonical;
+      hash = sealed.hash;
+      record = sealed.record;
+      kind = event.kind;
+      tenant = event.tenant;
+      observedAtMs = Number(event.observedAtMs);
     }
     // The fence (docs/sequencer.md, "Fencing"): the record lands only at
     // stream sequence `sequence`, and (after this session's first append)
     // only right after this writer's own previous record.
     const { headers: h, msgId } = encodeRecordHeaders({
-      key,
-      hash: sealed.hash,
-      prevHash: this.prevHash,
+      key: s.key,
+      hash,
+      prevHash,
       sequence,
       ingestSeq: m.seq,
-      index,
+      index: s.index,
       count,
       expectedLastMsgId: this.lastMsgId,
     });
-    const token: Token = {
-      n: ++this.issued,
-      sequence,
-      sealed: { sequence, hash: sealed.hash, prevHash: sealed.prevHash, canonical: sealed.canonical, record: sealed.record },
-      watermark: { ingestSeq: m.seq, index },
-      observedAtMs: Number(event.observedAtMs),
-    };
-    this.ctx.recent.add(key);
+    const token = new Token(++this.issued, sequence, hash, prevHash, canonical, kind, { ingestSeq: m.seq, index: s.index }, observedAtMs, record);
+    this.ctx.recent.add(s.key);
     this.lastMsgId = msgId;
     this.nextSeq = sequence + 1n;
-    this.prevHash = sealed.hash;
+    this.prevHash = hash;
     this.lastSealedAt = sealedAt;
-    this.pipeline.append(this.subjectOf(event.kind, event.tenant), sealed.canonical, h.asMsgHdrs(), token);
+    this.pipeline.append(this.subjectOf(kind, tenant), canonical, h.asMsgHdrs(), token);
     if (this.ctx.log.isLevelEnabled('debug')) {
-      this.ctx.log.debug({ sequence: sequence.toString(), source: event.source, eventId: event.eventId }, 'append sent');
+      this.ctx.log.debug({ sequence: sequence.toString(), source: token.record.source, eventId: token.record.eventId }, 'append sent');
     }
     return true;
+  }
+
+  /** A fast event's full canonical bytes (only past 2^53 records: the fast path writes sequences as safe integers). */
+  private recanonical(s: ToSeal, sequence: bigint, sealedAt: number): Uint8Array {
+    const f = s.fast!;
+    const at = this.prefix.length;
+    const b = new Uint8Array(at + 16 + f.end - f.start);
+    b.set(this.prefix, 0);
+    const v = new DataView(b.buffer);
+    v.setBigUint64(at, sequence, false);
+    v.setBigUint64(at + 8, BigInt(sealedAt), false);
+    b.set(s.batch!.tail.subarray(f.start, f.end), at + 16);
+    return b;
   }
 
   private onSettled(t: Token, o: AppendOutcome): void {
@@ -482,17 +596,17 @@ export class SealingSession {
     }
     this.confirmedN = t.n;
     this.confirmedWatermark = t.watermark;
-    this.confirmedHash = t.sealed.hash;
+    this.confirmedHash = t.hash;
     this.confirmedSeq = t.sequence;
     this.sealedCount++;
-    const r = t.sealed.record;
+    const kind = t.kind;
     const m = this.m;
-    (m.sealed[r.kind] ??= metrics.sealed.labels(chainId, r.kind)).inc();
-    if (r.kind === 'inference_request_completed') m.inference.inc();
+    (m.sealed[kind] ??= metrics.sealed.labels(chainId, kind)).inc();
+    if (kind === 'inference_request_completed') m.inference.inc();
     m.head.set(Number(t.sequence));
     m.latency.observe(Math.max(0, this.ctx.now() - t.observedAtMs) / 1000);
-    if (log.isLevelEnabled('debug')) log.debug({ sequence: t.sequence.toString(), eventId: r.eventId }, 'sealed');
-    this.ctx.hooks?.push(t.sealed);
+    if (log.isLevelEnabled('debug')) log.debug({ sequence: t.sequence.toString(), eventId: t.record.eventId }, 'sealed');
+    this.ctx.hooks?.push(t);
     this.ctx.afterSeal?.(t.sequence);
     this.releaseAcks();
   }

@@ -1,0 +1,418 @@
+/**
+ * The sealing fast path: an ingest message's protobuf bytes transcoded
+ * straight into the producer-supplied part of each record's canonical bytes
+ * (spec: "Record: canonical bytes", from `observed_at_ms` on), without
+ * building event objects and strings first and encoding them again.
+ *
+ * It is an *accept-only* shortcut of the reference path
+ * (`admitIngestMessage`: `decodeIngestBatch` + `validateEvent`, then
+ * `encodeRecord`). It accepts only the plain form producers send: every
+ * field at most once, known field numbers and wire types, one payload,
+ * strings of printable ASCII (plus tab, LF, CR), varints in range, everything
+ * inside its enclosing message. Whenever anything else is seen, or any event
+ * of the message would be rejected, it returns `undefined` and the caller
+ * runs the reference path on the whole message, which decides every
+ * rejection (code and reason) exactly as before. So:
+ *
+ *   fastAdmit(m) accepts  =>  admitIngestMessage(m) accepts every event, and
+ *   the canonical bytes are identical (fast-ingest.unit.test.ts checks both
+ *   on random events and on random corruptions of them).
+ *
+ * Producers are untrusted (threat: a hostile agent): nothing here throws on
+ * any input; bounds are checked before every read.
+ */
+import { hash as nodeHash } from 'node:crypto';
+import { DEFAULT_LIMITS, FORMAT_VERSION, KIND_FIELDS, KIND_TAGS, type KindName, type ValidationLimits } from '@hwledger/chain';
+import { INGEST_ENVELOPE_VERSION } from '@hwledger/proto';
+
+/** One event of a message the fast path accepted. */
+export interface FastEvent {
+  /** Index in the batch. */
+  index: number;
+  kind: KindName;
+  /** Canonical bytes of the record from observed_at_ms to the end: `tail.subarray(start, end)`. */
+  start: number;
+  end: number;
+  /** recordMsgId(source, event_id): 48 lowercase hex digits. */
+  key: string;
+  /** The record tenant (ASCII, a subject token or empty). */
+  tenant: string;
+  /** observed_at_ms as a number (for the latency metric only; exact below 2^53). */
+  observedAtMs: number;
+}
+
+export interface FastBatch {
+  events: FastEvent[];
+  /** Holds every event's canonical tail. */
+  tail: Uint8Array;
+}
+
+const enum T {
+  ID_STR = 1,
+  TEXT_STR = 2,
+  U32 = 3,
+  U64 = 4,
+  SINT32 = 5,
+  REASON = 6,
+}
+
+/** Proto field number of each payload (ingest.proto `oneof data`) → kind. */
+const PAYLOAD_KINDS: (KindName | undefined)[] = [];
+PAYLOAD_KINDS[10] = 'device_registered';
+PAYLOAD_KINDS[11] = 'job_dispatched';
+PAYLOAD_KINDS[12] = 'job_completed';
+PAYLOAD_KINDS[13] = 'job_failed';
+PAYLOAD_KINDS[14] = 'metrics_collected';
+PAYLOAD_KINDS[15] = 'inference_request_completed';
+
+/** validate.ts's free-text fields (limit maxTextBytes). */
+const FREE_TEXT = new Set(['error_message', 'device_type', 'hostname']);
+
+/**
+ * Payload layouts: proto field n+1 is the canonical field n (ingest.proto
+ * numbers each payload's fields in the spec's order), typed from KIND_FIELDS.
+ */
+const LAYOUTS = new Map<KindName, T[]>();
+for (const [kind, fields] of Object.entries(KIND_FIELDS) as [KindName, (typeof KIND_FIELDS)[KindName]][]) {
+  LAYOUTS.set(
+    kind,
+    fields.map((f) => {
+      if (f.type === 'str') return f.name === 'reason' ? T.REASON : FREE_TEXT.has(f.name) ? T.TEXT_STR : T.ID_STR;
+      if (f.type === 'u32') return T.U32;
+      if (f.type === 'u64') return T.U64;
+      return T.SINT32; // the one i32 (temperature_mc) is a sint32 on the wire
+    }),
+  );
+}
+
+/** ingest.proto CompletionReason 1..5 → the spec's names (as ASCII bytes). */
+const REASONS: Uint8Array[] = ['', 'end_of_sequence', 'max_tokens_reached', 'engine_error', 'cancelled', 'preempted'].map((s) =>
+  Uint8Array.from(s, (c) => c.charCodeAt(0)),
+);
+
+/** Printable ASCII, tab, LF, CR: what validateEvent accepts and UTF-8 maps to itself. */
+const PLAIN = new Uint8Array(256);
+for (let b = 0x20; b < 0x7f; b++) PLAIN[b] = 1;
+PLAIN[0x09] = PLAIN[0x0a] = PLAIN[0x0d] = 1;
+/** [A-Za-z0-9] and [A-Za-z0-9_-]: SUBJECT_TOKEN_RE, at most 128 characters. */
+const TOKEN_FIRST = new Uint8Array(256);
+const TOKEN_REST = new Uint8Array(256);
+for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789') TOKEN_FIRST[c.charCodeAt(0)] = TOKEN_REST[c.charCodeAt(0)] = 1;
+TOKEN_REST[0x5f] = TOKEN_REST[0x2d] = 1;
+
+/** Reader state (module-level: fastAdmit is synchronous and never re-entered). */
+let buf: Uint8Array = new Uint8Array(0);
+let pos = 0;
+/** Result of the last readVarint: low and high 32 bits; bytes read. */
+let vLo = 0;
+let vHi = 0;
+let vLen = 0;
+
+/** Reads a varint of at most 10 bytes that fits in 64 bits, before `end`; false if it does not. */
+function readVarint(end: number): boolean {
+  let lo = 0;
+  let hi = 0;
+  for (let i = 0; i < 10; i++) {
+    if (pos >= end) return false;
+    const b = buf[pos++]!;
+    const v = b & 0x7f;
+    if (i < 4) lo |= v << (7 * i);
+    else if (i === 4) {
+      lo |= (v & 0x0f) << 28;
+      hi |= v >>> 4;
+    } else if (i < 9) hi |= v << (7 * i - 32);
+    else {
+      if (b > 1) return false; // beyond 64 bits, or more bytes
+      hi |= v << 31;
+    }
+    if ((b & 0x80) === 0) {
+      vLo = lo >>> 0;
+      vHi = hi >>> 0;
+      vLen = i + 1;
+      return true;
+    }
+  }
+  return false;
+}
+
+/** A length or a u32 value: at most 5 bytes and below 2^32 (what the reference reads exactly). */
+function readU32(end: number): number {
+  if (!readVarint(end) || vHi !== 0 || vLen > 5) return -1;
+  return vLo;
+}
+
+/** Output writer. */
+let out = new Uint8Array(4096);
+let o = 0;
+function room(n: number): void {
+  if (o + n <= out.length) return;
+  let cap = out.length * 2;
+  while (cap < o + n) cap *= 2;
+  const next = new Uint8Array(cap);
+  next.set(out.subarray(0, o));
+  out = next;
+}
+function putU32(v: number): void {
+  out[o] = v >>> 24;
+  out[o + 1] = (v >>> 16) & 0xff;
+  out[o + 2] = (v >>> 8) & 0xff;
+  out[o + 3] = v & 0xff;
+  o += 4;
+}
+/** `str` of the spec: u32 length then the bytes (ASCII here: the UTF-8 is the bytes themselves). */
+function putStr(from: number, len: number): void {
+  room(4 + len);
+  putU32(len);
+  out.set(buf.subarray(from, from + len), o);
+  o += len;
+}
+
+/** Checks a string field's bytes for the fast path: non-empty, within `max`, plain ASCII only. */
+function plainString(from: number, len: number, max: number): boolean {
+  if (len === 0 || len > max) return false;
+  for (let i = from; i < from + len; i++) if (PLAIN[buf[i]!] === 0) return false;
+  return true;
+}
+
+let keyScratch = new Uint8Array(2 * 256 + 1);
+
+// Field positions of the event being read (start offset, length; -1 = absent).
+let srcAt = -1, srcLen = 0, idAt = -1, idLen = 0, tenAt = -1, tenLen = 0, instAt = -1, instLen = 0;
+let obsLo = 0, obsHi = 0, haveObs = false;
+let payloadField = 0, payAt = 0, payEnd = 0;
+// Payload fields: offset/length for strings, lo/hi for numbers; seen flags.
+const fAt = new Int32Array(8);
+const fLen = new Int32Array(8);
+const fLo = new Uint32Array(8);
+const fHi = new Uint32Array(8);
+const fSeen = new Uint8Array(8);
+
+/** Reads one IngestEvent occupying [pos, end). */
+function readEvent(end: number): boolean {
+  srcAt = idAt = tenAt = instAt = -1;
+  srcLen = idLen = tenLen = instLen = 0;
+  haveObs = false;
+  payloadField = 0;
+  while (pos < end) {
+    const tag = buf[pos++]!;
+    if (tag >= 0x80) return false;
+    const field = tag >>> 3;
+    const wt = tag & 7;
+    if (field === 3) {
+      if (wt !== 0 || haveObs || !readVarint(end)) return false;
+      obsLo = vLo;
+      obsHi = vHi;
+      haveObs = true;
+      continue;
+    }
+    if (wt !== 2) return false;
+    const len = readU32(end);
+    if (len < 0 || len > end - pos) return false;
+    const at = pos;
+    pos += len;
+    switch (field) {
+      case 1:
+        if (srcAt >= 0) return false;
+        srcAt = at;
+        srcLen = len;
+        break;
+      case 2:
+        if (idAt >= 0) return false;
+        idAt = at;
+        idLen = len;
+        break;
+      case 4:
+        if (tenAt >= 0) return false;
+        tenAt = at;
+        tenLen = len;
+        break;
+      case 5:
+        if (instAt >= 0) return false;
+        instAt = at;
+        instLen = len;
+        break;
+      default:
+        if (field < 10 || field > 15 || payloadField !== 0) return false;
+        payloadField = field;
+        payAt = at;
+        payEnd = at + len;
+    }
+  }
+  return pos === end;
+}
+
+/** Reads the payload message [payAt, payEnd) with the given layout. */
+function readPayload(layout: T[]): boolean {
+  fSeen.fill(0);
+  pos = payAt;
+  const end = payEnd;
+  while (pos < end) {
+    const tag = buf[pos++]!;
+    if (tag >= 0x80) return false;
+    const n = (tag >>> 3) - 1;
+    const type = layout[n];
+    if (type === undefined || fSeen[n] !== 0) return false;
+    fSeen[n] = 1;
+    const wt = tag & 7;
+    if (type === T.ID_STR || type === T.TEXT_STR) {
+      if (wt !== 2) return false;
+      const len = readU32(end);
+      if (len < 0 || len > end - pos) return false;
+      fAt[n] = pos;
+      fLen[n] = len;
+      pos += len;
+    } else {
+      if (wt !== 0 || !readVarint(end)) return false;
+      if (type !== T.U64 && (vHi !== 0 || vLen > 5)) return false;
+      fLo[n] = vLo;
+      fHi[n] = vHi;
+    }
+  }
+  return pos === end;
+}
+
+/**
+ * Transcodes one ingest message. Returns the events and their canonical
+ * tails, or undefined: use the reference path (admitIngestMessage) for this
+ * message. Never throws.
+ */
+export function fastAdmit(body: Uint8Array, limits: ValidationLimits = DEFAULT_LIMITS, maxBytes = Infinity): FastBatch | undefined {
+  if (body.length > maxBytes) return undefined;
+  buf = body;
+  pos = 0;
+  o = 0;
+  const end = body.length;
+  let version = -1;
+  const events: FastEvent[] = [];
+  while (pos < end) {
+    const tag = buf[pos++]!;
+    if (tag === 0x08) {
+      if (version !== -1) return undefined;
+      version = readU32(end);
+      if (version !== INGEST_ENVELOPE_VERSION) return undefined;
+      continue;
+    }
+    if (tag !== 0x12) return undefined;
+    const len = readU32(end);
+    if (len < 0 || len > end - pos) return undefined;
+    const evEnd = pos + len;
+    if (!readEvent(evEnd)) return undefined;
+    const ev = writeEvent(events.length, limits);
+    if (ev === undefined) return undefined;
+    events.push(ev);
+    pos = evEnd;
+  }
+  if (version !== INGEST_ENVELOPE_VERSION || events.length === 0) return undefined;
+  const tail = out.slice(0, o);
+  buf = new Uint8Array(0);
+  return { events, tail };
+}
+
+/** Validates the event just read (validateEvent's rules) and writes its canonical tail. */
+function writeEvent(index: number, limits: ValidationLimits): FastEvent | undefined {
+  const kind = PAYLOAD_KINDS[payloadField];
+  if (kind === undefined) return undefined;
+  const layout = LAYOUTS.get(kind)!;
+  const maxId = limits.maxIdBytes;
+  if (!plainString(srcAt, srcLen, maxId) || !plainString(idAt, idLen, maxId) || !plainString(instAt, instLen, maxId)) return undefined;
+  if (!haveObs || (obsLo === 0 && obsHi === 0)) return undefined;
+  if (tenAt >= 0 && tenLen > 0) {
+    if (tenLen > 128 || TOKEN_FIRST[buf[tenAt]!] === 0) return undefined;
+    for (let i = tenAt + 1; i < tenAt + tenLen; i++) if (TOKEN_REST[buf[i]!] === 0) return undefined;
+  }
+  const payloadEnd = pos;
+  if (!readPayload(layout)) return undefined;
+  pos = payloadEnd;
+  // Payload fields: strings present and plain; per-kind rules of validateEvent.
+  for (let n = 0; n < layout.length; n++) {
+    const t = layout[n]!;
+    if (t === T.ID_STR || t === T.TEXT_STR) {
+      if (fSeen[n] === 0 || !plainString(fAt[n]!, fLen[n]!, t === T.TEXT_STR ? limits.maxTextBytes : maxId)) return undefined;
+    } else if (fSeen[n] === 0) {
+      fLo[n] = 0; // proto3 default
+      fHi[n] = 0;
+    }
+  }
+  switch (kind) {
+    case 'metrics_collected': // vram_total_mib (3) > 0, utilization_pct (4) <= 100
+      if ((fLo[2] === 0 && fHi[2] === 0) || fLo[3]! > 100) return undefined;
+      break;
+    case 'device_registered': // vram_total_mib (4) > 0
+      if (fLo[3] === 0 && fHi[3] === 0) return undefined;
+      break;
+    case 'inference_request_completed': {
+      // reason (5) a defined CompletionReason; tenant_id (1) == tenant
+      if (fSeen[4] === 0 || fLo[4]! < 1 || fLo[4]! > 5 || fHi[4] !== 0) return undefined;
+      if (fLen[0] !== tenLen) return undefined;
+      for (let i = 0; i < tenLen; i++) if (buf[fAt[0]! + i] !== buf[tenAt + i]) return undefined;
+      break;
+    }
+    default:
+      break;
+  }
+
+  const start = o;
+  room(64 + srcLen + idLen + tenLen + instLen);
+  putU32(obsHi);
+  putU32(obsLo);
+  putStr(srcAt, srcLen);
+  putStr(idAt, idLen);
+  const tag = KIND_TAGS[kind];
+  out[o++] = tag;
+  putStr(tenAt < 0 ? 0 : tenAt, tenLen);
+  putStr(instAt, instLen);
+  room(1);
+  out[o++] = tag;
+  for (let n = 0; n < layout.length; n++) {
+    const t = layout[n]!;
+    room(8);
+    switch (t) {
+      case T.ID_STR:
+      case T.TEXT_STR:
+        putStr(fAt[n]!, fLen[n]!);
+        break;
+      case T.U32:
+        putU32(fLo[n]!);
+        break;
+      case T.SINT32: {
+        const v = fLo[n]!;
+        putU32(((v >>> 1) ^ -(v & 1)) >>> 0); // zigzag → i32, big-endian two's complement
+        break;
+      }
+      case T.U64:
+        putU32(fHi[n]!);
+        putU32(fLo[n]!);
+        break;
+      case T.REASON: {
+        const r = REASONS[fLo[n]!]!;
+        room(4 + r.length);
+        putU32(r.length);
+        out.set(r, o);
+        o += r.length;
+        break;
+      }
+    }
+  }
+  // recordMsgId(source, event_id) = first 48 hex digits of SHA-256(source "\n" event_id).
+  if (keyScratch.length < srcLen + 1 + idLen) keyScratch = new Uint8Array(srcLen + 1 + idLen);
+  keyScratch.set(buf.subarray(srcAt, srcAt + srcLen), 0);
+  keyScratch[srcLen] = 0x0a;
+  keyScratch.set(buf.subarray(idAt, idAt + idLen), srcLen + 1);
+  const key = nodeHash('sha256', keyScratch.subarray(0, srcLen + 1 + idLen), 'hex').slice(0, 48);
+  const tenant = tenLen === 0 ? '' : String.fromCharCode.apply(null, buf.subarray(tenAt, tenAt + tenLen) as unknown as number[]);
+  return { index, kind, start, end: o, key, tenant, observedAtMs: obsHi * 4294967296 + obsLo };
+}
+
+/**
+ * The constant start of every canonical record of a chain: format_version
+ * and chain_id (spec: "Record: canonical bytes"). sequence and sealed_at_ms
+ * follow it, then the event tail.
+ */
+export function canonicalPrefix(chainId: string): Uint8Array {
+  const id = new TextEncoder().encode(chainId);
+  const p = new Uint8Array(1 + 4 + id.length);
+  p[0] = FORMAT_VERSION;
+  new DataView(p.buffer).setUint32(1, id.length, false);
+  p.set(id, 5);
+  return p;
+}

@@ -1,0 +1,216 @@
+/**
+ * The sealing fast path (fast-ingest.ts) against the reference path
+ * (admitIngestMessage = decodeIngestBatch + validateEvent, then encodeRecord):
+ * whenever the fast path accepts a message, the reference accepts every event
+ * of it and the canonical bytes, event keys, kinds and tenants are identical;
+ * on the plain events producers send it does accept; on anything else it
+ * hands the message to the reference path (and never throws).
+ */
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { chainHash, encodeRecord, KIND_NAMES, sealEvent, toHex, type ChainEvent, type ChainRecord, type KindName } from '@hwledger/chain';
+import { recordMsgId } from '@hwledger/core';
+import { encodeIngestBatch, eventToProto, pb } from '@hwledger/proto';
+import { admitIngestMessage, canonicalPrefix, fastAdmit } from '@hwledger/sequencer';
+import { nativeChainHash } from '../src/native-hash.js';
+import { anyEvent } from '../../../packages/chain/test/support/arbitraries.js';
+import { makeEvent } from './helpers.js';
+
+const CHAIN = 'fast-chain';
+const SEQ = 123_456_789_012n;
+const SEALED = 1_700_000_000_123n;
+
+/** The full canonical record the sequencer builds from a fast event. */
+function assemble(tail: Uint8Array, start: number, end: number): Uint8Array {
+  const prefix = canonicalPrefix(CHAIN);
+  const out = new Uint8Array(prefix.length + 16 + end - start);
+  out.set(prefix, 0);
+  const v = new DataView(out.buffer);
+  v.setBigUint64(prefix.length, SEQ, false);
+  v.setBigUint64(prefix.length + 8, SEALED, false);
+  out.set(tail.subarray(start, end), prefix.length + 16);
+  return out;
+}
+
+/** Fast accepted ⇒ reference accepted every event with identical bytes/keys. Returns whether fast accepted. */
+function checkAgainstReference(body: Uint8Array): boolean {
+  const fast = fastAdmit(body);
+  if (!fast) return false;
+  const ref = admitIngestMessage(body);
+  expect(ref.ok).toBe(true);
+  if (!ref.ok) return true;
+  expect(fast.events.length).toBe(ref.events.length);
+  fast.events.forEach((f, i) => {
+    const r = ref.events[i]!;
+    expect(r.ok, `event ${i}: ${r.ok ? '' : r.rejection.code}`).toBe(true);
+    if (!r.ok) return;
+    const e = r.event;
+    expect(f.index).toBe(i);
+    expect(f.kind).toBe(e.kind);
+    expect(f.tenant).toBe(e.tenant);
+    expect(f.key).toBe(recordMsgId(e.source, e.eventId));
+    expect(f.observedAtMs).toBe(Number(e.observedAtMs));
+    const expected = encodeRecord({ ...e, chainId: CHAIN, sequence: SEQ, sealedAtMs: SEALED } as ChainRecord);
+    expect(Buffer.from(assemble(fast.tail, f.start, f.end)).toString('hex')).toBe(Buffer.from(expected).toString('hex'));
+  });
+  return true;
+}
+
+// Plain strings: printable ASCII plus tab, LF, CR (what the fast path takes).
+const plainChar = fc.oneof(
+  { weight: 20, arbitrary: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)) },
+  { weight: 1, arbitrary: fc.constantFrom('\t', '\n', '\r') },
+);
+const plain = (min = 1, max = 40): fc.Arbitrary<string> => fc.string({ unit: plainChar, minLength: min, maxLength: max });
+const token = fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9_-]{0,20}$/);
+const u64 = fc.oneof(fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), fc.constantFrom(0n, 1n, 127n, 128n, 2n ** 32n - 1n, 2n ** 32n, 2n ** 63n, 2n ** 64n - 1n));
+const pos64 = u64.filter((v) => v > 0n);
+const u32 = fc.oneof(fc.integer({ min: 0, max: 0xffff_ffff }), fc.constantFrom(0, 1, 127, 128, 0xffff_ffff));
+const i32 = fc.oneof(fc.integer({ min: -0x8000_0000, max: 0x7fff_ffff }), fc.constantFrom(-0x8000_0000, -1, 0, 0x7fff_ffff));
+const REASONS = ['end_of_sequence', 'max_tokens_reached', 'engine_error', 'cancelled', 'preempted'];
+
+/** Valid events of every kind with plain strings (the producers' normal traffic). */
+const plainEvent: fc.Arbitrary<ChainEvent> = fc
+  .record({ kind: fc.constantFrom(...KIND_NAMES), source: plain(), eventId: plain(), observedAtMs: pos64, tenant: fc.oneof(fc.constant(''), token), instanceId: plain() })
+  .map((e) => (e.kind === 'inference_request_completed' && e.tenant === '' ? { ...e, tenant: 'acme' } : e)) // tenant_id must be non-empty
+  .chain(({ kind, ...base }) => {
+    const data: Record<KindName, fc.Arbitrary<object>> = {
+      device_registered: fc.record({ device_id: plain(), hostname: plain(), device_type: plain(), vram_total_mib: pos64 }),
+      job_dispatched: fc.record({ job_id: plain(), device_id: plain(), model_id: plain(), vram_requested_mib: u64, predicted_cost_micro_usd: u64 }),
+      job_completed: fc.record({ job_id: plain(), tokens_generated: u32, duration_ms: u64, actual_vram_mib: u64, cost_micro_usd: u64 }),
+      job_failed: fc.record({ job_id: plain(), error_message: plain(1, 300) }),
+      metrics_collected: fc.record({ device_id: plain(), vram_used_mib: u64, vram_total_mib: pos64, utilization_pct: fc.integer({ min: 0, max: 100 }), temperature_mc: i32, power_mw: u32 }),
+      inference_request_completed: fc.record({ tenant_id: fc.constant(base.tenant), request_id: plain(), total_tokens: u32, compute_ms: u64, reason: fc.constantFrom(...REASONS) }),
+    };
+    return data[kind].map((d) => ({ ...base, kind, data: d }) as ChainEvent);
+  });
+
+const encodeOrUndefined = (events: ChainEvent[]): Uint8Array | undefined => {
+  try {
+    return encodeIngestBatch(events);
+  } catch {
+    return undefined; // e.g. a reason with no ingest encoding
+  }
+};
+
+describe('fastAdmit', () => {
+  it('accepts plain valid batches and produces the reference canonical bytes, keys, kinds and tenants', () => {
+    fc.assert(
+      fc.property(fc.array(plainEvent, { minLength: 1, maxLength: 8 }), (events) => {
+        expect(checkAgainstReference(encodeIngestBatch(events))).toBe(true);
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+
+  it('accepts the test traffic of every kind (helpers.makeEvent)', () => {
+    const events = Array.from({ length: 60 }, (_, i) => makeEvent(i));
+    expect(new Set(events.map((e) => e.kind)).size).toBe(KIND_NAMES.length);
+    expect(checkAgainstReference(encodeIngestBatch(events))).toBe(true);
+  });
+
+  it('on arbitrary events (any Unicode, out-of-policy values) accepts only what the reference accepts, identically', () => {
+    let accepted = 0;
+    fc.assert(
+      fc.property(fc.array(fc.oneof(anyEvent(), plainEvent), { minLength: 1, maxLength: 4 }), (events) => {
+        const body = encodeOrUndefined(events);
+        if (body && checkAgainstReference(body)) accepted++;
+      }),
+      { numRuns: 2_000 },
+    );
+    expect(accepted).toBeGreaterThan(0);
+  });
+
+  it('on corrupted messages (flipped, inserted, deleted bytes, truncation) never throws and accepts only identically', () => {
+    fc.assert(
+      fc.property(
+        fc.array(plainEvent, { minLength: 1, maxLength: 3 }),
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 }), fc.constantFrom('flip', 'set', 'insert', 'delete', 'truncate')), { minLength: 1, maxLength: 3 }),
+        (events, edits) => {
+          let b = Array.from(encodeIngestBatch(events));
+          for (const [at, v, op] of edits) {
+            const i = at % (b.length + 1);
+            if (op === 'flip') b[i % b.length] = b[i % b.length]! ^ (1 << v % 8);
+            else if (op === 'set') b[i % b.length] = v;
+            else if (op === 'insert') b.splice(i, 0, v);
+            else if (op === 'delete') b.splice(i % b.length, 1);
+            else b = b.slice(0, i);
+          }
+          checkAgainstReference(Uint8Array.from(b));
+        },
+      ),
+      { numRuns: 5_000 },
+    );
+  });
+
+  it('never throws on random bytes', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), (b) => {
+        checkAgainstReference(b);
+      }),
+      { numRuns: 5_000 },
+    );
+  });
+
+  it('hands unusual but valid encodings to the reference path, or reads them identically', () => {
+    const e = makeEvent(5);
+    const body = encodeIngestBatch([e]);
+    // Unknown field in the event (field 7, varint): the reference skips it.
+    const p = pb.IngestEvent.encode(eventToProto(e)).finish();
+    const withUnknown = Uint8Array.from([0x08, 0x01, 0x12, p.length + 2, ...p, 0x38, 0x05]);
+    expect(admitIngestMessage(withUnknown).ok).toBe(true);
+    expect(fastAdmit(withUnknown)).toBeUndefined();
+    // A repeated field (last wins in the reference).
+    const twice = Uint8Array.from([...body.subarray(0, 2), 0x12, p.length + 4, ...p, 0x0a, 0x02, 0x41, 0x42]);
+    expect(admitIngestMessage(twice).ok).toBe(true);
+    expect(fastAdmit(twice)).toBeUndefined();
+    // Version given twice; version first or last: fine either way.
+    const versionLast = Uint8Array.from([0x12, p.length, ...p, 0x08, 0x01]);
+    expect(checkAgainstReference(versionLast)).toBe(true);
+    expect(fastAdmit(Uint8Array.from([0x08, 0x01, ...body]))).toBeUndefined();
+    // Non-minimal varint for observed_at_ms (0x18 = field 3): 1 as 0x81 0x80 0x00.
+    const ev = Uint8Array.from([0x0a, 1, 0x73, 0x12, 1, 0x65, 0x18, 0x81, 0x80, 0x00, 0x2a, 1, 0x69, 0x6a, 6, 0x0a, 1, 0x6a, 0x12, 1, 0x78]);
+    expect(checkAgainstReference(Uint8Array.from([0x08, 0x01, 0x12, ev.length, ...ev]))).toBe(true);
+    // A payload whose last field runs past the payload's declared length: the
+    // generated decoder reads on regardless; the fast path leaves it to it.
+    const overrun = Uint8Array.from(ev);
+    overrun[14] = 5;
+    expect(admitIngestMessage(Uint8Array.from([0x08, 0x01, 0x12, overrun.length, ...overrun])).ok).toBe(true);
+    expect(fastAdmit(Uint8Array.from([0x08, 0x01, 0x12, overrun.length, ...overrun]))).toBeUndefined();
+    // Non-ASCII strings, control characters, over-long ids, bad tenant, unknown reason: reference decides.
+    for (const bad of [
+      { ...e, source: 'nöde' },
+      { ...e, eventId: 'a\u0001b' },
+      { ...e, instanceId: 'x'.repeat(257) },
+      { ...e, tenant: '-bad' },
+      { ...e, data: { ...(e.data as object), tenant_id: 'other' } } as ChainEvent,
+    ]) {
+      expect(fastAdmit(encodeIngestBatch([makeEvent(1), bad]))).toBeUndefined();
+    }
+  });
+
+  it('respects custom limits and the size cap', () => {
+    const e = { ...makeEvent(1), source: 'x'.repeat(50) };
+    const body = encodeIngestBatch([e]);
+    expect(fastAdmit(body, { maxIdBytes: 49, maxTextBytes: 4096 })).toBeUndefined();
+    expect(fastAdmit(body, { maxIdBytes: 50, maxTextBytes: 4096 })).toBeDefined();
+    expect(fastAdmit(body, undefined, body.length - 1)).toBeUndefined();
+  });
+});
+
+describe('nativeChainHash', () => {
+  it('links exactly like the portable @noble/hashes chainHash (same records, same hashes)', () => {
+    fc.assert(
+      fc.property(plainEvent, fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.bigInt({ min: 1n, max: 2n ** 64n - 1n }), (e, prev, sequence) => {
+        const fields = { chainId: CHAIN, sequence, sealedAtMs: SEALED };
+        const a = sealEvent(e, fields, prev);
+        const b = sealEvent(e, fields, prev, nativeChainHash);
+        expect(b.canonical).toEqual(a.canonical);
+        expect(toHex(b.hash)).toBe(toHex(a.hash));
+        expect(toHex(nativeChainHash(prev, a.canonical))).toBe(toHex(chainHash(prev, a.canonical)));
+      }),
+      { numRuns: 500 },
+    );
+    expect(() => nativeChainHash(new Uint8Array(31), new Uint8Array(1))).toThrow(/prev_hash/);
+  });
+});
