@@ -2,10 +2,22 @@
  * Pipelined JetStream appends. Waiting for each PubAck before sending the
  * next record would cap sealing at one round trip per record; instead up to
  * `window` appends are in flight, each fenced by its own
- * Nats-Expected-Last-Sequence (L, L+1, L+2, …). Replies come back on one
- * private inbox (no timer or promise per message) and are handed to
+ * Nats-Expected-Last-Sequence (L, L+1, L+2, …). Outcomes are handed to
  * `onSettled` strictly in append order, so a caller sees "record n stored"
  * only after every record before it was stored.
+ *
+ * Sparse PubAcks: only every `ackEvery`-th append, and the last append of
+ * each turn, asks for a PubAck (has a reply subject); the others are sent
+ * without one, and the server answers nothing for them. A PubAck for append
+ * r confirms every append before it, because each append is fenced on the
+ * one before: append k is stored only at stream sequence k (expected last
+ * sequence k-1), so r stored at its sequence means r-1 was the stream's last
+ * message, and so on back to the first append of the pipeline (the sequencer
+ * also links each append to its own previous record by
+ * Nats-Expected-Last-Msg-Id, docs/sequencer.md "Fencing"). So append k's
+ * confirmed stream sequence is seq(r) - (r - k). If append r fails, or
+ * times out, every unconfirmed append before it is reported failed too (its
+ * fate is unknown: the caller re-reads the chain tail), never stored.
  *
  * If one append fails, the ones after it fail too in the single-writer case
  * (the stream's last sequence no longer matches); the caller stops, drains
@@ -26,8 +38,9 @@ export type AppendOutcome =
   | { ok: true; seq: number; duplicate: boolean }
   | { ok: false; code: AppendFailureCode; message: string };
 
-interface Pending<T> {
-  token: T;
+/** An append that asked for a PubAck. */
+interface Confirming {
+  id: number;
   sentAt: number;
   outcome: AppendOutcome | undefined;
 }
@@ -36,6 +49,8 @@ export interface AppendPipelineOptions<T> {
   window: number;
   /** PubAck timeout (ms). */
   timeoutMs: number;
+  /** Ask for a PubAck on every n-th append (and on the last of each turn); default 32. 1 = every append. */
+  ackEvery?: number;
   onSettled: (token: T, outcome: AppendOutcome) => void;
 }
 
@@ -46,27 +61,39 @@ const decoder = new TextDecoder();
 export class AppendPipeline<T> {
   private readonly inbox = createInbox();
   private readonly sub: Subscription;
-  private readonly pending = new Map<number, Pending<T>>();
-  private nextId = 1;
+  /** Tokens of appends not yet settled, in append order; tokens[tHead] has id headId. */
+  private tokens: (T | undefined)[] = [];
+  private tHead = 0;
   private headId = 1;
+  private nextId = 1;
+  /** Appends that asked for a PubAck, in order (cHead first). */
+  private confirming: Confirming[] = [];
+  private cHead = 0;
+  private readonly byId = new Map<number, Confirming>();
+  /** The latest append, held until the end of the turn (or the next append): see send(). */
+  private held: { subject: string; body: Uint8Array; headers: MsgHdrs } | undefined;
   private waiters: (() => void)[] = [];
   private drainWaiters: (() => void)[] = [];
   private readonly timer: ReturnType<typeof setInterval>;
   private closed = false;
   private readonly lowWater: number;
+  private readonly ackEvery: number;
+  /** PubAcks asked for so far (diagnostics and tests). */
+  pubAcksRequested = 0;
 
   constructor(
     private readonly nc: NatsConnection,
     private readonly opts: AppendPipelineOptions<T>,
   ) {
     this.lowWater = Math.floor(opts.window / 2);
+    this.ackEvery = Math.max(1, Math.floor(opts.ackEvery ?? 32));
     const prefix = this.inbox.length + 1;
     this.sub = nc.subscribe(`${this.inbox}.*`, {
       callback: (_err, m) => {
         const id = Number(m.subject.slice(prefix));
-        const p = this.pending.get(id);
-        if (!p || p.outcome) return;
-        p.outcome = parseAck(m.data, m.headers);
+        const c = this.byId.get(id);
+        if (!c || c.outcome) return;
+        c.outcome = parseAck(m.data, m.headers);
         this.deliver();
       },
     });
@@ -74,12 +101,13 @@ export class AppendPipeline<T> {
     this.timer.unref?.();
   }
 
+  /** Appends sent (or about to be) and not settled yet. */
   get inFlight(): number {
-    return this.pending.size;
+    return this.nextId - this.headId;
   }
 
   hasCapacity(): boolean {
-    return this.pending.size < this.opts.window;
+    return this.inFlight < this.opts.window;
   }
 
   /**
@@ -94,32 +122,81 @@ export class AppendPipeline<T> {
 
   /** Resolves when nothing is in flight. */
   drained(): Promise<void> {
-    if (this.pending.size === 0) return Promise.resolve();
+    if (this.inFlight === 0) return Promise.resolve();
     return new Promise((r) => this.drainWaiters.push(r));
   }
 
   /** Sends one append; its outcome arrives through onSettled, in order. */
   append(subject: string, body: Uint8Array, headers: MsgHdrs, token: T): void {
     if (this.closed) throw new Error('append pipeline is closed');
-    const id = this.nextId++;
-    this.pending.set(id, { token, sentAt: performance.now(), outcome: undefined });
-    this.nc.publish(subject, body, { reply: `${this.inbox}.${id}`, headers });
+    this.nextId++;
+    this.tokens.push(token);
+    // The previous append goes out now, with a PubAck request only if it is
+    // an ackEvery-th one; this one waits for the next append or the end of
+    // the turn, whichever comes first (it then asks for a PubAck, so the
+    // last append of a burst is always confirmed without delay).
+    const prev = this.held;
+    this.held = { subject, body, headers };
+    if (prev) this.send(prev, this.nextId - 2, (this.nextId - 2) % this.ackEvery === 0);
+    else queueMicrotask(() => this.flushHeld());
+  }
+
+  private flushHeld(): void {
+    const h = this.held;
+    if (!h || this.closed) return;
+    this.held = undefined;
+    this.send(h, this.nextId - 1, true);
+  }
+
+  private send(a: { subject: string; body: Uint8Array; headers: MsgHdrs }, id: number, confirm: boolean): void {
+    if (!confirm) {
+      this.nc.publish(a.subject, a.body, { headers: a.headers });
+      return;
+    }
+    const c: Confirming = { id, sentAt: performance.now(), outcome: undefined };
+    this.confirming.push(c);
+    this.byId.set(id, c);
+    this.pubAcksRequested++;
+    this.nc.publish(a.subject, a.body, { reply: `${this.inbox}.${id}`, headers: a.headers });
   }
 
   private deliver(): void {
-    for (;;) {
-      const p = this.pending.get(this.headId);
-      if (!p || !p.outcome) break;
-      this.pending.delete(this.headId);
-      this.headId++;
-      this.opts.onSettled(p.token, p.outcome);
+    while (this.cHead < this.confirming.length) {
+      const c = this.confirming[this.cHead]!;
+      const o = c.outcome;
+      if (!o) break;
+      this.confirming[this.cHead] = undefined as unknown as Confirming;
+      this.cHead++;
+      this.byId.delete(c.id);
+      // Everything up to c.id is settled by c's outcome.
+      while (this.headId <= c.id) {
+        const id = this.headId;
+        const token = this.tokens[this.tHead] as T;
+        this.tokens[this.tHead] = undefined;
+        this.tHead++;
+        this.headId++;
+        if (id === c.id) this.opts.onSettled(token, o);
+        else if (o.ok) this.opts.onSettled(token, { ok: true, seq: o.seq - (c.id - id), duplicate: false });
+        else this.opts.onSettled(token, { ok: false, code: o.code, message: `not confirmed: a later append failed (${o.message})` });
+      }
     }
-    if (this.waiters.length > 0 && this.pending.size <= this.lowWater) {
+    if (this.cHead === this.confirming.length) {
+      this.confirming = [];
+      this.cHead = 0;
+    }
+    if (this.tHead === this.tokens.length) {
+      this.tokens = [];
+      this.tHead = 0;
+    } else if (this.tHead > 4096 && this.tHead * 2 > this.tokens.length) {
+      this.tokens = this.tokens.slice(this.tHead);
+      this.tHead = 0;
+    }
+    if (this.waiters.length > 0 && this.inFlight <= this.lowWater) {
       const ws = this.waiters;
       this.waiters = [];
       for (const w of ws) w();
     }
-    if (this.pending.size === 0 && this.drainWaiters.length > 0) {
+    if (this.inFlight === 0 && this.drainWaiters.length > 0) {
       const ws = this.drainWaiters;
       this.drainWaiters = [];
       for (const w of ws) w();
@@ -127,14 +204,15 @@ export class AppendPipeline<T> {
   }
 
   private checkTimeouts(): void {
-    const head = this.pending.get(this.headId);
+    const head = this.confirming[this.cHead];
     if (!head || head.outcome) return;
     const now = performance.now();
     if (now - head.sentAt < this.opts.timeoutMs) return;
     // Everything sent before the deadline without an answer is unknown.
-    for (const p of this.pending.values()) {
-      if (!p.outcome && now - p.sentAt >= this.opts.timeoutMs) {
-        p.outcome = { ok: false, code: 'TIMEOUT', message: `no PubAck within ${this.opts.timeoutMs} ms` };
+    for (let i = this.cHead; i < this.confirming.length; i++) {
+      const c = this.confirming[i]!;
+      if (!c.outcome && now - c.sentAt >= this.opts.timeoutMs) {
+        c.outcome = { ok: false, code: 'TIMEOUT', message: `no PubAck within ${this.opts.timeoutMs} ms` };
       }
     }
     this.deliver();
@@ -143,8 +221,18 @@ export class AppendPipeline<T> {
   /** Fails whatever is still in flight (outcome unknown) and stops listening. */
   close(): void {
     if (this.closed) return;
-    for (const p of this.pending.values()) {
-      if (!p.outcome) p.outcome = { ok: false, code: 'UNAVAILABLE', message: 'pipeline closed before the PubAck arrived' };
+    this.held = undefined; // never sent: certainly not stored
+    const last = this.nextId - 1;
+    if (this.headId <= last) {
+      // One synthetic confirmation settles everything left as failed.
+      for (let i = this.cHead; i < this.confirming.length; i++) {
+        const c = this.confirming[i]!;
+        c.outcome ??= { ok: false, code: 'UNAVAILABLE', message: 'pipeline closed before the PubAck arrived' };
+      }
+      const tailC = this.confirming[this.confirming.length - 1];
+      if (!tailC || tailC.id < last) {
+        this.confirming.push({ id: last, sentAt: 0, outcome: { ok: false, code: 'UNAVAILABLE', message: 'pipeline closed before the append was confirmed' } });
+      }
     }
     this.deliver();
     this.closed = true;

@@ -1,0 +1,105 @@
+/**
+ * AppendPipeline with sparse PubAcks against a real nats-server: only every
+ * ackEvery-th append (and the last of a turn) asks for a PubAck, and one
+ * PubAck confirms the fenced appends before it. Outcomes still arrive in
+ * append order, with each append's own stream sequence; after a refused
+ * append nothing later is reported stored, and appends whose fate is unknown
+ * are reported failed, never stored.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { chainStreamConfig, connectNats } from '@hwledger/core';
+import { TestNatsServer, waitFor } from '@hwledger/testkit';
+import { AppendPipeline, RawHeaders, type AppendOutcome } from '@hwledger/sequencer';
+
+describe('AppendPipeline (sparse PubAcks)', () => {
+  let server: TestNatsServer;
+  let nc: NatsConnection;
+  let jsm: JetStreamManager;
+  let n = 0;
+
+  beforeAll(async () => {
+    server = await TestNatsServer.start();
+    nc = await connectNats(server.url, 'pipeline-test');
+    jsm = await jetstreamManager(nc);
+  });
+
+  afterAll(async () => {
+    await nc?.close();
+    await server?.stop();
+  });
+
+  async function stream(): Promise<{ name: string; subject: string }> {
+    const name = `PIPE_${++n}`;
+    await jsm.streams.add({ ...chainStreamConfig(`pipe${n}`), name, subjects: [`pipe.${n}.>`] });
+    return { name, subject: `pipe.${n}.x` };
+  }
+
+  const fenced = (expectedLast: number): RawHeaders => new RawHeaders([['Nats-Expected-Last-Sequence', String(expectedLast)]]);
+
+  it('confirms every append in order with its own stream sequence, asking for about one PubAck in ackEvery', async () => {
+    const { name, subject } = await stream();
+    const settled: [number, AppendOutcome][] = [];
+    const p = new AppendPipeline<number>(nc, { window: 64, timeoutMs: 5_000, ackEvery: 16, onSettled: (t, o) => void settled.push([t, o]) });
+    const total = 1_000;
+    let i = 0;
+    const pump = async (): Promise<void> => {
+      while (i < total) {
+        if (!p.hasCapacity()) await p.waitForCapacity();
+        p.append(subject, new TextEncoder().encode(`m${i}`), fenced(i).asMsgHdrs(), i + 1);
+        i++;
+      }
+    };
+    await pump();
+    await p.drained();
+    p.close();
+    expect(settled.map(([t]) => t)).toEqual(Array.from({ length: total }, (_, k) => k + 1));
+    for (const [t, o] of settled) expect(o).toEqual({ ok: true, seq: t, duplicate: false });
+    expect((await jsm.streams.info(name)).state.messages).toBe(total);
+    // One per 16 appends, plus the last append of each turn (window refills).
+    expect(p.pubAcksRequested).toBeLessThan(total / 4);
+    expect(p.pubAcksRequested).toBeGreaterThanOrEqual(total / 16);
+  });
+
+  it('after a refused append reports nothing later as stored; unconfirmed appends before it are failed, not stored', async () => {
+    const { name, subject } = await stream();
+    const settled: [number, AppendOutcome][] = [];
+    const p = new AppendPipeline<number>(nc, { window: 256, timeoutMs: 5_000, ackEvery: 16, onSettled: (t, o) => void settled.push([t, o]) });
+    // 50 appends in one turn; the 20th expects the wrong last sequence (as if
+    // another writer had appended): it and everything after are refused.
+    for (let k = 1; k <= 50; k++) p.append(subject, new Uint8Array([k]), fenced(k === 20 ? 99 : k - 1).asMsgHdrs(), k);
+    await waitFor(() => settled.length === 50, 5_000, 20, 'all settled');
+    p.close();
+    expect(settled.map(([t]) => t)).toEqual(Array.from({ length: 50 }, (_, k) => k + 1));
+    const firstFail = settled.findIndex(([, o]) => !o.ok);
+    // Confirmed: exactly the appends up to the last PubAck before the failure (16), each at its own sequence.
+    expect(firstFail).toBe(16);
+    for (const [t, o] of settled.slice(0, 16)) expect(o).toEqual({ ok: true, seq: t, duplicate: false });
+    for (const [, o] of settled.slice(16)) expect(o.ok).toBe(false);
+    expect(settled[31]![1]).toMatchObject({ ok: false, code: 'FENCED' });
+    // 17..19 were in fact stored: reported "not confirmed", which makes the
+    // caller re-read the tail rather than trust or redo them.
+    expect((await jsm.streams.info(name)).state.last_seq).toBe(19);
+  });
+
+  it('fails every append when no stream answers', async () => {
+    const settled: AppendOutcome[] = [];
+    const p = new AppendPipeline<number>(nc, { window: 256, timeoutMs: 5_000, ackEvery: 8, onSettled: (_t, o) => void settled.push(o) });
+    for (let k = 1; k <= 20; k++) p.append('nowhere.at.all', new Uint8Array([k]), fenced(k - 1).asMsgHdrs(), k);
+    await waitFor(() => settled.length === 20, 5_000, 20, 'all settled');
+    p.close();
+    expect(settled.every((o) => !o.ok)).toBe(true);
+  });
+
+  it('close() settles appends still in flight as failed', async () => {
+    const { subject } = await stream();
+    const settled: AppendOutcome[] = [];
+    const p = new AppendPipeline<number>(nc, { window: 256, timeoutMs: 5_000, ackEvery: 8, onSettled: (_t, o) => void settled.push(o) });
+    for (let k = 1; k <= 10; k++) p.append(subject, new Uint8Array([k]), fenced(k - 1).asMsgHdrs(), k);
+    p.close(); // same turn: the last append was never even sent
+    expect(settled).toHaveLength(10);
+    expect(settled.every((o) => !o.ok)).toBe(true);
+    expect(p.inFlight).toBe(0);
+  });
+});
