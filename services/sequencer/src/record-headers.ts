@@ -61,53 +61,78 @@ export interface EncodedRecordHeaders {
   msgId: Uint8Array;
 }
 
-export function encodeRecordHeaders(f: RecordHeaderFields): EncodedRecordHeaders {
-  const expSeq = (f.sequence - 1n).toString();
-  const iseq = String(f.ingestSeq);
-  const idx = String(f.index);
-  const cnt = String(f.count);
-  const size =
-    P_MSG_ID.length + f.key.length + 1 + MSG_ID_HASH_HEX + P_EXP_SEQ.length + expSeq.length + P_PREV.length + 64 + P_HASH.length + 64 +
-    P_ISEQ.length + iseq.length + P_IDX.length + idx.length + P_CNT.length + cnt.length +
-    (f.expectedLastMsgId ? P_EXP_ID.length + f.expectedLastMsgId.length : 0) + END.length;
-  const out = new Uint8Array(size);
-  let o = 0;
-  const bytes = (b: Uint8Array): void => {
-    out.set(b, o);
-    o += b.length;
-  };
-  const text = (s: string): void => {
-    for (let i = 0; i < s.length; i++) out[o++] = s.charCodeAt(i);
-  };
-  const hex = (b: Uint8Array, digits: number): void => {
-    for (let i = 0; i < digits / 2; i++) {
-      const v = b[i]!;
-      out[o++] = HEX[v >> 4]!;
-      out[o++] = HEX[v & 15]!;
-    }
-  };
-  bytes(P_MSG_ID);
-  const idStart = o;
-  text(f.key);
-  out[o++] = 0x2e; // '.'
-  hex(f.hash, MSG_ID_HASH_HEX);
-  const msgId = out.subarray(idStart, o);
-  bytes(P_EXP_SEQ);
-  text(expSeq);
-  bytes(P_PREV);
-  hex(f.prevHash, 64);
-  bytes(P_HASH);
-  hex(f.hash, 64);
-  bytes(P_ISEQ);
-  text(iseq);
-  bytes(P_IDX);
-  text(idx);
-  bytes(P_CNT);
-  text(cnt);
-  if (f.expectedLastMsgId) {
-    bytes(P_EXP_ID);
-    bytes(f.expectedLastMsgId);
+/** Two lowercase hex digits of every byte value, as char codes (high << 8 | low). */
+const HEX2 = new Uint16Array(256);
+for (let v = 0; v < 256; v++) HEX2[v] = (HEX[v >> 4]! << 8) | HEX[v & 15]!;
+
+/** Decimal digits of a non-negative safe integer, written at `o`; returns the new offset. */
+function putDecimal(out: Uint8Array, o: number, v: number): number {
+  if (v < 10) {
+    out[o] = 48 + v;
+    return o + 1;
   }
-  bytes(END);
-  return { headers: new EncodedHeaders(out), msgId };
+  let digits = 0;
+  for (let x = v; x >= 1; x = Math.floor(x / 10)) digits++;
+  let x = v;
+  for (let i = o + digits - 1; i >= o; i--) {
+    out[i] = 48 + (x % 10);
+    x = Math.floor(x / 10);
+  }
+  return o + digits;
+}
+
+function putBytes(out: Uint8Array, o: number, b: Uint8Array): number {
+  out.set(b, o);
+  return o + b.length;
+}
+
+function putHex(out: Uint8Array, o: number, b: Uint8Array, bytes: number): number {
+  for (let i = 0; i < bytes; i++) {
+    const h = HEX2[b[i]!]!;
+    out[o++] = h >> 8;
+    out[o++] = h & 0xff;
+  }
+  return o;
+}
+
+/** Digits of a decimal number (at most 20 for a u64). */
+const DEC_MAX = 20;
+const SAFE_SEQ = BigInt(Number.MAX_SAFE_INTEGER);
+
+export function encodeRecordHeaders(f: RecordHeaderFields): EncodedRecordHeaders {
+  const key = f.key;
+  const expected = f.expectedLastMsgId;
+  const size =
+    P_MSG_ID.length + key.length + 1 + MSG_ID_HASH_HEX + P_EXP_SEQ.length + DEC_MAX + P_PREV.length + 64 + P_HASH.length + 64 +
+    P_ISEQ.length + DEC_MAX + P_IDX.length + DEC_MAX + P_CNT.length + DEC_MAX + (expected ? P_EXP_ID.length + expected.length : 0) + END.length;
+  const buf = new Uint8Array(size);
+  let o = putBytes(buf, 0, P_MSG_ID);
+  const idStart = o;
+  for (let i = 0; i < key.length; i++) buf[o++] = key.charCodeAt(i);
+  buf[o++] = 0x2e; // '.'
+  o = putHex(buf, o, f.hash, MSG_ID_HASH_HEX / 2);
+  const idEnd = o;
+  o = putBytes(buf, o, P_EXP_SEQ);
+  if (f.sequence <= SAFE_SEQ) o = putDecimal(buf, o, Number(f.sequence) - 1);
+  else {
+    const t = (f.sequence - 1n).toString();
+    for (let i = 0; i < t.length; i++) buf[o++] = t.charCodeAt(i);
+  }
+  o = putBytes(buf, o, P_PREV);
+  o = putHex(buf, o, f.prevHash, 32);
+  o = putBytes(buf, o, P_HASH);
+  o = putHex(buf, o, f.hash, 32);
+  o = putBytes(buf, o, P_ISEQ);
+  o = putDecimal(buf, o, f.ingestSeq);
+  o = putBytes(buf, o, P_IDX);
+  o = putDecimal(buf, o, f.index);
+  o = putBytes(buf, o, P_CNT);
+  o = putDecimal(buf, o, f.count);
+  if (expected) {
+    o = putBytes(buf, o, P_EXP_ID);
+    o = putBytes(buf, o, expected);
+  }
+  o = putBytes(buf, o, END);
+  const out = buf.subarray(0, o);
+  return { headers: new EncodedHeaders(out), msgId: buf.subarray(idStart, idEnd) };
 }

@@ -196,8 +196,8 @@ export class SealingSession {
 
   /** Metric children for this chain, resolved once (label lookups are not free per record). */
   private readonly m: {
-    sealed: Partial<Record<ChainEvent['kind'], { inc(): void }>>;
-    inference: { inc(): void };
+    sealed: Partial<Record<ChainEvent['kind'], { inc(n?: number): void }>>;
+    inference: { inc(n?: number): void };
     head: { set(v: number): void };
     latency: { observe(v: number): void };
   };
@@ -469,6 +469,23 @@ export class SealingSession {
   }
 
   private lastSealError: Rejection | undefined;
+  private readonly unflushed: Partial<Record<KindName, number>> = {};
+  private unflushedHead: bigint | undefined;
+  private metricsScheduled = false;
+  private readonly flushMetrics = (): void => {
+    this.metricsScheduled = false;
+    const { chainId, metrics } = this.ctx;
+    const m = this.m;
+    for (const kind of Object.keys(this.unflushed) as KindName[]) {
+      const n = this.unflushed[kind]!;
+      if (n === 0) continue;
+      (m.sealed[kind] ??= metrics.sealed.labels(chainId, kind)).inc(n);
+      if (kind === 'inference_request_completed') m.inference.inc(n);
+      this.unflushed[kind] = 0;
+    }
+    if (this.unflushedHead !== undefined) m.head.set(Number(this.unflushedHead));
+    this.unflushedHead = undefined;
+  };
   private ackNext: JsMsg | undefined;
   private readonly subjectCache = new Map<string, string>();
 
@@ -599,12 +616,16 @@ export class SealingSession {
     this.confirmedHash = t.hash;
     this.confirmedSeq = t.sequence;
     this.sealedCount++;
+    // Counters and the head gauge are added up and written once per burst
+    // of confirmations (prom-client hashes the labels on every call).
     const kind = t.kind;
-    const m = this.m;
-    (m.sealed[kind] ??= metrics.sealed.labels(chainId, kind)).inc();
-    if (kind === 'inference_request_completed') m.inference.inc();
-    m.head.set(Number(t.sequence));
-    m.latency.observe(Math.max(0, this.ctx.now() - t.observedAtMs) / 1000);
+    this.unflushed[kind] = (this.unflushed[kind] ?? 0) + 1;
+    this.unflushedHead = t.sequence;
+    if (!this.metricsScheduled) {
+      this.metricsScheduled = true;
+      queueMicrotask(this.flushMetrics);
+    }
+    this.m.latency.observe(Math.max(0, this.ctx.now() - t.observedAtMs) / 1000);
     if (log.isLevelEnabled('debug')) log.debug({ sequence: t.sequence.toString(), eventId: t.record.eventId }, 'sealed');
     this.ctx.hooks?.push(t);
     this.ctx.afterSeal?.(t.sequence);

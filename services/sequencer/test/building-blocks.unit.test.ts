@@ -167,4 +167,21 @@ describe('encodeRecordHeaders', () => {
     const next = encodeRecordHeaders({ key, hash: prevHash, prevHash: hash, sequence: 43n, ingestSeq: 7, index: 4, count: 10, expectedLastMsgId: first.msgId });
     expect(latin1(next.headers.encode())).toContain(`\r\nNats-Expected-Last-Msg-Id: ${msgId}\r\n\r\n`);
   });
+
+  it('writes decimals of every size exactly (u64 sequences past 2^53 included)', () => {
+    const key = recordMsgId('s', 'e');
+    const hash = sha256(new Uint8Array([3]));
+    const cases: [bigint, number, number, number][] = [
+      [1n, 0, 0, 1],
+      [10n, 9, 99, 100],
+      [1_000_001n, 1_234_567_890_123, 65_535, 65_536],
+      [2n ** 53n + 5n, Number.MAX_SAFE_INTEGER, 1, 2],
+      [2n ** 64n - 1n, 1, 0, 1],
+    ];
+    for (const [sequence, ingestSeq, index, count] of cases) {
+      const text = Buffer.from(encodeRecordHeaders({ key, hash, prevHash: hash, sequence, ingestSeq, index, count, expectedLastMsgId: undefined }).headers.encode()).toString('latin1');
+      expect(text).toContain(`\r\nNats-Expected-Last-Sequence: ${sequence - 1n}\r\n`);
+      expect(text).toContain(`\r\nHwl-Ingest-Seq: ${ingestSeq}\r\nHwl-Ingest-Index: ${index}\r\nHwl-Ingest-Count: ${count}\r\n\r\n`);
+    }
+  });
 });
