@@ -9,7 +9,7 @@
 //   node relay-worker.mjs <nats-url> <ingest-stream> <target-subject> <window>
 import { connect } from '@nats-io/transport-node';
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { AppendPipeline, RawHeaders, SerialRunner } from '@hwledger/sequencer';
+import { AppendPipeline, RawHeaders, SerialRunner, Slab } from '@hwledger/sequencer';
 
 const [url, ingestStream, target, windowArg] = process.argv.slice(2);
 const window = Number(windowArg ?? 256);
@@ -40,6 +40,8 @@ const pipeline = new AppendPipeline(nc, {
   },
 });
 let ackNext;
+// Header bytes from a slab, as the sequencer's (no off-heap array per message).
+const slab = new Slab();
 let last = 0;
 // Same delivery as the sequencer: callback consume feeding a SerialRunner, so
 // a socket read of messages is relayed in one turn and leaves in one write.
@@ -58,7 +60,7 @@ function relay(m) {
   const id = m.headers?.get('Nats-Msg-Id');
   if (id) pairs.push(['Nats-Msg-Id', id]);
   last++;
-  pipeline.append(target, m.data, new RawHeaders(pairs).asMsgHdrs(), m);
+  pipeline.append(target, m.data, new RawHeaders(pairs, slab).asMsgHdrs(), m);
 }
 const messages = await consumer.consume({ max_messages: 1024, callback: (m) => feeder.push(m) });
 await new Promise((resolve) => process.once('SIGTERM', resolve));

@@ -24,6 +24,7 @@
 import { hash as nodeHash } from 'node:crypto';
 import { DEFAULT_LIMITS, FORMAT_VERSION, KIND_FIELDS, KIND_TAGS, type KindName, type ValidationLimits } from '@hwledger/chain';
 import { INGEST_ENVELOPE_VERSION } from '@hwledger/proto';
+import type { Slab } from './slab.js';
 
 /** One event of a message the fast path accepted. */
 export interface FastEvent {
@@ -101,7 +102,8 @@ for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'
 TOKEN_REST[0x5f] = TOKEN_REST[0x2d] = 1;
 
 /** Reader state (module-level: fastAdmit is synchronous and never re-entered). */
-let buf: Uint8Array = new Uint8Array(0);
+const EMPTY = new Uint8Array(0);
+let buf: Uint8Array = EMPTY;
 let pos = 0;
 /** Result of the last readVarint: low and high 32 bits; bytes read. */
 let vLo = 0;
@@ -163,7 +165,8 @@ function putU32(v: number): void {
 function putStr(from: number, len: number): void {
   room(4 + len);
   putU32(len);
-  out.set(buf.subarray(from, from + len), o);
+  if (len > 32) out.set(buf.subarray(from, from + len), o);
+  else for (let i = 0; i < len; i++) out[o + i] = buf[from + i]!;
   o += len;
 }
 
@@ -175,6 +178,34 @@ function plainString(from: number, len: number, max: number): boolean {
 }
 
 let keyScratch = new Uint8Array(2 * 256 + 1);
+/** keyScratch.subarray(0, length of the last key): reused while key lengths repeat. */
+let keyView = keyScratch.subarray(0, 0);
+
+/** Recently seen tenants (few per fleet): bytes → string without building a string per event. */
+const TENANT_SLOTS = 64;
+const tenantBytes: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(TENANT_SLOTS);
+const tenantStrings: string[] = new Array<string>(TENANT_SLOTS).fill('');
+function tenantString(at: number, len: number): string {
+  let h = len;
+  for (let i = 0; i < len; i++) h = (h * 31 + buf[at + i]!) | 0;
+  const slot = h & (TENANT_SLOTS - 1);
+  const b = tenantBytes[slot];
+  if (b !== undefined && b.length === len) {
+    let same = true;
+    for (let i = 0; i < len; i++) {
+      if (b[i] !== buf[at + i]) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return tenantStrings[slot]!;
+  }
+  const copy = buf.slice(at, at + len);
+  const s = String.fromCharCode.apply(null, copy as unknown as number[]);
+  tenantBytes[slot] = copy;
+  tenantStrings[slot] = s;
+  return s;
+}
 
 // Field positions of the event being read (start offset, length; -1 = absent).
 let srcAt = -1, srcLen = 0, idAt = -1, idLen = 0, tenAt = -1, tenLen = 0, instAt = -1, instLen = 0;
@@ -276,7 +307,7 @@ function readPayload(layout: T[]): boolean {
  * tails, or undefined: use the reference path (admitIngestMessage) for this
  * message. Never throws.
  */
-export function fastAdmit(body: Uint8Array, limits: ValidationLimits = DEFAULT_LIMITS, maxBytes = Infinity): FastBatch | undefined {
+export function fastAdmit(body: Uint8Array, limits: ValidationLimits = DEFAULT_LIMITS, maxBytes = Infinity, slab?: Slab): FastBatch | undefined {
   if (body.length > maxBytes) return undefined;
   buf = body;
   pos = 0;
@@ -303,8 +334,14 @@ export function fastAdmit(body: Uint8Array, limits: ValidationLimits = DEFAULT_L
     pos = evEnd;
   }
   if (version !== INGEST_ENVELOPE_VERSION || events.length === 0) return undefined;
-  const tail = out.slice(0, o);
-  buf = new Uint8Array(0);
+  let tail: Uint8Array;
+  if (slab) {
+    // A view into the caller's slab (a fresh array per message costs more than the copy).
+    slab.room(o);
+    slab.buf.set(out.subarray(0, o), slab.at);
+    tail = slab.take(o);
+  } else tail = out.slice(0, o);
+  buf = EMPTY;
   return { events, tail };
 }
 
@@ -394,12 +431,18 @@ function writeEvent(index: number, limits: ValidationLimits): FastEvent | undefi
     }
   }
   // recordMsgId(source, event_id) = first 48 hex digits of SHA-256(source "\n" event_id).
-  if (keyScratch.length < srcLen + 1 + idLen) keyScratch = new Uint8Array(srcLen + 1 + idLen);
-  keyScratch.set(buf.subarray(srcAt, srcAt + srcLen), 0);
-  keyScratch[srcLen] = 0x0a;
-  keyScratch.set(buf.subarray(idAt, idAt + idLen), srcLen + 1);
-  const key = nodeHash('sha256', keyScratch.subarray(0, srcLen + 1 + idLen), 'hex').slice(0, 48);
-  const tenant = tenLen === 0 ? '' : String.fromCharCode.apply(null, buf.subarray(tenAt, tenAt + tenLen) as unknown as number[]);
+  const keyLen = srcLen + 1 + idLen;
+  if (keyScratch.length < keyLen) {
+    keyScratch = new Uint8Array(keyLen * 2);
+    keyView = keyScratch.subarray(0, 0);
+  }
+  const k = keyScratch;
+  for (let i = 0; i < srcLen; i++) k[i] = buf[srcAt + i]!;
+  k[srcLen] = 0x0a;
+  for (let i = 0; i < idLen; i++) k[srcLen + 1 + i] = buf[idAt + i]!;
+  if (keyView.length !== keyLen) keyView = keyScratch.subarray(0, keyLen);
+  const key = nodeHash('sha256', keyView, 'hex').slice(0, 48);
+  const tenant = tenLen === 0 ? '' : tenantString(tenAt, tenLen);
   return { index, kind, start, end: o, key, tenant, observedAtMs: obsHi * 4294967296 + obsLo };
 }
 

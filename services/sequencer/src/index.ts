@@ -26,6 +26,7 @@ export { chainMsgId, eventKeyOfMsgId } from './chain-msg-id.js';
 export { sequencerMetrics, type SequencerMetrics } from './metrics.js';
 export { startMetricsServer } from './metrics-server.js';
 export { RawHeaders } from './raw-headers.js';
+export { Slab } from './slab.js';
 export { SerialRunner } from './serial-runner.js';
 export { encodeRecordHeaders, EncodedHeaders, type RecordHeaderFields } from './record-headers.js';
 export { fastAdmit, canonicalPrefix, type FastBatch, type FastEvent } from './fast-ingest.js';

@@ -8,14 +8,22 @@
  * outgoing message; the read methods are implemented for completeness.
  */
 import type { MsgHdrs } from '@nats-io/transport-node';
+import type { Slab } from './slab.js';
 
 const SAFE = /^[\x21-\x7e]*$/;
 
 export class RawHeaders {
   private readonly text: string;
 
-  /** `pairs` of [name, value]; values must be printable ASCII without spaces at the ends. */
-  constructor(private readonly pairs: readonly (readonly [string, string])[]) {
+  /**
+   * `pairs` of [name, value]; values must be printable ASCII without spaces
+   * at the ends. With a `slab`, encode() writes into it (slab.ts) instead of
+   * a new array: for a publish, whose bytes nats.js copies out at once.
+   */
+  constructor(
+    private readonly pairs: readonly (readonly [string, string])[],
+    private readonly slab?: Slab,
+  ) {
     let s = 'NATS/1.0\r\n';
     for (const [k, v] of pairs) s += `${k}: ${v}\r\n`;
     this.text = `${s}\r\n`;
@@ -31,6 +39,14 @@ export class RawHeaders {
 
   encode(): Uint8Array {
     const t = this.text;
+    const slab = this.slab;
+    if (slab) {
+      slab.room(t.length);
+      const b = slab.buf;
+      const at = slab.at;
+      for (let i = 0; i < t.length; i++) b[at + i] = t.charCodeAt(i);
+      return slab.take(t.length);
+    }
     const out = new Uint8Array(t.length);
     for (let i = 0; i < t.length; i++) out[i] = t.charCodeAt(i);
     return out;

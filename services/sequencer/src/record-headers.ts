@@ -14,6 +14,7 @@
  */
 import type { MsgHdrs } from '@nats-io/transport-node';
 import { HEADERS } from '@hwledger/core';
+import type { Slab } from './slab.js';
 
 const ascii = (s: string): Uint8Array => Uint8Array.from(s, (c) => c.charCodeAt(0));
 const HEX = ascii('0123456789abcdef');
@@ -99,14 +100,21 @@ function putHex(out: Uint8Array, o: number, b: Uint8Array, bytes: number): numbe
 const DEC_MAX = 20;
 const SAFE_SEQ = BigInt(Number.MAX_SAFE_INTEGER);
 
-export function encodeRecordHeaders(f: RecordHeaderFields): EncodedRecordHeaders {
+/** Writes the header block; into `slab` when given (see slab.ts), else into a new array. */
+export function encodeRecordHeaders(f: RecordHeaderFields, slab?: Slab): EncodedRecordHeaders {
   const key = f.key;
   const expected = f.expectedLastMsgId;
   const size =
     P_MSG_ID.length + key.length + 1 + MSG_ID_HASH_HEX + P_EXP_SEQ.length + DEC_MAX + P_PREV.length + 64 + P_HASH.length + 64 +
     P_ISEQ.length + DEC_MAX + P_IDX.length + DEC_MAX + P_CNT.length + DEC_MAX + (expected ? P_EXP_ID.length + expected.length : 0) + END.length;
-  const buf = new Uint8Array(size);
-  let o = putBytes(buf, 0, P_MSG_ID);
+  let buf: Uint8Array;
+  let o0 = 0;
+  if (slab) {
+    slab.room(size);
+    buf = slab.buf;
+    o0 = slab.at;
+  } else buf = new Uint8Array(size);
+  let o = putBytes(buf, o0, P_MSG_ID);
   const idStart = o;
   for (let i = 0; i < key.length; i++) buf[o++] = key.charCodeAt(i);
   buf[o++] = 0x2e; // '.'
@@ -133,6 +141,6 @@ export function encodeRecordHeaders(f: RecordHeaderFields): EncodedRecordHeaders
     o = putBytes(buf, o, expected);
   }
   o = putBytes(buf, o, END);
-  const out = buf.subarray(0, o);
-  return { headers: new EncodedHeaders(out), msgId: buf.subarray(idStart, idEnd) };
+  const out = slab ? slab.take(o - o0) : buf.subarray(0, o);
+  return { headers: new EncodedHeaders(out), msgId: new Uint8Array(out.buffer, out.byteOffset + (idStart - o0), idEnd - idStart) };
 }

@@ -49,6 +49,7 @@ import { isCovered, type Watermark } from './watermark.js';
 import { encodeRecordHeaders } from './record-headers.js';
 import { canonicalPrefix, fastAdmit, type FastBatch, type FastEvent } from './fast-ingest.js';
 import { nativeChainHash } from './native-hash.js';
+import { Slab } from './slab.js';
 
 /** Name prefix of the sequencer's ingest consumers (each session creates `<prefix>-<nuid>` and deletes the others). */
 export const INGEST_CONSUMER = 'hwl-sequencer';
@@ -118,6 +119,20 @@ class Token implements SealedRecord {
   }
   get record(): ChainRecord {
     return (this.decoded ??= decodeRecord(this.canonical));
+  }
+  /** This record with canonical bytes of its own (slab.ts: views must not be kept). */
+  detached(): SealedRecord {
+    const canonical = this.canonical.slice();
+    let decoded = this.decoded;
+    return {
+      sequence: this.sequence,
+      hash: this.hash,
+      prevHash: this.prevHash,
+      canonical,
+      get record(): ChainRecord {
+        return (decoded ??= decodeRecord(canonical));
+      },
+    };
   }
 }
 
@@ -193,6 +208,8 @@ export class SealingSession {
   /** format_version and chain_id: the constant start of every canonical record of this chain. */
   private readonly prefix: Uint8Array;
   private readonly limits: ValidationLimits;
+  /** Short-lived bytes of records in flight (slab.ts); hooks get copies. */
+  private readonly slab = new Slab();
 
   /** Metric children for this chain, resolved once (label lookups are not free per record). */
   private readonly m: {
@@ -375,7 +392,7 @@ export class SealingSession {
     }
     // Fast path (fast-ingest.ts): plain, valid messages straight to canonical
     // bytes; anything else, and every rejection, goes the reference way below.
-    const fast = fastAdmit(m.data, this.limits, this.ctx.maxIngestBytes);
+    const fast = fastAdmit(m.data, this.limits, this.ctx.maxIngestBytes, this.slab);
     if (fast !== undefined) {
       const r = this.processFast(m, fast);
       if (r !== FALLBACK) return r;
@@ -518,15 +535,22 @@ export class SealingSession {
       // prev_hash || canonical in one buffer: one native SHA-256 call for the link.
       const prefix = this.prefix;
       const at = 32 + prefix.length;
-      const whole = new Uint8Array(at + 16 + f.end - f.start);
-      whole.set(prevHash, 0);
-      whole.set(prefix, 32);
-      putU64(whole, at, Number(sequence));
-      putU64(whole, at + 8, sealedAt);
-      whole.set(s.batch!.tail.subarray(f.start, f.end), at + 16);
-      const h = nodeHash('sha256', whole, 'buffer') as unknown as Buffer;
-      hash = new Uint8Array(h.buffer, h.byteOffset, 32);
-      canonical = whole.subarray(32);
+      const slab = this.slab;
+      const len = at + 16 + f.end - f.start;
+      slab.room(len);
+      const b = slab.buf;
+      const w = slab.at;
+      b.set(prevHash, w);
+      b.set(prefix, w + 32);
+      putU64(b, w + at, Number(sequence));
+      putU64(b, w + at + 8, sealedAt);
+      b.set(s.batch!.tail.subarray(f.start, f.end), w + at + 16);
+      const whole = slab.take(len);
+      // 'binary' (latin1): one char per digest byte, into a small (on-heap) array of its own.
+      const d = nodeHash('sha256', whole, 'binary');
+      hash = new Uint8Array(32);
+      for (let i = 0; i < 32; i++) hash[i] = d.charCodeAt(i);
+      canonical = new Uint8Array(whole.buffer, whole.byteOffset + 32, len - 32);
       kind = f.kind;
       tenant = f.tenant;
       observedAtMs = f.observedAtMs;
@@ -558,7 +582,7 @@ export class SealingSession {
       index: s.index,
       count,
       expectedLastMsgId: this.lastMsgId,
-    });
+    }, this.slab);
     const token = new Token(++this.issued, sequence, hash, prevHash, canonical, kind, { ingestSeq: m.seq, index: s.index }, observedAtMs, record);
     this.ctx.recent.add(s.key);
     this.lastMsgId = msgId;
@@ -627,7 +651,8 @@ export class SealingSession {
     }
     this.m.latency.observe(Math.max(0, this.ctx.now() - t.observedAtMs) / 1000);
     if (log.isLevelEnabled('debug')) log.debug({ sequence: t.sequence.toString(), eventId: t.record.eventId }, 'sealed');
-    this.ctx.hooks?.push(t);
+    // Hooks may keep what they get: a copy, not a view into the slab.
+    this.ctx.hooks?.push(t.detached());
     this.ctx.afterSeal?.(t.sequence);
     this.releaseAcks();
   }

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { headers } from '@nats-io/transport-node';
-import { chainMsgId, encodeRecordHeaders, eventKeyOfMsgId, isCovered, RawHeaders, RecentIds, SerialRunner, WATERMARK_ORIGIN, watermarkFromHeaders } from '@hwledger/sequencer';
+import { chainMsgId, encodeRecordHeaders, eventKeyOfMsgId, isCovered, RawHeaders, RecentIds, SerialRunner, Slab, WATERMARK_ORIGIN, watermarkFromHeaders } from '@hwledger/sequencer';
 import { sha256, toHex } from '@hwledger/chain';
 import { recordMsgId } from '@hwledger/core';
 
@@ -101,6 +101,13 @@ describe('RawHeaders', () => {
     expect(ours.get('Nats-Expected-Last-Sequence')).toBe('41');
     expect(() => RawHeaders.checked([['Bad', 'x\r\nInjected: 1']])).toThrow();
   });
+
+  it('encodes the same bytes into a slab, each block a view of its own', () => {
+    const slab = new Slab();
+    const blocks = Array.from({ length: 3000 }, (_, i) => new RawHeaders([['Nats-Expected-Last-Sequence', String(i)], ['Nats-Msg-Id', `id-${i}`]], slab).encode());
+    blocks.forEach((b, i) => expect(Buffer.from(b).toString('latin1')).toBe(new RawHeaders([['Nats-Expected-Last-Sequence', String(i)], ['Nats-Msg-Id', `id-${i}`]]).toString()));
+    expect(new Set(blocks.map((b) => b.buffer)).size).toBeGreaterThan(1); // chunks roll over
+  });
 });
 
 describe('SerialRunner', () => {
@@ -182,6 +189,17 @@ describe('encodeRecordHeaders', () => {
       const text = Buffer.from(encodeRecordHeaders({ key, hash, prevHash: hash, sequence, ingestSeq, index, count, expectedLastMsgId: undefined }).headers.encode()).toString('latin1');
       expect(text).toContain(`\r\nNats-Expected-Last-Sequence: ${sequence - 1n}\r\n`);
       expect(text).toContain(`\r\nHwl-Ingest-Seq: ${ingestSeq}\r\nHwl-Ingest-Index: ${index}\r\nHwl-Ingest-Count: ${count}\r\n\r\n`);
+    }
+    // Written into a slab: the same bytes, the msg id a view of the same block.
+    const slab = new Slab();
+    let prev: Uint8Array | undefined;
+    for (let i = 0; i < 500; i++) {
+      const f = { key, hash, prevHash: hash, sequence: BigInt(i + 1), ingestSeq: i, index: 0, count: 1, expectedLastMsgId: prev };
+      const a = encodeRecordHeaders(f, slab);
+      const b = encodeRecordHeaders({ ...f, expectedLastMsgId: prev && prev.slice() });
+      expect(Buffer.from(a.headers.encode()).toString('latin1')).toBe(Buffer.from(b.headers.encode()).toString('latin1'));
+      expect(Buffer.from(a.msgId).toString('latin1')).toBe(chainMsgId(key, toHex(hash)));
+      prev = a.msgId;
     }
   });
 });
