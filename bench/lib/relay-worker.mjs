@@ -1,7 +1,7 @@
 // The bare relay of the seal benchmark: consume the ingest stream in order
 // (same durable pull consumer settings as the sequencer), publish each body
-// unchanged to a target stream with Nats-Expected-Last-Sequence (and the
-// ingest message's Nats-Msg-Id), ack the ingest message after the PubAck
+// unchanged to a target stream with Nats-Expected-Last-Sequence (and a
+// Nats-Msg-Id made of the ingest stream and sequence), ack the ingest message after the PubAck
 // (cumulatively, AckPolicy.All, once per burst of PubAcks, as the sequencer).
 // No decode, no validation, no hashing. Uses the sequencer's own pipelined
 // publisher (AppendPipeline) and header encoder (RawHeaders) with the same
@@ -57,8 +57,10 @@ const feeder = new SerialRunner(
 function relay(m) {
   if (stopping) return;
   const pairs = [['Nats-Expected-Last-Sequence', String(last)]];
-  const id = m.headers?.get('Nats-Msg-Id');
-  if (id) pairs.push(['Nats-Msg-Id', id]);
+  // A message id per relayed message, as every chain record has one (the
+  // server deduplicates both), derived from the ingest position like the
+  // sequencer's watermark: m.seq, not a parse of the ingest headers.
+  pairs.push(['Nats-Msg-Id', `${ingestStream}-${m.seq}`]);
   last++;
   pipeline.append(target, m.data, new RawHeaders(pairs, slab).asMsgHdrs(), m);
 }

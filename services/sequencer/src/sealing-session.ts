@@ -177,6 +177,56 @@ interface ToSeal {
   batch: FastBatch | undefined;
 }
 
+/** A rejected event's own bytes, as a one-event batch (for its dead letter). */
+function rawEventOf(m: JsMsg, i: number): Uint8Array {
+  const b = splitBatchEvents(m.data)[i];
+  return b ? singleEventBatch(b) : m.data;
+}
+
+/**
+ * The ingest stream sequence of a delivered message, read from its reply
+ * subject ($JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.… in the
+ * 9-token form, $JS.ACK.<domain>.<account>.<stream>.<consumer>.<delivered>.<stream seq>.…
+ * in the 11+ token form) without nats.js's split into an info object per
+ * message; anything unexpected falls back to `m.seq`.
+ */
+export function streamSeqOfReply(reply: string): number | undefined {
+  if (!reply.startsWith('$JS.ACK.')) return undefined;
+  let dots = 0;
+  let start = -1;
+  let end = -1;
+  let seqStart5 = -1;
+  let seqEnd5 = -1;
+  for (let i = 0; i < reply.length; i++) {
+    if (reply.charCodeAt(i) !== 46) continue;
+    dots++;
+    if (dots === 5) seqStart5 = i + 1;
+    else if (dots === 6) seqEnd5 = i;
+    if (dots === 7) start = i + 1;
+    else if (dots === 8) end = i;
+  }
+  const tokens = dots + 1;
+  let a: number;
+  let b: number;
+  if (tokens === 9) [a, b] = [seqStart5, seqEnd5];
+  else if (tokens >= 11) [a, b] = [start, end];
+  else return undefined;
+  if (a < 0 || b <= a || b - a > 16) return undefined;
+  let v = 0;
+  for (let i = a; i < b; i++) {
+    const c = reply.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) return undefined;
+    v = v * 10 + c;
+  }
+  return v <= Number.MAX_SAFE_INTEGER ? v : undefined;
+}
+
+function ingestSeqOf(m: JsMsg): number {
+  // JsMsgImpl has `reply` (the JsMsg interface does not declare it).
+  const reply = (m as unknown as { reply?: unknown }).reply;
+  return (typeof reply === 'string' ? streamSeqOfReply(reply) : undefined) ?? m.seq;
+}
+
 /** The fast path declined a message after all (a duplicate to dead-letter): use the reference path. */
 const FALLBACK = Symbol('fallback');
 
@@ -360,14 +410,14 @@ export class SealingSession {
    */
   private handle(m: JsMsg): Promise<void> | undefined {
     if (this.outcome) return undefined;
-    const ingestSeq = m.seq;
+    const ingestSeq = ingestSeqOf(m);
     // A redelivery of a message this session already handled (ack_wait ran
     // out while it was in flight): its own outcome acks it.
     if (ingestSeq <= this.lastIngestSeq) return undefined;
     // Nothing may be skipped: the watermark only means "everything before
     // was handled" if every session handles ingest contiguously.
     if (this.expectedNext !== undefined && ingestSeq > this.expectedNext) return this.checkGap(m, this.expectedNext);
-    return this.process(m);
+    return this.process(m, ingestSeq);
   }
 
   /** A hole in delivery: fine if the messages are gone from the stream, fatal to the session otherwise. */
@@ -378,12 +428,11 @@ export class SealingSession {
       return;
     }
     this.ctx.log.warn({ missing, got: m.seq }, 'ingest messages missing from the stream (deleted outside the sequencer)');
-    await this.process(m);
+    await this.process(m, m.seq);
   }
 
-  private process(m: JsMsg): Promise<void> | undefined {
+  private process(m: JsMsg, ingestSeq: number): Promise<void> | undefined {
     if (this.outcome) return undefined;
-    const ingestSeq = m.seq;
     this.lastIngestSeq = ingestSeq;
     this.expectedNext = ingestSeq + 1;
     if (ingestSeq < this.watermark.ingestSeq) {
@@ -394,7 +443,7 @@ export class SealingSession {
     // bytes; anything else, and every rejection, goes the reference way below.
     const fast = fastAdmit(m.data, this.limits, this.ctx.maxIngestBytes, this.slab);
     if (fast !== undefined) {
-      const r = this.processFast(m, fast);
+      const r = this.processFast(m, ingestSeq, fast);
       if (r !== FALLBACK) return r;
     }
     const admission = admitIngestMessage(m.data, { maxBytes: this.ctx.maxIngestBytes, ...(this.ctx.limits ? { limits: this.ctx.limits } : {}) });
@@ -406,7 +455,7 @@ export class SealingSession {
     const events = admission.events;
     const count = events.length;
     let raw: Uint8Array[] | undefined;
-    const rawOf = (i: number): Uint8Array => {
+    const rawOf = (_m: JsMsg, i: number): Uint8Array => {
       raw ??= splitBatchEvents(m.data);
       const b = raw[i];
       return b ? singleEventBatch(b) : m.data;
@@ -418,13 +467,13 @@ export class SealingSession {
       if (isCovered(ingestSeq, i, this.watermark)) continue;
       const a = events[i]!;
       if (!a.ok) {
-        letters.push(this.letter(m, rawOf(i), i, a.rejection));
+        letters.push(this.letter(m, rawOf(m, i), i, a.rejection));
         continue;
       }
       const key = recordMsgId(a.event.source, a.event.eventId);
       if (this.ctx.recent.has(key) || batchIds?.has(key)) {
         letters.push(
-          this.letter(m, rawOf(i), i, {
+          this.letter(m, rawOf(m, i), i, {
             code: 'duplicate_event',
             reason: `event ${JSON.stringify(a.event.eventId)} of source ${JSON.stringify(a.event.source)} is already on the chain`,
           }),
@@ -436,14 +485,13 @@ export class SealingSession {
     }
     // Rejections first: they must be durable before any later event's record is.
     if (letters.length > 0) {
-      return this.deadLetter(letters).then(() => this.sealFrom(m, count, toSeal, 0, rawOf));
+      return this.deadLetter(letters).then(() => this.sealFrom(m, ingestSeq, count, toSeal, 0, rawOf));
     }
-    return this.sealFrom(m, count, toSeal, 0, rawOf);
+    return this.sealFrom(m, ingestSeq, count, toSeal, 0, rawOf);
   }
 
   /** process() for a message the fast path accepted; FALLBACK when an event is a duplicate (the reference path dead-letters it). */
-  private processFast(m: JsMsg, batch: FastBatch): Promise<void> | undefined | typeof FALLBACK {
-    const ingestSeq = m.seq;
+  private processFast(m: JsMsg, ingestSeq: number, batch: FastBatch): Promise<void> | undefined | typeof FALLBACK {
     const events = batch.events;
     const count = events.length;
     const toSeal: ToSeal[] = [];
@@ -455,30 +503,27 @@ export class SealingSession {
       if (count > 1) (batchIds ??= new Set()).add(f.key);
       toSeal.push({ index: i, key: f.key, event: undefined, fast: f, batch });
     }
-    return this.sealFrom(m, count, toSeal, 0, (i) => {
-      const b = splitBatchEvents(m.data)[i];
-      return b ? singleEventBatch(b) : m.data;
-    });
+    return this.sealFrom(m, ingestSeq, count, toSeal, 0, rawEventOf);
   }
 
   /** Appends toSeal[from..], synchronously while the window has room; then acks the message. */
-  private sealFrom(m: JsMsg, count: number, toSeal: ToSeal[], from: number, rawOf: (i: number) => Uint8Array): Promise<void> | undefined {
+  private sealFrom(m: JsMsg, ingestSeq: number, count: number, toSeal: ToSeal[], from: number, rawOf: (m: JsMsg, i: number) => Uint8Array): Promise<void> | undefined {
     for (let k = from; k < toSeal.length; k++) {
       if (this.outcome) return undefined;
       if (!this.pipeline.hasCapacity()) {
-        return this.pipeline.waitForCapacity().then(() => this.sealFrom(m, count, toSeal, k, rawOf));
+        return this.pipeline.waitForCapacity().then(() => this.sealFrom(m, ingestSeq, count, toSeal, k, rawOf));
       }
       if (this.ctx.hooks && this.ctx.hooks.backlog > HOOK_BACKLOG_LIMIT) {
-        return this.ctx.hooks.idle().then(() => this.sealFrom(m, count, toSeal, k, rawOf));
+        return this.ctx.hooks.idle().then(() => this.sealFrom(m, ingestSeq, count, toSeal, k, rawOf));
       }
       if (!this.ctx.lease.isValid()) {
         this.fail('lost', 'lease expired or lost: no more appends from this process');
         return undefined;
       }
       const s = toSeal[k]!;
-      if (!this.append(m, s, count)) {
+      if (!this.append(ingestSeq, s, count)) {
         const rest = k + 1;
-        return this.deadLetter([this.letter(m, rawOf(s.index), s.index, this.lastSealError!)]).then(() => this.sealFrom(m, count, toSeal, rest, rawOf));
+        return this.deadLetter([this.letter(m, rawOf(m, s.index), s.index, this.lastSealError!)]).then(() => this.sealFrom(m, ingestSeq, count, toSeal, rest, rawOf));
       }
     }
     if (!this.outcome) this.enqueueAck(m);
@@ -504,14 +549,17 @@ export class SealingSession {
     this.unflushedHead = undefined;
   };
   private ackNext: JsMsg | undefined;
-  private readonly subjectCache = new Map<string, string>();
+  /** Chain subjects by kind, then tenant (no key string per record). */
+  private readonly subjectCache = new Map<KindName, Map<string, string>>();
+  private subjectCount = 0;
 
-  private subjectOf(kind: ChainEvent['kind'], tenant: string): string {
-    const k = `${kind}\n${tenant}`;
-    let s = this.subjectCache.get(k);
+  private subjectOf(kind: KindName, tenant: string): string {
+    let byTenant = this.subjectCache.get(kind);
+    if (byTenant === undefined) this.subjectCache.set(kind, (byTenant = new Map()));
+    let s = byTenant.get(tenant);
     if (s === undefined) {
       s = subjects.chain(this.ctx.chainId, kind, tenant);
-      if (this.subjectCache.size < 10_000) this.subjectCache.set(k, s);
+      if (this.subjectCount++ < 10_000) byTenant.set(tenant, s);
     }
     return s;
   }
@@ -519,7 +567,7 @@ export class SealingSession {
   private lastMsgId: Uint8Array | undefined;
 
   /** Seals one event and sends its append; false (lastSealError set) when it cannot be encoded. */
-  private append(m: JsMsg, s: ToSeal, count: number): boolean {
+  private append(ingestSeq: number, s: ToSeal, count: number): boolean {
     const sequence = this.nextSeq;
     const now = this.ctx.now();
     const sealedAt = now > this.lastSealedAt ? now : this.lastSealedAt;
@@ -578,12 +626,12 @@ export class SealingSession {
       hash,
       prevHash,
       sequence,
-      ingestSeq: m.seq,
+      ingestSeq,
       index: s.index,
       count,
       expectedLastMsgId: this.lastMsgId,
     }, this.slab);
-    const token = new Token(++this.issued, sequence, hash, prevHash, canonical, kind, { ingestSeq: m.seq, index: s.index }, observedAtMs, record);
+    const token = new Token(++this.issued, sequence, hash, prevHash, canonical, kind, { ingestSeq, index: s.index }, observedAtMs, record);
     this.ctx.recent.add(s.key);
     this.lastMsgId = msgId;
     this.nextSeq = sequence + 1n;

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { headers } from '@nats-io/transport-node';
-import { chainMsgId, encodeRecordHeaders, eventKeyOfMsgId, isCovered, RawHeaders, RecentIds, SerialRunner, Slab, WATERMARK_ORIGIN, watermarkFromHeaders } from '@hwledger/sequencer';
+import { chainMsgId, encodeRecordHeaders, eventKeyOfMsgId, isCovered, RawHeaders, RecentIds, SerialRunner, Slab, streamSeqOfReply, WATERMARK_ORIGIN, watermarkFromHeaders } from '@hwledger/sequencer';
 import { sha256, toHex } from '@hwledger/chain';
 import { recordMsgId } from '@hwledger/core';
 
@@ -201,5 +201,35 @@ describe('encodeRecordHeaders', () => {
       expect(Buffer.from(a.msgId).toString('latin1')).toBe(chainMsgId(key, toHex(hash)));
       prev = a.msgId;
     }
+  });
+});
+
+describe('streamSeqOfReply', () => {
+  // nats.js's own reading of a JetStream reply subject (jsmsg.js parseInfo), as the reference.
+  const reference = (reply: string): number => {
+    const t = reply.split('.');
+    if (t.length === 9) t.splice(2, 0, '_', '');
+    return parseInt(t[7]!, 10);
+  };
+  it('reads the stream sequence of both reply subject forms as nats.js does', () => {
+    fc.assert(
+      fc.property(
+        fc.stringMatching(/^[A-Za-z0-9_-]{1,20}$/),
+        fc.stringMatching(/^[A-Za-z0-9_-]{1,30}$/),
+        fc.integer({ min: 1, max: 50 }),
+        fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }),
+        fc.integer({ min: 1, max: 2 ** 40 }),
+        fc.boolean(),
+        (stream, consumer, delivered, sseq, dseq, v2) => {
+          const tail = `${delivered}.${sseq}.${dseq}.1763830000000000000.17`;
+          const reply = v2 ? `$JS.ACK._.ACCHASH.${stream}.${consumer}.${tail}.rAnd0m` : `$JS.ACK.${stream}.${consumer}.${tail}`;
+          expect(streamSeqOfReply(reply)).toBe(reference(reply));
+          expect(streamSeqOfReply(reply)).toBe(sseq);
+        },
+      ),
+    );
+  });
+  it('declines anything else (the caller then asks nats.js)', () => {
+    for (const r of ['', '_INBOX.abc', '$JS.ACK.s.c.1.x.3.4.5', '$JS.ACK.s.c.1.2', '$JS.API.s.c.1.2.3.4.5', '$JS.ACK.s.c.1..3.4.5']) expect(streamSeqOfReply(r)).toBeUndefined();
   });
 });
