@@ -34,8 +34,8 @@ export interface FastEvent {
   /** Canonical bytes of the record from observed_at_ms to the end: `tail.subarray(start, end)`. */
   start: number;
   end: number;
-  /** recordMsgId(source, event_id): 48 lowercase hex digits. */
-  key: string;
+  /** recordMsgId(source, event_id) as its 24 bytes, one latin1 char each (its 48 hex digits are the key). */
+  keyBinary: string;
   /** The record tenant (ASCII, a subject token or empty). */
   tenant: string;
   /** observed_at_ms as a number (for the latency metric only; exact below 2^53). */
@@ -441,9 +441,9 @@ function writeEvent(index: number, limits: ValidationLimits): FastEvent | undefi
   k[srcLen] = 0x0a;
   for (let i = 0; i < idLen; i++) k[srcLen + 1 + i] = buf[idAt + i]!;
   if (keyView.length !== keyLen) keyView = keyScratch.subarray(0, keyLen);
-  const key = nodeHash('sha256', keyView, 'hex').slice(0, 48);
+  const keyBinary = nodeHash('sha256', keyView, 'binary').slice(0, 24);
   const tenant = tenLen === 0 ? '' : tenantString(tenAt, tenLen);
-  return { index, kind, start, end: o, key, tenant, observedAtMs: obsHi * 4294967296 + obsLo };
+  return { index, kind, start, end: o, keyBinary, tenant, observedAtMs: obsHi * 4294967296 + obsLo };
 }
 
 /**

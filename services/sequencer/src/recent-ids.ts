@@ -34,6 +34,8 @@ export class RecentIds {
   private readonly scratch = new Uint8Array(KEY_BYTES);
   /** The id whose bytes are in scratch. */
   private loaded: string | undefined;
+  /** The binary key whose bytes are in scratch. */
+  private loadedBinary: string | undefined;
 
   constructor(readonly capacity: number) {
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError('RecentIds capacity must be a positive integer');
@@ -61,6 +63,7 @@ export class RecentIds {
     }
     if (!ok) b.set(Buffer.from(nodeHash('sha256', id, 'buffer')).subarray(0, KEY_BYTES));
     this.loaded = id;
+    this.loadedBinary = undefined;
   }
 
   private home(ringIndex: number): number {
@@ -89,14 +92,40 @@ export class RecentIds {
     }
   }
 
+  /** Writes a key given as its 24 bytes in a latin1 string (one char per byte) into scratch. */
+  private loadBinary(key: string): void {
+    if (key === this.loadedBinary) return;
+    if (key.length !== KEY_BYTES) throw new RangeError(`a binary key has ${KEY_BYTES} bytes`);
+    const b = this.scratch;
+    for (let i = 0; i < KEY_BYTES; i++) b[i] = key.charCodeAt(i) & 0xff;
+    this.loaded = undefined;
+    this.loadedBinary = key;
+  }
+
   has(id: string): boolean {
     this.load(id);
+    return this.find() >= 0;
+  }
+
+  /** has() for a key given as its 24 bytes (latin1 string): the same key as its 48 hex digits. */
+  hasBinary(key: string): boolean {
+    this.loadBinary(key);
     return this.find() >= 0;
   }
 
   /** Remembers `id`, forgetting the oldest id when full. */
   add(id: string): void {
     this.load(id);
+    this.addLoaded();
+  }
+
+  /** add() for a key given as its 24 bytes (latin1 string). */
+  addBinary(key: string): void {
+    this.loadBinary(key);
+    this.addLoaded();
+  }
+
+  private addLoaded(): void {
     if (this.find() >= 0) return;
     const slot = this.pos;
     if (this.count === this.capacity) this.evict(slot);
@@ -131,6 +160,7 @@ export class RecentIds {
 
   clear(): void {
     this.loaded = undefined;
+    this.loadedBinary = undefined;
     this.table.fill(0);
     this.count = 0;
     this.pos = 0;

@@ -33,8 +33,9 @@ const END = ascii('\r\n\r\n');
 export const MSG_ID_HASH_HEX = 32;
 
 export interface RecordHeaderFields {
-  /** recordMsgId(source, event_id): 48 hex digits. */
+  /** recordMsgId(source, event_id): 48 hex digits, or its 24 bytes as a latin1 string (keyIsBinary). */
   key: string;
+  keyIsBinary?: boolean;
   hash: Uint8Array;
   prevHash: Uint8Array;
   sequence: bigint;
@@ -104,8 +105,9 @@ const SAFE_SEQ = BigInt(Number.MAX_SAFE_INTEGER);
 export function encodeRecordHeaders(f: RecordHeaderFields, slab?: Slab): EncodedRecordHeaders {
   const key = f.key;
   const expected = f.expectedLastMsgId;
+  const keyHex = f.keyIsBinary ? key.length * 2 : key.length;
   const size =
-    P_MSG_ID.length + key.length + 1 + MSG_ID_HASH_HEX + P_EXP_SEQ.length + DEC_MAX + P_PREV.length + 64 + P_HASH.length + 64 +
+    P_MSG_ID.length + keyHex + 1 + MSG_ID_HASH_HEX + P_EXP_SEQ.length + DEC_MAX + P_PREV.length + 64 + P_HASH.length + 64 +
     P_ISEQ.length + DEC_MAX + P_IDX.length + DEC_MAX + P_CNT.length + DEC_MAX + (expected ? P_EXP_ID.length + expected.length : 0) + END.length;
   let buf: Uint8Array;
   let o0 = 0;
@@ -116,7 +118,13 @@ export function encodeRecordHeaders(f: RecordHeaderFields, slab?: Slab): Encoded
   } else buf = new Uint8Array(size);
   let o = putBytes(buf, o0, P_MSG_ID);
   const idStart = o;
-  for (let i = 0; i < key.length; i++) buf[o++] = key.charCodeAt(i);
+  if (f.keyIsBinary) {
+    for (let i = 0; i < key.length; i++) {
+      const h = HEX2[key.charCodeAt(i) & 0xff]!;
+      buf[o++] = h >> 8;
+      buf[o++] = h & 0xff;
+    }
+  } else for (let i = 0; i < key.length; i++) buf[o++] = key.charCodeAt(i);
   buf[o++] = 0x2e; // '.'
   o = putHex(buf, o, f.hash, MSG_ID_HASH_HEX / 2);
   const idEnd = o;

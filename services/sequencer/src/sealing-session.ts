@@ -169,6 +169,7 @@ const BUFFER_BYTES = 8 * 1024 * 1024;
 
 interface ToSeal {
   index: number;
+  /** The event key: 48 hex digits (reference path) or its 24 bytes as latin1 (fast path). */
   key: string;
   /** Reference path: the validated event. */
   event: ChainEvent | undefined;
@@ -499,9 +500,9 @@ export class SealingSession {
     for (let i = 0; i < count; i++) {
       const f = events[i]!;
       if (isCovered(ingestSeq, i, this.watermark)) continue;
-      if (this.ctx.recent.has(f.key) || batchIds?.has(f.key)) return FALLBACK;
-      if (count > 1) (batchIds ??= new Set()).add(f.key);
-      toSeal.push({ index: i, key: f.key, event: undefined, fast: f, batch });
+      if (this.ctx.recent.hasBinary(f.keyBinary) || batchIds?.has(f.keyBinary)) return FALLBACK;
+      if (count > 1) (batchIds ??= new Set()).add(f.keyBinary);
+      toSeal.push({ index: i, key: f.keyBinary, event: undefined, fast: f, batch });
     }
     return this.sealFrom(m, ingestSeq, count, toSeal, 0, rawEventOf);
   }
@@ -623,6 +624,7 @@ export class SealingSession {
     // only right after this writer's own previous record.
     const { headers: h, msgId } = encodeRecordHeaders({
       key: s.key,
+      keyIsBinary: s.fast !== undefined,
       hash,
       prevHash,
       sequence,
@@ -632,7 +634,8 @@ export class SealingSession {
       expectedLastMsgId: this.lastMsgId,
     }, this.slab);
     const token = new Token(++this.issued, sequence, hash, prevHash, canonical, kind, { ingestSeq, index: s.index }, observedAtMs, record);
-    this.ctx.recent.add(s.key);
+    if (s.fast !== undefined) this.ctx.recent.addBinary(s.key);
+    else this.ctx.recent.add(s.key);
     this.lastMsgId = msgId;
     this.nextSeq = sequence + 1n;
     this.prevHash = hash;

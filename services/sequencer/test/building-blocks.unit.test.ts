@@ -233,3 +233,29 @@ describe('streamSeqOfReply', () => {
     for (const r of ['', '_INBOX.abc', '$JS.ACK.s.c.1.x.3.4.5', '$JS.ACK.s.c.1.2', '$JS.API.s.c.1.2.3.4.5', '$JS.ACK.s.c.1..3.4.5']) expect(streamSeqOfReply(r)).toBeUndefined();
   });
 });
+
+describe('binary event keys (the fast path)', () => {
+  it('RecentIds finds a key whether given as 48 hex digits or as its 24 bytes', () => {
+    const ids = new RecentIds(100);
+    const keys = Array.from({ length: 150 }, (_, i) => recordMsgId('src', `e-${i}`));
+    const bin = (hex: string): string => Buffer.from(hex, 'hex').toString('latin1');
+    keys.forEach((k, i) => (i % 2 ? ids.add(k) : ids.addBinary(bin(k))));
+    // The last 100 are remembered (either form finds them), the first 50 evicted.
+    keys.forEach((k, i) => {
+      expect(ids.has(k)).toBe(i >= 50);
+      expect(ids.hasBinary(bin(k))).toBe(i >= 50);
+    });
+    expect(ids.size).toBe(100);
+    expect(() => ids.hasBinary('short')).toThrow(RangeError);
+  });
+
+  it('encodeRecordHeaders writes a binary key as its hex digits', () => {
+    const key = recordMsgId('eu-west-1/node-1', 'ev-9');
+    const hash = sha256(new Uint8Array([9]));
+    const f = { hash, prevHash: hash, sequence: 5n, ingestSeq: 3, index: 0, count: 1, expectedLastMsgId: undefined };
+    const a = encodeRecordHeaders({ ...f, key });
+    const b = encodeRecordHeaders({ ...f, key: Buffer.from(key, 'hex').toString('latin1'), keyIsBinary: true });
+    expect(Buffer.from(b.headers.encode()).toString('latin1')).toBe(Buffer.from(a.headers.encode()).toString('latin1'));
+    expect(Buffer.from(b.msgId).toString('latin1')).toBe(chainMsgId(key, toHex(hash)));
+  });
+});
