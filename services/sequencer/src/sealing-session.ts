@@ -259,6 +259,8 @@ export class SealingSession {
   /** format_version and chain_id: the constant start of every canonical record of this chain. */
   private readonly prefix: Uint8Array;
   private readonly limits: ValidationLimits;
+  /** Per-record debug lines (the level is read once per session, not per record). */
+  private readonly debug: boolean;
   /** Short-lived bytes of records in flight (slab.ts); hooks get copies. */
   private readonly slab = new Slab();
 
@@ -292,6 +294,7 @@ export class SealingSession {
     this.ingestStream = streams.ingest(ctx.chainId);
     this.prefix = canonicalPrefix(ctx.chainId);
     this.limits = ctx.limits ?? DEFAULT_LIMITS;
+    this.debug = ctx.log.isLevelEnabled('debug');
     this.m = {
       sealed: {},
       inference: ctx.metrics.inferenceCompleted.labels(ctx.chainId),
@@ -641,7 +644,7 @@ export class SealingSession {
     this.prevHash = hash;
     this.lastSealedAt = sealedAt;
     this.pipeline.append(this.subjectOf(kind, tenant), canonical, h.asMsgHdrs(), token);
-    if (this.ctx.log.isLevelEnabled('debug')) {
+    if (this.debug) {
       this.ctx.log.debug({ sequence: sequence.toString(), source: token.record.source, eventId: token.record.eventId }, 'append sent');
     }
     return true;
@@ -680,7 +683,7 @@ export class SealingSession {
       this.fail('fenced', `record ${t.sequence} is already stored (duplicate Nats-Msg-Id at ${o.seq}); re-reading the tail`);
       return;
     }
-    if (BigInt(o.seq) !== t.sequence) {
+    if (t.sequence <= MAX_SAFE ? o.seq !== Number(t.sequence) : BigInt(o.seq) !== t.sequence) {
       // Impossible with an expected-last-sequence fence; never extend a chain that disagrees.
       this.fatal = new HwlError('INTEGRITY', `chain ${chainId}: record ${t.sequence} was stored at stream sequence ${o.seq}`);
       this.stop('unavailable');
@@ -701,7 +704,7 @@ export class SealingSession {
       queueMicrotask(this.flushMetrics);
     }
     this.m.latency.observe(Math.max(0, this.ctx.now() - t.observedAtMs) / 1000);
-    if (log.isLevelEnabled('debug')) log.debug({ sequence: t.sequence.toString(), eventId: t.record.eventId }, 'sealed');
+    if (this.debug) log.debug({ sequence: t.sequence.toString(), eventId: t.record.eventId }, 'sealed');
     // Hooks may keep what they get: a copy, not a view into the slab.
     this.ctx.hooks?.push(t.detached());
     this.ctx.afterSeal?.(t.sequence);
