@@ -4,6 +4,7 @@ export { resolveNatsUrl, resolveChainId, resolveDatabaseUrl, DEFAULT_NATS_URL } 
 export { createLogger, silentLogger, type Logger } from './logger.js';
 export {
   connectNats,
+  closeNats,
   ensureChainTopology,
   chainStreamConfig,
   ingestStreamConfig,

@@ -20,6 +20,27 @@ export async function connectNats(url: string, name: string, opts: { maxReconnec
   }
 }
 
+/**
+ * Shuts a connection down for good: drains it (flushes what was published,
+ * lets subscriptions finish) for at most `timeoutMs`, then closes it. With the
+ * server gone, `drain()` never settles while the client keeps reconnecting
+ * (maxReconnectAttempts -1), and that reconnect timer would keep a stopped
+ * process alive after SIGTERM; `close()` cancels it.
+ */
+export async function closeNats(nc: NatsConnection, timeoutMs = 3_000): Promise<void> {
+  if (nc.isClosed()) return;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, timeoutMs);
+  });
+  try {
+    await Promise.race([nc.drain().catch(() => undefined), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+  if (!nc.isClosed()) await nc.close().catch(() => undefined);
+}
+
 export interface TopologyOptions {
   /** Chain stream duplicate window in ms (Nats-Msg-Id dedup). Default 2 min. */
   chainDuplicateWindowMs?: number;

@@ -74,7 +74,8 @@ export class TestNatsServer {
   /** Stops the server process (SIGTERM, then SIGKILL), keeping the store. */
   async kill(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
     const p = this.proc;
-    if (!p || p.exitCode !== null) return;
+    // A process ended by a signal has exitCode null and signalCode set: it is gone too.
+    if (!p || p.exitCode !== null || p.signalCode !== null) return;
     const exited = new Promise<void>((r) => p.once('exit', () => r()));
     p.kill(signal);
     const t = setTimeout(() => p.kill('SIGKILL'), 5_000);

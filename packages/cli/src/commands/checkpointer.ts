@@ -5,7 +5,7 @@
  * checkpoint stream is fenced with expected-last-sequence.
  */
 import type { Command } from 'commander';
-import { connectNats, createLogger, resolveChainId, resolveNatsUrl } from '@hwledger/core';
+import { closeNats, connectNats, createLogger, resolveChainId, resolveNatsUrl } from '@hwledger/core';
 import { Checkpointer, loadSigner } from '@hwledger/ledger-ops';
 import { ExitError } from '../main.js';
 import { collect, intOption } from '../ops/options.js';
@@ -44,7 +44,7 @@ export function register(program: Command): void {
       let failure: unknown;
       await cp.follow(abort.signal).catch((e: unknown) => (failure = e));
       await cp.stop({ flush: !failure });
-      await nc.drain().catch(() => undefined);
+      await closeNats(nc);
       logger.info({ issued: cp.issued, size: cp.size.toString() }, 'checkpointer stopped');
       logger.flush();
       if (failure) throw failure;

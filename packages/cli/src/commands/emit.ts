@@ -10,7 +10,7 @@ import type { Command } from 'commander';
 import { headers } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
 import { eventFromJson, isChainError, sha256, toHex, utf8Encode, validateEvent, type ChainEvent } from '@hwledger/chain';
-import { assertToken, connectNats, ensureChainTopology, HEADERS, recordMsgId, resolveChainId, resolveNatsUrl, subjects } from '@hwledger/core';
+import { closeNats, assertToken, connectNats, ensureChainTopology, HEADERS, recordMsgId, resolveChainId, resolveNatsUrl, subjects } from '@hwledger/core';
 import { encodeIngestBatch } from '@hwledger/proto';
 import { ExitError } from '../main.js';
 
@@ -96,7 +96,7 @@ export function register(program: Command): void {
         process.stdout.write(`accepted ${accepted}\n`);
         if (duplicates > 0) process.stderr.write(`hwledger: ${duplicates} events were already accepted (duplicate ingest message id)\n`);
       } finally {
-        await nc.drain().catch(() => undefined);
+        await closeNats(nc);
       }
     });
 }

@@ -12,7 +12,7 @@ import { rename, rm } from 'node:fs/promises';
 import { once } from 'node:events';
 import type { Command } from 'commander';
 import { chainHash, decodeRecord, formatExportLine, genesisHash, hashFromHex, parseU64, toHex } from '@hwledger/chain';
-import { connectNats, HEADERS, HwlError, resolveChainId, resolveNatsUrl } from '@hwledger/core';
+import { closeNats, connectNats, HEADERS, HwlError, resolveChainId, resolveNatsUrl } from '@hwledger/core';
 import { chainStreamState, readChain } from '@hwledger/sequencer';
 import { ExitError } from '../main.js';
 
@@ -79,7 +79,7 @@ export function register(program: Command): void {
         await rm(tmp, { force: true });
         throw e;
       } finally {
-        await nc.drain().catch(() => undefined);
+        await closeNats(nc);
       }
     });
 }

@@ -5,7 +5,7 @@
  * one anchored before (docs/proofs.md). --once for a single round.
  */
 import type { Command } from 'commander';
-import { assertToken, connectNats, createLogger, resolveNatsUrl } from '@hwledger/core';
+import { closeNats, assertToken, connectNats, createLogger, resolveNatsUrl } from '@hwledger/core';
 import { FleetAnchorer } from '@hwledger/ledger-ops';
 import { ExitError } from '../main.js';
 import { collect, intOption } from '../ops/options.js';
@@ -40,7 +40,7 @@ export function register(program: Command): void {
         process.once('SIGINT', () => abort.abort());
         await anchorer.run(o.intervalMs, abort.signal);
       } finally {
-        await nc.drain().catch(() => undefined);
+        await closeNats(nc);
         logger.flush();
       }
     });

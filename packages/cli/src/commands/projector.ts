@@ -7,7 +7,7 @@
 import type { Command } from 'commander';
 import pg from 'pg';
 import { Registry } from 'prom-client';
-import { connectNats, createLogger, HwlError, resolveChainId, resolveDatabaseUrl, resolveNatsUrl, registerProcessMetrics, redactNatsUrl } from '@hwledger/core';
+import { closeNats, connectNats, createLogger, HwlError, resolveChainId, resolveDatabaseUrl, resolveNatsUrl, registerProcessMetrics, redactNatsUrl } from '@hwledger/core';
 import { migrate, Projector, rebuildChain, startHealthServer } from '@hwledger/projector';
 import { ExitError } from '../main.js';
 
@@ -117,7 +117,7 @@ export function register(program: Command): void {
               throw new ExitError(1, `chain ${chainId} fails verification at sequence ${h.broken.sequence} (${h.broken.reason}): ${h.broken.message}`);
           }
         } finally {
-          await nc.drain().catch(() => undefined);
+          await closeNats(nc);
           await pool.end().catch(() => undefined);
         }
       },

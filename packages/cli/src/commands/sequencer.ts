@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander';
 import { Registry } from 'prom-client';
-import { connectNats, createLogger, resolveChainId, resolveNatsUrl, registerProcessMetrics, redactNatsUrl } from '@hwledger/core';
+import { closeNats, connectNats, createLogger, resolveChainId, resolveNatsUrl, registerProcessMetrics, redactNatsUrl } from '@hwledger/core';
 import { Sequencer, startMetricsServer } from '@hwledger/sequencer';
 import { startSequencerCheckpointer } from '../ops/sequencer-checkpoints.js';
 import { ExitError } from '../main.js';
@@ -87,7 +87,7 @@ export function register(program: Command): void {
       await seq.stop();
       await checkpointer?.stop();
       server?.close();
-      await nc.drain().catch(() => undefined);
+      await closeNats(nc);
       logger.info({ signal: signalled, sealed: seq.sealed }, 'sequencer stopped');
       logger.flush();
       if (failure) throw failure;
