@@ -20,6 +20,8 @@ export type HwlErrorCode =
   | 'CONFLICT'
   /** A dependency is temporarily unavailable; retry. */
   | 'UNAVAILABLE'
+  /** The operation needs something this process is not set up with (e.g. the API without NATS); retrying will not help. */
+  | 'FAILED_PRECONDITION'
   /** The chain failed verification. */
   | 'INTEGRITY'
   /** nvidia-smi is missing or produced unusable output. */

@@ -38,6 +38,9 @@ export interface PlanInputs {
   checkpointKey?: { signer: string; verifier: string };
 }
 
+/** The fleet anchor `npm start` runs over its region chains (named explicitly, so HWL_FLEET in the environment cannot split the anchor and the API). */
+export const STACK_FLEET = 'main';
+
 export function planServices(cfg: StackConfig, urls: PlanInputs, seed: number): ServiceSpec[] {
   const out: ServiceSpec[] = [];
   const health = (port: number, path = '/healthz'): string => `http://127.0.0.1:${port}${path}`;
@@ -118,7 +121,7 @@ export function planServices(cfg: StackConfig, urls: PlanInputs, seed: number): 
     out.push({
       name: 'fleet-anchor',
       role: 'fleet-anchor',
-      args: ['fleet-anchor', '--nats', urls.nats, '--chains', cfg.chains.join(','), '--key', urls.checkpointKey.verifier, '--interval-ms', '10000'],
+      args: ['fleet-anchor', '--nats', urls.nats, '--chains', cfg.chains.join(','), '--fleet', STACK_FLEET, '--key', urls.checkpointKey.verifier, '--interval-ms', '10000'],
       metricsPort: 0,
     });
   }
@@ -141,6 +144,9 @@ export function planServices(cfg: StackConfig, urls: PlanInputs, seed: number): 
       String(cfg.grpcPort),
       '--keys',
       urls.keysFile,
+      // Checkpoints and proofs (docs/proofs.md): signature validity under the stack's verifier key,
+      // the fleet anchor, and a tree store of the API's own (a `hwledger prove` beside it keeps its own).
+      ...(urls.checkpointKey ? ['--checkpoint-key', urls.checkpointKey.verifier, '--fleet', STACK_FLEET, '--tree-dir', join(cfg.home, 'merkle-api')] : []),
     ],
     metricsPort: cfg.httpPort,
     healthUrl: `http://${cfg.host === '0.0.0.0' ? '127.0.0.1' : cfg.host}:${cfg.httpPort}/healthz`,

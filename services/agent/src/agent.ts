@@ -83,7 +83,7 @@ export class Agent {
     const logger = o.logger ?? silentLogger();
     const registry = o.registry ?? new Registry();
     const outbox = await Outbox.open(o.outboxDir ?? defaultOutboxDir(o.chainId, o.node), { logger, maxBytes: o.outboxMaxBytes });
-    let shipper: Shipper | undefined;
+    let shipper: Shipper | undefined = undefined; // set below; the link's callbacks need it first
     const metricsRef: { m?: AgentMetrics } = {};
     const link = new NatsLink({
       url: o.natsUrl,

@@ -21,12 +21,16 @@ export interface ApiClient {
   getFleetReconciliation(req: Partial<q.GetFleetReconciliationRequest>): Promise<q.GetFleetReconciliationResponse>;
   getChainStatus(req: Partial<q.GetChainStatusRequest>): Promise<q.GetChainStatusResponse>;
   verifyRange(req: Partial<q.VerifyRangeRequest>): Promise<q.VerifyRangeResponse>;
+  getCheckpoints(req: Partial<q.GetCheckpointsRequest>): Promise<q.GetCheckpointsResponse>;
+  getInclusionProof(req: Partial<q.GetInclusionProofRequest>): Promise<q.GetInclusionProofResponse>;
+  getConsistencyProof(req: Partial<q.GetConsistencyProofRequest>): Promise<q.GetConsistencyProofResponse>;
+  getFleetStatus(req: Partial<q.GetFleetStatusRequest>): Promise<q.GetFleetStatusResponse>;
   health(): Promise<q.HealthResponse>;
   ready(): Promise<q.ReadyResponse>;
   close(): void;
 }
 
-const API_CODES = new Set<HwlErrorCode>(['INVALID_ARGUMENT', 'NOT_FOUND', 'PERMISSION_DENIED', 'UNAUTHENTICATED', 'UNAVAILABLE', 'INTERNAL']);
+const API_CODES = new Set<HwlErrorCode>(['INVALID_ARGUMENT', 'NOT_FOUND', 'PERMISSION_DENIED', 'UNAUTHENTICATED', 'UNAVAILABLE', 'FAILED_PRECONDITION', 'INTEGRITY', 'INTERNAL']);
 
 function apiCode(name: unknown): HwlErrorCode {
   return typeof name === 'string' && API_CODES.has(name as HwlErrorCode) ? (name as HwlErrorCode) : 'INTERNAL';
@@ -124,6 +128,22 @@ class HttpApiClient implements ApiClient {
   async verifyRange(r: Partial<q.VerifyRangeRequest>): Promise<q.VerifyRangeResponse> {
     return q.VerifyRangeResponse.fromJSON(await this.get(r.chainId ? `/v1/chains/${this.seg(r.chainId)}/verify` : '/v1/chain/verify', { from: r.from, to: r.to }));
   }
+  async getCheckpoints(r: Partial<q.GetCheckpointsRequest>): Promise<q.GetCheckpointsResponse> {
+    const path = r.chainId ? `/v1/chains/${this.seg(r.chainId)}/checkpoints` : '/v1/chain/checkpoints';
+    return q.GetCheckpointsResponse.fromJSON(await this.get(path, { page_size: r.pageSize, page_token: r.pageToken }));
+  }
+  async getInclusionProof(r: Partial<q.GetInclusionProofRequest>): Promise<q.GetInclusionProofResponse> {
+    const path = r.chainId ? `/v1/chains/${this.seg(r.chainId)}/proofs/inclusion` : '/v1/chain/proofs/inclusion';
+    // sequence 0 is sent (the server answers INVALID_ARGUMENT), not dropped as a default.
+    return q.GetInclusionProofResponse.fromJSON(await this.get(path, { sequence: String(r.sequence ?? 0n), checkpoint: r.checkpointSize }));
+  }
+  async getConsistencyProof(r: Partial<q.GetConsistencyProofRequest>): Promise<q.GetConsistencyProofResponse> {
+    const path = r.chainId ? `/v1/chains/${this.seg(r.chainId)}/proofs/consistency` : '/v1/chain/proofs/consistency';
+    return q.GetConsistencyProofResponse.fromJSON(await this.get(path, { from: String(r.fromSize ?? 0n), to: r.toSize }));
+  }
+  async getFleetStatus(r: Partial<q.GetFleetStatusRequest>): Promise<q.GetFleetStatusResponse> {
+    return q.GetFleetStatusResponse.fromJSON(await this.get(r.fleet ? `/v1/fleet/${this.seg(r.fleet)}/status` : '/v1/fleet/status', {}));
+  }
   async health(): Promise<q.HealthResponse> {
     return q.HealthResponse.fromJSON(await this.get('/healthz', {}));
   }
@@ -159,6 +179,8 @@ const GRPC_CODE: Partial<Record<number, HwlErrorCode>> = {
   [GrpcStatus.UNAUTHENTICATED]: 'UNAUTHENTICATED',
   [GrpcStatus.UNAVAILABLE]: 'UNAVAILABLE',
   [GrpcStatus.DEADLINE_EXCEEDED]: 'UNAVAILABLE',
+  [GrpcStatus.FAILED_PRECONDITION]: 'FAILED_PRECONDITION',
+  [GrpcStatus.DATA_LOSS]: 'INTEGRITY',
 };
 
 type Unary<Req, Res> = (req: Req, md: Metadata, opts: { deadline: number }, cb: (err: ServiceError | null, res: Res) => void) => unknown;
@@ -221,6 +243,18 @@ class GrpcApiClient implements ApiClient {
   }
   verifyRange(r: Partial<q.VerifyRangeRequest>): Promise<q.VerifyRangeResponse> {
     return this.call(this.client.verifyRange as Unary<q.VerifyRangeRequest, q.VerifyRangeResponse>, q.VerifyRangeRequest.fromPartial(r));
+  }
+  getCheckpoints(r: Partial<q.GetCheckpointsRequest>): Promise<q.GetCheckpointsResponse> {
+    return this.call(this.client.getCheckpoints as Unary<q.GetCheckpointsRequest, q.GetCheckpointsResponse>, q.GetCheckpointsRequest.fromPartial(r));
+  }
+  getInclusionProof(r: Partial<q.GetInclusionProofRequest>): Promise<q.GetInclusionProofResponse> {
+    return this.call(this.client.getInclusionProof as Unary<q.GetInclusionProofRequest, q.GetInclusionProofResponse>, q.GetInclusionProofRequest.fromPartial(r));
+  }
+  getConsistencyProof(r: Partial<q.GetConsistencyProofRequest>): Promise<q.GetConsistencyProofResponse> {
+    return this.call(this.client.getConsistencyProof as Unary<q.GetConsistencyProofRequest, q.GetConsistencyProofResponse>, q.GetConsistencyProofRequest.fromPartial(r));
+  }
+  getFleetStatus(r: Partial<q.GetFleetStatusRequest>): Promise<q.GetFleetStatusResponse> {
+    return this.call(this.client.getFleetStatus as Unary<q.GetFleetStatusRequest, q.GetFleetStatusResponse>, q.GetFleetStatusRequest.fromPartial(r));
   }
   health(): Promise<q.HealthResponse> {
     return this.call(this.client.health as Unary<q.HealthRequest, q.HealthResponse>, {});

@@ -2,13 +2,17 @@
  * One error model for both transports: a stable code and a message safe to
  * show the caller. HwlError codes pass through; Postgres data exceptions
  * (SQLSTATE class 22: a value the database rejects) are the caller's bad
- * input, never a 500; connection failures are UNAVAILABLE; anything else is
- * INTERNAL with a generic message (details go to the log, not the caller).
+ * input, never a 500; connection failures are UNAVAILABLE; an operation the
+ * server is not set up for (proofs without NATS) is FAILED_PRECONDITION; a
+ * ledger that fails verification (a proof whose chain does not reproduce the
+ * signed root) is INTEGRITY with its message, a fact about the data the
+ * caller should see; anything else is INTERNAL with a generic message
+ * (details go to the log, not the caller).
  */
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { isHwlError } from '@hwledger/core';
 
-export type ApiErrorCode = 'INVALID_ARGUMENT' | 'NOT_FOUND' | 'PERMISSION_DENIED' | 'UNAUTHENTICATED' | 'UNAVAILABLE' | 'INTERNAL';
+export type ApiErrorCode = 'INVALID_ARGUMENT' | 'NOT_FOUND' | 'PERMISSION_DENIED' | 'UNAUTHENTICATED' | 'UNAVAILABLE' | 'FAILED_PRECONDITION' | 'INTEGRITY' | 'INTERNAL';
 
 export interface ApiError {
   code: ApiErrorCode;
@@ -27,7 +31,10 @@ export function toApiError(e: unknown): ApiError {
       case 'PERMISSION_DENIED':
       case 'UNAUTHENTICATED':
       case 'UNAVAILABLE':
+      case 'FAILED_PRECONDITION':
         return { code: e.code, message: e.message };
+      case 'INTEGRITY':
+        return { code: 'INTEGRITY', message: e.message, cause: e };
       case 'PG_UNREACHABLE':
       case 'NATS_UNREACHABLE':
         return { code: 'UNAVAILABLE', message: e.message };
@@ -52,6 +59,9 @@ export const HTTP_STATUS: Record<ApiErrorCode, number> = {
   UNAUTHENTICATED: 401,
   PERMISSION_DENIED: 403,
   NOT_FOUND: 404,
+  // google.rpc.Code documents FAILED_PRECONDITION as HTTP 400; the body's code tells it from bad input.
+  FAILED_PRECONDITION: 400,
+  INTEGRITY: 500,
   INTERNAL: 500,
   UNAVAILABLE: 503,
 };
@@ -61,6 +71,8 @@ export const GRPC_STATUS: Record<ApiErrorCode, GrpcStatus> = {
   UNAUTHENTICATED: GrpcStatus.UNAUTHENTICATED,
   PERMISSION_DENIED: GrpcStatus.PERMISSION_DENIED,
   NOT_FOUND: GrpcStatus.NOT_FOUND,
+  FAILED_PRECONDITION: GrpcStatus.FAILED_PRECONDITION,
+  INTEGRITY: GrpcStatus.DATA_LOSS,
   INTERNAL: GrpcStatus.INTERNAL,
   UNAVAILABLE: GrpcStatus.UNAVAILABLE,
 };

@@ -2,19 +2,21 @@
  * `hwledger api`: the query API over gRPC and HTTP on one process. Opens the
  * Postgres pool (and applies pending migrations, which is safe beside a
  * running projector: docs/read-models.md), optionally connects to NATS for
- * the live chain head and readiness, and starts both transports on the same
- * LedgerQuery so they answer identically.
+ * the live chain head, readiness, checkpoints and proofs, and starts both
+ * transports on the same LedgerQuery so they answer identically.
  */
 import pg from 'pg';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { connectNats, createLogger, HwlError, streams, type Logger } from '@hwledger/core';
+import type { NoteVerifier } from '@hwledger/chain';
+import { closeNats, connectNats, createLogger, HwlError, streams, type Logger } from '@hwledger/core';
 import { migrate } from '@hwledger/projector';
 import type { Registry } from 'prom-client';
 import { KeyStore, type ApiKeyEntry } from './api-keys.js';
 import { dashboardHandlers } from './dashboard/index.js';
 import { startGrpcServer, type RunningGrpcServer } from './grpc-server.js';
 import { startHttpServer, type ExtraHandler, type RunningHttpServer } from './http-server.js';
+import { LedgerProofs } from './ledger-proofs.js';
 import { LedgerQuery } from './ledger-query.js';
 import { ApiMetrics } from './metrics.js';
 
@@ -22,8 +24,14 @@ export interface ApiServerOptions {
   databaseUrl: string;
   chainId: string;
   keys: ApiKeyEntry[];
-  /** Without NATS, chain status omits the live stream head and readiness skips NATS. */
+  /** Without NATS, chain status omits the live stream head, readiness skips NATS, and checkpoints and proofs answer FAILED_PRECONDITION. */
   natsUrl?: string;
+  /** Checkpoint verifier keys: signature validity in GetCheckpoints, and every proof bundle verified before it is returned. */
+  checkpointKeys?: NoteVerifier[];
+  /** Where the API keeps its Merkle tree stores for proofs (default .hwledger/merkle, as `hwledger prove`). */
+  treeDir?: string;
+  /** The fleet anchor GetFleetStatus reports when the request names none. */
+  fleet?: string;
   host?: string;
   /** undefined = no HTTP server; 0 = any free port. */
   httpPort?: number;
@@ -40,6 +48,9 @@ export interface ApiServerOptions {
   migrate?: boolean;
   poolSize?: number;
 }
+
+/** The tree store directory of `hwledger prove` (HWL_TREE_DIR overrides it in the CLI). */
+export const DEFAULT_TREE_DIR = '.hwledger/merkle';
 
 export interface RunningApi {
   api: LedgerQuery;
@@ -60,7 +71,7 @@ export async function startApi(o: ApiServerOptions): Promise<RunningApi> {
   let grpc: RunningGrpcServer | undefined;
   const cleanup = async (): Promise<void> => {
     await Promise.allSettled([http?.close(), grpc?.close()]);
-    await nc?.drain().catch(() => undefined);
+    if (nc) await closeNats(nc);
     await pool.end().catch(() => undefined);
   };
   try {
@@ -78,6 +89,14 @@ export async function startApi(o: ApiServerOptions): Promise<RunningApi> {
       logger,
       ...(conn
         ? {
+            proofs: new LedgerProofs({
+              nc: conn,
+              chainId: o.chainId,
+              treeDir: o.treeDir ?? DEFAULT_TREE_DIR,
+              trusted: o.checkpointKeys ?? [],
+              logger,
+              ...(o.fleet !== undefined ? { fleet: o.fleet } : {}),
+            }),
             streamHead: async (chainId: string) => {
               const jsm = await jetstreamManager(conn, { timeout: 2_000 });
               const info = await jsm.streams.info(streams.chain(chainId));
@@ -108,7 +127,10 @@ export async function startApi(o: ApiServerOptions): Promise<RunningApi> {
       http = await startHttpServer({ api, keys, metrics, logger, port: o.httpPort, extraHandlers, ...(o.host ? { host: o.host } : {}) });
     }
     if (o.grpcPort !== undefined) grpc = await startGrpcServer({ api, keys, metrics, logger, port: o.grpcPort, ...(o.host ? { host: o.host } : {}) });
-    logger.info({ http: http?.url, grpc: grpc?.address, keys: keys.size, nats: o.natsUrl !== undefined }, 'api started');
+    logger.info(
+      { http: http?.url, grpc: grpc?.address, keys: keys.size, nats: o.natsUrl !== undefined, checkpointKeys: o.checkpointKeys?.length ?? 0, fleet: o.fleet },
+      'api started',
+    );
     return {
       api,
       pool,

@@ -111,6 +111,10 @@ export async function startGrpcServer(o: GrpcServerOptions): Promise<RunningGrpc
     ),
     getChainStatus: unary<q.GetChainStatusRequest, q.GetChainStatusResponse>('getChainStatus', (c, r) => api.getChainStatus(need(c), r)),
     verifyRange: unary<q.VerifyRangeRequest, q.VerifyRangeResponse>('verifyRange', (c, r) => api.verifyRange(need(c), r)),
+    getCheckpoints: unary<q.GetCheckpointsRequest, q.GetCheckpointsResponse>('getCheckpoints', (c, r) => api.getCheckpoints(need(c), r)),
+    getInclusionProof: unary<q.GetInclusionProofRequest, q.GetInclusionProofResponse>('getInclusionProof', (c, r) => api.getInclusionProof(need(c), r)),
+    getConsistencyProof: unary<q.GetConsistencyProofRequest, q.GetConsistencyProofResponse>('getConsistencyProof', (c, r) => api.getConsistencyProof(need(c), r)),
+    getFleetStatus: unary<q.GetFleetStatusRequest, q.GetFleetStatusResponse>('getFleetStatus', (c, r) => api.getFleetStatus(need(c), r)),
     health: unary<q.HealthRequest, q.HealthResponse>('health', () => api.health(), true),
     ready: unary<q.ReadyRequest, q.ReadyResponse>('ready', () => api.ready(), true),
   };

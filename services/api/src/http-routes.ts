@@ -41,6 +41,11 @@ export class Query {
     return parseU64Param(this.params.get(name), name);
   }
 
+  /** A tree size, or `latest` (the same as absent or 0). */
+  sizeOrLatest(name: string): bigint {
+    return this.params.get(name) === 'latest' ? 0n : this.u64(name);
+  }
+
   u32(name: string): number {
     return parseU32Param(this.params.get(name), name);
   }
@@ -87,6 +92,23 @@ export const ROUTES: Route[] = [
   route('/v1/chain/verify', ['from', 'to'], (api, c, _p, qs) => api.verifyRange(c, { chainId: '', from: qs.u64('from'), to: qs.u64('to') })),
   route('/v1/chains/{id}/status', [], (api, c, p) => api.getChainStatus(c, { chainId: must(p, 'id') })),
   route('/v1/chains/{id}/verify', ['from', 'to'], (api, c, p, qs) => api.verifyRange(c, { chainId: must(p, 'id'), from: qs.u64('from'), to: qs.u64('to') })),
+  // Checkpoints and proofs (docs/proofs.md "Through the API").
+  route('/v1/chain/checkpoints', PAGE, (api, c, _p, qs) => api.getCheckpoints(c, { chainId: '', pageSize: qs.u32('page_size'), pageToken: qs.str('page_token') })),
+  route('/v1/chains/{id}/checkpoints', PAGE, (api, c, p, qs) =>
+    api.getCheckpoints(c, { chainId: must(p, 'id'), pageSize: qs.u32('page_size'), pageToken: qs.str('page_token') }),
+  ),
+  route('/v1/chain/proofs/inclusion', ['sequence', 'checkpoint'], (api, c, _p, qs) =>
+    api.getInclusionProof(c, { chainId: '', sequence: qs.u64('sequence'), checkpointSize: qs.sizeOrLatest('checkpoint') }),
+  ),
+  route('/v1/chains/{id}/proofs/inclusion', ['sequence', 'checkpoint'], (api, c, p, qs) =>
+    api.getInclusionProof(c, { chainId: must(p, 'id'), sequence: qs.u64('sequence'), checkpointSize: qs.sizeOrLatest('checkpoint') }),
+  ),
+  route('/v1/chain/proofs/consistency', ['from', 'to'], (api, c, _p, qs) => api.getConsistencyProof(c, { chainId: '', fromSize: qs.u64('from'), toSize: qs.sizeOrLatest('to') })),
+  route('/v1/chains/{id}/proofs/consistency', ['from', 'to'], (api, c, p, qs) =>
+    api.getConsistencyProof(c, { chainId: must(p, 'id'), fromSize: qs.u64('from'), toSize: qs.sizeOrLatest('to') }),
+  ),
+  route('/v1/fleet/status', [], (api, c) => api.getFleetStatus(c, { fleet: '' })),
+  route('/v1/fleet/{name}/status', [], (api, c, p) => api.getFleetStatus(c, { fleet: must(p, 'name') })),
 ];
 
 /** The route matching decoded path segments, with its captures. */

@@ -2,8 +2,9 @@
  * @hwledger/api: the query API (docs/api.md) over gRPC (hwledger.v1.LedgerQuery)
  * and HTTP/JSON, its API keys, and a client for either transport.
  */
-export { startApi, type ApiServerOptions, type RunningApi } from './api-server.js';
+export { startApi, DEFAULT_TREE_DIR, type ApiServerOptions, type RunningApi } from './api-server.js';
 export { LedgerQuery, MAX_VERIFY_SPAN, type LedgerQueryOptions } from './ledger-query.js';
+export { LedgerProofs, type LedgerProofsOptions } from './ledger-proofs.js';
 export { startHttpServer, type HttpServerOptions, type RunningHttpServer, type ExtraHandler } from './http-server.js';
 export { startGrpcServer, type GrpcServerOptions, type RunningGrpcServer } from './grpc-server.js';
 export { KeyStore, generateKey, hashKey, loadKeyFile, parseKeyFile, bearerKey, KEY_PREFIX, type ApiKeyEntry } from './api-keys.js';

@@ -24,6 +24,7 @@ import {
 } from '@hwledger/projector';
 import { query as q } from '@hwledger/proto';
 import { requireOperator, requireTenant, type Caller } from './caller.js';
+import type { LedgerProofs } from './ledger-proofs.js';
 import { decodePageToken, encodePageToken } from './page-token.js';
 import { readKeyOwnership, readLinks } from './queries/audit-records.js';
 import { readJobCost, readJobTenants } from './queries/jobs.js';
@@ -43,6 +44,8 @@ export interface LedgerQueryOptions {
   streamHead?: (chainId: string) => Promise<bigint | undefined>;
   /** Extra readiness checks (NATS): each returns "name: ok" or throws with the reason. */
   readinessChecks?: (() => Promise<string>)[];
+  /** Checkpoints, proofs and the fleet anchor (absent without NATS: those operations answer FAILED_PRECONDITION). */
+  proofs?: LedgerProofs;
 }
 
 export class LedgerQuery {
@@ -309,6 +312,29 @@ export class LedgerQuery {
       anchorHash: toHex(anchorHash),
       headHash: toHex(v.head.hash),
     };
+  }
+
+  // ---- checkpoints and proofs (ledger-proofs.ts) ----
+
+  private proofs(): LedgerProofs {
+    if (!this.opts.proofs) throw new HwlError('FAILED_PRECONDITION', 'checkpoints and proofs need NATS: this API was started without it (--nats)');
+    return this.opts.proofs;
+  }
+
+  async getCheckpoints(caller: Caller, req: q.GetCheckpointsRequest): Promise<q.GetCheckpointsResponse> {
+    return this.proofs().getCheckpoints(caller, req);
+  }
+
+  async getInclusionProof(caller: Caller, req: q.GetInclusionProofRequest): Promise<q.GetInclusionProofResponse> {
+    return this.proofs().getInclusionProof(caller, req);
+  }
+
+  async getConsistencyProof(caller: Caller, req: q.GetConsistencyProofRequest): Promise<q.GetConsistencyProofResponse> {
+    return this.proofs().getConsistencyProof(caller, req);
+  }
+
+  async getFleetStatus(caller: Caller, req: q.GetFleetStatusRequest): Promise<q.GetFleetStatusResponse> {
+    return this.proofs().getFleetStatus(caller, req);
   }
 
   // ---- probes ----

@@ -36,7 +36,7 @@ import {
 } from '@nats-io/jetstream';
 import { hash as nodeHash } from 'node:crypto';
 import { DEFAULT_LIMITS, decodeRecord, sealEvent, type ChainEvent, type ChainRecord, type KindName, type ValidationLimits } from '@hwledger/chain';
-import { HEADERS, HwlError, recordMsgId, streams, subjects } from '@hwledger/core';
+import { HwlError, recordMsgId, streams, subjects } from '@hwledger/core';
 import { admitIngestMessage, rejectionOf, singleEventBatch, splitBatchEvents, type Rejection } from './admission.js';
 import { AppendPipeline, type AppendOutcome } from './append-pipeline.js';
 import type { ChainTail } from './chain-tail.js';

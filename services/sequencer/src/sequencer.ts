@@ -15,7 +15,7 @@
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { nuid, type NatsConnection } from '@nats-io/transport-node';
-import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { jetstream, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type { Registry } from 'prom-client';
 import { constantTimeEqual, type ValidationLimits } from '@hwledger/chain';
 import { HEADERS, ensureChainTopology, silentLogger, type TopologyOptions } from '@hwledger/core';

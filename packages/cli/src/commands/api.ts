@@ -1,6 +1,9 @@
 /**
  * `hwledger api`: serves the query API (docs/api.md) over gRPC and HTTP/JSON
- * until SIGTERM/SIGINT. `hwledger api keygen`: makes a new API key and prints
+ * until SIGTERM/SIGINT. With NATS it also serves checkpoints, proof bundles
+ * and the fleet anchor (docs/proofs.md): --checkpoint-key (verifier keys:
+ * signature validity, bundles verified before they are returned), --tree-dir
+ * (its Merkle tree stores) and --fleet (the default fleet anchor). `hwledger api keygen`: makes a new API key and prints
  * the key (once) and the key file entry holding only its SHA-256.
  */
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -11,6 +14,8 @@ import { createLogger, resolveChainId, resolveDatabaseUrl, registerProcessMetric
 import { generateKey, loadKeyFile, parseKeyFile, startApi, type ApiKeyEntry } from '@hwledger/api';
 import { ExitError } from '../main.js';
 import { intOption } from '../api-connection.js';
+import { collect, resolveTreeDir } from '../ops/options.js';
+import { trustedKeys } from '../ops/keys-cli.js';
 
 interface ServeOptions {
   db?: string;
@@ -20,6 +25,9 @@ interface ServeOptions {
   httpPort: number;
   grpcPort: number;
   keys?: string;
+  checkpointKey?: string[];
+  treeDir?: string;
+  fleet?: string;
 }
 
 interface KeygenOptions {
@@ -50,6 +58,9 @@ export function register(program: Command): void {
     .option('--http-port <port>', 'HTTP/JSON port (0 = any free port)', intOption('--http-port', 0, 65535), 8080)
     .option('--grpc-port <port>', 'gRPC port (0 = any free port)', intOption('--grpc-port', 0, 65535), 9090)
     .option('--keys <file>', 'API key file: JSON [{id, role, tenant?, sha256}] (env HWL_API_KEYS)')
+    .option('--checkpoint-key <key>', 'checkpoint verifier key text or file: signature validity, proofs verified before they are served (repeatable; env HWL_CHECKPOINT_PUBKEYS)', collect)
+    .option('--tree-dir <dir>', 'Merkle tree stores for proofs (env HWL_TREE_DIR, default .hwledger/merkle)')
+    .option('--fleet <name>', 'fleet anchor reported by GET /v1/fleet/status (env HWL_FLEET)')
     .action(async (o: ServeOptions) => {
       const chainId = resolveChainId(o.chain);
       const databaseUrl = resolveDatabaseUrl(o.db);
@@ -58,6 +69,9 @@ export function register(program: Command): void {
       const keys = loadKeyFile(keysPath);
       if (keys.length === 0) throw new ExitError(2, `key file ${keysPath} has no keys: every request would be refused`);
       const natsUrl = o.nats ?? process.env['NATS_URL'];
+      const checkpointKeys = trustedKeys(o.checkpointKey);
+      const fleet = o.fleet ?? process.env['HWL_FLEET'];
+      if (fleet !== undefined && !SUBJECT_TOKEN_RE.test(fleet)) throw new ExitError(2, `--fleet must be a fleet name (${SUBJECT_TOKEN_RE.source})`);
       const logger = createLogger('api', { chain: chainId });
       const registry = new Registry();
       registerProcessMetrics(registry); // prom-client defaults minus names promtool rejects
@@ -70,7 +84,10 @@ export function register(program: Command): void {
         grpcPort: o.grpcPort,
         logger,
         registry,
+        checkpointKeys,
+        treeDir: resolveTreeDir(o.treeDir),
         ...(natsUrl ? { natsUrl } : {}),
+        ...(fleet ? { fleet } : {}),
       });
       // One line on stdout with the bound addresses (ports may have been 0).
       process.stdout.write(`api listening http=${running.http?.url ?? '-'} grpc=${running.grpc?.address ?? '-'} chain=${chainId}\n`);

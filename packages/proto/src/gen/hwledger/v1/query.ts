@@ -382,6 +382,176 @@ export interface VerifyRangeResponse {
   headHash: string;
 }
 
+export interface CheckpointSignature {
+  /** Key name of the signature line. */
+  keyName: string;
+  /** Lowercase hex of its 4-byte key id. */
+  keyId: string;
+  /**
+   * valid or invalid: checked with the API's configured verifier key of this
+   * name and id (--checkpoint-key); unknown: the API has no such key.
+   */
+  validity: string;
+}
+
+/** One signed checkpoint (C2SP tlog-checkpoint / signed-note). */
+export interface CheckpointInfo {
+  /** Tree size = the sequence of the last record it covers. */
+  sequence: bigint;
+  /** Lowercase hex of the RFC 9162 Merkle root over records 1..sequence. */
+  rootHash: string;
+  /** Lowercase hex of current_hash of record `sequence`. */
+  headHash: string;
+  /** When it was issued (unix ms). */
+  timeMs: bigint;
+  /** Its position on the checkpoint stream HWL_CKPT_<chain>. */
+  streamSequence: bigint;
+  /** The signed note, exactly as stored. */
+  note: string;
+  signatures: CheckpointSignature[];
+  /**
+   * valid: at least one signature valid and none invalid; invalid: some
+   * signature invalid; unknown: no signature by a configured key.
+   */
+  validity: string;
+}
+
+/** The checkpoint at the archival cut: records up to `sequence` are archived. */
+export interface ArchiveAnchor {
+  sequence: bigint;
+  /** Lowercase hex of current_hash of record `sequence`. */
+  hash: string;
+}
+
+/** The last `hwledger archive` run that purged the chain. */
+export interface ArchiveRun {
+  /** Archive directory, as the archiving process named it. */
+  dir: string;
+  /** Records 1..cut are archived. */
+  cut: bigint;
+  segments: bigint;
+  /** Chain stream messages purged and Postgres rows deleted. */
+  purged: bigint;
+  deletedRows: bigint;
+  atMs: bigint;
+}
+
+/** The last `hwledger replicate --git` run. */
+export interface ReplicationRun {
+  /** Replica directory, as the replicating process named it. */
+  dir: string;
+  /** Records 1..last_sequence are replicated. */
+  lastSequence: bigint;
+  /** Tree size of the last checkpoint in the replica. */
+  lastCheckpoint: bigint;
+  /** Git commit of the replica's HEAD. */
+  commit: string;
+  atMs: bigint;
+}
+
+export interface GetCheckpointsRequest {
+  chainId: string;
+  /** A page of the checkpoint stream, newest first. */
+  pageSize: number;
+  pageToken: string;
+}
+
+export interface GetCheckpointsResponse {
+  chainId: string;
+  /** The newest checkpoint (the last on the stream); absent before the first. */
+  latest:
+    | CheckpointInfo
+    | undefined;
+  /** This page of the checkpoint stream, newest first. */
+  checkpoints: CheckpointInfo[];
+  nextPageToken: string;
+  /** Checkpoints on the stream. */
+  checkpointCount: bigint;
+  /** Absent while nothing is archived. */
+  archiveAnchor: ArchiveAnchor | undefined;
+  lastArchive: ArchiveRun | undefined;
+  lastReplication:
+    | ReplicationRun
+    | undefined;
+  /** The verifier keys the API checks signatures with (name+hex id). */
+  trustedKeys: string[];
+}
+
+export interface GetInclusionProofRequest {
+  chainId: string;
+  /** The record to prove (1 or more). */
+  sequence: bigint;
+  /** Tree size of the checkpoint to prove against; 0 = the latest. */
+  checkpointSize: bigint;
+}
+
+export interface GetInclusionProofResponse {
+  /**
+   * The bundle (type hwledger.inclusion-proof.v1, docs/proofs.md): the signed
+   * checkpoint, the record's canonical bytes and prev_hash, the RFC 9162
+   * inclusion proof, and the decoded record for people.
+   */
+  bundle: { [key: string]: any } | undefined;
+  chainId: string;
+  sequence: bigint;
+  /** Tree size of the checkpoint proven against. */
+  treeSize: bigint;
+  /** The record's tenant (_ for none). */
+  tenant: string;
+  /**
+   * Names of the configured keys the API verified the bundle with (empty
+   * without --checkpoint-key: verify it yourself).
+   */
+  verifiedBy: string[];
+}
+
+export interface GetConsistencyProofRequest {
+  chainId: string;
+  /** Tree sizes of two checkpoints, from <= to; to 0 = the latest. */
+  fromSize: bigint;
+  toSize: bigint;
+}
+
+export interface GetConsistencyProofResponse {
+  /** The bundle (type hwledger.consistency-proof.v1, docs/proofs.md). */
+  bundle: { [key: string]: any } | undefined;
+  chainId: string;
+  fromSize: bigint;
+  toSize: bigint;
+  verifiedBy: string[];
+}
+
+export interface GetFleetStatusRequest {
+  /** Fleet anchor name; empty = the API's --fleet. */
+  fleet: string;
+}
+
+/** The newest checkpoint of a region chain recorded in the fleet anchor. */
+export interface FleetRegion {
+  chainId: string;
+  /** Tree size of that checkpoint. */
+  sequence: bigint;
+  /** Index of the fleet anchor entry that recorded it. */
+  index: bigint;
+  /** The checkpoint's time (unix ms). */
+  timeMs: bigint;
+}
+
+export interface FleetHead {
+  index: bigint;
+  /** Lowercase hex of the entry's hash (each entry links to the one before). */
+  hash: string;
+}
+
+export interface GetFleetStatusResponse {
+  fleet: string;
+  /** Entries on the fleet anchor stream. */
+  entries: bigint;
+  /** Absent while the anchor is empty. */
+  head: FleetHead | undefined;
+  regions: FleetRegion[];
+}
+
 export interface HealthRequest {
 }
 
@@ -5713,6 +5883,2060 @@ export const VerifyRangeResponse: MessageFns<VerifyRangeResponse> = {
   },
 };
 
+function createBaseCheckpointSignature(): CheckpointSignature {
+  return { keyName: "", keyId: "", validity: "" };
+}
+
+export const CheckpointSignature: MessageFns<CheckpointSignature> = {
+  encode(message: CheckpointSignature, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.keyName !== "") {
+      writer.uint32(10).string(message.keyName);
+    }
+    if (message.keyId !== "") {
+      writer.uint32(18).string(message.keyId);
+    }
+    if (message.validity !== "") {
+      writer.uint32(26).string(message.validity);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CheckpointSignature {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCheckpointSignature();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.keyName = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.keyId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.validity = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CheckpointSignature {
+    return {
+      keyName: isSet(object.keyName)
+        ? globalThis.String(object.keyName)
+        : isSet(object.key_name)
+        ? globalThis.String(object.key_name)
+        : "",
+      keyId: isSet(object.keyId)
+        ? globalThis.String(object.keyId)
+        : isSet(object.key_id)
+        ? globalThis.String(object.key_id)
+        : "",
+      validity: isSet(object.validity) ? globalThis.String(object.validity) : "",
+    };
+  },
+
+  toJSON(message: CheckpointSignature): unknown {
+    const obj: any = {};
+    if (message.keyName !== "") {
+      obj.keyName = message.keyName;
+    }
+    if (message.keyId !== "") {
+      obj.keyId = message.keyId;
+    }
+    if (message.validity !== "") {
+      obj.validity = message.validity;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CheckpointSignature>): CheckpointSignature {
+    return CheckpointSignature.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CheckpointSignature>): CheckpointSignature {
+    const message = createBaseCheckpointSignature();
+    message.keyName = object.keyName ?? "";
+    message.keyId = object.keyId ?? "";
+    message.validity = object.validity ?? "";
+    return message;
+  },
+};
+
+function createBaseCheckpointInfo(): CheckpointInfo {
+  return {
+    sequence: 0n,
+    rootHash: "",
+    headHash: "",
+    timeMs: 0n,
+    streamSequence: 0n,
+    note: "",
+    signatures: [],
+    validity: "",
+  };
+}
+
+export const CheckpointInfo: MessageFns<CheckpointInfo> = {
+  encode(message: CheckpointInfo, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sequence !== 0n) {
+      if (BigInt.asUintN(64, message.sequence) !== message.sequence) {
+        throw new globalThis.Error("value provided for field message.sequence of type uint64 too large");
+      }
+      writer.uint32(8).uint64(message.sequence);
+    }
+    if (message.rootHash !== "") {
+      writer.uint32(18).string(message.rootHash);
+    }
+    if (message.headHash !== "") {
+      writer.uint32(26).string(message.headHash);
+    }
+    if (message.timeMs !== 0n) {
+      if (BigInt.asUintN(64, message.timeMs) !== message.timeMs) {
+        throw new globalThis.Error("value provided for field message.timeMs of type uint64 too large");
+      }
+      writer.uint32(32).uint64(message.timeMs);
+    }
+    if (message.streamSequence !== 0n) {
+      if (BigInt.asUintN(64, message.streamSequence) !== message.streamSequence) {
+        throw new globalThis.Error("value provided for field message.streamSequence of type uint64 too large");
+      }
+      writer.uint32(40).uint64(message.streamSequence);
+    }
+    if (message.note !== "") {
+      writer.uint32(50).string(message.note);
+    }
+    for (const v of message.signatures) {
+      CheckpointSignature.encode(v!, writer.uint32(58).fork()).join();
+    }
+    if (message.validity !== "") {
+      writer.uint32(66).string(message.validity);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CheckpointInfo {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCheckpointInfo();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.sequence = reader.uint64() as bigint;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.rootHash = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.headHash = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.timeMs = reader.uint64() as bigint;
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.streamSequence = reader.uint64() as bigint;
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.note = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.signatures.push(CheckpointSignature.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.validity = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CheckpointInfo {
+    return {
+      sequence: isSet(object.sequence) ? BigInt(object.sequence) : 0n,
+      rootHash: isSet(object.rootHash)
+        ? globalThis.String(object.rootHash)
+        : isSet(object.root_hash)
+        ? globalThis.String(object.root_hash)
+        : "",
+      headHash: isSet(object.headHash)
+        ? globalThis.String(object.headHash)
+        : isSet(object.head_hash)
+        ? globalThis.String(object.head_hash)
+        : "",
+      timeMs: isSet(object.timeMs) ? BigInt(object.timeMs) : isSet(object.time_ms) ? BigInt(object.time_ms) : 0n,
+      streamSequence: isSet(object.streamSequence)
+        ? BigInt(object.streamSequence)
+        : isSet(object.stream_sequence)
+        ? BigInt(object.stream_sequence)
+        : 0n,
+      note: isSet(object.note) ? globalThis.String(object.note) : "",
+      signatures: globalThis.Array.isArray(object?.signatures)
+        ? object.signatures.map((e: any) => CheckpointSignature.fromJSON(e))
+        : [],
+      validity: isSet(object.validity) ? globalThis.String(object.validity) : "",
+    };
+  },
+
+  toJSON(message: CheckpointInfo): unknown {
+    const obj: any = {};
+    if (message.sequence !== 0n) {
+      obj.sequence = message.sequence.toString();
+    }
+    if (message.rootHash !== "") {
+      obj.rootHash = message.rootHash;
+    }
+    if (message.headHash !== "") {
+      obj.headHash = message.headHash;
+    }
+    if (message.timeMs !== 0n) {
+      obj.timeMs = message.timeMs.toString();
+    }
+    if (message.streamSequence !== 0n) {
+      obj.streamSequence = message.streamSequence.toString();
+    }
+    if (message.note !== "") {
+      obj.note = message.note;
+    }
+    if (message.signatures?.length) {
+      obj.signatures = message.signatures.map((e) => CheckpointSignature.toJSON(e));
+    }
+    if (message.validity !== "") {
+      obj.validity = message.validity;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CheckpointInfo>): CheckpointInfo {
+    return CheckpointInfo.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CheckpointInfo>): CheckpointInfo {
+    const message = createBaseCheckpointInfo();
+    message.sequence = (object.sequence !== undefined && object.sequence !== null) ? BigInt(object.sequence) : 0n;
+    message.rootHash = object.rootHash ?? "";
+    message.headHash = object.headHash ?? "";
+    message.timeMs = (object.timeMs !== undefined && object.timeMs !== null) ? BigInt(object.timeMs) : 0n;
+    message.streamSequence = (object.streamSequence !== undefined && object.streamSequence !== null)
+      ? BigInt(object.streamSequence)
+      : 0n;
+    message.note = object.note ?? "";
+    message.signatures = object.signatures?.map((e) => CheckpointSignature.fromPartial(e)) || [];
+    message.validity = object.validity ?? "";
+    return message;
+  },
+};
+
+function createBaseArchiveAnchor(): ArchiveAnchor {
+  return { sequence: 0n, hash: "" };
+}
+
+export const ArchiveAnchor: MessageFns<ArchiveAnchor> = {
+  encode(message: ArchiveAnchor, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sequence !== 0n) {
+      if (BigInt.asUintN(64, message.sequence) !== message.sequence) {
+        throw new globalThis.Error("value provided for field message.sequence of type uint64 too large");
+      }
+      writer.uint32(8).uint64(message.sequence);
+    }
+    if (message.hash !== "") {
+      writer.uint32(18).string(message.hash);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ArchiveAnchor {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseArchiveAnchor();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.sequence = reader.uint64() as bigint;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.hash = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ArchiveAnchor {
+    return {
+      sequence: isSet(object.sequence) ? BigInt(object.sequence) : 0n,
+      hash: isSet(object.hash) ? globalThis.String(object.hash) : "",
+    };
+  },
+
+  toJSON(message: ArchiveAnchor): unknown {
+    const obj: any = {};
+    if (message.sequence !== 0n) {
+      obj.sequence = message.sequence.toString();
+    }
+    if (message.hash !== "") {
+      obj.hash = message.hash;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ArchiveAnchor>): ArchiveAnchor {
+    return ArchiveAnchor.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ArchiveAnchor>): ArchiveAnchor {
+    const message = createBaseArchiveAnchor();
+    message.sequence = (object.sequence !== undefined && object.sequence !== null) ? BigInt(object.sequence) : 0n;
+    message.hash = object.hash ?? "";
+    return message;
+  },
+};
+
+function createBaseArchiveRun(): ArchiveRun {
+  return { dir: "", cut: 0n, segments: 0n, purged: 0n, deletedRows: 0n, atMs: 0n };
+}
+
+export const ArchiveRun: MessageFns<ArchiveRun> = {
+  encode(message: ArchiveRun, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.dir !== "") {
+      writer.uint32(10).string(message.dir);
+    }
+    if (message.cut !== 0n) {
+      if (BigInt.asUintN(64, message.cut) !== message.cut) {
+        throw new globalThis.Error("value provided for field message.cut of type uint64 too large");
+      }
+      writer.uint32(16).uint64(message.cut);
+    }
+    if (message.segments !== 0n) {
+      if (BigInt.asUintN(64, message.segments) !== message.segments) {
+        throw new globalThis.Error("value provided for field message.segments of type uint64 too large");
+      }
+      writer.uint32(24).uint64(message.segments);
+    }
+    if (message.purged !== 0n) {
+      if (BigInt.asUintN(64, message.purged) !== message.purged) {
+        throw new globalThis.Error("value provided for field message.purged of type uint64 too large");
+      }
+      writer.uint32(32).uint64(message.purged);
+    }
+    if (message.deletedRows !== 0n) {
+      if (BigInt.asUintN(64, message.deletedRows) !== message.deletedRows) {
+        throw new globalThis.Error("value provided for field message.deletedRows of type uint64 too large");
+      }
+      writer.uint32(40).uint64(message.deletedRows);
+    }
+    if (message.atMs !== 0n) {
+      if (BigInt.asUintN(64, message.atMs) !== message.atMs) {
+        throw new globalThis.Error("value provided for field message.atMs of type uint64 too large");
+      }
+      writer.uint32(48).uint64(message.atMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ArchiveRun {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseArchiveRun();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.dir = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.cut = reader.uint64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.segments = reader.uint64() as bigint;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.purged = reader.uint64() as bigint;
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.deletedRows = reader.uint64() as bigint;
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.atMs = reader.uint64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ArchiveRun {
+    return {
+      dir: isSet(object.dir) ? globalThis.String(object.dir) : "",
+      cut: isSet(object.cut) ? BigInt(object.cut) : 0n,
+      segments: isSet(object.segments) ? BigInt(object.segments) : 0n,
+      purged: isSet(object.purged) ? BigInt(object.purged) : 0n,
+      deletedRows: isSet(object.deletedRows)
+        ? BigInt(object.deletedRows)
+        : isSet(object.deleted_rows)
+        ? BigInt(object.deleted_rows)
+        : 0n,
+      atMs: isSet(object.atMs) ? BigInt(object.atMs) : isSet(object.at_ms) ? BigInt(object.at_ms) : 0n,
+    };
+  },
+
+  toJSON(message: ArchiveRun): unknown {
+    const obj: any = {};
+    if (message.dir !== "") {
+      obj.dir = message.dir;
+    }
+    if (message.cut !== 0n) {
+      obj.cut = message.cut.toString();
+    }
+    if (message.segments !== 0n) {
+      obj.segments = message.segments.toString();
+    }
+    if (message.purged !== 0n) {
+      obj.purged = message.purged.toString();
+    }
+    if (message.deletedRows !== 0n) {
+      obj.deletedRows = message.deletedRows.toString();
+    }
+    if (message.atMs !== 0n) {
+      obj.atMs = message.atMs.toString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ArchiveRun>): ArchiveRun {
+    return ArchiveRun.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ArchiveRun>): ArchiveRun {
+    const message = createBaseArchiveRun();
+    message.dir = object.dir ?? "";
+    message.cut = (object.cut !== undefined && object.cut !== null) ? BigInt(object.cut) : 0n;
+    message.segments = (object.segments !== undefined && object.segments !== null) ? BigInt(object.segments) : 0n;
+    message.purged = (object.purged !== undefined && object.purged !== null) ? BigInt(object.purged) : 0n;
+    message.deletedRows = (object.deletedRows !== undefined && object.deletedRows !== null)
+      ? BigInt(object.deletedRows)
+      : 0n;
+    message.atMs = (object.atMs !== undefined && object.atMs !== null) ? BigInt(object.atMs) : 0n;
+    return message;
+  },
+};
+
+function createBaseReplicationRun(): ReplicationRun {
+  return { dir: "", lastSequence: 0n, lastCheckpoint: 0n, commit: "", atMs: 0n };
+}
+
+export const ReplicationRun: MessageFns<ReplicationRun> = {
+  encode(message: ReplicationRun, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.dir !== "") {
+      writer.uint32(10).string(message.dir);
+    }
+    if (message.lastSequence !== 0n) {
+      if (BigInt.asUintN(64, message.lastSequence) !== message.lastSequence) {
+        throw new globalThis.Error("value provided for field message.lastSequence of type uint64 too large");
+      }
+      writer.uint32(16).uint64(message.lastSequence);
+    }
+    if (message.lastCheckpoint !== 0n) {
+      if (BigInt.asUintN(64, message.lastCheckpoint) !== message.lastCheckpoint) {
+        throw new globalThis.Error("value provided for field message.lastCheckpoint of type uint64 too large");
+      }
+      writer.uint32(24).uint64(message.lastCheckpoint);
+    }
+    if (message.commit !== "") {
+      writer.uint32(34).string(message.commit);
+    }
+    if (message.atMs !== 0n) {
+      if (BigInt.asUintN(64, message.atMs) !== message.atMs) {
+        throw new globalThis.Error("value provided for field message.atMs of type uint64 too large");
+      }
+      writer.uint32(40).uint64(message.atMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReplicationRun {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReplicationRun();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.dir = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.lastSequence = reader.uint64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.lastCheckpoint = reader.uint64() as bigint;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.commit = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.atMs = reader.uint64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReplicationRun {
+    return {
+      dir: isSet(object.dir) ? globalThis.String(object.dir) : "",
+      lastSequence: isSet(object.lastSequence)
+        ? BigInt(object.lastSequence)
+        : isSet(object.last_sequence)
+        ? BigInt(object.last_sequence)
+        : 0n,
+      lastCheckpoint: isSet(object.lastCheckpoint)
+        ? BigInt(object.lastCheckpoint)
+        : isSet(object.last_checkpoint)
+        ? BigInt(object.last_checkpoint)
+        : 0n,
+      commit: isSet(object.commit) ? globalThis.String(object.commit) : "",
+      atMs: isSet(object.atMs) ? BigInt(object.atMs) : isSet(object.at_ms) ? BigInt(object.at_ms) : 0n,
+    };
+  },
+
+  toJSON(message: ReplicationRun): unknown {
+    const obj: any = {};
+    if (message.dir !== "") {
+      obj.dir = message.dir;
+    }
+    if (message.lastSequence !== 0n) {
+      obj.lastSequence = message.lastSequence.toString();
+    }
+    if (message.lastCheckpoint !== 0n) {
+      obj.lastCheckpoint = message.lastCheckpoint.toString();
+    }
+    if (message.commit !== "") {
+      obj.commit = message.commit;
+    }
+    if (message.atMs !== 0n) {
+      obj.atMs = message.atMs.toString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ReplicationRun>): ReplicationRun {
+    return ReplicationRun.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ReplicationRun>): ReplicationRun {
+    const message = createBaseReplicationRun();
+    message.dir = object.dir ?? "";
+    message.lastSequence = (object.lastSequence !== undefined && object.lastSequence !== null)
+      ? BigInt(object.lastSequence)
+      : 0n;
+    message.lastCheckpoint = (object.lastCheckpoint !== undefined && object.lastCheckpoint !== null)
+      ? BigInt(object.lastCheckpoint)
+      : 0n;
+    message.commit = object.commit ?? "";
+    message.atMs = (object.atMs !== undefined && object.atMs !== null) ? BigInt(object.atMs) : 0n;
+    return message;
+  },
+};
+
+function createBaseGetCheckpointsRequest(): GetCheckpointsRequest {
+  return { chainId: "", pageSize: 0, pageToken: "" };
+}
+
+export const GetCheckpointsRequest: MessageFns<GetCheckpointsRequest> = {
+  encode(message: GetCheckpointsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.chainId !== "") {
+      writer.uint32(10).string(message.chainId);
+    }
+    if (message.pageSize !== 0) {
+      writer.uint32(16).uint32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(26).string(message.pageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetCheckpointsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetCheckpointsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.chainId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.pageSize = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetCheckpointsRequest {
+    return {
+      chainId: isSet(object.chainId)
+        ? globalThis.String(object.chainId)
+        : isSet(object.chain_id)
+        ? globalThis.String(object.chain_id)
+        : "",
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: GetCheckpointsRequest): unknown {
+    const obj: any = {};
+    if (message.chainId !== "") {
+      obj.chainId = message.chainId;
+    }
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetCheckpointsRequest>): GetCheckpointsRequest {
+    return GetCheckpointsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetCheckpointsRequest>): GetCheckpointsRequest {
+    const message = createBaseGetCheckpointsRequest();
+    message.chainId = object.chainId ?? "";
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseGetCheckpointsResponse(): GetCheckpointsResponse {
+  return {
+    chainId: "",
+    latest: undefined,
+    checkpoints: [],
+    nextPageToken: "",
+    checkpointCount: 0n,
+    archiveAnchor: undefined,
+    lastArchive: undefined,
+    lastReplication: undefined,
+    trustedKeys: [],
+  };
+}
+
+export const GetCheckpointsResponse: MessageFns<GetCheckpointsResponse> = {
+  encode(message: GetCheckpointsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.chainId !== "") {
+      writer.uint32(10).string(message.chainId);
+    }
+    if (message.latest !== undefined) {
+      CheckpointInfo.encode(message.latest, writer.uint32(18).fork()).join();
+    }
+    for (const v of message.checkpoints) {
+      CheckpointInfo.encode(v!, writer.uint32(26).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(34).string(message.nextPageToken);
+    }
+    if (message.checkpointCount !== 0n) {
+      if (BigInt.asUintN(64, message.checkpointCount) !== message.checkpointCount) {
+        throw new globalThis.Error("value provided for field message.checkpointCount of type uint64 too large");
+      }
+      writer.uint32(40).uint64(message.checkpointCount);
+    }
+    if (message.archiveAnchor !== undefined) {
+      ArchiveAnchor.encode(message.archiveAnchor, writer.uint32(50).fork()).join();
+    }
+    if (message.lastArchive !== undefined) {
+      ArchiveRun.encode(message.lastArchive, writer.uint32(58).fork()).join();
+    }
+    if (message.lastReplication !== undefined) {
+      ReplicationRun.encode(message.lastReplication, writer.uint32(66).fork()).join();
+    }
+    for (const v of message.trustedKeys) {
+      writer.uint32(74).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetCheckpointsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetCheckpointsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.chainId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.latest = CheckpointInfo.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.checkpoints.push(CheckpointInfo.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.checkpointCount = reader.uint64() as bigint;
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.archiveAnchor = ArchiveAnchor.decode(reader, reader.uint32());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.lastArchive = ArchiveRun.decode(reader, reader.uint32());
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.lastReplication = ReplicationRun.decode(reader, reader.uint32());
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.trustedKeys.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetCheckpointsResponse {
+    return {
+      chainId: isSet(object.chainId)
+        ? globalThis.String(object.chainId)
+        : isSet(object.chain_id)
+        ? globalThis.String(object.chain_id)
+        : "",
+      latest: isSet(object.latest) ? CheckpointInfo.fromJSON(object.latest) : undefined,
+      checkpoints: globalThis.Array.isArray(object?.checkpoints)
+        ? object.checkpoints.map((e: any) => CheckpointInfo.fromJSON(e))
+        : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+      checkpointCount: isSet(object.checkpointCount)
+        ? BigInt(object.checkpointCount)
+        : isSet(object.checkpoint_count)
+        ? BigInt(object.checkpoint_count)
+        : 0n,
+      archiveAnchor: isSet(object.archiveAnchor)
+        ? ArchiveAnchor.fromJSON(object.archiveAnchor)
+        : isSet(object.archive_anchor)
+        ? ArchiveAnchor.fromJSON(object.archive_anchor)
+        : undefined,
+      lastArchive: isSet(object.lastArchive)
+        ? ArchiveRun.fromJSON(object.lastArchive)
+        : isSet(object.last_archive)
+        ? ArchiveRun.fromJSON(object.last_archive)
+        : undefined,
+      lastReplication: isSet(object.lastReplication)
+        ? ReplicationRun.fromJSON(object.lastReplication)
+        : isSet(object.last_replication)
+        ? ReplicationRun.fromJSON(object.last_replication)
+        : undefined,
+      trustedKeys: globalThis.Array.isArray(object?.trustedKeys)
+        ? object.trustedKeys.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.trusted_keys)
+        ? object.trusted_keys.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: GetCheckpointsResponse): unknown {
+    const obj: any = {};
+    if (message.chainId !== "") {
+      obj.chainId = message.chainId;
+    }
+    if (message.latest !== undefined) {
+      obj.latest = CheckpointInfo.toJSON(message.latest);
+    }
+    if (message.checkpoints?.length) {
+      obj.checkpoints = message.checkpoints.map((e) => CheckpointInfo.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
+    }
+    if (message.checkpointCount !== 0n) {
+      obj.checkpointCount = message.checkpointCount.toString();
+    }
+    if (message.archiveAnchor !== undefined) {
+      obj.archiveAnchor = ArchiveAnchor.toJSON(message.archiveAnchor);
+    }
+    if (message.lastArchive !== undefined) {
+      obj.lastArchive = ArchiveRun.toJSON(message.lastArchive);
+    }
+    if (message.lastReplication !== undefined) {
+      obj.lastReplication = ReplicationRun.toJSON(message.lastReplication);
+    }
+    if (message.trustedKeys?.length) {
+      obj.trustedKeys = message.trustedKeys;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetCheckpointsResponse>): GetCheckpointsResponse {
+    return GetCheckpointsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetCheckpointsResponse>): GetCheckpointsResponse {
+    const message = createBaseGetCheckpointsResponse();
+    message.chainId = object.chainId ?? "";
+    message.latest = (object.latest !== undefined && object.latest !== null)
+      ? CheckpointInfo.fromPartial(object.latest)
+      : undefined;
+    message.checkpoints = object.checkpoints?.map((e) => CheckpointInfo.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
+    message.checkpointCount = (object.checkpointCount !== undefined && object.checkpointCount !== null)
+      ? BigInt(object.checkpointCount)
+      : 0n;
+    message.archiveAnchor = (object.archiveAnchor !== undefined && object.archiveAnchor !== null)
+      ? ArchiveAnchor.fromPartial(object.archiveAnchor)
+      : undefined;
+    message.lastArchive = (object.lastArchive !== undefined && object.lastArchive !== null)
+      ? ArchiveRun.fromPartial(object.lastArchive)
+      : undefined;
+    message.lastReplication = (object.lastReplication !== undefined && object.lastReplication !== null)
+      ? ReplicationRun.fromPartial(object.lastReplication)
+      : undefined;
+    message.trustedKeys = object.trustedKeys?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseGetInclusionProofRequest(): GetInclusionProofRequest {
+  return { chainId: "", sequence: 0n, checkpointSize: 0n };
+}
+
+export const GetInclusionProofRequest: MessageFns<GetInclusionProofRequest> = {
+  encode(message: GetInclusionProofRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.chainId !== "") {
+      writer.uint32(10).string(message.chainId);
+    }
+    if (message.sequence !== 0n) {
+      if (BigInt.asUintN(64, message.sequence) !== message.sequence) {
+        throw new globalThis.Error("value provided for field message.sequence of type uint64 too large");
+      }
+      writer.uint32(16).uint64(message.sequence);
+    }
+    if (message.checkpointSize !== 0n) {
+      if (BigInt.asUintN(64, message.checkpointSize) !== message.checkpointSize) {
+        throw new globalThis.Error("value provided for field message.checkpointSize of type uint64 too large");
+      }
+      writer.uint32(24).uint64(message.checkpointSize);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetInclusionProofRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetInclusionProofRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.chainId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.sequence = reader.uint64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.checkpointSize = reader.uint64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetInclusionProofRequest {
+    return {
+      chainId: isSet(object.chainId)
+        ? globalThis.String(object.chainId)
+        : isSet(object.chain_id)
+        ? globalThis.String(object.chain_id)
+        : "",
+      sequence: isSet(object.sequence) ? BigInt(object.sequence) : 0n,
+      checkpointSize: isSet(object.checkpointSize)
+        ? BigInt(object.checkpointSize)
+        : isSet(object.checkpoint_size)
+        ? BigInt(object.checkpoint_size)
+        : 0n,
+    };
+  },
+
+  toJSON(message: GetInclusionProofRequest): unknown {
+    const obj: any = {};
+    if (message.chainId !== "") {
+      obj.chainId = message.chainId;
+    }
+    if (message.sequence !== 0n) {
+      obj.sequence = message.sequence.toString();
+    }
+    if (message.checkpointSize !== 0n) {
+      obj.checkpointSize = message.checkpointSize.toString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetInclusionProofRequest>): GetInclusionProofRequest {
+    return GetInclusionProofRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetInclusionProofRequest>): GetInclusionProofRequest {
+    const message = createBaseGetInclusionProofRequest();
+    message.chainId = object.chainId ?? "";
+    message.sequence = (object.sequence !== undefined && object.sequence !== null) ? BigInt(object.sequence) : 0n;
+    message.checkpointSize = (object.checkpointSize !== undefined && object.checkpointSize !== null)
+      ? BigInt(object.checkpointSize)
+      : 0n;
+    return message;
+  },
+};
+
+function createBaseGetInclusionProofResponse(): GetInclusionProofResponse {
+  return { bundle: undefined, chainId: "", sequence: 0n, treeSize: 0n, tenant: "", verifiedBy: [] };
+}
+
+export const GetInclusionProofResponse: MessageFns<GetInclusionProofResponse> = {
+  encode(message: GetInclusionProofResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.bundle !== undefined) {
+      Struct.encode(Struct.wrap(message.bundle), writer.uint32(10).fork()).join();
+    }
+    if (message.chainId !== "") {
+      writer.uint32(18).string(message.chainId);
+    }
+    if (message.sequence !== 0n) {
+      if (BigInt.asUintN(64, message.sequence) !== message.sequence) {
+        throw new globalThis.Error("value provided for field message.sequence of type uint64 too large");
+      }
+      writer.uint32(24).uint64(message.sequence);
+    }
+    if (message.treeSize !== 0n) {
+      if (BigInt.asUintN(64, message.treeSize) !== message.treeSize) {
+        throw new globalThis.Error("value provided for field message.treeSize of type uint64 too large");
+      }
+      writer.uint32(32).uint64(message.treeSize);
+    }
+    if (message.tenant !== "") {
+      writer.uint32(42).string(message.tenant);
+    }
+    for (const v of message.verifiedBy) {
+      writer.uint32(50).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetInclusionProofResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetInclusionProofResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.bundle = Struct.unwrap(Struct.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.chainId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.sequence = reader.uint64() as bigint;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.treeSize = reader.uint64() as bigint;
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.tenant = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.verifiedBy.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetInclusionProofResponse {
+    return {
+      bundle: isObject(object.bundle) ? object.bundle : undefined,
+      chainId: isSet(object.chainId)
+        ? globalThis.String(object.chainId)
+        : isSet(object.chain_id)
+        ? globalThis.String(object.chain_id)
+        : "",
+      sequence: isSet(object.sequence) ? BigInt(object.sequence) : 0n,
+      treeSize: isSet(object.treeSize)
+        ? BigInt(object.treeSize)
+        : isSet(object.tree_size)
+        ? BigInt(object.tree_size)
+        : 0n,
+      tenant: isSet(object.tenant) ? globalThis.String(object.tenant) : "",
+      verifiedBy: globalThis.Array.isArray(object?.verifiedBy)
+        ? object.verifiedBy.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.verified_by)
+        ? object.verified_by.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: GetInclusionProofResponse): unknown {
+    const obj: any = {};
+    if (message.bundle !== undefined) {
+      obj.bundle = message.bundle;
+    }
+    if (message.chainId !== "") {
+      obj.chainId = message.chainId;
+    }
+    if (message.sequence !== 0n) {
+      obj.sequence = message.sequence.toString();
+    }
+    if (message.treeSize !== 0n) {
+      obj.treeSize = message.treeSize.toString();
+    }
+    if (message.tenant !== "") {
+      obj.tenant = message.tenant;
+    }
+    if (message.verifiedBy?.length) {
+      obj.verifiedBy = message.verifiedBy;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetInclusionProofResponse>): GetInclusionProofResponse {
+    return GetInclusionProofResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetInclusionProofResponse>): GetInclusionProofResponse {
+    const message = createBaseGetInclusionProofResponse();
+    message.bundle = object.bundle ?? undefined;
+    message.chainId = object.chainId ?? "";
+    message.sequence = (object.sequence !== undefined && object.sequence !== null) ? BigInt(object.sequence) : 0n;
+    message.treeSize = (object.treeSize !== undefined && object.treeSize !== null) ? BigInt(object.treeSize) : 0n;
+    message.tenant = object.tenant ?? "";
+    message.verifiedBy = object.verifiedBy?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseGetConsistencyProofRequest(): GetConsistencyProofRequest {
+  return { chainId: "", fromSize: 0n, toSize: 0n };
+}
+
+export const GetConsistencyProofRequest: MessageFns<GetConsistencyProofRequest> = {
+  encode(message: GetConsistencyProofRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.chainId !== "") {
+      writer.uint32(10).string(message.chainId);
+    }
+    if (message.fromSize !== 0n) {
+      if (BigInt.asUintN(64, message.fromSize) !== message.fromSize) {
+        throw new globalThis.Error("value provided for field message.fromSize of type uint64 too large");
+      }
+      writer.uint32(16).uint64(message.fromSize);
+    }
+    if (message.toSize !== 0n) {
+      if (BigInt.asUintN(64, message.toSize) !== message.toSize) {
+        throw new globalThis.Error("value provided for field message.toSize of type uint64 too large");
+      }
+      writer.uint32(24).uint64(message.toSize);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetConsistencyProofRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetConsistencyProofRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.chainId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.fromSize = reader.uint64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.toSize = reader.uint64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetConsistencyProofRequest {
+    return {
+      chainId: isSet(object.chainId)
+        ? globalThis.String(object.chainId)
+        : isSet(object.chain_id)
+        ? globalThis.String(object.chain_id)
+        : "",
+      fromSize: isSet(object.fromSize)
+        ? BigInt(object.fromSize)
+        : isSet(object.from_size)
+        ? BigInt(object.from_size)
+        : 0n,
+      toSize: isSet(object.toSize) ? BigInt(object.toSize) : isSet(object.to_size) ? BigInt(object.to_size) : 0n,
+    };
+  },
+
+  toJSON(message: GetConsistencyProofRequest): unknown {
+    const obj: any = {};
+    if (message.chainId !== "") {
+      obj.chainId = message.chainId;
+    }
+    if (message.fromSize !== 0n) {
+      obj.fromSize = message.fromSize.toString();
+    }
+    if (message.toSize !== 0n) {
+      obj.toSize = message.toSize.toString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetConsistencyProofRequest>): GetConsistencyProofRequest {
+    return GetConsistencyProofRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetConsistencyProofRequest>): GetConsistencyProofRequest {
+    const message = createBaseGetConsistencyProofRequest();
+    message.chainId = object.chainId ?? "";
+    message.fromSize = (object.fromSize !== undefined && object.fromSize !== null) ? BigInt(object.fromSize) : 0n;
+    message.toSize = (object.toSize !== undefined && object.toSize !== null) ? BigInt(object.toSize) : 0n;
+    return message;
+  },
+};
+
+function createBaseGetConsistencyProofResponse(): GetConsistencyProofResponse {
+  return { bundle: undefined, chainId: "", fromSize: 0n, toSize: 0n, verifiedBy: [] };
+}
+
+export const GetConsistencyProofResponse: MessageFns<GetConsistencyProofResponse> = {
+  encode(message: GetConsistencyProofResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.bundle !== undefined) {
+      Struct.encode(Struct.wrap(message.bundle), writer.uint32(10).fork()).join();
+    }
+    if (message.chainId !== "") {
+      writer.uint32(18).string(message.chainId);
+    }
+    if (message.fromSize !== 0n) {
+      if (BigInt.asUintN(64, message.fromSize) !== message.fromSize) {
+        throw new globalThis.Error("value provided for field message.fromSize of type uint64 too large");
+      }
+      writer.uint32(24).uint64(message.fromSize);
+    }
+    if (message.toSize !== 0n) {
+      if (BigInt.asUintN(64, message.toSize) !== message.toSize) {
+        throw new globalThis.Error("value provided for field message.toSize of type uint64 too large");
+      }
+      writer.uint32(32).uint64(message.toSize);
+    }
+    for (const v of message.verifiedBy) {
+      writer.uint32(42).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetConsistencyProofResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetConsistencyProofResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.bundle = Struct.unwrap(Struct.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.chainId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.fromSize = reader.uint64() as bigint;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.toSize = reader.uint64() as bigint;
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.verifiedBy.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetConsistencyProofResponse {
+    return {
+      bundle: isObject(object.bundle) ? object.bundle : undefined,
+      chainId: isSet(object.chainId)
+        ? globalThis.String(object.chainId)
+        : isSet(object.chain_id)
+        ? globalThis.String(object.chain_id)
+        : "",
+      fromSize: isSet(object.fromSize)
+        ? BigInt(object.fromSize)
+        : isSet(object.from_size)
+        ? BigInt(object.from_size)
+        : 0n,
+      toSize: isSet(object.toSize) ? BigInt(object.toSize) : isSet(object.to_size) ? BigInt(object.to_size) : 0n,
+      verifiedBy: globalThis.Array.isArray(object?.verifiedBy)
+        ? object.verifiedBy.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.verified_by)
+        ? object.verified_by.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: GetConsistencyProofResponse): unknown {
+    const obj: any = {};
+    if (message.bundle !== undefined) {
+      obj.bundle = message.bundle;
+    }
+    if (message.chainId !== "") {
+      obj.chainId = message.chainId;
+    }
+    if (message.fromSize !== 0n) {
+      obj.fromSize = message.fromSize.toString();
+    }
+    if (message.toSize !== 0n) {
+      obj.toSize = message.toSize.toString();
+    }
+    if (message.verifiedBy?.length) {
+      obj.verifiedBy = message.verifiedBy;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetConsistencyProofResponse>): GetConsistencyProofResponse {
+    return GetConsistencyProofResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetConsistencyProofResponse>): GetConsistencyProofResponse {
+    const message = createBaseGetConsistencyProofResponse();
+    message.bundle = object.bundle ?? undefined;
+    message.chainId = object.chainId ?? "";
+    message.fromSize = (object.fromSize !== undefined && object.fromSize !== null) ? BigInt(object.fromSize) : 0n;
+    message.toSize = (object.toSize !== undefined && object.toSize !== null) ? BigInt(object.toSize) : 0n;
+    message.verifiedBy = object.verifiedBy?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseGetFleetStatusRequest(): GetFleetStatusRequest {
+  return { fleet: "" };
+}
+
+export const GetFleetStatusRequest: MessageFns<GetFleetStatusRequest> = {
+  encode(message: GetFleetStatusRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.fleet !== "") {
+      writer.uint32(10).string(message.fleet);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetFleetStatusRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetFleetStatusRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.fleet = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetFleetStatusRequest {
+    return { fleet: isSet(object.fleet) ? globalThis.String(object.fleet) : "" };
+  },
+
+  toJSON(message: GetFleetStatusRequest): unknown {
+    const obj: any = {};
+    if (message.fleet !== "") {
+      obj.fleet = message.fleet;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetFleetStatusRequest>): GetFleetStatusRequest {
+    return GetFleetStatusRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetFleetStatusRequest>): GetFleetStatusRequest {
+    const message = createBaseGetFleetStatusRequest();
+    message.fleet = object.fleet ?? "";
+    return message;
+  },
+};
+
+function createBaseFleetRegion(): FleetRegion {
+  return { chainId: "", sequence: 0n, index: 0n, timeMs: 0n };
+}
+
+export const FleetRegion: MessageFns<FleetRegion> = {
+  encode(message: FleetRegion, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.chainId !== "") {
+      writer.uint32(10).string(message.chainId);
+    }
+    if (message.sequence !== 0n) {
+      if (BigInt.asUintN(64, message.sequence) !== message.sequence) {
+        throw new globalThis.Error("value provided for field message.sequence of type uint64 too large");
+      }
+      writer.uint32(16).uint64(message.sequence);
+    }
+    if (message.index !== 0n) {
+      if (BigInt.asUintN(64, message.index) !== message.index) {
+        throw new globalThis.Error("value provided for field message.index of type uint64 too large");
+      }
+      writer.uint32(24).uint64(message.index);
+    }
+    if (message.timeMs !== 0n) {
+      if (BigInt.asUintN(64, message.timeMs) !== message.timeMs) {
+        throw new globalThis.Error("value provided for field message.timeMs of type uint64 too large");
+      }
+      writer.uint32(32).uint64(message.timeMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FleetRegion {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFleetRegion();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.chainId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.sequence = reader.uint64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.index = reader.uint64() as bigint;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.timeMs = reader.uint64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FleetRegion {
+    return {
+      chainId: isSet(object.chainId)
+        ? globalThis.String(object.chainId)
+        : isSet(object.chain_id)
+        ? globalThis.String(object.chain_id)
+        : "",
+      sequence: isSet(object.sequence) ? BigInt(object.sequence) : 0n,
+      index: isSet(object.index) ? BigInt(object.index) : 0n,
+      timeMs: isSet(object.timeMs) ? BigInt(object.timeMs) : isSet(object.time_ms) ? BigInt(object.time_ms) : 0n,
+    };
+  },
+
+  toJSON(message: FleetRegion): unknown {
+    const obj: any = {};
+    if (message.chainId !== "") {
+      obj.chainId = message.chainId;
+    }
+    if (message.sequence !== 0n) {
+      obj.sequence = message.sequence.toString();
+    }
+    if (message.index !== 0n) {
+      obj.index = message.index.toString();
+    }
+    if (message.timeMs !== 0n) {
+      obj.timeMs = message.timeMs.toString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<FleetRegion>): FleetRegion {
+    return FleetRegion.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<FleetRegion>): FleetRegion {
+    const message = createBaseFleetRegion();
+    message.chainId = object.chainId ?? "";
+    message.sequence = (object.sequence !== undefined && object.sequence !== null) ? BigInt(object.sequence) : 0n;
+    message.index = (object.index !== undefined && object.index !== null) ? BigInt(object.index) : 0n;
+    message.timeMs = (object.timeMs !== undefined && object.timeMs !== null) ? BigInt(object.timeMs) : 0n;
+    return message;
+  },
+};
+
+function createBaseFleetHead(): FleetHead {
+  return { index: 0n, hash: "" };
+}
+
+export const FleetHead: MessageFns<FleetHead> = {
+  encode(message: FleetHead, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.index !== 0n) {
+      if (BigInt.asUintN(64, message.index) !== message.index) {
+        throw new globalThis.Error("value provided for field message.index of type uint64 too large");
+      }
+      writer.uint32(8).uint64(message.index);
+    }
+    if (message.hash !== "") {
+      writer.uint32(18).string(message.hash);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FleetHead {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFleetHead();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.index = reader.uint64() as bigint;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.hash = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FleetHead {
+    return {
+      index: isSet(object.index) ? BigInt(object.index) : 0n,
+      hash: isSet(object.hash) ? globalThis.String(object.hash) : "",
+    };
+  },
+
+  toJSON(message: FleetHead): unknown {
+    const obj: any = {};
+    if (message.index !== 0n) {
+      obj.index = message.index.toString();
+    }
+    if (message.hash !== "") {
+      obj.hash = message.hash;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<FleetHead>): FleetHead {
+    return FleetHead.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<FleetHead>): FleetHead {
+    const message = createBaseFleetHead();
+    message.index = (object.index !== undefined && object.index !== null) ? BigInt(object.index) : 0n;
+    message.hash = object.hash ?? "";
+    return message;
+  },
+};
+
+function createBaseGetFleetStatusResponse(): GetFleetStatusResponse {
+  return { fleet: "", entries: 0n, head: undefined, regions: [] };
+}
+
+export const GetFleetStatusResponse: MessageFns<GetFleetStatusResponse> = {
+  encode(message: GetFleetStatusResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.fleet !== "") {
+      writer.uint32(10).string(message.fleet);
+    }
+    if (message.entries !== 0n) {
+      if (BigInt.asUintN(64, message.entries) !== message.entries) {
+        throw new globalThis.Error("value provided for field message.entries of type uint64 too large");
+      }
+      writer.uint32(16).uint64(message.entries);
+    }
+    if (message.head !== undefined) {
+      FleetHead.encode(message.head, writer.uint32(26).fork()).join();
+    }
+    for (const v of message.regions) {
+      FleetRegion.encode(v!, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetFleetStatusResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetFleetStatusResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.fleet = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.entries = reader.uint64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.head = FleetHead.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.regions.push(FleetRegion.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetFleetStatusResponse {
+    return {
+      fleet: isSet(object.fleet) ? globalThis.String(object.fleet) : "",
+      entries: isSet(object.entries) ? BigInt(object.entries) : 0n,
+      head: isSet(object.head) ? FleetHead.fromJSON(object.head) : undefined,
+      regions: globalThis.Array.isArray(object?.regions) ? object.regions.map((e: any) => FleetRegion.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: GetFleetStatusResponse): unknown {
+    const obj: any = {};
+    if (message.fleet !== "") {
+      obj.fleet = message.fleet;
+    }
+    if (message.entries !== 0n) {
+      obj.entries = message.entries.toString();
+    }
+    if (message.head !== undefined) {
+      obj.head = FleetHead.toJSON(message.head);
+    }
+    if (message.regions?.length) {
+      obj.regions = message.regions.map((e) => FleetRegion.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetFleetStatusResponse>): GetFleetStatusResponse {
+    return GetFleetStatusResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetFleetStatusResponse>): GetFleetStatusResponse {
+    const message = createBaseGetFleetStatusResponse();
+    message.fleet = object.fleet ?? "";
+    message.entries = (object.entries !== undefined && object.entries !== null) ? BigInt(object.entries) : 0n;
+    message.head = (object.head !== undefined && object.head !== null) ? FleetHead.fromPartial(object.head) : undefined;
+    message.regions = object.regions?.map((e) => FleetRegion.fromPartial(e)) || [];
+    return message;
+  },
+};
+
 function createBaseHealthRequest(): HealthRequest {
   return {};
 }
@@ -6095,6 +8319,70 @@ export const LedgerQueryService = {
     responseSerialize: (value: VerifyRangeResponse): Buffer => Buffer.from(VerifyRangeResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): VerifyRangeResponse => VerifyRangeResponse.decode(value),
   },
+  /**
+   * The chain's signed checkpoints (latest, then a page of the checkpoint
+   * stream, newest first) with each signature's validity under the keys the
+   * API was given, the archive anchor, the last archive and replication run.
+   * Operator only. Needs the API to have NATS.
+   */
+  getCheckpoints: {
+    path: "/hwledger.v1.LedgerQuery/GetCheckpoints" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetCheckpointsRequest): Buffer =>
+      Buffer.from(GetCheckpointsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetCheckpointsRequest => GetCheckpointsRequest.decode(value),
+    responseSerialize: (value: GetCheckpointsResponse): Buffer =>
+      Buffer.from(GetCheckpointsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetCheckpointsResponse => GetCheckpointsResponse.decode(value),
+  },
+  /**
+   * An offline inclusion proof bundle of one record against a signed
+   * checkpoint, exactly as `hwledger prove --seq` writes it (`hwledger
+   * verify-proof` checks it with the verifier key alone). A tenant key: only
+   * records of its own tenant. Needs NATS.
+   */
+  getInclusionProof: {
+    path: "/hwledger.v1.LedgerQuery/GetInclusionProof" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetInclusionProofRequest): Buffer =>
+      Buffer.from(GetInclusionProofRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetInclusionProofRequest => GetInclusionProofRequest.decode(value),
+    responseSerialize: (value: GetInclusionProofResponse): Buffer =>
+      Buffer.from(GetInclusionProofResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetInclusionProofResponse => GetInclusionProofResponse.decode(value),
+  },
+  /**
+   * An offline consistency proof bundle between two signed checkpoints, as
+   * `hwledger prove --consistency A:B` writes it. Operator only. Needs NATS.
+   */
+  getConsistencyProof: {
+    path: "/hwledger.v1.LedgerQuery/GetConsistencyProof" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetConsistencyProofRequest): Buffer =>
+      Buffer.from(GetConsistencyProofRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetConsistencyProofRequest => GetConsistencyProofRequest.decode(value),
+    responseSerialize: (value: GetConsistencyProofResponse): Buffer =>
+      Buffer.from(GetConsistencyProofResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetConsistencyProofResponse => GetConsistencyProofResponse.decode(value),
+  },
+  /**
+   * The fleet anchor: its head and the newest anchored checkpoint of each
+   * region chain. Operator only. Needs NATS.
+   */
+  getFleetStatus: {
+    path: "/hwledger.v1.LedgerQuery/GetFleetStatus" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetFleetStatusRequest): Buffer =>
+      Buffer.from(GetFleetStatusRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetFleetStatusRequest => GetFleetStatusRequest.decode(value),
+    responseSerialize: (value: GetFleetStatusResponse): Buffer =>
+      Buffer.from(GetFleetStatusResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetFleetStatusResponse => GetFleetStatusResponse.decode(value),
+  },
   /** Liveness (no key needed). */
   health: {
     path: "/hwledger.v1.LedgerQuery/Health" as const,
@@ -6141,6 +8429,30 @@ export interface LedgerQueryServer extends UntypedServiceImplementation {
   getChainStatus: handleUnaryCall<GetChainStatusRequest, GetChainStatusResponse>;
   /** Re-verifies stored records from..to from their canonical bytes. */
   verifyRange: handleUnaryCall<VerifyRangeRequest, VerifyRangeResponse>;
+  /**
+   * The chain's signed checkpoints (latest, then a page of the checkpoint
+   * stream, newest first) with each signature's validity under the keys the
+   * API was given, the archive anchor, the last archive and replication run.
+   * Operator only. Needs the API to have NATS.
+   */
+  getCheckpoints: handleUnaryCall<GetCheckpointsRequest, GetCheckpointsResponse>;
+  /**
+   * An offline inclusion proof bundle of one record against a signed
+   * checkpoint, exactly as `hwledger prove --seq` writes it (`hwledger
+   * verify-proof` checks it with the verifier key alone). A tenant key: only
+   * records of its own tenant. Needs NATS.
+   */
+  getInclusionProof: handleUnaryCall<GetInclusionProofRequest, GetInclusionProofResponse>;
+  /**
+   * An offline consistency proof bundle between two signed checkpoints, as
+   * `hwledger prove --consistency A:B` writes it. Operator only. Needs NATS.
+   */
+  getConsistencyProof: handleUnaryCall<GetConsistencyProofRequest, GetConsistencyProofResponse>;
+  /**
+   * The fleet anchor: its head and the newest anchored checkpoint of each
+   * region chain. Operator only. Needs NATS.
+   */
+  getFleetStatus: handleUnaryCall<GetFleetStatusRequest, GetFleetStatusResponse>;
   /** Liveness (no key needed). */
   health: handleUnaryCall<HealthRequest, HealthResponse>;
   /** Readiness: Postgres reachable and migrated, NATS connected when configured (no key needed). */
@@ -6310,6 +8622,86 @@ export interface LedgerQueryClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: VerifyRangeResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * The chain's signed checkpoints (latest, then a page of the checkpoint
+   * stream, newest first) with each signature's validity under the keys the
+   * API was given, the archive anchor, the last archive and replication run.
+   * Operator only. Needs the API to have NATS.
+   */
+  getCheckpoints(
+    request: GetCheckpointsRequest,
+    callback: (error: ServiceError | null, response: GetCheckpointsResponse) => void,
+  ): ClientUnaryCall;
+  getCheckpoints(
+    request: GetCheckpointsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetCheckpointsResponse) => void,
+  ): ClientUnaryCall;
+  getCheckpoints(
+    request: GetCheckpointsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetCheckpointsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * An offline inclusion proof bundle of one record against a signed
+   * checkpoint, exactly as `hwledger prove --seq` writes it (`hwledger
+   * verify-proof` checks it with the verifier key alone). A tenant key: only
+   * records of its own tenant. Needs NATS.
+   */
+  getInclusionProof(
+    request: GetInclusionProofRequest,
+    callback: (error: ServiceError | null, response: GetInclusionProofResponse) => void,
+  ): ClientUnaryCall;
+  getInclusionProof(
+    request: GetInclusionProofRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetInclusionProofResponse) => void,
+  ): ClientUnaryCall;
+  getInclusionProof(
+    request: GetInclusionProofRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetInclusionProofResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * An offline consistency proof bundle between two signed checkpoints, as
+   * `hwledger prove --consistency A:B` writes it. Operator only. Needs NATS.
+   */
+  getConsistencyProof(
+    request: GetConsistencyProofRequest,
+    callback: (error: ServiceError | null, response: GetConsistencyProofResponse) => void,
+  ): ClientUnaryCall;
+  getConsistencyProof(
+    request: GetConsistencyProofRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetConsistencyProofResponse) => void,
+  ): ClientUnaryCall;
+  getConsistencyProof(
+    request: GetConsistencyProofRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetConsistencyProofResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * The fleet anchor: its head and the newest anchored checkpoint of each
+   * region chain. Operator only. Needs NATS.
+   */
+  getFleetStatus(
+    request: GetFleetStatusRequest,
+    callback: (error: ServiceError | null, response: GetFleetStatusResponse) => void,
+  ): ClientUnaryCall;
+  getFleetStatus(
+    request: GetFleetStatusRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetFleetStatusResponse) => void,
+  ): ClientUnaryCall;
+  getFleetStatus(
+    request: GetFleetStatusRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetFleetStatusResponse) => void,
   ): ClientUnaryCall;
   /** Liveness (no key needed). */
   health(
