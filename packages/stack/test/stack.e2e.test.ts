@@ -7,8 +7,10 @@
  * - every service's /metrics passes `promtool check metrics`, carries the
  *   required metrics and no tenant/request labels;
  * - the dashboard in a real headless Chromium shows chains, fleet, tenant
- *   charts, flags and an audit trail with verified hashes, loads nothing from
- *   another origin; its screenshot is docs/dashboard.png;
+ *   charts, flags, an audit trail with verified hashes, and each chain's
+ *   latest checkpoint with valid signatures and the fleet anchor over both
+ *   regions, loads nothing from another origin; its screenshot is
+ *   docs/dashboard.png;
  * - Ctrl-C (SIGINT) stops every child and exits 0;
  * - a second start resumes the same ledger (the head sequence continues and
  *   the chain verifies from genesis);
@@ -261,6 +263,41 @@ describe('npm start', () => {
       expect(await page.locator('#trail').textContent()).toContain('every record verified');
       // Reconciliation flags render (a table, or the empty note).
       expect(await page.locator('#flags table.flags, #flags p.empty').count()).toBe(1);
+      // Checkpoints & proofs: the sequencers sign a checkpoint every 10 s and the fleet anchor
+      // records them every 10 s (service-plan.ts); the page polls every 5 s.
+      await page.waitForFunction(
+        (chains) =>
+          chains.every(
+            (c) =>
+              document.querySelector(`article.checkpoint[data-chain="${c}"] [data-field="signatures"] .badge[data-validity="valid"]`) &&
+              document.querySelector(`#fleet-anchor tr[data-region="${c}"]:not([data-missing])`),
+          ),
+        CHAINS,
+        { timeout: 60_000 },
+      );
+      for (const c of CHAINS) {
+        const card = page.locator(`article.checkpoint[data-chain="${c}"]`);
+        const fromApi = await api<{ latest?: { validity: string }; trustedKeys: string[] }>(`/v1/chains/${c}/checkpoints?page_size=1`);
+        expect(fromApi.latest?.validity, c).toBe('valid');
+        await expect(card.locator('header .badge').getAttribute('data-validity')).resolves.toBe('valid');
+        const sigs = await card.locator('[data-field="signatures"] .badge').evaluateAll((bs) => bs.map((b) => b.getAttribute('data-validity')));
+        expect(sigs.length, c).toBeGreaterThan(0);
+        for (const v of sigs) expect(v, c).toBe('valid');
+        expect(Number((await card.locator('[data-field="size"]').textContent())?.replace(/[^0-9]/g, ''))).toBeGreaterThan(0);
+        expect(Number((await card.locator('[data-field="count"]').textContent())?.replace(/,/g, ''))).toBeGreaterThan(0);
+        await expect(card.locator('[data-field="root"] span').getAttribute('title')).resolves.toMatch(/^[0-9a-f]{64}$/);
+        // Nothing archived or replicated by npm start.
+        await expect(card.locator('[data-field="anchor"]').textContent()).resolves.toBe('nothing archived');
+        await expect(card.locator('[data-field="replication"]').textContent()).resolves.toBe('none yet');
+        expect(fromApi.trustedKeys.length, c).toBeGreaterThan(0);
+        await expect(card.locator('[data-field="keys"]').textContent()).resolves.toBe(fromApi.trustedKeys.join(', '));
+        const anchored = page.locator(`#fleet-anchor tr[data-region="${c}"] td.num`);
+        expect(Number((await anchored.first().textContent())?.replace(/,/g, ''))).toBeGreaterThan(0);
+      }
+      const anchor = page.locator('#fleet-anchor article.anchor[data-fleet="main"]');
+      await expect(anchor.locator('header h3').textContent()).resolves.toBe('fleet anchor main');
+      expect(Number((await anchor.locator('[data-field="head-index"]').textContent())?.replace(/,/g, ''))).toBeGreaterThanOrEqual(CHAINS.length);
+      await expect(anchor.locator('[data-field="head-hash"] span').getAttribute('title')).resolves.toMatch(/^[0-9a-f]{64}$/);
 
       await page.evaluate(() => window.scrollTo(0, 0));
       const shot = join(home, 'dashboard.png');

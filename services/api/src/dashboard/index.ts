@@ -11,8 +11,10 @@
  *   GET /dashboard/api/recent?chain=ID  recent jobs and requests (to open their audit trail)
  *
  * The page also calls the API itself: /v1/chains/{id}/status (live stream
- * head, lag), /v1/chains/{id}/verify (re-verification of the latest records)
- * and /v1/audit/{key} (audit trail with hashes and verification status).
+ * head, lag), /v1/chains/{id}/verify (re-verification of the latest records),
+ * /v1/audit/{key} (audit trail with hashes and verification status),
+ * /v1/chains/{id}/checkpoints (latest signed checkpoint, signature validity,
+ * archive and replication runs) and /v1/fleet/status (the fleet anchor).
  *
  * Access: the JSON endpoints need an OPERATOR key (Authorization: Bearer),
  * like the API's fleet views: they mix every tenant's data. The page itself

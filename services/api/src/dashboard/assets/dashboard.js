@@ -1,7 +1,8 @@
 // hwledger SRE dashboard: polls the API every few seconds and renders the
-// chains, fleet, tenants, reconciliation flags and audit trails.
+// chains, fleet, tenants, checkpoints and the fleet anchor, reconciliation
+// flags and audit trails.
 import { ApiError, clearKey, getJson, getKey, setKey, takeKeyFromFragment } from './api.js';
-import { h, renderChains, renderFleet, renderFlags, renderRecent, renderTenants, renderTrail } from './views.js';
+import { h, renderChains, renderCheckpoints, renderFleet, renderFleetAnchor, renderFlags, renderRecent, renderTenants, renderTrail } from './views.js';
 
 const $ = (id) => document.getElementById(id);
 const REFRESH_MS = 5_000;
@@ -80,13 +81,38 @@ async function refreshChains() {
   return chains;
 }
 
+/**
+ * Checkpoints of each chain and the fleet anchor, straight from the API
+ * (/v1/chains/{id}/checkpoints, /v1/fleet/status). Each card shows its own
+ * error (no NATS, no --fleet, no anchor yet): the rest of the page goes on.
+ */
+async function refreshProofs(chainIds) {
+  const [checkpoints, anchor] = await Promise.all([
+    Promise.all(
+      chainIds.map((chainId) =>
+        getJson(`/v1/chains/${encodeURIComponent(chainId)}/checkpoints?page_size=1`).then(
+          (result) => ({ chainId, result }),
+          (error) => ({ chainId, error }),
+        ),
+      ),
+    ),
+    getJson('/v1/fleet/status').then(
+      (result) => ({ result }),
+      (error) => ({ error }),
+    ),
+  ]);
+  renderCheckpoints($('checkpoints'), checkpoints);
+  renderFleetAnchor($('fleet-anchor'), anchor.result, chainIds, anchor.error);
+}
+
 async function refresh() {
   try {
-    await refreshChains();
+    const chains = await refreshChains();
     const [fleet, tenants, flags] = await Promise.all([
       getJson('/dashboard/api/fleet'),
       getJson(`/dashboard/api/tenants?range=${state.range}${state.chain ? `&chain=${encodeURIComponent(state.chain)}` : ''}`),
       getJson('/dashboard/api/flags'),
+      refreshProofs(chains.map((c) => c.chainId)),
     ]);
     renderFleet($('fleet'), fleet.devices);
     renderTenants($('tenants'), tenants);

@@ -238,3 +238,134 @@ export function renderTrail(target, trail) {
     ),
   );
 }
+
+// ---- checkpoints & proofs ----
+
+const VALIDITY_CLASS = { valid: 'ok', invalid: 'bad' };
+/** A signature validity badge: valid = ok, invalid = bad, anything else (unknown) muted. */
+function validityBadge(validity, text, title) {
+  const v = validity || 'unknown';
+  return h('span', { class: `badge ${VALIDITY_CLASS[v] ?? 'unknown'}`, 'data-validity': v, title }, text ?? v);
+}
+/** u64 fields arrive as decimal strings; absent means 0 (proto3 JSON). */
+const u64 = (s) => intFmt(s ?? '0');
+const when = (ms) => (Number(ms ?? 0) > 0 ? `${utc(ms)} (${ago(Number(ms))})` : '—');
+const hashCell = (hex) => h('span', { class: 'mono', title: hex }, shortHash(hex));
+
+function checkpointRows(r) {
+  const l = r.latest ?? r.checkpoints?.[0];
+  const sigs = l?.signatures ?? [];
+  const archive = r.lastArchive;
+  const repl = r.lastReplication;
+  const anchor = r.archiveAnchor;
+  return [
+    h('dt', {}, 'latest checkpoint'),
+    h('dd', { 'data-field': 'size' }, l ? `${u64(l.sequence)} records` : 'none yet'),
+    h('dt', {}, 'issued'),
+    h('dd', { 'data-field': 'time' }, l ? when(l.timeMs) : '—'),
+    h('dt', {}, 'root hash'),
+    h('dd', { 'data-field': 'root' }, l ? hashCell(l.rootHash) : '—'),
+    h('dt', {}, 'signatures'),
+    h(
+      'dd',
+      { 'data-field': 'signatures', class: 'sigs' },
+      sigs.length ? sigs.map((s) => validityBadge(s.validity, `${s.keyName ?? '?'}: ${s.validity || 'unknown'}`, `key ${s.keyName ?? '?'}+${s.keyId ?? ''}`)) : '—',
+    ),
+    h('dt', {}, 'checkpoints'),
+    h('dd', { 'data-field': 'count' }, u64(r.checkpointCount)),
+    h('dt', {}, 'archive anchor'),
+    h('dd', { 'data-field': 'anchor' }, anchor ? [`record ${u64(anchor.sequence)} · `, hashCell(anchor.hash)] : h('span', { class: 'muted' }, 'nothing archived')),
+    h('dt', {}, 'last archive'),
+    h(
+      'dd',
+      { 'data-field': 'archive', title: archive?.dir },
+      archive
+        ? `records 1–${u64(archive.cut)}, ${u64(archive.segments)} segment(s), ${u64(archive.purged)} purged, ${u64(archive.deletedRows)} rows deleted, ${ago(Number(archive.atMs ?? 0))}`
+        : h('span', { class: 'muted' }, 'none yet'),
+    ),
+    h('dt', {}, 'last replication'),
+    h(
+      'dd',
+      { 'data-field': 'replication', title: repl?.dir },
+      repl
+        ? [`records 1–${u64(repl.lastSequence)}, checkpoint ${u64(repl.lastCheckpoint)}, commit `, h('span', { class: 'mono', title: repl.commit }, (repl.commit ?? '').slice(0, 10) || '—'), `, ${ago(Number(repl.atMs ?? 0))}`]
+        : h('span', { class: 'muted' }, 'none yet'),
+    ),
+    h('dt', {}, 'verifier keys'),
+    h('dd', { class: 'mono', 'data-field': 'keys' }, r.trustedKeys?.length ? r.trustedKeys.join(', ') : h('span', { class: 'muted' }, 'none (start the API with --checkpoint-key)')),
+  ];
+}
+
+/**
+ * Checkpoints per chain (GET /v1/chains/{id}/checkpoints): items are
+ * { chainId, result } or { chainId, error } (an ApiError), each its own card.
+ */
+export function renderCheckpoints(target, items) {
+  if (items.length === 0) {
+    target.replaceChildren(h('p', { class: 'empty' }, 'No chains yet.'));
+    return;
+  }
+  target.replaceChildren(
+    ...items.map(({ chainId, result: r, error }) => {
+      const l = r ? (r.latest ?? r.checkpoints?.[0]) : undefined;
+      return h(
+        'article',
+        { class: 'card checkpoint', 'data-chain': chainId, 'data-error': error ? error.code ?? 'ERROR' : undefined },
+        h('header', {}, h('h3', {}, chainId), error ? badge(undefined, 'unavailable') : l ? validityBadge(l.validity, `checkpoint ${l.validity || 'unknown'}`) : badge(undefined, 'no checkpoint yet')),
+        error ? h('p', { class: error.code === 'FAILED_PRECONDITION' ? 'muted' : 'bad' }, error.message) : h('dl', {}, checkpointRows(r)),
+      );
+    }),
+  );
+}
+
+/**
+ * The fleet anchor (GET /v1/fleet/status): entries, head, and per region the
+ * newest checkpoint it recorded. chains: the dashboard's chain ids (a chain
+ * missing from the anchor shows as not anchored yet). error: an ApiError.
+ */
+export function renderFleetAnchor(target, f, chains, error) {
+  if (error) {
+    const expected = error.code === 'FAILED_PRECONDITION' || error.status === 404;
+    target.replaceChildren(
+      h(
+        'article',
+        { class: 'card anchor', 'data-error': error.code ?? 'ERROR' },
+        h('header', {}, h('h3', {}, 'fleet anchor'), badge(undefined, error.code === 'FAILED_PRECONDITION' ? 'not set up' : error.status === 404 ? 'none yet' : 'unavailable')),
+        h('p', { class: expected ? 'muted' : 'bad' }, error.message),
+      ),
+    );
+    return;
+  }
+  const regions = new Map((f.regions ?? []).map((r) => [r.chainId, r]));
+  const ids = [...new Set([...regions.keys(), ...chains])].sort();
+  target.replaceChildren(
+    h(
+      'article',
+      { class: 'card anchor', 'data-fleet': f.fleet },
+      h('header', {}, h('h3', {}, `fleet anchor ${f.fleet}`), h('span', { class: 'muted' }, `${u64(f.entries)} entries`)),
+      h(
+        'dl',
+        {},
+        h('dt', {}, 'head entry'),
+        h('dd', { 'data-field': 'head-index' }, f.head ? u64(f.head.index) : 'none yet'),
+        h('dt', {}, 'head hash'),
+        h('dd', { 'data-field': 'head-hash' }, f.head ? hashCell(f.head.hash) : '—'),
+      ),
+      h(
+        'table',
+        { class: 'anchored' },
+        h('thead', {}, h('tr', {}, h('th', {}, 'region chain'), h('th', { class: 'num' }, 'newest anchored checkpoint'), h('th', { class: 'num' }, 'anchor entry'), h('th', {}, 'checkpoint time (UTC)'))),
+        h(
+          'tbody',
+          {},
+          ...ids.map((id) => {
+            const r = regions.get(id);
+            return r
+              ? h('tr', { 'data-region': id }, h('td', {}, id), h('td', { class: 'num mono' }, u64(r.sequence)), h('td', { class: 'num mono' }, u64(r.index)), h('td', { class: 'muted' }, when(r.timeMs)))
+              : h('tr', { 'data-region': id, 'data-missing': 'true' }, h('td', {}, id), h('td', { class: 'muted', colspan: 3 }, 'not anchored yet'));
+          }),
+        ),
+      ),
+    ),
+  );
+}
