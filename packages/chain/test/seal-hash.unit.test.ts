@@ -40,10 +40,20 @@ describe('sealEvent hash injection', () => {
       calls.push(prev.length + canonical.length);
       return new Uint8Array(32).fill(7);
     };
-    const event = { kind: 'job_failed', source: 's', eventId: 'e', observedAtMs: 1n, tenant: '', instanceId: 'i', data: { job_id: 'j', error_message: 'x' } } as const;
+    const event = {
+      kind: 'job_failed',
+      source: 's',
+      eventId: 'e',
+      observedAtMs: 1n,
+      tenant: '',
+      instanceId: 'i',
+      data: { job_id: 'j', error_message: 'x' },
+    } as const;
     const s = sealEvent(event, { chainId: 'c', sequence: 1n, sealedAtMs: 2n }, new Uint8Array(32), fake);
     expect(calls).toEqual([32 + s.canonical.length]);
     expect(s.hash).toEqual(new Uint8Array(32).fill(7));
-    expect(toHex(sealEvent(event, { chainId: 'c', sequence: 1n, sealedAtMs: 2n }, new Uint8Array(32)).hash)).toBe(toHex(chainHash(new Uint8Array(32), s.canonical)));
+    expect(toHex(sealEvent(event, { chainId: 'c', sequence: 1n, sealedAtMs: 2n }, new Uint8Array(32)).hash)).toBe(
+      toHex(chainHash(new Uint8Array(32), s.canonical)),
+    );
   });
 });

@@ -7,7 +7,17 @@
 import type { Command } from 'commander';
 import pg from 'pg';
 import { Registry } from 'prom-client';
-import { closeNats, connectNats, createLogger, HwlError, resolveChainId, resolveDatabaseUrl, resolveNatsUrl, registerProcessMetrics, redactNatsUrl } from '@hwledger/core';
+import {
+  closeNats,
+  connectNats,
+  createLogger,
+  HwlError,
+  resolveChainId,
+  resolveDatabaseUrl,
+  resolveNatsUrl,
+  registerProcessMetrics,
+  redactNatsUrl,
+} from '@hwledger/core';
 import { migrate, Projector, rebuildChain, startHealthServer } from '@hwledger/projector';
 import { ExitError } from '../main.js';
 
