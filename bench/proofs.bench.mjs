@@ -34,8 +34,10 @@ const N = Number(env.HWL_BENCH_PROOF_RECORDS ?? 1_000_000);
 const PROOFS = Number(env.HWL_BENCH_PROOFS ?? (quick ? 5_000 : 20_000));
 const CKPT_RECORDS = Number(env.HWL_BENCH_CKPT_RECORDS ?? (quick ? 100_000 : 300_000));
 const CKPT_EVERY = Number(env.HWL_BENCH_CKPT_EVERY ?? 1_000);
-const REPEAT = Number(env.HWL_BENCH_REPEAT ?? (quick ? 1 : 2));
+const REPEAT = Number(env.HWL_BENCH_REPEAT ?? (quick ? 2 : 5));
 const BATCH = 100;
+/** Extra node flags for the sequencer processes, e.g. HWL_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof". */
+const NODE_ARGS = (env.HWL_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
 
 const fmt = (n) => Math.round(n).toLocaleString('en-US');
 const recordHash = (i) => createHash('sha256').update(`record ${i}`).digest();
@@ -152,7 +154,7 @@ async function measure(jsm, stream, total) {
 }
 
 function startSequencer(url, chain, extra) {
-  const p = spawn(process.execPath, [CLI_BIN, 'sequencer', '--nats', url, '--chain', chain, '--takeover-grace-ms', '0', ...extra], {
+  const p = spawn(process.execPath, [...NODE_ARGS, CLI_BIN, 'sequencer', '--nats', url, '--chain', chain, '--takeover-grace-ms', '0', ...extra], {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...env, HWL_LOG_LEVEL: 'warn' },
   });
@@ -212,7 +214,10 @@ async function main() {
     const m = merkleBench();
     process.stderr.write(`merkle: build ${fmt(m.buildRate)}/s, proofs ${fmt(m.genRate)}/s, verify ${fmt(m.verRate)}/s\n`);
     const c = await checkpointBench(work);
-    const ratio = c.with / c.without;
+    // Each round runs without, then with, back to back: the ratio is the median of the rounds' ratios (load on this shared machine drifts between rounds).
+    const ratios = c.all.with.map((w, i) => w / c.all.without[i]);
+    const sorted = [...ratios].sort((a, b) => a - b);
+    const ratio = sorted.length % 2 ? sorted[(sorted.length - 1) / 2] : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
     const ok = (b) => (b ? 'yes' : '**no**');
     const table = [
       `| measure | result | target | met |`,
@@ -222,11 +227,12 @@ async function main() {
       `| inclusion proof verification at ${fmt(N)} records (proofs/s) | ${fmt(m.verRate)} | report | |`,
       `| consistency proof generation / verification (proofs/s) | ${fmt(m.consGen)} / ${fmt(m.consVer)} | report | |`,
       `| in-memory tree: build (records/s) / proofs (proofs/s) | ${fmt(m.memBuild)} / ${fmt(m.memGen)} | | |`,
-      `| sealing without checkpoints (records/s) | ${fmt(c.without)} | baseline | |`,
-      `| sealing with checkpoints every ${fmt(CKPT_EVERY)} records (records/s) | ${fmt(c.with)} (**${ratio.toFixed(2)}×**, ${c.checkpoints} checkpoints) | ≥ 0.90× | ${ok(ratio >= 0.9)} |`,
+      `| sealing without checkpoints (records/s, best round) | ${fmt(c.without)} | baseline | |`,
+      `| sealing with checkpoints every ${fmt(CKPT_EVERY)} records (records/s, best round) | ${fmt(c.with)} (${c.checkpoints} checkpoints) | | |`,
+      `| sealing with / without checkpoints (median of the rounds' ratios) | **${ratio.toFixed(2)}×** (rounds: ${ratios.map((r) => r.toFixed(2)).join(', ')}) | ≥ 0.90× | ${ok(ratio >= 0.9)} |`,
     ].join('\n');
     const natsVersion = execFileSync(NATS_SERVER_BIN, ['--version']).toString().trim();
-    const setup = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM; Node ${process.version}; ${natsVersion}; ${fmt(PROOFS)} random inclusion proofs; sealing runs of ${fmt(CKPT_RECORDS)} records (${BATCH} events per ingest message), alternated, best of ${REPEAT} (all: without ${c.all.without.map(fmt).join(', ')}; with ${c.all.with.map(fmt).join(', ')}); bench took ${((Date.now() - t0) / 1000).toFixed(0)} s`;
+    const setup = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM; Node ${process.version}; ${natsVersion}; ${fmt(PROOFS)} random inclusion proofs; sealing runs of ${fmt(CKPT_RECORDS)} records (${BATCH} events per ingest message), ${REPEAT} rounds of without then with, back to back (all: without ${c.all.without.map(fmt).join(', ')}; with ${c.all.with.map(fmt).join(', ')}); bench took ${((Date.now() - t0) / 1000).toFixed(0)} s`;
     process.stdout.write(`${table}\n\n${setup}\n`);
     const doc = `# Proof and checkpoint benchmark
 
@@ -239,7 +245,8 @@ Setup: ${setup}.
 What is measured:
 - **Tree store**: \`FileMerkleStore\` (packages/ledger-ops), the on-disk tree \`hwledger prove\` keeps: one flat file per level, every perfect-subtree hash (2n hashes). Built by appending ${fmt(N)} record hashes; proofs are generated at the full size for uniformly random records, each reading O(log n) hashes with \`pread\` — nothing is held in memory but the write buffer.
 - **Verification** is what \`hwledger verify-proof\` does per proof (RFC 9162 2.1.3.2 from the record hash), without the Ed25519 check of the checkpoint (one per bundle).
-- **Sealing with checkpoints**: the real \`hwledger sequencer\` process with \`--checkpoint-key\` (the Checkpointer fed by the sequencer's onSealed hook: one leaf hash and on average one node hash per record, an Ed25519 signature and a fenced publish per checkpoint) against the same process without it, on identical pre-filled ingest; steady-state rate between 5% and 95% of each run.
+- **Sealing with checkpoints**: the real \`hwledger sequencer\` process with \`--checkpoint-key\` (the Checkpointer fed by the sequencer's onSealedLink hook: one leaf hash and on average one node hash per record, native SHA-256, hashed in a setImmediate after the sealing turn; an Ed25519 signature (node:crypto) and a fenced publish per checkpoint, and a revision-checked KV update) against the same process without it, on identical pre-filled ingest; steady-state rate between 5% and 95% of each run. The ratio is the median over rounds of (with / without) measured back to back, since load on this shared 2-core machine drifts between rounds.
+- **What made checkpoints cheap** (the first measurement after the sequencer's own speed-ups was 0.68×): the hook no longer copies each record's bytes (onSealedLink instead of onSealed: garbage-collector time halved), native SHA-256 for the tree (0.63 µs against 1.22 µs per leaf and node in pure JS), native Ed25519 (about 0.05 ms against 0.9 ms per signature with @noble/curves; same deterministic signature), one KV request per checkpoint instead of two, and hashing taken off the path from PubAck to the next appends.
 
 Reproduce: \`npm run bench -- proofs\` (full scale) or \`HWL_BENCH_SCALE=quick npm run bench -- proofs\`.
 `;

@@ -47,6 +47,13 @@ export interface NoteSigner {
   secretKey: Uint8Array;
   publicKey: Uint8Array;
   keyId: Uint8Array;
+  /**
+   * Optional faster Ed25519 over the same key (a Node process passes
+   * node:crypto's: @hwledger/ledger-ops loadSigner). Ed25519 signatures are
+   * deterministic (RFC 8032), so it must return exactly what
+   * ed25519.sign(msg, secretKey) returns; without it, @noble/curves signs.
+   */
+  sign?: (msg: Uint8Array) => Uint8Array;
 }
 
 export interface NoteVerifier {
@@ -178,7 +185,7 @@ export function signCheckpoint(cp: Checkpoint, signers: readonly NoteSigner[]): 
   if (signers.length === 0) throw new ChainError('INVALID_SIGNATURE', 'at least one signer is required');
   const body = formatCheckpointBody(cp);
   const msg = utf8Encode(body);
-  const signatures = signers.map((s) => ({ keyName: s.name, keyId: s.keyId, signature: ed25519.sign(msg, s.secretKey) }));
+  const signatures = signers.map((s) => ({ keyName: s.name, keyId: s.keyId, signature: s.sign ? s.sign(msg) : ed25519.sign(msg, s.secretKey) }));
   const note = `${body}\n${signatures.map((s) => `${EM_DASH} ${s.keyName} ${b64(concatBytes(s.keyId, s.signature))}\n`).join('')}`;
   return { checkpoint: cp, body, signatures, note };
 }

@@ -97,4 +97,4 @@ export {
   type MerkleNodeSource,
 } from './merkle-proof.js';
 export { MemoryMerkleTree } from './merkle-tree.js';
-export { fastLeafHash, fastNodeHash } from './merkle-fast-hash.js';
+export { fastLeafHash, fastNodeHash, jsMerkleHasher, type MerkleHasher } from './merkle-fast-hash.js';

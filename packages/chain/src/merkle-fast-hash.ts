@@ -123,3 +123,18 @@ export function fastNodeHashInto(left: Uint8Array, right: Uint8Array, out: Uint8
   compress();
   digestInto(out, off);
 }
+
+/**
+ * The two fixed-size hashes an append-only tree computes per leaf, written
+ * into a buffer. MemoryMerkleTree takes one: this pure-JS default runs
+ * anywhere; a Node process may pass a native one (@hwledger/ledger-ops
+ * nativeMerkleHasher) that must compute the same digests.
+ */
+export interface MerkleHasher {
+  /** RFC 9162 leaf hash of a 32-byte record hash: SHA-256(0x00 || data). */
+  leafInto(data: Uint8Array, out: Uint8Array, off: number): void;
+  /** RFC 9162 node hash: SHA-256(0x01 || left || right); out may not overlap the inputs. */
+  nodeInto(left: Uint8Array, right: Uint8Array, out: Uint8Array, off: number): void;
+}
+
+export const jsMerkleHasher: MerkleHasher = { leafInto: fastLeafHashInto, nodeInto: fastNodeHashInto };

@@ -11,7 +11,7 @@
  */
 import { ChainError } from './errors.js';
 import { merkleLeafHash } from './merkle.js';
-import { fastLeafHashInto, fastNodeHashInto } from './merkle-fast-hash.js';
+import { jsMerkleHasher, type MerkleHasher } from './merkle-fast-hash.js';
 import { compactRangeShape, consistencyProof, inclusionProof, isCompactRangeNode, rangeHash, rootFromCompactRange, type MerkleNodeSource } from './merkle-proof.js';
 
 const H = 32;
@@ -66,7 +66,11 @@ export class MemoryMerkleTree implements MerkleNodeSource {
   /** Leaves before `base` are represented only by their compact range. */
   readonly base: number;
 
-  constructor(base?: { size: bigint; nodes: readonly Uint8Array[] }) {
+  private readonly hasher: MerkleHasher;
+
+  /** `hasher` computes the per-append hashes (default: pure JS; see MerkleHasher). */
+  constructor(base?: { size: bigint; nodes: readonly Uint8Array[] }, hasher: MerkleHasher = jsMerkleHasher) {
+    this.hasher = hasher;
     const size = base?.size ?? 0n;
     if (size > BigInt(Number.MAX_SAFE_INTEGER)) throw new ChainError('INVALID_PROOF', 'tree too large for an in-memory tree');
     this.base = Number(size);
@@ -98,7 +102,7 @@ export class MemoryMerkleTree implements MerkleNodeSource {
     }
     const lb = this.level(0);
     const off = lb.reserve(this.count);
-    fastLeafHashInto(recordHash, lb.buf, off);
+    this.hasher.leafInto(recordHash, lb.buf, off);
     this.climb();
   }
 
@@ -123,7 +127,7 @@ export class MemoryMerkleTree implements MerkleNodeSource {
       l++;
       const above = this.level(l);
       const off = above.reserve(i); // may reallocate above.buf (never the level below)
-      fastNodeHashInto(left, right, above.buf, off);
+      this.hasher.nodeInto(left, right, above.buf, off);
     }
     this.count++;
   }

@@ -211,6 +211,9 @@ export class CheckpointLog {
     }
   }
 
+  /** The KV entry this instance wrote last (its revision and tree size), for updateKv's fast path. */
+  private kvWritten: { revision: number; size: bigint } | undefined;
+
   /** Mirrors a stored checkpoint to KV (revision-checked; never to a smaller tree). Returns false if KV already had a newer one. */
   async updateKv(c: StoredCheckpoint): Promise<boolean> {
     const key = kvKeys.latest(this.chainId);
@@ -221,16 +224,28 @@ export class CheckpointLog {
       compact: encodeHashList(c.compact),
       stream_seq: c.streamSeq,
     });
+    // Fast path: the entry is still the one this process wrote last (revision
+    // check), so one request instead of a read and a write per checkpoint.
+    const known = this.kvWritten;
+    if (known && known.size < c.checkpoint.sequence) {
+      try {
+        this.kvWritten = { revision: await this.kv.update(key, value, known.revision), size: c.checkpoint.sequence };
+        return true;
+      } catch (e) {
+        this.kvWritten = undefined;
+        if (!(e instanceof JetStreamApiError || (e instanceof Error && /wrong last sequence|key exists/i.test(e.message)))) throw e;
+      }
+    }
     for (let attempt = 0; attempt < 10; attempt++) {
       const cur = await this.kv.get(key);
       try {
         if (!cur || cur.operation !== 'PUT') {
-          await this.kv.create(key, value);
+          this.kvWritten = { revision: await this.kv.create(key, value), size: c.checkpoint.sequence };
           return true;
         }
         const have = (cur.json() as { size?: string }).size;
         if (have !== undefined && /^[0-9]+$/.test(have) && BigInt(have) >= c.checkpoint.sequence) return false;
-        await this.kv.update(key, value, cur.revision);
+        this.kvWritten = { revision: await this.kv.update(key, value, cur.revision), size: c.checkpoint.sequence };
         return true;
       } catch (e) {
         if (e instanceof JetStreamApiError || (e instanceof Error && /wrong last sequence|key exists/i.test(e.message))) continue;

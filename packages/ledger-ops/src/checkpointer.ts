@@ -44,6 +44,10 @@ import {
 import { HEADERS, HwlError, silentLogger, streams } from '@hwledger/core';
 import { CheckpointLog, checkNext, type StoredCheckpoint } from './checkpoint-log.js';
 import { walkChain } from './chain-walk.js';
+import { nativeMerkleHasher, withNativeSigning } from './native-crypto.js';
+
+/** Leaves held back while a checkpoint is published, at most (then they are hashed anyway). */
+const MAX_PENDING_WHILE_ISSUING = 65_536;
 
 export interface CheckpointerOptions {
   nc: NatsConnection;
@@ -77,7 +81,16 @@ export class Checkpointer {
   private readonly every: bigint;
   private readonly now: () => number;
   private store: CheckpointLog | undefined;
-  private tree = new MemoryMerkleTree();
+  private currentTree = new MemoryMerkleTree(undefined, nativeMerkleHasher);
+  /**
+   * Record hashes added but not yet in the tree. Inside the sequencer the
+   * Merkle hashing runs in a setImmediate after the turn that sealed the
+   * records, not on the path from PubAck to the next appends, and is held
+   * back while a checkpoint is being published (rebase would hash those
+   * leaves twice). Every read of `tree` first takes them in, in order.
+   */
+  private pending: Uint8Array[] = [];
+  private drainScheduled = false;
   private headHash: Uint8Array;
   private baseSize = 0n;
   private baseRoot: Uint8Array = EMPTY_TREE_ROOT;
@@ -104,11 +117,44 @@ export class Checkpointer {
     this.nc = opts.nc;
     this.chainId = opts.chainId;
     this.log = (opts.logger ?? silentLogger()).child({ component: 'checkpointer' });
-    this.signers = opts.signers;
+    this.signers = opts.signers.map(withNativeSigning);
     this.trusted = [...opts.signers.map(verifierOf), ...(opts.trusted ?? [])];
     this.every = BigInt(Math.max(1, opts.everyRecords ?? 1000));
     this.now = opts.now ?? Date.now;
     this.headHash = genesisHash(opts.chainId);
+  }
+
+  /** The tree with every record added so far. */
+  private get tree(): MemoryMerkleTree {
+    if (this.pending.length > 0) this.drain();
+    return this.currentTree;
+  }
+
+  /** Replaces the tree (reload, rebase): leaves still pending belonged to the old one. */
+  private set tree(t: MemoryMerkleTree) {
+    this.pending = [];
+    this.currentTree = t;
+  }
+
+  private drain(): void {
+    const p = this.pending;
+    this.pending = [];
+    const t = this.currentTree;
+    for (const h of p) t.append(h);
+  }
+
+  private readonly drainLater = (): void => {
+    this.drainScheduled = false;
+    if (this.issuing && this.pending.length < MAX_PENDING_WHILE_ISSUING) return; // kick's finally takes them in
+    this.drain();
+  };
+
+  /** Records still to add before the next count-triggered checkpoint: counted down per add, reset whenever the base moves. */
+  private untilNext = 0;
+
+  private resetCountdown(): void {
+    const since = this.currentTree.size + BigInt(this.pending.length) - this.baseSize;
+    this.untilNext = Number(this.every - since);
   }
 
   /** Records in the tree (= sequence of the last record added). */
@@ -152,7 +198,7 @@ export class Checkpointer {
       if (Date.now() < this.resyncAt) return;
       return this.onResume({ sequence: s.sequence - 1n, hash: s.prevHash }).then(() => (this.resyncAt === undefined ? this.onSealed(s) : undefined));
     }
-    const expected = this.tree.size + 1n;
+    const expected = this.currentTree.size + BigInt(this.pending.length) + 1n;
     if (s.sequence < expected) return; // already added (caught up from the stream)
     if (s.sequence > expected) {
       // Records sealed by another process in between: read them from the chain first.
@@ -216,9 +262,17 @@ export class Checkpointer {
   }
 
   private add(hash: Uint8Array): void {
-    this.tree.append(hash);
+    this.pending.push(hash);
     this.headHash = hash;
-    if (this.tree.size - this.baseSize >= this.every) this.kick(false);
+    // At the count boundary, the checkpoint covers exactly `every` records (kick captures the size at once).
+    if (--this.untilNext <= 0 && !this.issuing) {
+      this.kick(false);
+      return;
+    }
+    if (!this.drainScheduled) {
+      this.drainScheduled = true;
+      setImmediate(this.drainLater);
+    }
   }
 
   private kick(timer: boolean): void {
@@ -239,12 +293,13 @@ export class Checkpointer {
     const latest = await store.latest();
     this.dormant = false;
     if (!latest) {
-      this.tree = new MemoryMerkleTree();
+      this.tree = new MemoryMerkleTree(undefined, nativeMerkleHasher);
       this.headHash = genesisHash(this.chainId);
       this.baseSize = 0n;
       this.baseRoot = EMPTY_TREE_ROOT;
       this.baseStreamSeq = 0;
       this.latest = undefined;
+      this.resetCountdown();
       return;
     }
     const cp = latest.checkpoint;
@@ -260,12 +315,13 @@ export class Checkpointer {
       if (issue) throw new HwlError('INTEGRITY', `latest stored checkpoint of ${this.chainId}: ${issue.message}`);
     }
     await this.checkHeadAgainstChain(latest);
-    this.tree = new MemoryMerkleTree({ size: cp.sequence, nodes: latest.compact });
+    this.tree = new MemoryMerkleTree({ size: cp.sequence, nodes: latest.compact }, nativeMerkleHasher);
     this.headHash = cp.headHash;
     this.baseSize = cp.sequence;
     this.baseRoot = cp.rootHash;
     this.baseStreamSeq = latest.streamSeq;
     this.latest = latest;
+    this.resetCountdown();
   }
 
   /** The stored checkpoint's head must be the chain's record at its sequence (when still in the stream). */
@@ -328,13 +384,14 @@ export class Checkpointer {
   private rebase(c: StoredCheckpoint): void {
     const n = c.checkpoint.sequence;
     const old = this.tree;
-    const next = new MemoryMerkleTree({ size: n, nodes: c.compact });
+    const next = new MemoryMerkleTree({ size: n, nodes: c.compact }, nativeMerkleHasher);
     for (let i = n; i < old.size; i++) next.appendLeafHash(old.node(0, i)!);
     this.tree = next;
     this.baseSize = n;
     this.baseRoot = c.checkpoint.rootHash;
     this.baseStreamSeq = c.streamSeq;
     this.latest = c;
+    this.resetCountdown();
   }
 
   /** Another writer published first: adopt its checkpoint only if our tree reproduces it. */

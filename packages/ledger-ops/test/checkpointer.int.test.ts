@@ -93,6 +93,32 @@ describe('Checkpointer', () => {
     expect(kv?.size).toBe(2_500n);
   });
 
+  it('KV mirror: a writer that wrote last updates in one request, and never overwrites a newer checkpoint another wrote', async () => {
+    const chain = 'ck-kv';
+    const w = await ChainWriter.open(nc, chain);
+    await w.append(300);
+    const cp = new Checkpointer({ nc, chainId: chain, signers: [key1], everyRecords: 100, intervalMs: 0 });
+    await cp.start();
+    await cp.onResume({ sequence: 0n, hash: genesisHash(chain) });
+    for (let i = 0; i < w.hashes.length; i++) await cp.onSealed({ sequence: BigInt(i + 1), hash: w.hashes[i]!, prevHash: i === 0 ? genesisHash(chain) : w.hashes[i - 1]! });
+    await cp.stop({ flush: true });
+    const base = (await allCheckpoints(chain)).at(-1)!;
+    const a = await CheckpointLog.open(nc, chain);
+    const b = await CheckpointLog.open(nc, chain);
+    expect((await a.kvLatest())?.size).toBe(300n);
+    // Only what updateKv reads differs between these and real checkpoints: the size.
+    const at = (n: bigint): StoredCheckpoint => ({ ...base, checkpoint: { ...base.checkpoint, sequence: n } });
+    expect(await a.updateKv(at(400n))).toBe(true); // read, then write
+    expect(await a.updateKv(at(500n))).toBe(true); // revision-checked write of its own entry
+    expect((await a.kvLatest())?.size).toBe(500n);
+    expect(await b.updateKv(at(700n))).toBe(true); // another writer moves the entry on
+    expect(await a.updateKv(at(600n))).toBe(false); // a's revision is stale: re-read, and 600 < 700 is refused
+    expect((await a.kvLatest())?.size).toBe(700n);
+    expect(await a.updateKv(at(800n))).toBe(true);
+    expect((await b.kvLatest())?.size).toBe(800n);
+    expect(await b.updateKv(at(800n))).toBe(false); // never to a tree of the same size twice
+  });
+
   it('restarts from the latest checkpoint reading only the records after it', async () => {
     const chain = 'ck-restart';
     const w = await ChainWriter.open(nc, chain);

@@ -3,7 +3,7 @@
  * seals them onto a chain (docs/sequencer.md).
  */
 export { Sequencer, type SequencerOptions } from './sequencer.js';
-export { type SealedRecord, type SessionOutcome, INGEST_CONSUMER, streamSeqOfReply } from './sealing-session.js';
+export { type SealedLink, type SealedRecord, type SessionOutcome, INGEST_CONSUMER, streamSeqOfReply } from './sealing-session.js';
 export { readChain, chainStreamState, type ChainEntry, type ReadChainOptions } from './chain-reader.js';
 export { readChainTail, type ChainTail } from './chain-tail.js';
 export { type Watermark, WATERMARK_ORIGIN, isCovered, watermarkFromHeaders } from './watermark.js';

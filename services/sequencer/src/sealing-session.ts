@@ -54,12 +54,16 @@ import { Slab } from './slab.js';
 /** Name prefix of the sequencer's ingest consumers (each session creates `<prefix>-<nuid>` and deletes the others). */
 export const INGEST_CONSUMER = 'hwl-sequencer';
 
-export interface SealedRecord {
-  sequence: bigint;
-  hash: Uint8Array;
-  prevHash: Uint8Array;
-  canonical: Uint8Array;
-  record: ChainRecord;
+/** What an onSealedLink hook receives: the record's place in the chain, nothing copied for it. */
+export interface SealedLink {
+  readonly sequence: bigint;
+  readonly hash: Uint8Array;
+  readonly prevHash: Uint8Array;
+}
+
+export interface SealedRecord extends SealedLink {
+  readonly canonical: Uint8Array;
+  readonly record: ChainRecord;
 }
 
 export type SessionOutcome =
@@ -84,7 +88,9 @@ export interface SessionContext {
   lease: Lease;
   /** Ids sealed recently (rebuilt from the chain for each session). */
   recent: RecentIds;
-  hooks: SerialRunner<SealedRecord> | undefined;
+  hooks: SerialRunner<SealedLink> | undefined;
+  /** True when the hook reads the record (onSealed): it gets a copy of the bytes. False for onSealedLink: it gets the token itself. */
+  hooksReadRecord: boolean;
   window: number;
   publishTimeoutMs: number;
   maxIngestBytes: number;
@@ -705,8 +711,9 @@ export class SealingSession {
     }
     this.m.latency.observe(Math.max(0, this.ctx.now() - t.observedAtMs) / 1000);
     if (this.debug) log.debug({ sequence: t.sequence.toString(), eventId: t.record.eventId }, 'sealed');
-    // Hooks may keep what they get: a copy, not a view into the slab.
-    this.ctx.hooks?.push(t.detached());
+    // Hooks may keep what they get: onSealed a copy, not a view into the
+    // slab; onSealedLink the token, whose hashes are arrays of their own.
+    this.ctx.hooks?.push(this.ctx.hooksReadRecord ? t.detached() : t);
     this.ctx.afterSeal?.(t.sequence);
     this.releaseAcks();
   }

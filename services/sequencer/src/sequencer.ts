@@ -18,7 +18,7 @@ import { nuid, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type { Registry } from 'prom-client';
 import { constantTimeEqual, type ValidationLimits } from '@hwledger/chain';
-import { HEADERS, ensureChainTopology, silentLogger, type TopologyOptions } from '@hwledger/core';
+import { HEADERS, HwlError, ensureChainTopology, silentLogger, type TopologyOptions } from '@hwledger/core';
 import { readChain } from './chain-reader.js';
 import { readChainTail, type ChainTail } from './chain-tail.js';
 import { SerialRunner } from './serial-runner.js';
@@ -26,7 +26,7 @@ import { LeaderLease, openLeaderBucket, type Lease } from './leader-lease.js';
 import { sequencerMetrics, type SequencerMetrics } from './metrics.js';
 import { RecentIds } from './recent-ids.js';
 import { eventKeyOfMsgId } from './chain-msg-id.js';
-import { SealingSession, type SealedRecord, type SessionOutcome } from './sealing-session.js';
+import { SealingSession, type SealedLink, type SealedRecord, type SessionOutcome } from './sealing-session.js';
 import { DEFAULT_MAX_INGEST_BYTES } from './admission.js';
 
 export interface SequencerOptions {
@@ -43,6 +43,13 @@ export interface SequencerOptions {
    * takeover, sealing resumes from the chain tail: see `onResume`.
    */
   onSealed?: (s: SealedRecord) => void | Promise<void>;
+  /**
+   * onSealed for hooks that need only the chain link (sequence, hash,
+   * prevHash), with the same order and backlog rules: nothing is copied or
+   * allocated per record for it, where onSealed copies each record's bytes
+   * (the Checkpointer's hook; docs/bench-proofs.md). At most one of the two.
+   */
+  onSealedLink?: (s: SealedLink) => void | Promise<void>;
   /**
    * Called with the verified chain tail each time this process (re)starts
    * sealing (on becoming leader, after a fence), before the first append and
@@ -112,7 +119,8 @@ export class Sequencer {
   private readonly metrics: SequencerMetrics;
   private readonly abort = new AbortController();
   private readonly recent: RecentIds;
-  private readonly hooks: SerialRunner<SealedRecord> | undefined;
+  private readonly hooks: SerialRunner<SealedLink> | undefined;
+  private readonly hooksReadRecord: boolean;
   private js: JetStreamClient | undefined;
   private jsm: JetStreamManager | undefined;
   private lease: Lease | undefined;
@@ -131,10 +139,11 @@ export class Sequencer {
     this.log = (opts.logger ?? silentLogger()).child({ chain: opts.chainId, instance: this.instanceId });
     this.metrics = sequencerMetrics(opts.registry);
     this.recent = new RecentIds(opts.recentIds ?? 100_000);
+    if (opts.onSealed && opts.onSealedLink) throw new HwlError('INVALID_ARGUMENT', 'give onSealed or onSealedLink, not both');
     const onSealed = opts.onSealed;
-    this.hooks = onSealed
-      ? new SerialRunner<SealedRecord>(onSealed, (e) => this.log.error({ err: e instanceof Error ? e.message : String(e) }, 'onSealed hook failed'))
-      : undefined;
+    const hook: ((s: SealedLink) => void | Promise<void>) | undefined = onSealed ? (s) => onSealed(s as SealedRecord) : opts.onSealedLink;
+    this.hooksReadRecord = onSealed !== undefined;
+    this.hooks = hook ? new SerialRunner<SealedLink>(hook, (e) => this.log.error({ err: e instanceof Error ? e.message : String(e) }, 'onSealed hook failed')) : undefined;
   }
 
   /** True while this process holds the lease. */
@@ -284,6 +293,7 @@ export class Sequencer {
         lease: this.lease!,
         recent: this.recent,
         hooks: this.hooks,
+        hooksReadRecord: this.hooksReadRecord,
         window: this.opts.window ?? 256,
         publishTimeoutMs: this.opts.publishTimeoutMs ?? 10_000,
         maxIngestBytes: this.opts.maxIngestBytes ?? DEFAULT_MAX_INGEST_BYTES,

@@ -1,11 +1,11 @@
-/** `hwledger sequencer --checkpoint-key FILE`: a Checkpointer fed by the sequencer's onSealed/onResume hooks (issue 6). */
+/** `hwledger sequencer --checkpoint-key FILE`: a Checkpointer fed by the sequencer's onSealedLink/onResume hooks (no copy of the record per call) (issue 6). */
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from '@hwledger/core';
 import { Checkpointer, loadSigner, type SealedInput } from '@hwledger/ledger-ops';
 
 export interface SequencerCheckpoints {
   hooks: {
-    onSealed: (s: SealedInput) => void | Promise<void>;
+    onSealedLink: (s: SealedInput) => void | Promise<void>;
     onResume: (t: { sequence: bigint; hash: Uint8Array }) => Promise<void>;
   };
   stop(): Promise<void>;
@@ -23,7 +23,7 @@ export async function startSequencerCheckpointer(
   await cp.start();
   logger.info({ every: o.checkpointEvery, intervalMs: o.checkpointIntervalMs, keys: files.length }, 'signed checkpoints enabled');
   return {
-    hooks: { onSealed: (s) => cp.onSealed(s), onResume: (t) => cp.onResume(t) },
+    hooks: { onSealedLink: (s) => cp.onSealed(s), onResume: (t) => cp.onResume(t) },
     stop: () => cp.stop({ flush: true }),
   };
 }
