@@ -151,6 +151,10 @@ export async function replicateToGit(opts: ReplicateOptions): Promise<ReplicateR
     recover(dir, chainId, log);
     const state = readState(dir, chainId);
     const cpl = await CheckpointLog.open(nc, chainId);
+    // One run replicates up to the head as it is now: on a live chain, chasing
+    // the head would never end (each commit takes longer than records take to
+    // arrive) and would cut ever smaller segments. --follow runs again.
+    const target = (await chainStreamState(nc, chainId)).last;
     let batchNo = 0;
     for (;;) {
       const stream = await chainStreamState(nc, chainId);
@@ -165,7 +169,8 @@ export async function replicateToGit(opts: ReplicateOptions): Promise<ReplicateR
         state.head = a.hash;
       }
       const from = state.last + 1n;
-      const to = stream.last < state.last + batch ? stream.last : state.last + batch;
+      const head = stream.last < target ? stream.last : target;
+      const to = head < state.last + batch ? head : state.last + batch;
       batchNo++;
       mkdirSync(join(dir, chainId, 'segments'), { recursive: true });
       mkdirSync(join(dir, chainId, 'checkpoints'), { recursive: true });
@@ -208,7 +213,7 @@ export async function replicateToGit(opts: ReplicateOptions): Promise<ReplicateR
       state.lastCheckpoint = lastCp;
       state.anchorCommitted = true;
       log.info({ from: from.toString(), to: covered.toString(), checkpoints: notes }, 'replica commit');
-      if (covered >= stream.last && lines.length === 0) break;
+      if (covered >= head && lines.length === 0) break;
     }
     result.head = state.last;
     const commit = hasHead(dir) ? git(dir, ['rev-parse', 'HEAD']).stdout.trim() : '';

@@ -52,6 +52,40 @@ function sequences(dir: string, chain: string): string[] {
   );
 }
 
+describe('git replication of a live chain', () => {
+  it('one run replicates up to the head it found and returns, while records keep arriving', async () => {
+    const chain = 'rep-live';
+    const dir = join(work, 'replica-live');
+    const w = await ChainWriter.open(nc, chain);
+    await w.append(500);
+    // A writer appending in small bursts for the whole run (as a sequencer under traffic does).
+    let writing = true;
+    const writer = (async () => {
+      while (writing) {
+        await w.append(3);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    })();
+    try {
+      const r = await replicateToGit({ nc, chainId: chain, dir, batch: 200 });
+      // At least what was there at the start, and in batches of 200: not a commit per burst of new records.
+      expect(r.head).toBeGreaterThanOrEqual(500n);
+      expect(r.records).toBe(Number(r.head));
+      expect(r.commits).toBeLessThanOrEqual(Math.ceil(Number(r.head) / 200));
+      expect(sequences(dir, chain)).toEqual(Array.from({ length: Number(r.head) }, (_, i) => String(i + 1)));
+    } finally {
+      writing = false;
+      await writer;
+    }
+    // The next run takes what arrived meanwhile, continuing the same history.
+    const before = w.sequence;
+    const r2 = await replicateToGit({ nc, chainId: chain, dir, batch: 200 });
+    expect(r2.head).toBe(before);
+    const [rep] = await verifyGitReplica(dir);
+    expect(rep!.result).toMatchObject({ ok: true, verified: Number(before) });
+  }, 60_000);
+});
+
 describe('git replication', () => {
   const chain = 'rep-1';
   const dir = () => join(work, 'replica');

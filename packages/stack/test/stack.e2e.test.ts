@@ -24,7 +24,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { createTestDatabase, freePort, waitFor, type TestDatabase } from '@hwledger/testkit';
+import { createTestDatabase, freePort, runCli, waitFor, type TestDatabase } from '@hwledger/testkit';
 import { FORBIDDEN_METRIC_LABELS } from '@hwledger/core';
 
 const RUNNER = fileURLToPath(new URL('../bin/hwledger-stack.js', import.meta.url));
@@ -230,6 +230,10 @@ describe('npm start', () => {
       executablePath: CHROMIUM,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
     });
+    // One region replicated to git (hwledger replicate, as an operator runs it): its card shows the run, the other's does not.
+    const replicaDir = join(home, 'replica-eu');
+    const rep = await runCli(['replicate', '--nats', `nats://127.0.0.1:${env['HWL_NATS_PORT']}`, '--chain', 'eu-west-1', '--git', replicaDir], { env: { HWL_LOG_LEVEL: 'warn' }, timeoutMs: 60_000 });
+    expect(rep.code, `signal ${String(rep.signal)}; stdout ${rep.stdout}; stderr ${rep.stderr}`).toBe(0);
     try {
       const origin = new URL(apiUrl).origin;
       const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
@@ -286,9 +290,14 @@ describe('npm start', () => {
         expect(Number((await card.locator('[data-field="size"]').textContent())?.replace(/[^0-9]/g, ''))).toBeGreaterThan(0);
         expect(Number((await card.locator('[data-field="count"]').textContent())?.replace(/,/g, ''))).toBeGreaterThan(0);
         await expect(card.locator('[data-field="root"] span').getAttribute('title')).resolves.toMatch(/^[0-9a-f]{64}$/);
-        // Nothing archived or replicated by npm start.
+        // Nothing archived by npm start; eu-west-1 was replicated above.
         await expect(card.locator('[data-field="anchor"]').textContent()).resolves.toBe('nothing archived');
-        await expect(card.locator('[data-field="replication"]').textContent()).resolves.toBe('none yet');
+        if (c === 'eu-west-1') {
+          await expect(card.locator('[data-field="replication"]').getAttribute('title')).resolves.toBe(replicaDir);
+          await expect(card.locator('[data-field="replication"]').textContent()).resolves.toMatch(/^records 1–[\d,]+, checkpoint [\d,]+, commit [0-9a-f]{10}, /);
+        } else {
+          await expect(card.locator('[data-field="replication"]').textContent()).resolves.toBe('none yet');
+        }
         expect(fromApi.trustedKeys.length, c).toBeGreaterThan(0);
         await expect(card.locator('[data-field="keys"]').textContent()).resolves.toBe(fromApi.trustedKeys.join(', '));
         const anchored = page.locator(`#fleet-anchor tr[data-region="${c}"] td.num`);

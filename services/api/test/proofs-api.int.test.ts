@@ -22,7 +22,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { formatVerifierKey, generateSigner, merkleRoot, toHex, verifierOf } from '@hwledger/chain';
 import { connectNats, HwlError } from '@hwledger/core';
 import { createTestDatabase, runCli, TestNatsServer, type TestDatabase } from '@hwledger/testkit';
-import { FleetAnchorer, INCLUSION_BUNDLE, CONSISTENCY_BUNDLE, parseProofBundle, verifyProofBundle } from '@hwledger/ledger-ops';
+import { FleetAnchorer, archiveChain, replicateToGit, INCLUSION_BUNDLE, CONSISTENCY_BUNDLE, parseProofBundle, verifyProofBundle } from '@hwledger/ledger-ops';
 import { createApiClient, generateKey, startApi, type ApiClient, type RunningApi } from '@hwledger/api';
 import { ChainWriter, checkpointWriter } from '../../../packages/ledger-ops/test/chain-fixture.js';
 
@@ -31,6 +31,8 @@ const CHAIN = 'pa-1';
 const FOREIGN = 'pa-2';
 /** A chain with records and no checkpoint yet. */
 const BARE = 'pa-3';
+/** A chain replicated to git and archived up to a checkpoint. */
+const OPS = 'pa-4';
 const FLEET = 'f1';
 
 const trustedSigner = generateSigner('hwl-api-test');
@@ -43,6 +45,7 @@ let db: TestDatabase;
 let api: RunningApi;
 let noNats: RunningApi;
 let writer: ChainWriter;
+let ops: ChainWriter;
 const dir = mkdtempSync(join(tmpdir(), 'hwl-proofs-api-'));
 const keys = {
   operator: generateKey({ role: 'operator', id: 'ops' }),
@@ -73,6 +76,13 @@ beforeAll(async () => {
   await foreign.append(50);
   await checkpointWriter(nc, foreign, foreignSigner, 50);
   await (await ChainWriter.open(nc, BARE)).append(10);
+  ops = await ChainWriter.open(nc, OPS);
+  await ops.append(600);
+  await checkpointWriter(nc, ops, trustedSigner, 200); // checkpoints at 200, 400, 600
+  const repl = await replicateToGit({ nc, chainId: OPS, dir: join(dir, 'replica'), batch: 250, trusted: [trusted] });
+  expect(repl.head).toBe(600n);
+  const arch = await archiveChain({ nc, chainId: OPS, dir: join(dir, 'archive'), olderThanMs: 0, upto: 450n, trusted: [trusted] });
+  expect(arch.cut).toBe(400n);
   const anchorer = new FleetAnchorer({ nc, fleet: FLEET, chains: [CHAIN], trusted: [trusted] });
   await anchorer.load();
   expect(await anchorer.tick()).toBe(1);
@@ -137,6 +147,19 @@ describe.each(['http', 'grpc'] as const)('over %s', (transport) => {
     expect(r.lastReplication).toBeUndefined();
     // The default chain (the API's --chain) answers the same.
     expect((await c('operator').getCheckpoints({})).latest?.sequence).toBe(1_200n);
+  });
+
+  it('reports the last replication and archive runs and the archive anchor of a chain', async () => {
+    const r = await c('operator').getCheckpoints({ chainId: OPS });
+    expect(r.latest?.sequence).toBe(600n);
+    expect(r.archiveAnchor?.sequence).toBe(400n);
+    expect(r.archiveAnchor?.hash).toBe(toHex(ops.hashes[399]!));
+    expect(r.lastArchive).toMatchObject({ dir: join(dir, 'archive'), cut: 400n, purged: 400n, deletedRows: 0n });
+    expect(r.lastArchive!.segments).toBeGreaterThanOrEqual(1n);
+    expect(r.lastArchive!.atMs).toBeGreaterThan(0n);
+    expect(r.lastReplication).toMatchObject({ dir: join(dir, 'replica'), lastSequence: 600n, lastCheckpoint: 600n });
+    expect(r.lastReplication!.commit).toMatch(/^[0-9a-f]{40}$/);
+    expect(r.lastReplication!.atMs).toBeGreaterThan(0n);
   });
 
   it('reports a signature by a key it was not given as unknown, and never serves a proof it cannot verify', async () => {
