@@ -7,8 +7,10 @@
 //   2. Sealing throughput of `hwledger sequencer` with and without signed
 //      checkpoints (--checkpoint-key, every HWL_BENCH_CKPT_EVERY records), on
 //      the same pre-filled ingest (HWL_BENCH_CKPT_RECORDS records, batches of
-//      100), runs alternated, best of HWL_BENCH_REPEAT. Target: checkpoints
-//      cost at most 10% of sealing throughput.
+//      100), HWL_BENCH_REPEAT rounds of without-then-with; the ratio is the
+//      median of the rounds' ratios. Target: checkpoints cost at most 10% of
+//      sealing throughput. HWL_BENCH_NODE_ARGS: node flags for the sequencer
+//      processes (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
 // Results go to docs/bench-proofs.md.
 //
 //   npm run bench -- proofs                       # full (about 3 minutes)

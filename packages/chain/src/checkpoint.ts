@@ -49,7 +49,8 @@ export interface NoteSigner {
   keyId: Uint8Array;
   /**
    * Optional faster Ed25519 over the same key (a Node process passes
-   * node:crypto's: @hwledger/ledger-ops loadSigner). Ed25519 signatures are
+   * node:crypto's: @hwledger/ledger-ops withNativeSigning, which the
+   * Checkpointer applies to its signers). Ed25519 signatures are
    * deterministic (RFC 8032), so it must return exactly what
    * ed25519.sign(msg, secretKey) returns; without it, @noble/curves signs.
    */

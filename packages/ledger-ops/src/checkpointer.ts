@@ -264,12 +264,9 @@ export class Checkpointer {
   private add(hash: Uint8Array): void {
     this.pending.push(hash);
     this.headHash = hash;
-    // At the count boundary, the checkpoint covers exactly `every` records (kick captures the size at once).
-    if (--this.untilNext <= 0 && !this.issuing) {
-      this.kick(false);
-      return;
-    }
-    if (!this.drainScheduled) {
+    // At the count boundary, the checkpoint covers exactly `every` records (kick takes the pending leaves in and captures the size at once).
+    if (--this.untilNext <= 0 && !this.issuing) this.kick(false);
+    if (this.pending.length > 0 && !this.drainScheduled) {
       this.drainScheduled = true;
       setImmediate(this.drainLater);
     }

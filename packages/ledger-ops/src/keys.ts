@@ -7,7 +7,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { parseSignerKey, parseVerifierKey, verifierOf, type NoteSigner, type NoteVerifier } from '@hwledger/chain';
 import { HwlError } from '@hwledger/core';
-import { withNativeSigning } from './native-crypto.js';
 
 function textOf(arg: string, what: string): string {
   if (/^[^\s+/]+\+[0-9a-f]{8}\+[A-Za-z0-9+/=]+$/.test(arg.trim())) return arg.trim();
@@ -18,7 +17,7 @@ function textOf(arg: string, what: string): string {
 export function loadSigner(file: string): NoteSigner {
   if (!existsSync(file)) throw new HwlError('CONFIG', `checkpoint key file ${JSON.stringify(file)} does not exist (create one with hwledger checkpoint keygen)`);
   try {
-    return withNativeSigning(parseSignerKey(readFileSync(file, 'utf8')));
+    return parseSignerKey(readFileSync(file, 'utf8'));
   } catch (e) {
     throw new HwlError('CONFIG', `checkpoint key file ${file}: ${e instanceof Error ? e.message : String(e)}`);
   }
