@@ -7,8 +7,9 @@
 //   2. Sealing throughput of `hwledger sequencer` with and without signed
 //      checkpoints (--checkpoint-key, every HWL_BENCH_CKPT_EVERY records), on
 //      the same pre-filled ingest (HWL_BENCH_CKPT_RECORDS records, batches of
-//      100), HWL_BENCH_REPEAT rounds of without-then-with; the ratio is the
-//      median of the rounds' ratios. Target: checkpoints cost at most 10% of
+//      100), HWL_BENCH_REPEAT rounds of one run each way (alternating which
+//      runs first, fresh streams per run); the ratio is the median of the
+//      rounds' ratios, with CPU per record from /proc beside it. Target: checkpoints cost at most 10% of
 //      sealing throughput. HWL_BENCH_NODE_ARGS: node flags for the sequencer
 //      processes (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
 // Results go to docs/bench-proofs.md.
@@ -28,6 +29,7 @@ import { connectNats, ensureChainTopology, streams, subjects } from '@hwledger/c
 import { encodeIngestBatch } from '@hwledger/proto';
 import { MemoryMerkleTree, formatSignerKey, generateSigner, merkleLeafHash, verifyConsistency, verifyRecordInclusion } from '@hwledger/chain';
 import { FileMerkleStore } from '@hwledger/ledger-ops';
+import { cpuOf } from './lib/proc.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const env = process.env;
@@ -36,7 +38,7 @@ const N = Number(env.HWL_BENCH_PROOF_RECORDS ?? 1_000_000);
 const PROOFS = Number(env.HWL_BENCH_PROOFS ?? (quick ? 5_000 : 20_000));
 const CKPT_RECORDS = Number(env.HWL_BENCH_CKPT_RECORDS ?? (quick ? 100_000 : 300_000));
 const CKPT_EVERY = Number(env.HWL_BENCH_CKPT_EVERY ?? 1_000);
-const REPEAT = Number(env.HWL_BENCH_REPEAT ?? (quick ? 2 : 5));
+const REPEAT = Number(env.HWL_BENCH_REPEAT ?? (quick ? 2 : 7));
 const BATCH = 100;
 /** Extra node flags for the sequencer processes, e.g. HWL_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof". */
 const NODE_ARGS = (env.HWL_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
@@ -138,21 +140,23 @@ async function prefill(nc, chain, records) {
   await Promise.all(inflight);
 }
 
-async function measure(jsm, stream, total) {
+/** Steady-state rate between 5% and 95% of the run, and CPU time per record of the sequencer and nats-server over that window (µs). */
+async function measure(jsm, stream, total, pids) {
   const lo = Math.floor(total * 0.05);
   const hi = Math.floor(total * 0.95);
-  let tLo, tHi, sLo, sHi;
+  let tLo, tHi, sLo, sHi, cLo, cHi;
+  const cpuNow = () => pids.map(cpuOf);
   const deadline = Date.now() + 15 * 60_000;
   for (;;) {
     const last = (await jsm.streams.info(stream)).state.last_seq;
     const now = performance.now();
-    if (tLo === undefined && last >= lo) [tLo, sLo] = [now, last];
-    if (tHi === undefined && last >= hi) [tHi, sHi] = [now, last];
+    if (tLo === undefined && last >= lo) [tLo, sLo, cLo] = [now, last, cpuNow()];
+    if (tHi === undefined && last >= hi) [tHi, sHi, cHi] = [now, last, cpuNow()];
     if (last >= total) break;
     if (Date.now() > deadline) throw new Error(`${stream}: stuck at ${last}/${total}`);
     await new Promise((r) => setTimeout(r, 50));
   }
-  return (sHi - sLo) / ((tHi - tLo) / 1000);
+  return { rate: (sHi - sLo) / ((tHi - tLo) / 1000), cpu: cHi.map((c, i) => ((c - cLo[i]) / (sHi - sLo)) * 1e6) };
 }
 
 function startSequencer(url, chain, extra) {
@@ -178,36 +182,48 @@ async function stop(p) {
   clearTimeout(t);
 }
 
+/**
+ * Rounds of one run without and one with checkpoints, in alternating order
+ * (without-with, then with-without: neither side always runs second), each
+ * run on fresh streams that are deleted after it, so every run starts from
+ * the same server state.
+ */
 async function checkpointBench(work) {
   const server = await TestNatsServer.start();
+  const serverPid = server['proc']?.pid;
   const nc = await connectNats(server.url, 'bench');
   const jsm = await jetstreamManager(nc);
   const keyFile = join(work, 'bench.key');
   writeFileSync(keyFile, formatSignerKey(generateSigner('hwl-bench')) + '\n', { mode: 0o600 });
-  const without = [];
-  const withCk = [];
+  const runs = { without: [], with: [] };
   let checkpoints = 0;
   try {
     for (let i = 0; i < REPEAT; i++) {
-      for (const ck of [false, true]) {
+      for (const ck of i % 2 === 0 ? [false, true] : [true, false]) {
         const chain = `ck${ck ? 'on' : 'off'}${i}`;
         await ensureChainTopology(nc, chain);
         await prefill(nc, chain, CKPT_RECORDS);
         const extra = ck ? ['--checkpoint-key', keyFile, '--checkpoint-every', String(CKPT_EVERY), '--checkpoint-interval-ms', '10000'] : [];
         const p = startSequencer(server.url, chain, extra);
-        const rate = await measure(jsm, streams.chain(chain), CKPT_RECORDS);
+        const m = await measure(jsm, streams.chain(chain), CKPT_RECORDS, [p.pid, serverPid]);
         await stop(p);
-        (ck ? withCk : without).push(rate);
+        (ck ? runs.with : runs.without).push(m);
         if (ck) checkpoints = Math.max(checkpoints, (await jsm.streams.info(streams.checkpoint(chain))).state.messages);
-        process.stderr.write(`sealing ${ck ? 'with' : 'without'} checkpoints, run ${i + 1}: ${fmt(rate)} records/s\n`);
+        for (const s of [streams.ingest(chain), streams.chain(chain), streams.dlq(chain), streams.checkpoint(chain)]) await jsm.streams.delete(s).catch(() => undefined);
+        process.stderr.write(`sealing ${ck ? 'with' : 'without'} checkpoints, round ${i + 1}: ${fmt(m.rate)} records/s, CPU ${m.cpu[0].toFixed(1)} + ${m.cpu[1].toFixed(1)} µs/record\n`);
       }
     }
   } finally {
     await nc.close();
     await server.stop();
   }
-  return { without: Math.max(...without), with: Math.max(...withCk), checkpoints, all: { without, with: withCk } };
+  return { runs, checkpoints };
 }
+
+const median = (xs) => {
+  const v = [...xs].sort((a, b) => a - b);
+  return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+};
 
 async function main() {
   const t0 = Date.now();
@@ -216,10 +232,13 @@ async function main() {
     const m = merkleBench();
     process.stderr.write(`merkle: build ${fmt(m.buildRate)}/s, proofs ${fmt(m.genRate)}/s, verify ${fmt(m.verRate)}/s\n`);
     const c = await checkpointBench(work);
-    // Each round runs without, then with, back to back: the ratio is the median of the rounds' ratios (load on this shared machine drifts between rounds).
-    const ratios = c.all.with.map((w, i) => w / c.all.without[i]);
-    const sorted = [...ratios].sort((a, b) => a - b);
-    const ratio = sorted.length % 2 ? sorted[(sorted.length - 1) / 2] : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
+    // The ratio is the median of the rounds' ratios: load on this shared machine drifts between rounds, less within one.
+    const ratios = c.runs.with.map((w, i) => w.rate / c.runs.without[i].rate);
+    const ratio = median(ratios);
+    const best = (side) => Math.max(...c.runs[side].map((r) => r.rate));
+    // CPU per record (sequencer, nats-server): medians over the runs of each side. Less sensitive to other load than rates.
+    const cpu = (side, i) => median(c.runs[side].map((r) => r.cpu[i]));
+    const [cw0, cw1, cc0, cc1] = [cpu('without', 0), cpu('without', 1), cpu('with', 0), cpu('with', 1)];
     const ok = (b) => (b ? 'yes' : '**no**');
     const table = [
       `| measure | result | target | met |`,
@@ -229,12 +248,13 @@ async function main() {
       `| inclusion proof verification at ${fmt(N)} records (proofs/s) | ${fmt(m.verRate)} | report | |`,
       `| consistency proof generation / verification (proofs/s) | ${fmt(m.consGen)} / ${fmt(m.consVer)} | report | |`,
       `| in-memory tree: build (records/s) / proofs (proofs/s) | ${fmt(m.memBuild)} / ${fmt(m.memGen)} | | |`,
-      `| sealing without checkpoints (records/s, best round) | ${fmt(c.without)} | baseline | |`,
-      `| sealing with checkpoints every ${fmt(CKPT_EVERY)} records (records/s, best round) | ${fmt(c.with)} (${c.checkpoints} checkpoints) | | |`,
+      `| sealing without checkpoints (records/s, best round) | ${fmt(best('without'))} | baseline | |`,
+      `| sealing with checkpoints every ${fmt(CKPT_EVERY)} records (records/s, best round) | ${fmt(best('with'))} (${c.checkpoints} checkpoints) | | |`,
       `| sealing with / without checkpoints (median of the rounds' ratios) | **${ratio.toFixed(2)}×** (rounds: ${ratios.map((r) => r.toFixed(2)).join(', ')}) | ≥ 0.90× | ${ok(ratio >= 0.9)} |`,
+      `| CPU per record, sequencer + nats-server (medians): without / with checkpoints (µs) | ${cw0.toFixed(1)} + ${cw1.toFixed(1)} / ${cc0.toFixed(1)} + ${cc1.toFixed(1)}: checkpoints add ${(cc0 + cc1 - cw0 - cw1).toFixed(2)} µs (${(((cc0 + cc1) / (cw0 + cw1) - 1) * 100).toFixed(1)}%) | | |`,
     ].join('\n');
     const natsVersion = execFileSync(NATS_SERVER_BIN, ['--version']).toString().trim();
-    const setup = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM; Node ${process.version}; ${natsVersion}; ${fmt(PROOFS)} random inclusion proofs; sealing runs of ${fmt(CKPT_RECORDS)} records (${BATCH} events per ingest message), ${REPEAT} rounds of without then with, back to back (all: without ${c.all.without.map(fmt).join(', ')}; with ${c.all.with.map(fmt).join(', ')}); bench took ${((Date.now() - t0) / 1000).toFixed(0)} s`;
+    const setup = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM; Node ${process.version}; ${natsVersion}; ${fmt(PROOFS)} random inclusion proofs; sealing runs of ${fmt(CKPT_RECORDS)} records (${BATCH} events per ingest message), ${REPEAT} rounds of one run each way, back to back, in alternating order, each run on fresh streams (all: without ${c.runs.without.map((r) => fmt(r.rate)).join(', ')}; with ${c.runs.with.map((r) => fmt(r.rate)).join(', ')}); bench took ${((Date.now() - t0) / 1000).toFixed(0)} s`;
     process.stdout.write(`${table}\n\n${setup}\n`);
     const doc = `# Proof and checkpoint benchmark
 
@@ -247,7 +267,7 @@ Setup: ${setup}.
 What is measured:
 - **Tree store**: \`FileMerkleStore\` (packages/ledger-ops), the on-disk tree \`hwledger prove\` keeps: one flat file per level, every perfect-subtree hash (2n hashes). Built by appending ${fmt(N)} record hashes; proofs are generated at the full size for uniformly random records, each reading O(log n) hashes with \`pread\` — nothing is held in memory but the write buffer.
 - **Verification** is what \`hwledger verify-proof\` does per proof (RFC 9162 2.1.3.2 from the record hash), without the Ed25519 check of the checkpoint (one per bundle).
-- **Sealing with checkpoints**: the real \`hwledger sequencer\` process with \`--checkpoint-key\` (the Checkpointer fed by the sequencer's onSealedLink hook: one leaf hash and on average one node hash per record, native SHA-256, hashed in a setImmediate after the sealing turn; an Ed25519 signature (node:crypto) and a fenced publish per checkpoint, and a revision-checked KV update) against the same process without it, on identical pre-filled ingest; steady-state rate between 5% and 95% of each run. The ratio is the median over rounds of (with / without) measured back to back, since load on this shared 2-core machine drifts between rounds.
+- **Sealing with checkpoints**: the real \`hwledger sequencer\` process with \`--checkpoint-key\` (the Checkpointer fed by the sequencer's onSealedLink hook: one leaf hash and on average one node hash per record, native SHA-256, hashed in a setImmediate after the sealing turn; an Ed25519 signature (node:crypto) and a fenced publish per checkpoint, and a revision-checked KV update) against the same process without it, on identical pre-filled ingest; steady-state rate between 5% and 95% of each run. A round is one run each way, back to back; rounds alternate which runs first (a side that always ran second would always meet a warmer or busier server), and every run gets fresh streams, deleted after it. The ratio is the median over rounds of (with / without), since load on this shared 2-core machine drifts between rounds more than within one. CPU per record is user + system time of the sequencer process (all threads) and of nats-server over the same 5–95% window, from \`/proc\`: it moves less with other load than the rates do.
 - **What made checkpoints cheap** (the first measurement after the sequencer's own speed-ups was 0.68×): the hook no longer copies each record's bytes (onSealedLink instead of onSealed: garbage-collector time halved), native SHA-256 for the tree (0.63 µs against 1.22 µs per leaf and node in pure JS), native Ed25519 (about 0.05 ms against 0.9 ms per signature with @noble/curves; same deterministic signature), one KV request per checkpoint instead of two, and hashing taken off the path from PubAck to the next appends.
 
 Reproduce: \`npm run bench -- proofs\` (full scale) or \`HWL_BENCH_SCALE=quick npm run bench -- proofs\`.

@@ -17,7 +17,7 @@
 // HWL_BENCH_LATENCY_S, HWL_BENCH_REPEAT (repeats of runs 1-2, best kept),
 // HWL_BENCH_NODE_ARGS (node flags for the relay and sequencer, e.g. --cpu-prof).
 import { spawn, execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { writeFileSync, mkdirSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,6 +27,7 @@ import { TestNatsServer, CLI_BIN, NATS_SERVER_BIN } from '@hwledger/testkit';
 import { chainStreamConfig, connectNats, ensureChainTopology, recordMsgId, streams, subjects } from '@hwledger/core';
 import { encodeIngestBatch } from '@hwledger/proto';
 import { decodeRecord } from '@hwledger/chain';
+import { cpuOf, rssOf } from './lib/proc.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const env = process.env;
@@ -82,33 +83,6 @@ async function prefill(nc, chain, messages, batch) {
   }
   await Promise.all(inflight);
 }
-
-const rssOf = (pid) => {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) * 1024 : undefined;
-  } catch {
-    return undefined;
-  }
-};
-
-/** CPU time (user + system, seconds) a process has used so far. */
-const cpuOf = (pid) => {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
-    return (Number(rest[11]) + Number(rest[12])) / CLK_TCK;
-  } catch {
-    return NaN;
-  }
-};
-const CLK_TCK = (() => {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
-  } catch {
-    return 100;
-  }
-})();
 
 /**
  * Polls a stream's last sequence until it reaches `total`; steady-state rate

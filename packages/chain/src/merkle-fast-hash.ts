@@ -74,33 +74,35 @@ function digestInto(out: Uint8Array, off: number): void {
 }
 
 /**
- * Loads the 32 bytes of (prefix || x[0..31)) as words W[at..at+8) and
- * returns x[31], which starts the next word.
+ * Loads the 32 bytes of (prefix || x[at..at+31)) as words W[w..w+8) and
+ * returns x[at+31], which starts the next word.
  */
-function loadShifted(x: Uint8Array, prefix: number, at: number): number {
-  W[at] = ((prefix << 24) | (x[0]! << 16) | (x[1]! << 8) | x[2]!) >>> 0;
-  for (let i = 1; i < 8; i++) W[at + i] = ((x[4 * i - 1]! << 24) | (x[4 * i]! << 16) | (x[4 * i + 1]! << 8) | x[4 * i + 2]!) >>> 0;
-  return x[31]!;
+function loadShifted(x: Uint8Array, at: number, prefix: number, w: number): number {
+  W[w] = ((prefix << 24) | (x[at]! << 16) | (x[at + 1]! << 8) | x[at + 2]!) >>> 0;
+  for (let i = 1; i < 8; i++) W[w + i] = ((x[at + 4 * i - 1]! << 24) | (x[at + 4 * i]! << 16) | (x[at + 4 * i + 1]! << 8) | x[at + 4 * i + 2]!) >>> 0;
+  return x[at + 31]!;
 }
 
 /** SHA-256(0x00 || data) for 32-byte data: the RFC 9162 leaf hash of a record hash. */
 export function fastLeafHash(data: Uint8Array): Uint8Array {
   const out = new Uint8Array(32);
-  fastLeafHashInto(data, out, 0);
+  leafAt(data, 0, out, 0);
   return out;
 }
 
 /** SHA-256(0x01 || left || right) for 32-byte children: the RFC 9162 node hash. */
 export function fastNodeHash(left: Uint8Array, right: Uint8Array): Uint8Array {
   const out = new Uint8Array(32);
-  fastNodeHashInto(left, right, out, 0);
+  S.set(IV);
+  const carry = loadShifted(left, 0, 0x01, 0);
+  nodeTail(carry, right, 0, out, 0);
   return out;
 }
 
-/** fastLeafHash written into out[off..off+32) (no allocation). */
-export function fastLeafHashInto(data: Uint8Array, out: Uint8Array, off: number): void {
+/** fastLeafHash of src[at..at+32) written into out[off..off+32) (no allocation). */
+function leafAt(src: Uint8Array, at: number, out: Uint8Array, off: number): void {
   S.set(IV);
-  const last = loadShifted(data, 0x00, 0);
+  const last = loadShifted(src, at, 0x00, 0);
   W[8] = ((last << 24) | 0x800000) >>> 0; // byte 32 of data, then the 0x80 pad
   for (let i = 9; i < 15; i++) W[i] = 0;
   W[15] = 33 * 8;
@@ -108,16 +110,21 @@ export function fastLeafHashInto(data: Uint8Array, out: Uint8Array, off: number)
   digestInto(out, off);
 }
 
-/** fastNodeHash written into out[off..off+32) (no allocation; out may not overlap the inputs). */
-export function fastNodeHashInto(left: Uint8Array, right: Uint8Array, out: Uint8Array, off: number): void {
+/** The node hash of the two adjacent children src[at..at+64) written into out[off..off+32) (out may not overlap src). */
+function nodeAt(src: Uint8Array, at: number, out: Uint8Array, off: number): void {
   S.set(IV);
-  const carry = loadShifted(left, 0x01, 0);
+  const carry = loadShifted(src, at, 0x01, 0);
+  nodeTail(carry, src, at + 32, out, off);
+}
+
+/** Second half of a node hash: the right child from r[at..at+32) after the left's last byte `carry`. */
+function nodeTail(carry: number, r: Uint8Array, at: number, out: Uint8Array, off: number): void {
   // Word 8 starts with the last byte of left, then right[0..2]; continue right shifted by one.
-  W[8] = ((carry << 24) | (right[0]! << 16) | (right[1]! << 8) | right[2]!) >>> 0;
-  for (let i = 1; i < 8; i++) W[8 + i] = ((right[4 * i - 1]! << 24) | (right[4 * i]! << 16) | (right[4 * i + 1]! << 8) | right[4 * i + 2]!) >>> 0;
+  W[8] = ((carry << 24) | (r[at]! << 16) | (r[at + 1]! << 8) | r[at + 2]!) >>> 0;
+  for (let i = 1; i < 8; i++) W[8 + i] = ((r[at + 4 * i - 1]! << 24) | (r[at + 4 * i]! << 16) | (r[at + 4 * i + 1]! << 8) | r[at + 4 * i + 2]!) >>> 0;
   compress();
   // Second block: right[31], 0x80 pad, zeros, length 65*8 bits.
-  W[0] = ((right[31]! << 24) | 0x800000) >>> 0;
+  W[0] = ((r[at + 31]! << 24) | 0x800000) >>> 0;
   for (let i = 1; i < 15; i++) W[i] = 0;
   W[15] = 65 * 8;
   compress();
@@ -125,16 +132,17 @@ export function fastNodeHashInto(left: Uint8Array, right: Uint8Array, out: Uint8
 }
 
 /**
- * The two fixed-size hashes an append-only tree computes per leaf, written
- * into a buffer. MemoryMerkleTree takes one: this pure-JS default runs
- * anywhere; a Node process may pass a native one (@hwledger/ledger-ops
- * nativeMerkleHasher) that must compute the same digests.
+ * The two fixed-size hashes an append-only tree computes per leaf, read from
+ * and written into flat buffers (no view object per hash). MemoryMerkleTree
+ * takes one: this pure-JS default runs anywhere; a Node process may pass a
+ * native one (@hwledger/ledger-ops nativeMerkleHasher) that must compute the
+ * same digests.
  */
 export interface MerkleHasher {
-  /** RFC 9162 leaf hash of a 32-byte record hash: SHA-256(0x00 || data). */
-  leafInto(data: Uint8Array, out: Uint8Array, off: number): void;
-  /** RFC 9162 node hash: SHA-256(0x01 || left || right); out may not overlap the inputs. */
-  nodeInto(left: Uint8Array, right: Uint8Array, out: Uint8Array, off: number): void;
+  /** RFC 9162 leaf hash of the 32-byte record hash src[at..at+32): SHA-256(0x00 || data), into out[off..off+32). */
+  leafInto(src: Uint8Array, at: number, out: Uint8Array, off: number): void;
+  /** RFC 9162 node hash of two adjacent children src[at..at+64): SHA-256(0x01 || left || right), into out[off..off+32), which may not overlap src. */
+  nodeInto(src: Uint8Array, at: number, out: Uint8Array, off: number): void;
 }
 
-export const jsMerkleHasher: MerkleHasher = { leafInto: fastLeafHashInto, nodeInto: fastNodeHashInto };
+export const jsMerkleHasher: MerkleHasher = { leafInto: leafAt, nodeInto: nodeAt };

@@ -22,8 +22,25 @@ class LevelBuffer {
   /** One past the highest index set. */
   end: number;
 
-  constructor(readonly offset: number) {
+  constructor(public offset: number) {
     this.end = offset;
+  }
+
+  /** Forgets the nodes before index `offset` (moves the rest to the front; no hashing). */
+  dropBefore(offset: number): void {
+    if (offset <= this.offset) return;
+    const keep = Math.max(0, this.end - offset);
+    const from = (Math.min(offset, this.end) - this.offset) * H;
+    // Shrink a buffer that a burst made large, so memory follows what is kept.
+    let cap = this.buf.length;
+    while (cap > H * 64 && cap >= keep * H * 4) cap /= 2;
+    if (cap !== this.buf.length) {
+      const next = new Uint8Array(cap);
+      next.set(this.buf.subarray(from, from + keep * H));
+      this.buf = next;
+    } else this.buf.copyWithin(0, from, from + keep * H);
+    this.offset = offset;
+    if (this.end < offset) this.end = offset;
   }
 
   set(index: number, hash: Uint8Array): void {
@@ -52,19 +69,13 @@ class LevelBuffer {
     return this.buf.slice(o, o + H);
   }
 
-  /** A view (not a copy): valid until the next set(). */
-  view(index: number): Uint8Array | undefined {
-    if (index < this.offset || index >= this.end) return undefined;
-    const o = (index - this.offset) * H;
-    return this.buf.subarray(o, o + H);
-  }
 }
 
 export class MemoryMerkleTree implements MerkleNodeSource {
   private readonly levels: LevelBuffer[] = [];
   private count: number;
   /** Leaves before `base` are represented only by their compact range. */
-  readonly base: number;
+  private baseCount: number;
 
   private readonly hasher: MerkleHasher;
 
@@ -73,8 +84,8 @@ export class MemoryMerkleTree implements MerkleNodeSource {
     this.hasher = hasher;
     const size = base?.size ?? 0n;
     if (size > BigInt(Number.MAX_SAFE_INTEGER)) throw new ChainError('INVALID_PROOF', 'tree too large for an in-memory tree');
-    this.base = Number(size);
-    this.count = this.base;
+    this.baseCount = Number(size);
+    this.count = this.baseCount;
     if (base) {
       rootFromCompactRange(size, base.nodes); // checks the shape
       compactRangeShape(size).forEach((s, i) => this.level(s.level).set(Number(s.index), base.nodes[i]!));
@@ -85,11 +96,36 @@ export class MemoryMerkleTree implements MerkleNodeSource {
     return BigInt(this.count);
   }
 
+  /** size as a number (a tree in memory stays far below 2^53 leaves). */
+  get leafCount(): number {
+    return this.count;
+  }
+
+  /** Leaves before this one are represented only by their compact range. */
+  get base(): number {
+    return this.baseCount;
+  }
+
+  /**
+   * Makes the tree as if it had been started from the compact range at
+   * `size` (which it holds): every node left of that range is forgotten, the
+   * nodes after it are kept as they are, without hashing anything again.
+   * Memory then follows the leaves added since `size` (a checkpointer prunes
+   * at each checkpoint it publishes).
+   */
+  prune(size: bigint): void {
+    if (size > this.size) throw new ChainError('INVALID_PROOF', `tree has ${this.size} leaves, cannot prune to ${size}`);
+    const n = Number(size);
+    if (n <= this.baseCount) return;
+    this.baseCount = n;
+    this.levels.forEach((lv, l) => lv.dropBefore(Math.max(0, Math.floor(n / 2 ** l) - 1)));
+  }
+
   private level(l: number): LevelBuffer {
     // Nodes left of the base's compact range are never stored: each level starts there.
     while (this.levels.length <= l) {
       const lv = this.levels.length;
-      this.levels.push(new LevelBuffer(Math.max(0, Math.floor(this.base / 2 ** lv) - 1)));
+      this.levels.push(new LevelBuffer(Math.max(0, Math.floor(this.baseCount / 2 ** lv) - 1)));
     }
     return this.levels[l]!;
   }
@@ -101,9 +137,22 @@ export class MemoryMerkleTree implements MerkleNodeSource {
       return;
     }
     const lb = this.level(0);
-    const off = lb.reserve(this.count);
-    this.hasher.leafInto(recordHash, lb.buf, off);
+    const off = lb.reserve(this.count); // before reading lb.buf: reserve may replace it
+    this.hasher.leafInto(recordHash, 0, lb.buf, off);
     this.climb();
+  }
+
+  /** Appends records whose 32-byte current_hash values lie back to back in `hashes` (no view per record). */
+  appendMany(hashes: Uint8Array): void {
+    if (hashes.length % H !== 0) throw new ChainError('INVALID_PROOF', `appendMany takes whole 32-byte hashes, not ${hashes.length} bytes`);
+    const n = hashes.length / H;
+    if (n === 0) return;
+    const lb = this.level(0);
+    for (let k = 0; k < n; k++) {
+      const off = lb.reserve(this.count); // before reading lb.buf: reserve may replace it
+      this.hasher.leafInto(hashes, k * H, lb.buf, off);
+      this.climb();
+    }
   }
 
   /** Appends an already leaf-hashed entry (RFC 9162 MTH({d}) = HASH(0x00 || d)). */
@@ -118,16 +167,15 @@ export class MemoryMerkleTree implements MerkleNodeSource {
     let i = this.count;
     let l = 0;
     while ((i & 1) === 1) {
-      // The left sibling is a compact-range node of the base or was computed here.
+      // The left sibling is a compact-range node of the base or was computed here; both children lie side by side.
       const below = this.levels[l]!;
-      const left = below.view(i - 1);
-      const right = below.view(i);
-      if (!left || !right) throw new ChainError('INVALID_PROOF', `missing sibling at level ${l} index ${i - 1}`);
+      if (i - 1 < below.offset || i >= below.end) throw new ChainError('INVALID_PROOF', `missing sibling at level ${l} index ${i - 1}`);
+      const at = (i - 1 - below.offset) * H;
       i >>>= 1;
       l++;
       const above = this.level(l);
       const off = above.reserve(i); // may reallocate above.buf (never the level below)
-      this.hasher.nodeInto(left, right, above.buf, off);
+      this.hasher.nodeInto(below.buf, at, above.buf, off);
     }
     this.count++;
   }

@@ -286,6 +286,59 @@ describe('properties over random trees', () => {
     );
   });
 
+  it('a tree pruned to a size answers exactly like one resumed from that size, and keeps growing the same', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 150 }), fc.integer({ min: 0, max: 300 }), fc.integer({ min: 0, max: 300 }), fc.integer({ min: 0, max: 150 }), (start, cut, before, after) => {
+        // A tree resumed at `start`, grown to start + cut + before, pruned at start + cut, then grown by `after`.
+        const total = start + cut + before + after;
+        const hashes = leafSet(total, start + cut + before);
+        const full = new MemoryMerkleTree();
+        for (const x of hashes) full.append(x);
+        const t = new MemoryMerkleTree({ size: BigInt(start), nodes: full.compactRange(BigInt(start)) });
+        for (const x of hashes.slice(start, start + cut + before)) t.append(x);
+        const p = BigInt(start + cut);
+        t.prune(p);
+        expect(t.base).toBe(start + cut);
+        for (const x of hashes.slice(start + cut + before)) t.append(x);
+        const resumed = new MemoryMerkleTree({ size: p, nodes: full.compactRange(p) });
+        for (const x of hashes.slice(start + cut)) resumed.append(x);
+        const n = BigInt(total);
+        expect(t.size).toBe(n);
+        for (let s = start + cut; s <= total; s++) {
+          expect(toHex(t.root(BigInt(s)))).toBe(toHex(full.root(BigInt(s))));
+          expect(t.consistencyProof(p, BigInt(s)).map(toHex)).toEqual(resumed.consistencyProof(p, BigInt(s)).map(toHex));
+        }
+        expect(t.compactRange().map(toHex)).toEqual(full.compactRange().map(toHex));
+        for (let i = start + cut; i < total; i++) {
+          expect(t.inclusionProof(BigInt(i)).map(toHex)).toEqual(full.inclusionProof(BigInt(i)).map(toHex));
+        }
+        // What was left of the cut is gone: a proof that needs it is refused, never answered wrongly.
+        for (let i = 0; i < start + cut; i++) {
+          if (resumed.node(0, BigInt(i)) === undefined) expect(t.node(0, BigInt(i))).toBeUndefined();
+        }
+        if (start + cut >= 2 && total > start + cut) refuses(() => t.inclusionProof(0n));
+        // Pruning backwards or past the end changes nothing / is refused.
+        t.prune(p - (p > 0n ? 1n : 0n));
+        expect(t.base).toBe(start + cut);
+        refuses(() => t.prune(n + 1n));
+      }),
+      { numRuns: 80 },
+    );
+  });
+
+  it('pruning gives back the memory of a burst', () => {
+    const t = new MemoryMerkleTree();
+    const hashes = leafSet(200_000, 0);
+    for (const x of hashes) t.append(x);
+    const levels = (t as unknown as { levels: { buf: Uint8Array }[] }).levels;
+    const bytes = () => levels.reduce((s, l) => s + l.buf.length, 0);
+    const before = bytes();
+    const root = toHex(t.root());
+    t.prune(199_000n);
+    expect(toHex(t.root())).toBe(root);
+    expect(bytes()).toBeLessThan(before / 50);
+  });
+
   it('proof ranges have logarithmic length', () => {
     const n = 1n << 40n;
     expect(inclusionProofRanges(n - 1n, n).length).toBe(40);

@@ -14,7 +14,7 @@
  * - the KV copy is updated with a revision check and never to a smaller tree.
  */
 import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
-import { JetStreamApiError, jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { JetStreamApiError, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import {
   parseSignedCheckpoint,
@@ -33,8 +33,8 @@ import { HwlError, streams, subjects } from '@hwledger/core';
 import { decodeHashList, encodeHashList } from './hex-list.js';
 import { CHECKPOINT_BUCKET, CKPT_HEADERS, checkpointStreamConfig, kvKeys } from './names.js';
 import { readStream, type StreamMsg } from './stream-read.js';
+import { JS_WRONG_LAST_SEQUENCE, JsPublisher } from './js-publisher.js';
 
-const WRONG_LAST_SEQUENCE = 10071;
 
 export interface StoredCheckpoint {
   /** The signed note, exactly as stored. */
@@ -193,22 +193,32 @@ export class CheckpointLog {
     h.set(CKPT_HEADERS.compactRange, encodeHashList(c.compact));
     h.set(CKPT_HEADERS.prevSize, c.prevSize.toString());
     if (c.consistency.length > 0) h.set(CKPT_HEADERS.consistency, encodeHashList(c.consistency));
-    const js = jetstream(this.nc);
-    try {
-      const ack = await js.publish(subjects.checkpoint(this.chainId), utf8Encode(c.signed.note), {
-        headers: h,
-        expect: { lastSequence: expectedLast, streamName: this.streamName },
-        msgID: `${this.chainId}:${c.signed.checkpoint.sequence}:${toHex(c.signed.checkpoint.rootHash).slice(0, 16)}`,
-        timeout: 10_000,
-      });
-      if (ack.duplicate) throw new HwlError('FENCED', `checkpoint at ${c.signed.checkpoint.sequence} was already published`);
-      return ack.seq;
-    } catch (e) {
-      if (e instanceof JetStreamApiError && (e.code === WRONG_LAST_SEQUENCE || /wrong last sequence/i.test(e.message))) {
-        throw new HwlError('FENCED', `another checkpoint was published on ${this.streamName} first`, { cause: e });
+    // The fence and the id, as js.publish would set them from `expect` and `msgID`.
+    h.set('Nats-Expected-Stream', this.streamName);
+    h.set('Nats-Expected-Last-Sequence', String(expectedLast));
+    h.set('Nats-Msg-Id', `${this.chainId}:${c.signed.checkpoint.sequence}:${toHex(c.signed.checkpoint.rootHash).slice(0, 16)}`);
+    const r = await this.publisher().publish(subjects.checkpoint(this.chainId), utf8Encode(c.signed.note), h, 10_000);
+    if (!r.ok) {
+      if (r.errCode === JS_WRONG_LAST_SEQUENCE || /wrong last sequence/i.test(r.description)) {
+        throw new HwlError('FENCED', `another checkpoint was published on ${this.streamName} first`);
       }
-      throw e;
+      throw new HwlError('UNAVAILABLE', `${this.streamName} refused the checkpoint at ${c.signed.checkpoint.sequence}: ${r.description} (${r.errCode})`);
     }
+    if (r.duplicate) throw new HwlError('FENCED', `checkpoint at ${c.signed.checkpoint.sequence} was already published`);
+    return r.seq;
+  }
+
+  private pub: JsPublisher | undefined;
+
+  /** The publisher of append/updateKv, made on first use (readers never subscribe for PubAcks). */
+  private publisher(): JsPublisher {
+    return (this.pub ??= new JsPublisher(this.nc));
+  }
+
+  /** Releases the PubAck subscription, if one was made. */
+  close(): void {
+    this.pub?.close();
+    this.pub = undefined;
   }
 
   /** The KV entry this instance wrote last (its revision and tree size), for updateKv's fast path. */
@@ -228,12 +238,17 @@ export class CheckpointLog {
     // check), so one request instead of a read and a write per checkpoint.
     const known = this.kvWritten;
     if (known && known.size < c.checkpoint.sequence) {
-      try {
-        this.kvWritten = { revision: await this.kv.update(key, value, known.revision), size: c.checkpoint.sequence };
+      // kv.update(key, value, revision) as one raw publish: the bucket's subject, fenced on the key's last revision.
+      const h = natsHeaders();
+      h.set('Nats-Expected-Last-Subject-Sequence', String(known.revision));
+      const r = await this.publisher().publish(`$KV.${CHECKPOINT_BUCKET}.${key}`, utf8Encode(value), h, 10_000);
+      if (r.ok) {
+        this.kvWritten = { revision: r.seq, size: c.checkpoint.sequence };
         return true;
-      } catch (e) {
-        this.kvWritten = undefined;
-        if (!(e instanceof JetStreamApiError || (e instanceof Error && /wrong last sequence|key exists/i.test(e.message)))) throw e;
+      }
+      this.kvWritten = undefined;
+      if (!(r.errCode === JS_WRONG_LAST_SEQUENCE || /wrong last sequence|key exists/i.test(r.description))) {
+        throw new HwlError('UNAVAILABLE', `checkpoint KV refused the update: ${r.description} (${r.errCode})`);
       }
     }
     for (let attempt = 0; attempt < 10; attempt++) {

@@ -46,8 +46,8 @@ import { CheckpointLog, checkNext, type StoredCheckpoint } from './checkpoint-lo
 import { walkChain } from './chain-walk.js';
 import { nativeMerkleHasher, withNativeSigning } from './native-crypto.js';
 
-/** Leaves held back while a checkpoint is published, at most (then they are hashed anyway). */
-const MAX_PENDING_WHILE_ISSUING = 65_536;
+/** Initial size of the buffer of record hashes waiting for the tree (1,024 hashes). */
+const PENDING_INITIAL_BYTES = 32 * 1024;
 
 export interface CheckpointerOptions {
   nc: NatsConnection;
@@ -85,11 +85,12 @@ export class Checkpointer {
   /**
    * Record hashes added but not yet in the tree. Inside the sequencer the
    * Merkle hashing runs in a setImmediate after the turn that sealed the
-   * records, not on the path from PubAck to the next appends, and is held
-   * back while a checkpoint is being published (rebase would hash those
-   * leaves twice). Every read of `tree` first takes them in, in order.
+   * records, not on the path from PubAck to the next appends. Every read of
+   * `tree` first takes them in, in order. Copied back to back into one
+   * buffer (the sealed record's own hash object is not kept alive).
    */
-  private pending: Uint8Array[] = [];
+  private pending = new Uint8Array(PENDING_INITIAL_BYTES);
+  private pendingCount = 0;
   private drainScheduled = false;
   private headHash: Uint8Array;
   private baseSize = 0n;
@@ -126,26 +127,26 @@ export class Checkpointer {
 
   /** The tree with every record added so far. */
   private get tree(): MemoryMerkleTree {
-    if (this.pending.length > 0) this.drain();
+    if (this.pendingCount > 0) this.drain();
     return this.currentTree;
   }
 
   /** Replaces the tree (reload, rebase): leaves still pending belonged to the old one. */
   private set tree(t: MemoryMerkleTree) {
-    this.pending = [];
+    this.pendingCount = 0;
     this.currentTree = t;
   }
 
   private drain(): void {
-    const p = this.pending;
-    this.pending = [];
-    const t = this.currentTree;
-    for (const h of p) t.append(h);
+    const n = this.pendingCount;
+    this.pendingCount = 0;
+    this.currentTree.appendMany(this.pending.subarray(0, n * 32));
+    // A catch-up may have grown the buffer far beyond what sealing needs.
+    if (this.pending.length > PENDING_INITIAL_BYTES * 16) this.pending = new Uint8Array(PENDING_INITIAL_BYTES);
   }
 
   private readonly drainLater = (): void => {
     this.drainScheduled = false;
-    if (this.issuing && this.pending.length < MAX_PENDING_WHILE_ISSUING) return; // kick's finally takes them in
     this.drain();
   };
 
@@ -153,7 +154,7 @@ export class Checkpointer {
   private untilNext = 0;
 
   private resetCountdown(): void {
-    const since = this.currentTree.size + BigInt(this.pending.length) - this.baseSize;
+    const since = BigInt(this.currentTree.leafCount + this.pendingCount) - this.baseSize;
     this.untilNext = Number(this.every - since);
   }
 
@@ -179,6 +180,7 @@ export class Checkpointer {
     this.timer = undefined;
     await this.issuing;
     if (opts.flush) await this.flush();
+    this.store?.close();
   }
 
   /** Issues a checkpoint now if records were added since the last one; resolves when published. */
@@ -198,13 +200,15 @@ export class Checkpointer {
       if (Date.now() < this.resyncAt) return;
       return this.onResume({ sequence: s.sequence - 1n, hash: s.prevHash }).then(() => (this.resyncAt === undefined ? this.onSealed(s) : undefined));
     }
-    const expected = this.currentTree.size + BigInt(this.pending.length) + 1n;
-    if (s.sequence < expected) return; // already added (caught up from the stream)
-    if (s.sequence > expected) {
+    const expected = this.currentTree.leafCount + this.pendingCount + 1;
+    const seq = Number(s.sequence);
+    if (seq < expected) return; // already added (caught up from the stream)
+    if (seq > expected) {
       // Records sealed by another process in between: read them from the chain first.
       return this.catchUp(s.sequence - 1n).then(() => this.onSealed(s), (e: unknown) => this.fail(e));
     }
-    if (!constantTimeEqual(s.prevHash, this.headHash)) {
+    // Inside the sequencer prevHash is the very array it passed as the previous record's hash.
+    if (s.prevHash !== this.headHash && !constantTimeEqual(s.prevHash, this.headHash)) {
       this.fail(new HwlError('INTEGRITY', `record ${s.sequence} links to ${toHex(s.prevHash)}, but the checkpointed chain's record ${s.sequence - 1n} is ${toHex(this.headHash)}`));
       return;
     }
@@ -262,11 +266,19 @@ export class Checkpointer {
   }
 
   private add(hash: Uint8Array): void {
-    this.pending.push(hash);
+    if (hash.length !== 32) throw new HwlError('INVALID_ARGUMENT', `a record hash is 32 bytes, not ${hash.length}`);
+    const at = this.pendingCount * 32;
+    if (at + 32 > this.pending.length) {
+      const next = new Uint8Array(this.pending.length * 2);
+      next.set(this.pending.subarray(0, at));
+      this.pending = next;
+    }
+    this.pending.set(hash, at);
+    this.pendingCount++;
     this.headHash = hash;
     // At the count boundary, the checkpoint covers exactly `every` records (kick takes the pending leaves in and captures the size at once).
     if (--this.untilNext <= 0 && !this.issuing) this.kick(false);
-    if (this.pending.length > 0 && !this.drainScheduled) {
+    if (this.pendingCount > 0 && !this.drainScheduled) {
       this.drainScheduled = true;
       setImmediate(this.drainLater);
     }
@@ -377,14 +389,14 @@ export class Checkpointer {
     this.opts.onCheckpoint?.(stored);
   }
 
-  /** Restarts the tree at a published checkpoint, keeping the leaves added after it. */
+  /**
+   * Moves the base to a published checkpoint: the tree forgets what is left
+   * of its compact range and keeps the leaves added after it, hashed or still
+   * pending, without hashing any of them again.
+   */
   private rebase(c: StoredCheckpoint): void {
-    const n = c.checkpoint.sequence;
-    const old = this.tree;
-    const next = new MemoryMerkleTree({ size: n, nodes: c.compact }, nativeMerkleHasher);
-    for (let i = n; i < old.size; i++) next.appendLeafHash(old.node(0, i)!);
-    this.tree = next;
-    this.baseSize = n;
+    this.currentTree.prune(c.checkpoint.sequence);
+    this.baseSize = c.checkpoint.sequence;
     this.baseRoot = c.checkpoint.rootHash;
     this.baseStreamSeq = c.streamSeq;
     this.latest = c;

@@ -23,21 +23,25 @@ import { nativeMerkleHasher, withNativeSigning } from '@hwledger/ledger-ops';
 const bytes32 = fc.uint8Array({ minLength: 32, maxLength: 32 });
 
 describe('nativeMerkleHasher', () => {
-  it('leaf and node hashes equal the pure-JS and the reference (noble) ones', () => {
+  it('leaf and node hashes equal the pure-JS and the reference (noble) ones, read and written at any offset', () => {
     fc.assert(
-      fc.property(bytes32, bytes32, fc.nat(16), (a, b, pad) => {
-        // Output at an offset inside a larger buffer, as the tree writes it.
-        const outN = new Uint8Array(32 + pad + 32);
-        const outJ = new Uint8Array(32 + pad + 32);
-        nativeMerkleHasher.leafInto(a, outN, pad);
-        jsMerkleHasher.leafInto(a, outJ, pad);
-        expect(toHex(outN.subarray(pad, pad + 32))).toBe(toHex(merkleLeafHash(a)));
-        expect(toHex(outJ.subarray(pad, pad + 32))).toBe(toHex(merkleLeafHash(a)));
-        nativeMerkleHasher.nodeInto(a, b, outN, pad);
-        expect(toHex(outN.subarray(pad, pad + 32))).toBe(toHex(merkleNodeHash(a, b)));
-        // Untouched around the written range.
-        expect(outN.subarray(0, pad).every((x) => x === 0)).toBe(true);
-        expect(outN.subarray(pad + 32).every((x) => x === 0)).toBe(true);
+      fc.property(bytes32, bytes32, fc.nat(16), fc.nat(16), (a, b, pad, at) => {
+        // Inputs at an offset inside a larger buffer (two adjacent children), output at an offset, as the tree reads and writes them.
+        const src = new Uint8Array(at + 64 + 7);
+        src.set(a, at);
+        src.set(b, at + 32);
+        const before = src.slice();
+        for (const [name, hasher] of [['native', nativeMerkleHasher], ['js', jsMerkleHasher]] as const) {
+          const out = new Uint8Array(32 + pad + 32);
+          hasher.leafInto(src, at, out, pad);
+          expect(toHex(out.subarray(pad, pad + 32)), name).toBe(toHex(merkleLeafHash(a)));
+          hasher.nodeInto(src, at, out, pad);
+          expect(toHex(out.subarray(pad, pad + 32)), name).toBe(toHex(merkleNodeHash(a, b)));
+          // Untouched around the written range, and the input unchanged.
+          expect(out.subarray(0, pad).every((x) => x === 0)).toBe(true);
+          expect(out.subarray(pad + 32).every((x) => x === 0)).toBe(true);
+          expect(toHex(src)).toBe(toHex(before));
+        }
       }),
       { numRuns: 300 },
     );
@@ -46,8 +50,10 @@ describe('nativeMerkleHasher', () => {
   it('a tree built with it has the same roots, compact ranges and proofs at every size', () => {
     const js = new MemoryMerkleTree();
     const native = new MemoryMerkleTree(undefined, nativeMerkleHasher);
+    const flat = new Uint8Array(300 * 32);
     for (let i = 1; i <= 300; i++) {
       const h = randomBytes(32);
+      flat.set(h, (i - 1) * 32);
       js.append(h);
       native.append(h);
       const n = BigInt(i);
@@ -58,6 +64,15 @@ describe('nativeMerkleHasher', () => {
       expect(native.inclusionProof(index, size).map(toHex)).toEqual(js.inclusionProof(index, size).map(toHex));
     }
     expect(native.consistencyProof(77n, 300n).map(toHex)).toEqual(js.consistencyProof(77n, 300n).map(toHex));
+    // appendMany (hashes back to back, in uneven batches), as the checkpointer feeds it.
+    for (const hasher of [nativeMerkleHasher, jsMerkleHasher]) {
+      const batched = new MemoryMerkleTree(undefined, hasher);
+      for (const [from, to] of [[0, 1], [1, 1], [1, 64], [64, 65], [65, 300]] as const) batched.appendMany(flat.subarray(from * 32, to * 32));
+      expect(batched.size).toBe(300n);
+      expect(toHex(batched.root())).toBe(toHex(js.root()));
+      expect(batched.inclusionProof(5n, 17n).map(toHex)).toEqual(js.inclusionProof(5n, 17n).map(toHex));
+    }
+    expect(() => native.appendMany(new Uint8Array(33))).toThrow(expect.objectContaining({ code: 'INVALID_PROOF' }) as Error);
     // Resumed from a compact range, as the checkpointer does after each checkpoint.
     const resumed = new MemoryMerkleTree({ size: 200n, nodes: js.compactRange(200n) }, nativeMerkleHasher);
     for (let i = 200; i < 300; i++) resumed.appendLeafHash(js.node(0, BigInt(i))!);
