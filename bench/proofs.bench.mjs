@@ -27,8 +27,8 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { TestNatsServer, CLI_BIN, NATS_SERVER_BIN } from '@hwledger/testkit';
 import { connectNats, ensureChainTopology, streams, subjects } from '@hwledger/core';
 import { encodeIngestBatch } from '@hwledger/proto';
-import { MemoryMerkleTree, formatSignerKey, generateSigner, merkleLeafHash, verifyConsistency, verifyRecordInclusion } from '@hwledger/chain';
-import { FileMerkleStore } from '@hwledger/ledger-ops';
+import { MemoryMerkleTree, formatSignerKey, generateSigner, genesisHash, merkleLeafHash, verifyConsistency, verifyRecordInclusion } from '@hwledger/chain';
+import { Checkpointer, FileMerkleStore } from '@hwledger/ledger-ops';
 import { cpuOf } from './lib/proc.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -40,6 +40,8 @@ const CKPT_RECORDS = Number(env.HWL_BENCH_CKPT_RECORDS ?? (quick ? 100_000 : 300
 const CKPT_EVERY = Number(env.HWL_BENCH_CKPT_EVERY ?? 1_000);
 const REPEAT = Number(env.HWL_BENCH_REPEAT ?? (quick ? 2 : 7));
 const BATCH = 100;
+/** One uncounted round before the measured ones (HWL_BENCH_WARMUP=0: none). */
+const WARMUP = env.HWL_BENCH_WARMUP !== '0';
 /** Extra node flags for the sequencer processes, e.g. HWL_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof". */
 const NODE_ARGS = (env.HWL_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
 
@@ -183,6 +185,57 @@ async function stop(p) {
 }
 
 /**
+ * The Checkpointer alone, in this process, on the bench's nats-server: fed
+ * CKPT_RECORDS record hashes in bursts of 100 with the event loop turning in
+ * between (as the sequencer's PubAcks arrive), issuing every CKPT_EVERY
+ * records, then without any checkpoint (the tree alone). CPU time of this
+ * process per record (process.cpuUsage: all threads), median of 3 runs each:
+ * what checkpoints add to the sequencer's own work, without the sealing
+ * around it, so much less sensitive to other load than the rates.
+ */
+async function isolatedCheckpointer(url) {
+  const nc = await connectNats(url, 'bench-isolated');
+  const n = CKPT_RECORDS;
+  const hashes = new Uint8Array(32 * n);
+  let prev = genesisHash('iso');
+  for (let i = 0; i < n; i++) {
+    const d = createHash('sha256').update(prev).update(`record ${i}`).digest();
+    hashes.set(d, 32 * i);
+    prev = d;
+  }
+  const views = Array.from({ length: n }, (_, i) => hashes.subarray(32 * i, 32 * i + 32));
+  const runs = { tree: [], issuing: [], checkpoints: 0 };
+  try {
+    for (let r = 0; r < 3; r++) {
+      for (const [side, every] of [['issuing', CKPT_EVERY], ['tree', 1e12]]) {
+        const chain = `iso${side}${r}`;
+        await ensureChainTopology(nc, chain);
+        const cp = new Checkpointer({ nc, chainId: chain, signers: [generateSigner('hwl-bench')], everyRecords: every, intervalMs: 0 });
+        await cp.start();
+        let p = genesisHash(chain);
+        const c0 = process.cpuUsage();
+        for (let i = 0; i < n; i += 100) {
+          for (let k = i; k < Math.min(n, i + 100); k++) {
+            cp.onSealed({ sequence: BigInt(k + 1), hash: views[k], prevHash: p });
+            p = views[k];
+          }
+          await new Promise((res) => setImmediate(res));
+        }
+        await cp.stop({ flush: every === CKPT_EVERY });
+        const c = process.cpuUsage(c0);
+        runs[side].push((c.user + c.system) / n);
+        if (side === 'issuing') runs.checkpoints = cp.issued;
+        const jsm = await jetstreamManager(nc);
+        for (const s of [streams.ingest(chain), streams.chain(chain), streams.dlq(chain), streams.checkpoint(chain)]) await jsm.streams.delete(s).catch(() => undefined);
+      }
+    }
+  } finally {
+    await nc.close();
+  }
+  return { issuing: median(runs.issuing), tree: median(runs.tree), checkpoints: runs.checkpoints };
+}
+
+/**
  * Rounds of one run without and one with checkpoints, in alternating order
  * (without-with, then with-without: neither side always runs second), each
  * run on fresh streams that are deleted after it, so every run starts from
@@ -197,9 +250,13 @@ async function checkpointBench(work) {
   writeFileSync(keyFile, formatSignerKey(generateSigner('hwl-bench')) + '\n', { mode: 0o600 });
   const runs = { without: [], with: [] };
   let checkpoints = 0;
+  let isolated;
   try {
-    for (let i = 0; i < REPEAT; i++) {
-      for (const ck of i % 2 === 0 ? [false, true] : [true, false]) {
+    isolated = await isolatedCheckpointer(server.url);
+    process.stderr.write(`checkpointer alone: ${isolated.issuing.toFixed(2)} µs CPU/record with checkpoints, ${isolated.tree.toFixed(2)} tree only\n`);
+    // Round 0 warms the server and the page cache up and is not counted: rates of both sides climb over the first runs.
+    for (let i = WARMUP ? 0 : 1; i <= REPEAT; i++) {
+      for (const ck of i % 2 === 1 ? [false, true] : [true, false]) {
         const chain = `ck${ck ? 'on' : 'off'}${i}`;
         await ensureChainTopology(nc, chain);
         await prefill(nc, chain, CKPT_RECORDS);
@@ -207,17 +264,17 @@ async function checkpointBench(work) {
         const p = startSequencer(server.url, chain, extra);
         const m = await measure(jsm, streams.chain(chain), CKPT_RECORDS, [p.pid, serverPid]);
         await stop(p);
-        (ck ? runs.with : runs.without).push(m);
+        if (i > 0) (ck ? runs.with : runs.without).push(m);
         if (ck) checkpoints = Math.max(checkpoints, (await jsm.streams.info(streams.checkpoint(chain))).state.messages);
         for (const s of [streams.ingest(chain), streams.chain(chain), streams.dlq(chain), streams.checkpoint(chain)]) await jsm.streams.delete(s).catch(() => undefined);
-        process.stderr.write(`sealing ${ck ? 'with' : 'without'} checkpoints, round ${i + 1}: ${fmt(m.rate)} records/s, CPU ${m.cpu[0].toFixed(1)} + ${m.cpu[1].toFixed(1)} µs/record\n`);
+        process.stderr.write(`sealing ${ck ? 'with' : 'without'} checkpoints, ${i > 0 ? `round ${i}` : 'warm-up'}: ${fmt(m.rate)} records/s, CPU ${m.cpu[0].toFixed(1)} + ${m.cpu[1].toFixed(1)} µs/record\n`);
       }
     }
   } finally {
     await nc.close();
     await server.stop();
   }
-  return { runs, checkpoints };
+  return { runs, checkpoints, isolated };
 }
 
 const median = (xs) => {
@@ -251,10 +308,11 @@ async function main() {
       `| sealing without checkpoints (records/s, best round) | ${fmt(best('without'))} | baseline | |`,
       `| sealing with checkpoints every ${fmt(CKPT_EVERY)} records (records/s, best round) | ${fmt(best('with'))} (${c.checkpoints} checkpoints) | | |`,
       `| sealing with / without checkpoints (median of the rounds' ratios) | **${ratio.toFixed(2)}×** (rounds: ${ratios.map((r) => r.toFixed(2)).join(', ')}) | ≥ 0.90× | ${ok(ratio >= 0.9)} |`,
+      `| the Checkpointer alone, CPU per record (median of 3 runs of ${fmt(CKPT_RECORDS)}): tree only / with a checkpoint every ${fmt(CKPT_EVERY)} | ${c.isolated.tree.toFixed(2)} / ${c.isolated.issuing.toFixed(2)} µs (${c.isolated.checkpoints} checkpoints: ${(((c.isolated.issuing - c.isolated.tree) * CKPT_EVERY) / 1000).toFixed(2)} ms each) | | |`,
       `| CPU per record, sequencer + nats-server (medians): without / with checkpoints (µs) | ${cw0.toFixed(1)} + ${cw1.toFixed(1)} / ${cc0.toFixed(1)} + ${cc1.toFixed(1)}: checkpoints add ${(cc0 + cc1 - cw0 - cw1).toFixed(2)} µs (${(((cc0 + cc1) / (cw0 + cw1) - 1) * 100).toFixed(1)}%) | | |`,
     ].join('\n');
     const natsVersion = execFileSync(NATS_SERVER_BIN, ['--version']).toString().trim();
-    const setup = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM; Node ${process.version}; ${natsVersion}; ${fmt(PROOFS)} random inclusion proofs; sealing runs of ${fmt(CKPT_RECORDS)} records (${BATCH} events per ingest message), ${REPEAT} rounds of one run each way, back to back, in alternating order, each run on fresh streams (all: without ${c.runs.without.map((r) => fmt(r.rate)).join(', ')}; with ${c.runs.with.map((r) => fmt(r.rate)).join(', ')}); bench took ${((Date.now() - t0) / 1000).toFixed(0)} s`;
+    const setup = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM; Node ${process.version}; ${natsVersion}; ${fmt(PROOFS)} random inclusion proofs; sealing runs of ${fmt(CKPT_RECORDS)} records (${BATCH} events per ingest message), ${WARMUP ? 'one warm-up round, then ' : ''}${REPEAT} rounds of one run each way, back to back, in alternating order, each run on fresh streams (all: without ${c.runs.without.map((r) => fmt(r.rate)).join(', ')}; with ${c.runs.with.map((r) => fmt(r.rate)).join(', ')}); bench took ${((Date.now() - t0) / 1000).toFixed(0)} s`;
     process.stdout.write(`${table}\n\n${setup}\n`);
     const doc = `# Proof and checkpoint benchmark
 

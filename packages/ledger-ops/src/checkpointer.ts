@@ -28,7 +28,6 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import {
   EMPTY_TREE_ROOT,
-  MemoryMerkleTree,
   chainHash,
   constantTimeEqual,
   genesisHash,
@@ -44,10 +43,8 @@ import {
 import { HEADERS, HwlError, silentLogger, streams } from '@hwledger/core';
 import { CheckpointLog, checkNext, type StoredCheckpoint } from './checkpoint-log.js';
 import { walkChain } from './chain-walk.js';
-import { nativeMerkleHasher, withNativeSigning } from './native-crypto.js';
-
-/** Initial size of the buffer of record hashes waiting for the tree (1,024 hashes). */
-const PENDING_INITIAL_BYTES = 32 * 1024;
+import { withNativeSigning } from './native-crypto.js';
+import { CheckpointTree } from './checkpoint-tree.js';
 
 export interface CheckpointerOptions {
   nc: NatsConnection;
@@ -64,6 +61,12 @@ export interface CheckpointerOptions {
   now?: () => number;
   /** Called after each published checkpoint. */
   onCheckpoint?: (c: StoredCheckpoint) => void;
+  /**
+   * The KV mirror of the latest checkpoint is written at most this often
+   * (default 250 ms; 0: after every checkpoint). The checkpoint stream gets
+   * every checkpoint at once and is authoritative; KV is the quick read.
+   */
+  kvIntervalMs?: number;
 }
 
 export interface SealedInput {
@@ -81,17 +84,8 @@ export class Checkpointer {
   private readonly every: bigint;
   private readonly now: () => number;
   private store: CheckpointLog | undefined;
-  private currentTree = new MemoryMerkleTree(undefined, nativeMerkleHasher);
-  /**
-   * Record hashes added but not yet in the tree. Inside the sequencer the
-   * Merkle hashing runs in a setImmediate after the turn that sealed the
-   * records, not on the path from PubAck to the next appends. Every read of
-   * `tree` first takes them in, in order. Copied back to back into one
-   * buffer (the sealed record's own hash object is not kept alive).
-   */
-  private pending = new Uint8Array(PENDING_INITIAL_BYTES);
-  private pendingCount = 0;
-  private drainScheduled = false;
+  /** Every record hash added since the last checkpoint, and that checkpoint's compact range (checkpoint-tree.ts). */
+  private readonly tree = new CheckpointTree();
   private headHash: Uint8Array;
   private baseSize = 0n;
   private baseRoot: Uint8Array = EMPTY_TREE_ROOT;
@@ -125,42 +119,17 @@ export class Checkpointer {
     this.headHash = genesisHash(opts.chainId);
   }
 
-  /** The tree with every record added so far. */
-  private get tree(): MemoryMerkleTree {
-    if (this.pendingCount > 0) this.drain();
-    return this.currentTree;
-  }
-
-  /** Replaces the tree (reload, rebase): leaves still pending belonged to the old one. */
-  private set tree(t: MemoryMerkleTree) {
-    this.pendingCount = 0;
-    this.currentTree = t;
-  }
-
-  private drain(): void {
-    const n = this.pendingCount;
-    this.pendingCount = 0;
-    this.currentTree.appendMany(this.pending.subarray(0, n * 32));
-    // A catch-up may have grown the buffer far beyond what sealing needs.
-    if (this.pending.length > PENDING_INITIAL_BYTES * 16) this.pending = new Uint8Array(PENDING_INITIAL_BYTES);
-  }
-
-  private readonly drainLater = (): void => {
-    this.drainScheduled = false;
-    this.drain();
-  };
-
   /** Records still to add before the next count-triggered checkpoint: counted down per add, reset whenever the base moves. */
   private untilNext = 0;
 
   private resetCountdown(): void {
-    const since = BigInt(this.currentTree.leafCount + this.pendingCount) - this.baseSize;
+    const since = BigInt(this.tree.leafCount) - this.baseSize;
     this.untilNext = Number(this.every - since);
   }
 
   /** Records in the tree (= sequence of the last record added). */
   get size(): bigint {
-    return this.tree.size;
+    return BigInt(this.tree.leafCount);
   }
 
   /** Opens the checkpoint log and resumes from the latest stored checkpoint. */
@@ -174,22 +143,75 @@ export class Checkpointer {
     }
   }
 
-  /** Stops the timer and waits for a checkpoint in flight; `flush` issues one for the records not yet covered. */
+  /** Stops the timer and waits for a checkpoint in flight; `flush` issues one for the records not yet covered. Either way KV gets the last one published. */
   async stop(opts: { flush?: boolean } = {}): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     await this.issuing;
     if (opts.flush) await this.flush();
+    else await this.flushKv();
     this.store?.close();
   }
 
-  /** Issues a checkpoint now if records were added since the last one; resolves when published. */
+  /** Issues a checkpoint now if records were added since the last one; resolves when published and mirrored to KV. */
   async flush(): Promise<StoredCheckpoint | undefined> {
     await this.issuing;
-    if (this.tree.size === this.baseSize) return this.latest;
-    this.kick(true);
-    await this.issuing;
+    if (this.size !== this.baseSize) {
+      this.kick(true);
+      await this.issuing;
+    }
+    await this.flushKv();
     return this.latest;
+  }
+
+  // KV mirror of the latest published checkpoint, written at most every kvIntervalMs.
+  private kvDue: StoredCheckpoint | undefined;
+  private kvTimer: ReturnType<typeof setTimeout> | undefined;
+  private kvWriting: Promise<void> | undefined;
+  private kvWrittenAt = 0;
+
+  private mirrorToKv(c: StoredCheckpoint): void {
+    this.kvDue = c;
+    if (this.kvTimer || this.kvWriting) return; // written when the one in flight ends
+    const wait = Math.max(0, this.kvWrittenAt + (this.opts.kvIntervalMs ?? 250) - Date.now());
+    if (wait === 0) {
+      this.writeKv();
+      return;
+    }
+    this.kvTimer = setTimeout(() => {
+      this.kvTimer = undefined;
+      this.writeKv();
+    }, wait);
+    this.kvTimer.unref?.();
+  }
+
+  private writeKv(): void {
+    const c = this.kvDue;
+    if (!c || !this.store) return;
+    this.kvDue = undefined;
+    this.kvWrittenAt = Date.now();
+    this.kvWriting = this.store
+      .updateKv(c)
+      .then(
+        () => undefined,
+        (e: unknown) => this.log.warn({ err: e instanceof Error ? e.message : String(e) }, 'checkpoint KV not updated'),
+      )
+      .finally(() => {
+        this.kvWriting = undefined;
+        if (this.kvDue) this.mirrorToKv(this.kvDue);
+      });
+  }
+
+  /** Writes the latest checkpoint to KV now, if it is not there yet, and waits for it. */
+  private async flushKv(): Promise<void> {
+    while (this.kvWriting || (this.kvDue && this.store)) {
+      if (this.kvTimer) {
+        clearTimeout(this.kvTimer);
+        this.kvTimer = undefined;
+      }
+      if (this.kvWriting) await this.kvWriting;
+      else this.writeKv();
+    }
   }
 
   /** Sequencer hook: one call per sealed record, in order (see SequencerOptions.onSealed). */
@@ -200,7 +222,7 @@ export class Checkpointer {
       if (Date.now() < this.resyncAt) return;
       return this.onResume({ sequence: s.sequence - 1n, hash: s.prevHash }).then(() => (this.resyncAt === undefined ? this.onSealed(s) : undefined));
     }
-    const expected = this.currentTree.leafCount + this.pendingCount + 1;
+    const expected = this.tree.leafCount + 1;
     const seq = Number(s.sequence);
     if (seq < expected) return; // already added (caught up from the stream)
     if (seq > expected) {
@@ -223,8 +245,8 @@ export class Checkpointer {
     try {
       await this.reload();
       await this.catchUp(tail.sequence);
-      if (this.tree.size !== tail.sequence || !constantTimeEqual(this.headHash, tail.hash)) {
-        throw new HwlError('INTEGRITY', `chain tail ${tail.sequence} (${toHex(tail.hash)}) is not the checkpointed chain's record ${this.tree.size} (${toHex(this.headHash)})`);
+      if (this.size !== tail.sequence || !constantTimeEqual(this.headHash, tail.hash)) {
+        throw new HwlError('INTEGRITY', `chain tail ${tail.sequence} (${toHex(tail.hash)}) is not the checkpointed chain's record ${this.size} (${toHex(this.headHash)})`);
       }
       this.resyncAt = undefined;
     } catch (e) {
@@ -245,7 +267,7 @@ export class Checkpointer {
    * signal aborts (then issues a last checkpoint for what was read).
    */
   async follow(signal: AbortSignal): Promise<void> {
-    const anchor = { chainId: this.chainId, sequence: this.tree.size, hash: this.headHash };
+    const anchor = { chainId: this.chainId, sequence: this.size, hash: this.headHash };
     try {
       for await (const r of walkChain(this.nc, anchor, { follow: true, signal })) {
         this.add(r.hash);
@@ -266,33 +288,21 @@ export class Checkpointer {
   }
 
   private add(hash: Uint8Array): void {
-    if (hash.length !== 32) throw new HwlError('INVALID_ARGUMENT', `a record hash is 32 bytes, not ${hash.length}`);
-    const at = this.pendingCount * 32;
-    if (at + 32 > this.pending.length) {
-      const next = new Uint8Array(this.pending.length * 2);
-      next.set(this.pending.subarray(0, at));
-      this.pending = next;
-    }
-    this.pending.set(hash, at);
-    this.pendingCount++;
+    this.tree.add(hash);
     this.headHash = hash;
-    // At the count boundary, the checkpoint covers exactly `every` records (kick takes the pending leaves in and captures the size at once).
+    // At the count boundary, the checkpoint covers exactly `every` records (issue captures the size at once).
     if (--this.untilNext <= 0 && !this.issuing) this.kick(false);
-    if (this.pendingCount > 0 && !this.drainScheduled) {
-      this.drainScheduled = true;
-      setImmediate(this.drainLater);
-    }
   }
 
   private kick(timer: boolean): void {
     if (this.issuing || this.failure || this.dormant || this.reloading || !this.store) return;
-    if (this.tree.size === this.baseSize) return;
-    if (!timer && this.tree.size - this.baseSize < this.every) return;
+    if (this.size === this.baseSize) return;
+    if (!timer && this.size - this.baseSize < this.every) return;
     this.issuing = this.issue()
       .catch((e: unknown) => this.log.warn({ err: e instanceof Error ? e.message : String(e) }, 'checkpoint not published; will retry'))
       .finally(() => {
         this.issuing = undefined;
-        if (this.tree.size - this.baseSize >= this.every) this.kick(false);
+        if (this.size - this.baseSize >= this.every) this.kick(false);
       });
   }
 
@@ -302,7 +312,7 @@ export class Checkpointer {
     const latest = await store.latest();
     this.dormant = false;
     if (!latest) {
-      this.tree = new MemoryMerkleTree(undefined, nativeMerkleHasher);
+      this.tree.reset();
       this.headHash = genesisHash(this.chainId);
       this.baseSize = 0n;
       this.baseRoot = EMPTY_TREE_ROOT;
@@ -324,7 +334,7 @@ export class Checkpointer {
       if (issue) throw new HwlError('INTEGRITY', `latest stored checkpoint of ${this.chainId}: ${issue.message}`);
     }
     await this.checkHeadAgainstChain(latest);
-    this.tree = new MemoryMerkleTree({ size: cp.sequence, nodes: latest.compact }, nativeMerkleHasher);
+    this.tree.reset({ size: cp.sequence, nodes: latest.compact });
     this.headHash = cp.headHash;
     this.baseSize = cp.sequence;
     this.baseRoot = cp.rootHash;
@@ -356,8 +366,8 @@ export class Checkpointer {
   }
 
   private async catchUp(toSeq: bigint): Promise<void> {
-    if (toSeq <= this.tree.size) return;
-    const anchor = { chainId: this.chainId, sequence: this.tree.size, hash: this.headHash };
+    if (toSeq <= this.size) return;
+    const anchor = { chainId: this.chainId, sequence: this.size, hash: this.headHash };
     for await (const r of walkChain(this.nc, anchor, { toSeq })) {
       this.readFromChain++;
       this.add(r.hash);
@@ -366,11 +376,9 @@ export class Checkpointer {
 
   private async issue(): Promise<void> {
     const store = this.store!;
-    const n = this.tree.size;
+    const n = this.size;
     if (n === this.baseSize) return;
-    const root = this.tree.root(n);
-    const compact = this.tree.compactRange(n);
-    const proof = this.tree.consistencyProof(this.baseSize, n);
+    const { root, compact, proof } = this.tree.snapshot(n, this.baseSize);
     // The explicit check that the new tree extends the last checkpoint's.
     verifyConsistency(this.baseSize, n, proof, this.baseRoot, root);
     const signed = signCheckpoint({ chainId: this.chainId, sequence: n, headHash: this.headHash, rootHash: root, timeMs: BigInt(this.now()) }, this.signers);
@@ -385,7 +393,7 @@ export class Checkpointer {
     this.rebase(stored);
     this.issued++;
     this.log.debug({ size: n.toString(), root: toHex(root) }, 'checkpoint published');
-    await store.updateKv(stored).catch((e: unknown) => this.log.warn({ err: e instanceof Error ? e.message : String(e) }, 'checkpoint KV not updated'));
+    this.mirrorToKv(stored);
     this.opts.onCheckpoint?.(stored);
   }
 
@@ -395,7 +403,7 @@ export class Checkpointer {
    * pending, without hashing any of them again.
    */
   private rebase(c: StoredCheckpoint): void {
-    this.currentTree.prune(c.checkpoint.sequence);
+    this.tree.prune(c.checkpoint.sequence);
     this.baseSize = c.checkpoint.sequence;
     this.baseRoot = c.checkpoint.rootHash;
     this.baseStreamSeq = c.streamSeq;
@@ -414,22 +422,23 @@ export class Checkpointer {
       this.fail(new HwlError('INTEGRITY', `checkpoint at ${cp.sequence} published by another writer is not signed by a trusted key: ${e instanceof Error ? e.message : String(e)}`));
       return;
     }
-    if (cp.sequence > this.tree.size) {
+    if (cp.sequence > this.size) {
       this.dormant = true;
-      this.log.warn({ theirs: cp.sequence.toString(), ours: this.tree.size.toString() }, 'another checkpointer is ahead; standing by until the next resume');
+      this.log.warn({ theirs: cp.sequence.toString(), ours: this.size.toString() }, 'another checkpointer is ahead; standing by until the next resume');
       return;
     }
     if (cp.sequence < this.baseSize) {
       this.fail(new HwlError('INTEGRITY', `checkpoint log of ${this.chainId} went back to ${cp.sequence} after ${this.baseSize}`));
       return;
     }
-    const ours = this.tree.root(cp.sequence);
-    const head = cp.sequence === this.tree.size ? this.headHash : undefined;
+    const snap = this.tree.snapshot(cp.sequence, this.baseSize);
+    const ours = snap.root;
+    const head = cp.sequence === this.size ? this.headHash : undefined;
     if (!constantTimeEqual(ours, cp.rootHash) || (head && !constantTimeEqual(head, cp.headHash))) {
       this.fail(new HwlError('INTEGRITY', `checkpoint at ${cp.sequence} published by another writer is not consistent with the chain this process saw`));
       return;
     }
-    this.rebase({ ...latest, compact: this.tree.compactRange(cp.sequence) });
+    this.rebase({ ...latest, compact: snap.compact });
     this.log.info({ size: cp.sequence.toString() }, 'adopted a consistent checkpoint published by another writer');
   }
 }

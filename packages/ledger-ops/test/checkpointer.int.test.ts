@@ -115,6 +115,35 @@ describe('Checkpointer', () => {
     expect(await b.updateKv(at(800n))).toBe(false); // never to a tree of the same size twice
   });
 
+  it('KV mirror: written at most every kvIntervalMs while the stream gets every checkpoint; a flush or stop writes the last one', async () => {
+    const chain = 'ck-kv-throttle';
+    const w = await ChainWriter.open(nc, chain);
+    await w.append(1_000);
+    const cp = new Checkpointer({ nc, chainId: chain, signers: [key1], everyRecords: 100, intervalMs: 0, kvIntervalMs: 60_000 });
+    await cp.start();
+    await cp.onResume({ sequence: 0n, hash: genesisHash(chain) });
+    const log = await CheckpointLog.open(nc, chain);
+    const feed = async (from: number, to: number): Promise<void> => {
+      for (let i = from; i < to; i++) {
+        await cp.onSealed({ sequence: BigInt(i + 1), hash: w.hashes[i]!, prevHash: i === 0 ? genesisHash(chain) : w.hashes[i - 1]! });
+        if (i % 20 === 0) await new Promise((r) => setTimeout(r, 1));
+      }
+    };
+    await feed(0, 500);
+    await waitFor(async () => (await allCheckpoints(chain)).length === 5, 10_000, 50, 'five checkpoints in the stream');
+    await waitFor(async () => (await log.kvLatest()) !== undefined, 10_000, 50, 'the first checkpoint in KV');
+    // The first went to KV at once; the next four wait for the interval (a minute here).
+    expect((await log.kvLatest())?.size).toBe(100n);
+    expect((await cp.flush())?.checkpoint.sequence).toBe(500n);
+    expect((await log.kvLatest())?.size).toBe(500n);
+    await feed(500, 1_000);
+    await waitFor(async () => (await allCheckpoints(chain)).length === 10, 10_000, 50, 'ten checkpoints in the stream');
+    expect((await log.kvLatest())?.size).toBe(500n);
+    await cp.stop();
+    expect(cp.failure).toBeUndefined();
+    expect((await log.kvLatest())?.size).toBe(1_000n);
+  });
+
   it('restarts from the latest checkpoint reading only the records after it', async () => {
     const chain = 'ck-restart';
     const w = await ChainWriter.open(nc, chain);
