@@ -84,7 +84,10 @@ export class ChainWriter {
 
 /**
  * Checkpoints the records of `w` not yet checkpointed, fed one by one as the
- * sequencer does (so a checkpoint falls every `every` records).
+ * sequencer does. A checkpoint falls exactly every `every` records after the
+ * last stored one: at each such boundary the fixture waits until it is
+ * published (a sequencer does not wait, so there a checkpoint still in flight
+ * can push the next one past its boundary).
  */
 export async function checkpointWriter(nc: NatsConnection, w: ChainWriter, signer: NoteSigner, every: number): Promise<Checkpointer> {
   const chain = w.chainId;
@@ -94,7 +97,8 @@ export async function checkpointWriter(nc: NatsConnection, w: ChainWriter, signe
   await cp.onResume({ sequence: cp.size, hash: from === 0 ? genesisHash(chain) : w.hashes[from - 1]! });
   for (let i = from; i < w.hashes.length; i++) {
     await cp.onSealed({ sequence: BigInt(i + 1), hash: w.hashes[i]!, prevHash: i === 0 ? genesisHash(chain) : w.hashes[i - 1]! });
-    if (i % 100 === 0) await new Promise((r) => setTimeout(r, 0));
+    if ((i + 1 - from) % every === 0) await cp.flush();
+    else if (i % 100 === 0) await new Promise((r) => setTimeout(r, 0));
   }
   await cp.stop({ flush: true });
   if (cp.failure) throw cp.failure;
