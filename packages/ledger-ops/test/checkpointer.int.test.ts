@@ -167,6 +167,42 @@ describe('Checkpointer', () => {
     expect(report.issues).toEqual([]);
   });
 
+  it('keeps checkpointing across a broker restart: a checkpoint lost in it is issued again, the log stays consistent', async () => {
+    const own = await TestNatsServer.start();
+    const conn = await connectNats(own.url, 'ckpt-restart-test');
+    try {
+      const chain = 'ck-broker-restart';
+      const w = await ChainWriter.open(conn, chain);
+      await w.append(3_000);
+      const cp = new Checkpointer({ nc: conn, chainId: chain, signers: [key1], everyRecords: 500, intervalMs: 200, kvIntervalMs: 0 });
+      await cp.start();
+      await cp.onResume({ sequence: 0n, hash: genesisHash(chain) });
+      const feed = async (from: number, to: number): Promise<void> => {
+        for (let i = from; i < to; i++) {
+          await cp.onSealed({ sequence: BigInt(i + 1), hash: w.hashes[i]!, prevHash: i === 0 ? genesisHash(chain) : w.hashes[i - 1]! });
+          if (i % 50 === 0) await new Promise((r) => setTimeout(r, 1));
+        }
+      };
+      await feed(0, 1_200);
+      await own.restart();
+      // Records keep coming while the client reconnects; checkpoints due meanwhile fail and are retried.
+      await feed(1_200, 3_000);
+      await waitFor(async () => (await CheckpointLog.open(conn, chain).then((l) => l.latest()).catch(() => undefined))?.checkpoint.sequence === 3_000n, 30_000, 100, 'a checkpoint of all 3,000 records');
+      await cp.stop();
+      expect(cp.failure).toBeUndefined();
+      const log = await CheckpointLog.open(conn, chain);
+      const report = await verifyCheckpointLog(log, [verifierOf(key1)]);
+      expect(report.issues).toEqual([]);
+      const cps: StoredCheckpoint[] = [];
+      for await (const c of log.all()) cps.push(c);
+      expectRootsMatch(cps, w.hashes);
+      expect((await log.kvLatest())?.size).toBe(3_000n);
+    } finally {
+      await conn.close();
+      await own.stop();
+    }
+  });
+
   it('issues on the timer when fewer than N records arrived', async () => {
     const chain = 'ck-timer';
     const w = await ChainWriter.open(nc, chain);
