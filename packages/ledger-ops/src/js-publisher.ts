@@ -10,8 +10,15 @@
  *
  * The reply is server output, but parse it defensively all the same: a
  * malformed PubAck is an error, never a success.
+ *
+ * A broker restart loses the PubAcks of publishes still waiting (and, as with
+ * nats.js's own js.publish, publishes made while the client reconnects):
+ * when the connection is back, those waiting are refused at once
+ * (UNAVAILABLE, "may have been stored") instead of at their timeout, so a
+ * caller that retries under a fence (the checkpointer) goes on within a
+ * reconnect rather than a timeout.
  */
-import { createInbox, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { createInbox, type Msg, type MsgHdrs, type NatsConnection, type Status, type Subscription } from '@nats-io/transport-node';
 import { HwlError } from '@hwledger/core';
 
 /** JetStream's answer to a publish: stored (possibly as a duplicate of an earlier message), or refused with its API error. */
@@ -32,10 +39,18 @@ export class JsPublisher {
   private readonly sub: Subscription;
   private readonly waiting = new Map<string, Waiting>();
   private next = 0;
+  private readonly statuses: AsyncIterable<Status> & { stop?: () => void };
 
   constructor(private readonly nc: NatsConnection) {
     this.prefix = `${createInbox()}.`;
     this.sub = nc.subscribe(`${this.prefix}*`, { callback: (err, m) => (err ? this.failAll(err) : this.onReply(m)) });
+    const statuses: AsyncIterable<Status> & { stop?: () => void } = nc.status();
+    this.statuses = statuses;
+    void (async () => {
+      for await (const st of statuses) {
+        if (st.type === 'reconnect') this.failAll(new HwlError('UNAVAILABLE', 'the NATS connection was re-established: no PubAck will come for earlier publishes (they may have been stored)'));
+      }
+    })().catch(() => undefined);
   }
 
   /** Publishes and resolves with the PubAck (refusals included); rejects with UNAVAILABLE when no stream answers in time. */
@@ -61,6 +76,7 @@ export class JsPublisher {
   close(): void {
     this.failAll(new HwlError('UNAVAILABLE', 'publisher closed'));
     this.sub.unsubscribe();
+    this.statuses.stop?.();
   }
 
   private failAll(e: Error): void {

@@ -187,7 +187,8 @@ describe('Checkpointer', () => {
       await own.restart();
       // Records keep coming while the client reconnects; checkpoints due meanwhile fail and are retried.
       await feed(1_200, 3_000);
-      await waitFor(async () => (await CheckpointLog.open(conn, chain).then((l) => l.latest()).catch(() => undefined))?.checkpoint.sequence === 3_000n, 30_000, 100, 'a checkpoint of all 3,000 records');
+      // Publishes waiting when the connection comes back are refused then and retried (timer: 200 ms) until JetStream is up again.
+      await waitFor(async () => (await CheckpointLog.open(conn, chain).then((l) => l.latest()).catch(() => undefined))?.checkpoint.sequence === 3_000n, 20_000, 100, 'a checkpoint of all 3,000 records');
       await cp.stop();
       expect(cp.failure).toBeUndefined();
       const log = await CheckpointLog.open(conn, chain);
