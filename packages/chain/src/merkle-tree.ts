@@ -68,7 +68,11 @@ class LevelBuffer {
     const o = (index - this.offset) * H;
     return this.buf.slice(o, o + H);
   }
+}
 
+/** First stored index of level `l` for a tree whose leaves before `base` are only a compact range (the compact-range node there, if any). */
+function levelStart(base: number, l: number): number {
+  return Math.max(0, Math.floor(base / 2 ** l) - 1);
 }
 
 export class MemoryMerkleTree implements MerkleNodeSource {
@@ -118,14 +122,14 @@ export class MemoryMerkleTree implements MerkleNodeSource {
     const n = Number(size);
     if (n <= this.baseCount) return;
     this.baseCount = n;
-    this.levels.forEach((lv, l) => lv.dropBefore(Math.max(0, Math.floor(n / 2 ** l) - 1)));
+    this.levels.forEach((lv, l) => lv.dropBefore(levelStart(n, l)));
   }
 
   private level(l: number): LevelBuffer {
     // Nodes left of the base's compact range are never stored: each level starts there.
     while (this.levels.length <= l) {
       const lv = this.levels.length;
-      this.levels.push(new LevelBuffer(Math.max(0, Math.floor(this.baseCount / 2 ** lv) - 1)));
+      this.levels.push(new LevelBuffer(levelStart(this.baseCount, lv)));
     }
     return this.levels[l]!;
   }

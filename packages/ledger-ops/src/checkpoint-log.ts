@@ -14,7 +14,7 @@
  * - the KV copy is updated with a revision check and never to a smaller tree.
  */
 import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
-import { JetStreamApiError, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { JetStreamApiCodes, JetStreamApiError, PubHeaders, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import {
   parseSignedCheckpoint,
@@ -33,8 +33,7 @@ import { HwlError, streams, subjects } from '@hwledger/core';
 import { decodeHashList, encodeHashList } from './hex-list.js';
 import { CHECKPOINT_BUCKET, CKPT_HEADERS, checkpointStreamConfig, kvKeys } from './names.js';
 import { readStream, type StreamMsg } from './stream-read.js';
-import { JS_WRONG_LAST_SEQUENCE, JsPublisher } from './js-publisher.js';
-
+import { JsPublisher } from './js-publisher.js';
 
 export interface StoredCheckpoint {
   /** The signed note, exactly as stored. */
@@ -194,12 +193,12 @@ export class CheckpointLog {
     h.set(CKPT_HEADERS.prevSize, c.prevSize.toString());
     if (c.consistency.length > 0) h.set(CKPT_HEADERS.consistency, encodeHashList(c.consistency));
     // The fence and the id, as js.publish would set them from `expect` and `msgID`.
-    h.set('Nats-Expected-Stream', this.streamName);
-    h.set('Nats-Expected-Last-Sequence', String(expectedLast));
-    h.set('Nats-Msg-Id', `${this.chainId}:${c.signed.checkpoint.sequence}:${toHex(c.signed.checkpoint.rootHash).slice(0, 16)}`);
+    h.set(PubHeaders.ExpectedStreamHdr, this.streamName);
+    h.set(PubHeaders.ExpectedLastSeqHdr, String(expectedLast));
+    h.set(PubHeaders.MsgIdHdr, `${this.chainId}:${c.signed.checkpoint.sequence}:${toHex(c.signed.checkpoint.rootHash).slice(0, 16)}`);
     const r = await this.publisher().publish(subjects.checkpoint(this.chainId), utf8Encode(c.signed.note), h, 10_000);
     if (!r.ok) {
-      if (r.errCode === JS_WRONG_LAST_SEQUENCE || /wrong last sequence/i.test(r.description)) {
+      if (r.errCode === JetStreamApiCodes.StreamWrongLastSequence || /wrong last sequence/i.test(r.description)) {
         throw new HwlError('FENCED', `another checkpoint was published on ${this.streamName} first`);
       }
       throw new HwlError('UNAVAILABLE', `${this.streamName} refused the checkpoint at ${c.signed.checkpoint.sequence}: ${r.description} (${r.errCode})`);
@@ -240,14 +239,14 @@ export class CheckpointLog {
     if (known && known.size < c.checkpoint.sequence) {
       // kv.update(key, value, revision) as one raw publish: the bucket's subject, fenced on the key's last revision.
       const h = natsHeaders();
-      h.set('Nats-Expected-Last-Subject-Sequence', String(known.revision));
+      h.set(PubHeaders.ExpectedLastSubjectSequenceHdr, String(known.revision));
       const r = await this.publisher().publish(`$KV.${CHECKPOINT_BUCKET}.${key}`, utf8Encode(value), h, 10_000);
       if (r.ok) {
         this.kvWritten = { revision: r.seq, size: c.checkpoint.sequence };
         return true;
       }
       this.kvWritten = undefined;
-      if (!(r.errCode === JS_WRONG_LAST_SEQUENCE || /wrong last sequence|key exists/i.test(r.description))) {
+      if (!(r.errCode === JetStreamApiCodes.StreamWrongLastSequence || /wrong last sequence|key exists/i.test(r.description))) {
         throw new HwlError('UNAVAILABLE', `checkpoint KV refused the update: ${r.description} (${r.errCode})`);
       }
     }

@@ -24,9 +24,6 @@ import { HwlError } from '@hwledger/core';
 /** JetStream's answer to a publish: stored (possibly as a duplicate of an earlier message), or refused with its API error. */
 export type PubAckResult = { ok: true; stream: string; seq: number; duplicate: boolean } | { ok: false; errCode: number; description: string };
 
-/** JetStream API error code: the expected last sequence (stream or subject) did not match. */
-export const JS_WRONG_LAST_SEQUENCE = 10071;
-
 interface Waiting {
   resolve: (r: PubAckResult) => void;
   reject: (e: Error) => void;

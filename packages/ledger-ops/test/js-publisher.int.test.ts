@@ -7,10 +7,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { headers, type NatsConnection } from '@nats-io/transport-node';
-import { jetstreamManager } from '@nats-io/jetstream';
+import { JetStreamApiCodes, jetstreamManager } from '@nats-io/jetstream';
 import { connectNats } from '@hwledger/core';
 import { TestNatsServer, waitFor } from '@hwledger/testkit';
-import { JS_WRONG_LAST_SEQUENCE, JsPublisher, parsePubAck } from '../src/js-publisher.js';
+import { JsPublisher, parsePubAck } from '../src/js-publisher.js';
 
 let server: TestNatsServer;
 let nc: NatsConnection;
@@ -53,7 +53,7 @@ describe('JsPublisher', () => {
       const r = await p.publish('pubtest.b', enc('stale writer'), fenced, 5_000);
       expect(r.ok).toBe(false);
       if (!r.ok) {
-        expect(r.errCode).toBe(JS_WRONG_LAST_SEQUENCE);
+        expect(r.errCode).toBe(JetStreamApiCodes.StreamWrongLastSequence);
         expect(r.description).toMatch(/wrong last sequence/i);
       }
       const id = headers();
