@@ -97,6 +97,8 @@ export interface SessionContext {
   limits: ValidationLimits | undefined;
   /** Rotate after this many ingest messages handled (bounds the unpurged prefix). */
   rotateMessages: number;
+  /** Ingest bytes delivered ahead of sealing, about (sizes max_ack_pending). */
+  ingestBufferBytes: number;
   /** Rotate after this long, if anything was handled. */
   rotateMs: number;
   afterSeal: ((sequence: bigint) => void) | undefined;
@@ -167,11 +169,10 @@ const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 /**
  * Ingest messages delivered but not yet acked, at most: bounds what the
  * callback can queue while sealing waits. Sized per session from the ingest
- * stream's average message size so the queue holds about BUFFER_BYTES.
+ * stream's average message size so the queue holds about ingestBufferBytes.
  */
 const MAX_ACK_PENDING = 2_048;
 const MIN_ACK_PENDING = 32;
-const BUFFER_BYTES = 8 * 1024 * 1024;
 
 interface ToSeal {
   index: number;
@@ -781,7 +782,7 @@ export class SealingSession {
   private async maxAckPending(): Promise<number> {
     const st = (await this.ctx.jsm.streams.info(this.ingestStream)).state;
     const avg = st.messages > 0 ? st.bytes / st.messages : 1024;
-    return Math.max(MIN_ACK_PENDING, Math.min(MAX_ACK_PENDING, Math.floor(BUFFER_BYTES / Math.max(avg, 1))));
+    return Math.max(MIN_ACK_PENDING, Math.min(MAX_ACK_PENDING, Math.floor(this.ctx.ingestBufferBytes / Math.max(avg, 1))));
   }
 
   /**

@@ -29,6 +29,9 @@ import { eventKeyOfMsgId } from './chain-msg-id.js';
 import { SealingSession, type SealedLink, type SealedRecord, type SessionOutcome } from './sealing-session.js';
 import { DEFAULT_MAX_INGEST_BYTES } from './admission.js';
 
+/** Default ingest bytes delivered ahead of sealing (SequencerOptions.ingestBufferBytes). */
+export const DEFAULT_INGEST_BUFFER_BYTES = 256 * 1024;
+
 export interface SequencerOptions {
   nc: NatsConnection;
   chainId: string;
@@ -88,6 +91,14 @@ export interface SequencerOptions {
   rotateMessages?: number;
   /** ... or after this long when anything was handled (default 60,000 ms). */
   rotateMs?: number;
+  /**
+   * Ingest bytes delivered ahead of sealing, about (default 256 KiB): sizes
+   * the ingest consumer's max_ack_pending from the stream's average message
+   * size (32 to 2,048 messages). docs/bench-seal.md: a larger buffer keeps
+   * messages alive past the young generation, and their socket buffers then
+   * wait for a full garbage collection.
+   */
+  ingestBufferBytes?: number;
   /** Test hook: runs after a record's PubAck is processed, before its ingest message is acked. */
   afterSeal?: (sequence: bigint) => void;
   /**
@@ -300,6 +311,7 @@ export class Sequencer {
         limits: this.opts.limits,
         rotateMessages: this.opts.rotateMessages ?? 200_000,
         rotateMs: this.opts.rotateMs ?? 60_000,
+        ingestBufferBytes: this.opts.ingestBufferBytes ?? DEFAULT_INGEST_BUFFER_BYTES,
         afterSeal: this.opts.afterSeal,
         now: this.opts.now ?? Date.now,
       },

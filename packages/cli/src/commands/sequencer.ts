@@ -8,15 +8,8 @@ import { Registry } from 'prom-client';
 import { closeNats, connectNats, createLogger, resolveChainId, resolveNatsUrl, registerProcessMetrics, redactNatsUrl } from '@hwledger/core';
 import { Sequencer, startMetricsServer } from '@hwledger/sequencer';
 import { startSequencerCheckpointer } from '../ops/sequencer-checkpoints.js';
-import { ExitError } from '../main.js';
-
-function intOption(name: string, min: number): (v: string) => number {
-  return (v) => {
-    const n = Number(v);
-    if (!Number.isSafeInteger(n) || n < min) throw new ExitError(2, `${name} must be an integer >= ${min}, got ${JSON.stringify(v)}`);
-    return n;
-  };
-}
+import { intOption } from '../ops/options.js';
+import { DEFAULT_HEAP_GROWING_PERCENT, setHeapGrowingPercent } from '../ops/heap-growing.js';
 
 /**
  * Test-only fault injection: HWL_FAULT_CRASH_AFTER_SEAL=N makes the process
@@ -40,15 +33,18 @@ export function register(program: Command): void {
     .option('--chain <id>', 'chain id (env HWL_CHAIN_ID)')
     .option('--metrics-port <port>', 'serve Prometheus /metrics on this port', intOption('--metrics-port', 0))
     .option('--window <n>', 'appends in flight', intOption('--window', 1), 256)
+    .option('--ingest-buffer-bytes <n>', 'ingest bytes delivered ahead of sealing, about (sizes the consumer\'s max_ack_pending)', intOption('--ingest-buffer-bytes', 1024), 256 * 1024)
+    .option('--heap-growing-percent <n>', 'V8 old-generation growing factor 1 + n/100 (0: V8 default); keeps RSS flat (src/ops/heap-growing.ts)', intOption('--heap-growing-percent', 0, 1_000), DEFAULT_HEAP_GROWING_PERCENT)
     .option('--recent-ids <n>', 'recently sealed event ids kept for duplicate detection', intOption('--recent-ids', 1), 100_000)
     .option('--lease-ttl-ms <ms>', 'leader lease TTL when the lease bucket is created', intOption('--lease-ttl-ms', 500), 5_000)
     .option('--takeover-grace-ms <ms>', 'wait after taking the lease before the first append', intOption('--takeover-grace-ms', 0), 1_000)
     .option('--checkpoint-key <file>', 'sign checkpoints with this key file (repeatable: key rotation; env HWL_CHECKPOINT_KEY)', (v: string, p: string[] = []) => [...p, v])
     .option('--checkpoint-every <n>', 'records per signed checkpoint', intOption('--checkpoint-every', 1), 1_000)
     .option('--checkpoint-interval-ms <ms>', 'signed checkpoint at least this often when records were sealed', intOption('--checkpoint-interval-ms', 0), 10_000)
-    .action(async (o: { nats?: string; chain?: string; metricsPort?: number; window: number; recentIds: number; leaseTtlMs: number; takeoverGraceMs: number; checkpointKey?: string[]; checkpointEvery: number; checkpointIntervalMs: number }) => {
+    .action(async (o: { nats?: string; chain?: string; metricsPort?: number; window: number; ingestBufferBytes: number; heapGrowingPercent: number; recentIds: number; leaseTtlMs: number; takeoverGraceMs: number; checkpointKey?: string[]; checkpointEvery: number; checkpointIntervalMs: number }) => {
       const url = resolveNatsUrl(o.nats);
       const chainId = resolveChainId(o.chain);
+      setHeapGrowingPercent(o.heapGrowingPercent);
       const logger = createLogger('sequencer', { chain: chainId });
       const registry = new Registry();
       registerProcessMetrics(registry); // prom-client defaults minus names promtool rejects
@@ -63,6 +59,7 @@ export function register(program: Command): void {
         logger,
         registry,
         window: o.window,
+        ingestBufferBytes: o.ingestBufferBytes,
         recentIds: o.recentIds,
         leaseTtlMs: o.leaseTtlMs,
         leaseMarginMs: margin,

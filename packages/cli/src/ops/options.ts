@@ -7,10 +7,11 @@ export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
-export function intOption(name: string, min: number): (v: string) => number {
+export function intOption(name: string, min: number, max?: number): (v: string) => number {
   return (v) => {
     const n = Number(v);
     if (!Number.isSafeInteger(n) || n < min) throw new ExitError(2, `${name} must be an integer >= ${min}, got ${JSON.stringify(v)}`);
+    if (max !== undefined && n > max) throw new ExitError(2, `${name} must be an integer <= ${max}, got ${JSON.stringify(v)}`);
     return n;
   };
 }
