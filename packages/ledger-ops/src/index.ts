@@ -5,7 +5,7 @@
 export { CKPT_HEADERS, CHECKPOINT_BUCKET, kvKeys, checkpointStreamConfig, fleetNames, fleetStreamConfig } from './names.js';
 export { encodeHashList, decodeHashList } from './hex-list.js';
 export { loadSigner, loadVerifiers } from './keys.js';
-export { nativeMerkleHasher, withNativeSigning } from './native-crypto.js';
+export { nativeMerkleHasher, addonMerkleHasher, nodeCryptoMerkleHasher, withNativeSigning } from './native-crypto.js';
 export { readStream, streamExists, type StreamMsg } from './stream-read.js';
 export {
   CheckpointLog,

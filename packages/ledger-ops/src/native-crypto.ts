@@ -8,6 +8,7 @@
  */
 import { createPrivateKey, hash as nodeHash, sign as nodeSign, type KeyObject } from 'node:crypto';
 import type { MerkleHasher, NoteSigner } from '@hwledger/chain';
+import { nativeHash } from '@hwledger/native-hash';
 
 // Scratch inputs, reused: RFC 9162 2.1.1 domain prefixes 0x00 (leaf) and 0x01 (node).
 const leafIn = Buffer.alloc(33);
@@ -24,7 +25,8 @@ function putDigest(d: string, out: Uint8Array, off: number): void {
   for (let i = 0; i < 32; i++) out[off + i] = d.charCodeAt(i);
 }
 
-export const nativeMerkleHasher: MerkleHasher = {
+/** Through node:crypto: the fallback where the addon was not built. */
+export const nodeCryptoMerkleHasher: MerkleHasher = {
   leafInto(src, at, out, off) {
     for (let k = 0; k < 32; k++) leafIn[1 + k] = src[at + k]!;
     putDigest(nodeHash('sha256', leafIn, 'binary'), out, off);
@@ -34,6 +36,20 @@ export const nativeMerkleHasher: MerkleHasher = {
     putDigest(nodeHash('sha256', nodeIn, 'binary'), out, off);
   },
 };
+
+/**
+ * Through @hwledger/native-hash's addon (about 0.11 µs a leaf and 0.15 µs a
+ * node against 0.37 and 0.40 through node:crypto), or undefined where it was
+ * not built.
+ */
+export const addonMerkleHasher: MerkleHasher | undefined = ((h) =>
+  h && {
+    leafInto: (src, at, out, off) => h.prefixedSha256Into(0x00, src, at, 32, out, off),
+    nodeInto: (src, at, out, off) => h.prefixedSha256Into(0x01, src, at, 64, out, off),
+  })(nativeHash);
+
+/** The fastest hasher this process has: the addon, else node:crypto. */
+export const nativeMerkleHasher: MerkleHasher = addonMerkleHasher ?? nodeCryptoMerkleHasher;
 
 const b64url = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64url');
 

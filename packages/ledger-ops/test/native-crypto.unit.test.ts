@@ -18,7 +18,7 @@ import {
   verifierOf,
   verifyCheckpoint,
 } from '@hwledger/chain';
-import { nativeMerkleHasher, withNativeSigning } from '@hwledger/ledger-ops';
+import { addonMerkleHasher, nativeMerkleHasher, nodeCryptoMerkleHasher, withNativeSigning } from '@hwledger/ledger-ops';
 
 const bytes32 = fc.uint8Array({ minLength: 32, maxLength: 32 });
 
@@ -31,7 +31,8 @@ describe('nativeMerkleHasher', () => {
         src.set(a, at);
         src.set(b, at + 32);
         const before = src.slice();
-        for (const [name, hasher] of [['native', nativeMerkleHasher], ['js', jsMerkleHasher]] as const) {
+        const hashers = [['native', nativeMerkleHasher], ['node:crypto', nodeCryptoMerkleHasher], ['js', jsMerkleHasher], ...(addonMerkleHasher ? [['addon', addonMerkleHasher] as const] : [])] as const;
+        for (const [name, hasher] of hashers) {
           const out = new Uint8Array(32 + pad + 32);
           hasher.leafInto(src, at, out, pad);
           expect(toHex(out.subarray(pad, pad + 32)), name).toBe(toHex(merkleLeafHash(a)));
@@ -65,7 +66,7 @@ describe('nativeMerkleHasher', () => {
     }
     expect(native.consistencyProof(77n, 300n).map(toHex)).toEqual(js.consistencyProof(77n, 300n).map(toHex));
     // appendMany (hashes back to back, in uneven batches), as the checkpointer feeds it.
-    for (const hasher of [nativeMerkleHasher, jsMerkleHasher]) {
+    for (const hasher of [nativeMerkleHasher, nodeCryptoMerkleHasher, jsMerkleHasher]) {
       const batched = new MemoryMerkleTree(undefined, hasher);
       for (const [from, to] of [[0, 1], [1, 1], [1, 64], [64, 65], [65, 300]] as const) batched.appendMany(flat.subarray(from * 32, to * 32));
       expect(batched.size).toBe(300n);

@@ -37,6 +37,7 @@ import {
 import { hash as nodeHash } from 'node:crypto';
 import { DEFAULT_LIMITS, decodeRecord, sealEvent, type ChainEvent, type ChainRecord, type KindName, type ValidationLimits } from '@hwledger/chain';
 import { HwlError, recordMsgId, streams, subjects } from '@hwledger/core';
+import { nativeHash } from '@hwledger/native-hash';
 import { admitIngestMessage, rejectionOf, singleEventBatch, splitBatchEvents, type Rejection } from './admission.js';
 import { AppendPipeline, type AppendOutcome } from './append-pipeline.js';
 import type { ChainTail } from './chain-tail.js';
@@ -605,10 +606,15 @@ export class SealingSession {
       putU64(b, w + at + 8, sealedAt);
       b.set(s.batch!.tail.subarray(f.start, f.end), w + at + 16);
       const whole = slab.take(len);
-      // 'binary' (latin1): one char per digest byte, into a small (on-heap) array of its own.
-      const d = nodeHash('sha256', whole, 'binary');
-      hash = new Uint8Array(32);
-      for (let i = 0; i < 32; i++) hash[i] = d.charCodeAt(i);
+      hash = new Uint8Array(32); // small: on the V8 heap, no backing store of its own
+      if (nativeHash) {
+        // The addon (@hwledger/native-hash): the digest straight into hash, about 0.25 µs less per record.
+        nativeHash.prefixedSha256Into(-1, whole, 0, len, hash, 0);
+      } else {
+        // 'binary' (latin1): one char per digest byte.
+        const d = nodeHash('sha256', whole, 'binary');
+        for (let i = 0; i < 32; i++) hash[i] = d.charCodeAt(i);
+      }
       canonical = new Uint8Array(whole.buffer, whole.byteOffset + 32, len - 32);
       kind = f.kind;
       tenant = f.tenant;

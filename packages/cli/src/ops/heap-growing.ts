@@ -4,13 +4,14 @@
  * The sequencer's live heap is small and bounded (about 16 MiB: a fixed
  * recent-id table, the append window, the ingest buffer), but at 100k
  * records/s a little of what it allocates lives through two scavenges and is
- * promoted, then dies. V8 lets the old generation grow to a multiple of the
- * live size (up to 4×) before a full collection, so RSS rose in a slow
- * sawtooth of about 40 MiB (118 to 155 MiB over 2.5M records in
- * bench/seal.bench.mjs) and dropped back at each full collection. With a
- * growing factor of 1.2 the full collections come sooner and are cheap (a
- * 16 MiB live heap marks in a few milliseconds), and RSS stayed within 1 MiB
- * from 130k to 2M records in the same benchmark (docs/bench-seal.md).
+ * promoted, then dies. V8 lets the old generation grow to up to 4× the live
+ * heap before a full collection, so RSS rose in a slow sawtooth of about
+ * 40 MiB (118 to 155 MiB over 2.5M records in bench/seal.bench.mjs) and
+ * dropped back at each full collection. A growing factor of 2 bounds that:
+ * RSS rose from 115 to 124 MiB over the first 450,000 records of a 2M-record
+ * run and then held. Tighter is flatter but not free (docs/bench-seal.md):
+ * 1.2 held RSS within 1 MiB but cost about 0.7 µs of CPU per record in more
+ * full collections; 1.5 cost about 0.5 µs; 2 cost nothing measurable.
  *
  * `--heap-growing-percent` is read at every full collection, so setting it
  * after start-up takes effect from the next one (tested in
@@ -20,7 +21,7 @@
 import { setFlagsFromString } from 'node:v8';
 
 /** Default for `hwledger sequencer --heap-growing-percent`. */
-export const DEFAULT_HEAP_GROWING_PERCENT = 20;
+export const DEFAULT_HEAP_GROWING_PERCENT = 100;
 
 /** Sets V8's old-generation growing factor to 1 + percent/100; 0 leaves V8's own heuristics. */
 export function setHeapGrowingPercent(percent: number): void {
