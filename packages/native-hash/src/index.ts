@@ -27,13 +27,31 @@ export interface NativeHash {
 /** Where scripts/build-addon.mjs puts the addon. */
 export const ADDON_PATH = fileURLToPath(new URL('../dist/hwl_native_hash.node', import.meta.url)); // from src/ (tests) and dist/ alike
 
-function load(): NativeHash | undefined {
-  if (process.env['HWL_NATIVE_HASH'] === '0' || !existsSync(ADDON_PATH)) return undefined;
-  const mod: unknown = createRequire(import.meta.url)(ADDON_PATH);
+/**
+ * Loads the addon at `path`. Never throws: a missing file, HWL_NATIVE_HASH=0,
+ * a file that does not load (another platform, a Node.js without OpenSSL's
+ * symbols) or one without the function gives `hash: undefined` and the reason.
+ */
+export function loadNativeHash(path: string = ADDON_PATH): { hash: NativeHash | undefined; reason?: string } {
+  if (process.env['HWL_NATIVE_HASH'] === '0') return { hash: undefined, reason: 'HWL_NATIVE_HASH=0' };
+  if (!existsSync(path)) return { hash: undefined, reason: `not built (${path})` };
+  let mod: unknown;
+  try {
+    mod = createRequire(import.meta.url)(path);
+  } catch (e) {
+    return { hash: undefined, reason: `does not load: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}` };
+  }
   // Narrow at the boundary: a stale or foreign file is not trusted to have the function.
-  if (typeof mod !== 'object' || mod === null || typeof (mod as { prefixedSha256Into?: unknown }).prefixedSha256Into !== 'function') return undefined;
-  return mod as NativeHash;
+  if (typeof mod !== 'object' || mod === null || typeof (mod as { prefixedSha256Into?: unknown }).prefixedSha256Into !== 'function') {
+    return { hash: undefined, reason: 'has no prefixedSha256Into' };
+  }
+  return { hash: mod as NativeHash };
 }
 
+const loaded = loadNativeHash();
+
 /** The addon, or undefined (use node:crypto). */
-export const nativeHash: NativeHash | undefined = load();
+export const nativeHash: NativeHash | undefined = loaded.hash;
+
+/** Why `nativeHash` is undefined, for logs and diagnostics. */
+export const nativeHashUnavailable: string | undefined = loaded.reason;

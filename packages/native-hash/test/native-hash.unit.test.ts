@@ -11,7 +11,10 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { ADDON_PATH, nativeHash } from '@hwledger/native-hash';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ADDON_PATH, loadNativeHash, nativeHash, nativeHashUnavailable } from '@hwledger/native-hash';
 
 const reference = (prefix: number, data: Uint8Array): string => {
   const h = createHash('sha256');
@@ -24,6 +27,7 @@ describe.skipIf(process.env['HWL_NATIVE_HASH'] === '0')('@hwledger/native-hash',
   it('is built and loaded', () => {
     expect(existsSync(ADDON_PATH)).toBe(true);
     expect(nativeHash).toBeDefined();
+    expect(nativeHashUnavailable).toBeUndefined();
   });
 
   it('equals node:crypto for every prefix, length and offset, and writes only its 32 bytes', () => {
@@ -81,6 +85,20 @@ describe.skipIf(process.env['HWL_NATIVE_HASH'] === '0')('@hwledger/native-hash',
 });
 
 describe('@hwledger/native-hash without the addon', () => {
+  it('a file that is not a loadable addon, or no file, gives undefined and a reason instead of throwing', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hwl-native-hash-'));
+    try {
+      const junk = join(dir, 'junk.node');
+      writeFileSync(junk, 'not an ELF file');
+      const bad = loadNativeHash(junk);
+      expect(bad.hash).toBeUndefined();
+      expect(bad.reason).toMatch(/^does not load: /);
+      expect(loadNativeHash(join(dir, 'missing.node'))).toEqual({ hash: undefined, reason: expect.stringMatching(/^not built/) as string });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('HWL_NATIVE_HASH=0 loads nothing, and ledger-ops then hashes the Merkle tree through node:crypto', () => {
     const ledgerOps = fileURLToPath(new URL('../../ledger-ops/dist/index.js', import.meta.url));
     const script = `

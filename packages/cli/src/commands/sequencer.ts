@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { Registry } from 'prom-client';
 import { closeNats, connectNats, createLogger, resolveChainId, resolveNatsUrl, registerProcessMetrics, redactNatsUrl } from '@hwledger/core';
 import { Sequencer, startMetricsServer } from '@hwledger/sequencer';
+import { nativeHashUnavailable } from '@hwledger/native-hash';
 import { startSequencerCheckpointer } from '../ops/sequencer-checkpoints.js';
 import { intOption } from '../ops/options.js';
 import { DEFAULT_HEAP_GROWING_PERCENT, setHeapGrowingPercent } from '../ops/heap-growing.js';
@@ -69,7 +70,8 @@ export function register(program: Command): void {
       });
       const server = o.metricsPort !== undefined ? await startMetricsServer(registry, o.metricsPort) : undefined;
       await seq.start();
-      logger.info({ nats: redactNatsUrl(url), metricsPort: o.metricsPort }, 'sequencer started');
+      // Which SHA-256 the chain link and the Merkle tree use (packages/native-hash).
+      logger.info({ nats: redactNatsUrl(url), metricsPort: o.metricsPort, sha256: nativeHashUnavailable === undefined ? 'addon' : `node:crypto (addon ${nativeHashUnavailable})` }, 'sequencer started');
       let signalled: NodeJS.Signals | undefined;
       const stopSignal = new Promise<void>((resolve) => {
         const on = (s: NodeJS.Signals): void => {
