@@ -260,8 +260,10 @@ describe('npm start', () => {
       await expect(page.locator('article.chain[data-chain="eu-west-1"] [data-field="verification"] .badge').textContent()).resolves.toBe('ok');
       // Audit trail of a recent job: hashes, every record verified.
       await page.locator('#recent button.chip').first().click();
-      await page.waitForSelector('#trail table.trail tbody tr', { timeout: 20_000 }).catch(async (e: unknown) => {
-        // Say what the panel shows instead (an API error, or still loading).
+      await page.waitForSelector('#trail table.trail tbody tr', { timeout: 45_000 }).catch(async (e: unknown) => {
+        // Say what the panel shows instead (an API error, or still loading). It
+        // timed out once at 20 s in a full CI run (2026-12-06) and never alone; the
+        // trail is a few Postgres queries, so a slow machine gets more time.
         throw new Error(`audit trail did not render; #trail says: ${await page.locator('#trail').textContent()}`, { cause: e });
       });
       const statuses = await page.locator('#trail table.trail tbody tr td:last-child').allTextContents();
