@@ -28,7 +28,8 @@ function maxOldSpaceMiB(percent: number): number {
       batch = null;
       max = Math.max(max, getHeapSpaceStatistics().find((s) => s.space_name === 'old_space').space_size);
     }
-    process.stdout.write(String(max / 2 ** 20 + live.length * 0));
+    if (live.length !== 20000) throw new Error('the live set must stay reachable to the end');
+    process.stdout.write(String(max / 2 ** 20));
   `;
   return Number(execFileSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 }));
 }

@@ -2,16 +2,15 @@
  * The addon computes exactly node:crypto's SHA-256 of (prefix || slice) for
  * every prefix, length and offset, writes only its 32 bytes, and
  * refuses bad arguments at the boundary without writing anything. It must be
- * built wherever the tests run (HWL_NATIVE_HASH=0 skips this file and the
- * packages use node:crypto).
+ * built wherever the tests run (HWL_NATIVE_HASH=0 skips the tests that need
+ * it; the packages then use node:crypto, which the second part checks).
  */
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ADDON_PATH, loadNativeHash, nativeHash, nativeHashUnavailable } from '@hwledger/native-hash';

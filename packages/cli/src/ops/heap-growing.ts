@@ -15,8 +15,8 @@
  *
  * `--heap-growing-percent` is read at every full collection, so setting it
  * after start-up takes effect from the next one (tested in
- * test/heap-growing.unit.test.ts). It is process-wide: only the CLI's
- * long-running commands call this, never the libraries.
+ * test/heap-growing.unit.test.ts). It is process-wide: only the
+ * `hwledger sequencer` command calls this, never the libraries.
  */
 import { setFlagsFromString } from 'node:v8';
 
