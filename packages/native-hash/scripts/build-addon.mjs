@@ -2,11 +2,13 @@
 // ships inside npm, against the headers of the Node.js running this script
 // (<prefix>/include/node, present in Debian's nodejs and the official
 // tarballs), so nothing is downloaded. Copies it to dist/hwl_native_hash.node.
+// `npm run build` passes --force; `npm start` does not, and keeps an addon
+// that is newer than its sources.
 // If anything is missing (no compiler, no headers, no npm), it says so and
 // exits 0: the packages that use it fall back to node:crypto
 // (src/index.ts), which computes the same bytes, only slower.
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -19,6 +21,9 @@ const skip = (why) => {
 };
 
 if (process.env.HWL_NATIVE_HASH === '0') skip('HWL_NATIVE_HASH=0');
+// `npm start` calls this on every start: an addon newer than its sources is kept.
+const newest = Math.max(...['src/native-hash.c', 'binding.gyp'].map((f) => statSync(join(here, f)).mtimeMs));
+if (existsSync(target) && statSync(target).mtimeMs >= newest && process.argv[2] !== '--force') process.exit(0);
 const nodedir = process.env.npm_config_nodedir || resolve(dirname(process.execPath), '..');
 if (!existsSync(join(nodedir, 'include', 'node', 'node_api.h'))) skip(`no Node.js headers under ${nodedir}/include/node`);
 const npmCli = process.env.npm_execpath;
