@@ -23,6 +23,7 @@
  */
 import { hash as nodeHash } from 'node:crypto';
 import { DEFAULT_LIMITS, FORMAT_VERSION, KIND_FIELDS, KIND_TAGS, type KindName, type ValidationLimits } from '@hwledger/chain';
+import { nativeHash } from '@hwledger/native-hash';
 import { INGEST_ENVELOPE_VERSION } from '@hwledger/proto';
 import type { Slab } from './slab.js';
 
@@ -180,6 +181,8 @@ function plainString(from: number, len: number, max: number): boolean {
 let keyScratch = new Uint8Array(2 * 256 + 1);
 /** keyScratch.subarray(0, length of the last key): reused while key lengths repeat. */
 let keyView = keyScratch.subarray(0, 0);
+/** The key's SHA-256 (addon path): a Buffer, whose toString('latin1') makes the key string natively. */
+const digestScratch = Buffer.alloc(32);
 
 /** Recently seen tenants (few per fleet): bytes → string without building a string per event. */
 const TENANT_SLOTS = 64;
@@ -440,8 +443,16 @@ function writeEvent(index: number, limits: ValidationLimits): FastEvent | undefi
   for (let i = 0; i < srcLen; i++) k[i] = buf[srcAt + i]!;
   k[srcLen] = 0x0a;
   for (let i = 0; i < idLen; i++) k[srcLen + 1 + i] = buf[idAt + i]!;
-  if (keyView.length !== keyLen) keyView = keyScratch.subarray(0, keyLen);
-  const keyBinary = nodeHash('sha256', keyView, 'binary').slice(0, 24);
+  let keyBinary: string;
+  if (nativeHash) {
+    // The addon (@hwledger/native-hash): the digest into a scratch buffer,
+    // read back as latin1 (one char per byte), about 0.2 µs less per event.
+    nativeHash.prefixedSha256Into(-1, k, 0, keyLen, digestScratch, 0);
+    keyBinary = digestScratch.toString('latin1', 0, 24);
+  } else {
+    if (keyView.length !== keyLen) keyView = keyScratch.subarray(0, keyLen);
+    keyBinary = nodeHash('sha256', keyView, 'binary').slice(0, 24);
+  }
   const tenant = tenLen === 0 ? '' : tenantString(tenAt, tenLen);
   return { index, kind, start, end: o, keyBinary, tenant, observedAtMs: obsHi * 4294967296 + obsLo };
 }

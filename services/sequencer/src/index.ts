@@ -24,6 +24,7 @@ export { RecentIds } from './recent-ids.js';
 export { LeaderLease, openLeaderBucket, type Lease } from './leader-lease.js';
 export { chainMsgId, eventKeyOfMsgId } from './chain-msg-id.js';
 export { sequencerMetrics, type SequencerMetrics } from './metrics.js';
+export { FastHistogram, FastHistogramChild, type FastHistogramOptions } from './fast-histogram.js';
 export { startMetricsServer } from './metrics-server.js';
 export { RawHeaders } from './raw-headers.js';
 export { Slab } from './slab.js';

@@ -3,14 +3,16 @@
  * registry passed in (or prom-client's default); registering twice on one
  * registry (two sequencers in one process) reuses the existing metrics.
  */
-import { Counter, Gauge, Histogram, register as defaultRegistry, type Registry } from 'prom-client';
+import { Counter, Gauge, register as defaultRegistry, type Registry } from 'prom-client';
+import { FastHistogram } from './fast-histogram.js';
 
 export interface SequencerMetrics {
   sealed: Counter<'chain' | 'kind'>;
   inferenceCompleted: Counter<'chain'>;
   rejected: Counter<'chain' | 'code'>;
   head: Gauge<'chain'>;
-  sealLatency: Histogram<'chain'>;
+  /** One observation per record: a FastHistogram (same exposition as prom-client's Histogram, cheaper per call). */
+  sealLatency: FastHistogram<'chain'>;
   isLeader: Gauge<'chain'>;
   fenced: Counter<'chain'>;
 }
@@ -40,7 +42,7 @@ export function sequencerMetrics(registry: Registry = defaultRegistry): Sequence
       registry,
       'hwl_seal_latency_seconds',
       () =>
-        new Histogram({
+        new FastHistogram({
           name: 'hwl_seal_latency_seconds',
           help: 'Producer observed_at to record stored (PubAck), seconds',
           labelNames: ['chain'],

@@ -11,7 +11,11 @@
  *
  * Memory is fixed at construction: a ring of `capacity` 24-byte keys and an
  * open-addressing table (linear probing, load ≤ 0.5, backward-shift
- * deletion) of ring indexes. Nothing is allocated per key, so the
+ * deletion) of ring indexes, each beside its key's first four bytes (its
+ * hash): probes and deletions compare and re-home entries from the table
+ * alone, and read a key from the ring only when those four bytes match (one
+ * cache miss per lookup instead of one per probed entry; the ring is
+ * written and evicted in order). Nothing is allocated per key, so the
  * sequencer's RSS is flat however long the chain grows, and the garbage
  * collector never scans 100,000 small strings.
  */
@@ -27,6 +31,7 @@ function nibble(c: number): number {
 
 export class RecentIds {
   private readonly ring: Uint8Array;
+  /** Pairs: [ring index + 1 (0 = empty), the key's first 4 bytes as an int32]. */
   private readonly table: Int32Array;
   private readonly mask: number;
   private count = 0;
@@ -42,7 +47,7 @@ export class RecentIds {
     this.ring = new Uint8Array(capacity * KEY_BYTES);
     let size = 2;
     while (size < capacity * 2) size *= 2;
-    this.table = new Int32Array(size); // ring index + 1; 0 = empty
+    this.table = new Int32Array(size * 2);
     this.mask = size - 1;
   }
 
@@ -66,10 +71,16 @@ export class RecentIds {
     this.loadedBinary = undefined;
   }
 
-  private home(ringIndex: number): number {
+  /** The first 4 bytes of the key in ring slot `ringIndex`, as an int32 (its hash). */
+  private ringHash(ringIndex: number): number {
     const o = ringIndex * KEY_BYTES;
     const r = this.ring;
-    return ((r[o]! << 24) | (r[o + 1]! << 16) | (r[o + 2]! << 8) | r[o + 3]!) & this.mask;
+    return (r[o]! << 24) | (r[o + 1]! << 16) | (r[o + 2]! << 8) | r[o + 3]!;
+  }
+
+  private scratchHash(): number {
+    const b = this.scratch;
+    return (b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!;
   }
 
   private equalsScratch(ringIndex: number): boolean {
@@ -82,12 +93,13 @@ export class RecentIds {
 
   /** Table slot holding the scratch key, or -1. */
   private find(): number {
-    const b = this.scratch;
-    let i = ((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) & this.mask;
+    const h = this.scratchHash();
+    const t = this.table;
+    let i = h & this.mask;
     for (;;) {
-      const e = this.table[i]!;
+      const e = t[2 * i]!;
       if (e === 0) return -1;
-      if (this.equalsScratch(e - 1)) return i;
+      if (t[2 * i + 1] === h && this.equalsScratch(e - 1)) return i;
       i = (i + 1) & this.mask;
     }
   }
@@ -125,34 +137,54 @@ export class RecentIds {
     this.addLoaded();
   }
 
+  /**
+   * addBinary() for a key the caller has just found absent with hasBinary()
+   * and added nothing equal since (the sealing hot path): skips the second
+   * probe. Adding a present key this way would only waste a slot: lookups
+   * and eviction stay correct.
+   */
+  addBinaryAbsent(key: string): void {
+    this.loadBinary(key);
+    this.insertLoaded();
+  }
+
   private addLoaded(): void {
     if (this.find() >= 0) return;
+    this.insertLoaded();
+  }
+
+  private insertLoaded(): void {
     const slot = this.pos;
     if (this.count === this.capacity) this.evict(slot);
     else this.count++;
     this.ring.set(this.scratch, slot * KEY_BYTES);
-    let i = this.home(slot);
-    while (this.table[i] !== 0) i = (i + 1) & this.mask;
-    this.table[i] = slot + 1;
+    const h = this.scratchHash();
+    const t = this.table;
+    let i = h & this.mask;
+    while (t[2 * i] !== 0) i = (i + 1) & this.mask;
+    t[2 * i] = slot + 1;
+    t[2 * i + 1] = h;
     this.pos = (slot + 1) % this.capacity;
   }
 
   /** Removes the table entry of ring slot `slot` (backward-shift deletion). */
   private evict(slot: number): void {
-    let i = this.home(slot);
-    while (this.table[i] !== slot + 1) i = (i + 1) & this.mask;
-    this.table[i] = 0;
+    const t = this.table;
+    let i = this.ringHash(slot) & this.mask;
+    while (t[2 * i] !== slot + 1) i = (i + 1) & this.mask;
+    t[2 * i] = 0;
     let j = i;
     for (;;) {
       j = (j + 1) & this.mask;
-      const e = this.table[j]!;
+      const e = t[2 * j]!;
       if (e === 0) return;
-      const k = this.home(e - 1);
+      const k = t[2 * j + 1]! & this.mask;
       // Move e back into the hole if its home is not cyclically in (i, j].
       const inRange = i <= j ? k > i && k <= j : k > i || k <= j;
       if (!inRange) {
-        this.table[i] = e;
-        this.table[j] = 0;
+        t[2 * i] = e;
+        t[2 * i + 1] = t[2 * j + 1]!;
+        t[2 * j] = 0;
         i = j;
       }
     }

@@ -650,7 +650,8 @@ export class SealingSession {
       expectedLastMsgId: this.lastMsgId,
     }, this.slab);
     const token = new Token(++this.issued, sequence, hash, prevHash, canonical, kind, { ingestSeq, index: s.index }, observedAtMs, record);
-    if (s.fast !== undefined) this.ctx.recent.addBinary(s.key);
+    // The fast path checked the key with hasBinary() when it took the message (processFast).
+    if (s.fast !== undefined) this.ctx.recent.addBinaryAbsent(s.key);
     else this.ctx.recent.add(s.key);
     this.lastMsgId = msgId;
     this.nextSeq = sequence + 1n;

@@ -249,6 +249,30 @@ describe('binary event keys (the fast path)', () => {
     expect(() => ids.hasBinary('short')).toThrow(RangeError);
   });
 
+  it('addBinaryAbsent (no second probe) behaves as addBinary for absent keys; a present key only wastes a slot', () => {
+    const bin = (i: number): string => Buffer.from(recordMsgId('src', `e-${i}`), 'hex').toString('latin1');
+    const a = new RecentIds(64);
+    const b = new RecentIds(64);
+    for (let i = 0; i < 500; i++) {
+      expect(a.hasBinary(bin(i))).toBe(false);
+      a.addBinaryAbsent(bin(i));
+      b.addBinary(bin(i));
+      for (const j of [i, i - 63, i - 64, i - 200]) if (j >= 0) expect(a.hasBinary(bin(j))).toBe(b.hasBinary(bin(j)));
+    }
+    expect(a.size).toBe(64);
+    // The same key twice takes two slots; it stays findable until both are evicted, and nothing else breaks.
+    const c = new RecentIds(4);
+    c.addBinaryAbsent(bin(1));
+    c.addBinaryAbsent(bin(1));
+    c.addBinaryAbsent(bin(2));
+    c.addBinaryAbsent(bin(3));
+    expect([1, 2, 3].map((i) => c.hasBinary(bin(i)))).toEqual([true, true, true]);
+    c.addBinaryAbsent(bin(4)); // evicts the first copy of 1
+    expect(c.hasBinary(bin(1))).toBe(true);
+    c.addBinaryAbsent(bin(5)); // evicts the second
+    expect([1, 2, 3, 4, 5].map((i) => c.hasBinary(bin(i)))).toEqual([false, true, true, true, true]);
+  });
+
   it('encodeRecordHeaders writes a binary key as its hex digits', () => {
     const key = recordMsgId('eu-west-1/node-1', 'ev-9');
     const hash = sha256(new Uint8Array([9]));

@@ -6,6 +6,8 @@
  * on the plain events producers send it does accept; on anything else it
  * hands the message to the reference path (and never throws).
  */
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { chainHash, encodeRecord, KIND_NAMES, sealEvent, toHex, type ChainEvent, type ChainRecord, type KindName } from '@hwledger/chain';
@@ -107,6 +109,26 @@ describe('fastAdmit', () => {
     const events = Array.from({ length: 60 }, (_, i) => makeEvent(i));
     expect(new Set(events.map((e) => e.kind)).size).toBe(KIND_NAMES.length);
     expect(checkAgainstReference(encodeIngestBatch(events))).toBe(true);
+  });
+
+  it('computes the same event keys with and without the SHA-256 addon (HWL_NATIVE_HASH=0: node:crypto)', () => {
+    const events = Array.from({ length: 60 }, (_, i) => makeEvent(i, `src/node-${i % 7}`));
+    const body = encodeIngestBatch(events);
+    const expected = events.map((e) => recordMsgId(e.source, e.eventId));
+    const script = `
+      const { fastAdmit } = await import(${JSON.stringify(fileURLToPath(new URL('../dist/index.js', import.meta.url)))});
+      const { nativeHash } = await import('@hwledger/native-hash');
+      const body = Buffer.from(${JSON.stringify(Buffer.from(body).toString('base64'))}, 'base64');
+      const r = fastAdmit(new Uint8Array(body.buffer, body.byteOffset, body.length));
+      process.stdout.write(JSON.stringify({ addon: nativeHash !== undefined, keys: r.events.map((f) => Buffer.from(f.keyBinary, 'latin1').toString('hex')) }));
+    `;
+    const run = (env: Record<string, string>): { addon: boolean; keys: string[] } =>
+      JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: fileURLToPath(new URL('..', import.meta.url)), env: { ...process.env, ...env }, encoding: 'utf8' }));
+    const without = run({ HWL_NATIVE_HASH: '0' });
+    expect(without.addon).toBe(false);
+    expect(without.keys).toEqual(expected);
+    const inProcess = fastAdmit(body)!.events.map((f) => Buffer.from(f.keyBinary, 'latin1').toString('hex'));
+    expect(inProcess).toEqual(expected);
   });
 
   it('on arbitrary events (any Unicode, out-of-policy values) accepts only what the reference accepts, identically', () => {
