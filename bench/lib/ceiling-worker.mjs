@@ -1,53 +1,23 @@
 // The ceiling of the seal benchmark: everything the sequencer sends, none of
-// the sealing work. It consumes batched ingest messages exactly as the
-// sequencer does (same consumer settings as the relay, callback consume
-// feeding a SerialRunner), splits each message into its events, and publishes
+// the sealing work. It consumes batched ingest messages exactly as the relay
+// does (worker-kit.mjs: consumer settings, delivery, cumulative ack after the
+// PubAck), splits each message into its events, and publishes
 // every event as one record-sized message to the chain's spec subjects
 // (hwl.chain.<chain>.<kind>.<tenant>) with a header block of the sequencer's
 // shape and size (encodeRecordHeaders: Nats-Msg-Id, fences, hashes,
-// watermark), through the same AppendPipeline, acking cumulatively after the
-// PubAck. What it does not do: decode, validate or transcode the event,
+// watermark), through the same AppendPipeline. What it does not do: decode, validate or transcode the event,
 // compute the event key or the chain link, check duplicates, keep metrics.
 // The hashes in its headers are counters and the body is the raw event
 // padded to the size of its canonical bytes (about 60 bytes more), so no
 // sealer that writes the spec's messages can be faster than this on the same
 // server: the target row compares the sequencer with it.
 //   node ceiling-worker.mjs <nats-url> <ingest-stream> <chain> <window>
-import { connect } from '@nats-io/transport-node';
-import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { AppendPipeline, SerialRunner, Slab, encodeRecordHeaders, splitBatchEvents } from '@hwledger/sequencer';
+import { Slab, encodeRecordHeaders, splitBatchEvents } from '@hwledger/sequencer';
+import { runWorker } from './worker-kit.mjs';
 
 const [url, ingestStream, chain, windowArg] = process.argv.slice(2);
-const window = Number(windowArg ?? 256);
 /** Bytes a canonical record has on top of its protobuf event (prefix, sequence, sealed_at, fixed-width fields). */
 const PAD = 60;
-const nc = await connect({ servers: url, name: 'bench-ceiling' });
-const jsm = await jetstreamManager(nc);
-await jsm.consumers.add(ingestStream, {
-  durable_name: 'bench-ceiling',
-  ack_policy: AckPolicy.All,
-  deliver_policy: DeliverPolicy.All,
-  max_ack_pending: 8_192,
-  ack_wait: 120_000_000_000,
-  max_deliver: -1,
-});
-const consumer = await jetstream(nc).consumers.get(ingestStream, 'bench-ceiling');
-let failed = false;
-let ackNext;
-const pipeline = new AppendPipeline(nc, {
-  window,
-  timeoutMs: 10_000,
-  onSettled: (m, o) => {
-    if (!o.ok) {
-      if (!failed) process.stderr.write(`ceiling: append failed: ${o.code} ${o.message}\n`);
-      failed = true;
-      return;
-    }
-    if (m === undefined) return; // not the last record of its ingest message
-    if (ackNext === undefined) queueMicrotask(() => { const a = ackNext; ackNext = undefined; a?.ack(); });
-    ackNext = m;
-  },
-});
 const slab = new Slab();
 const KINDS = ['inference_request_completed', 'job_completed', 'metrics_collected'];
 const TENANTS = ['acme', 'globex', 'initech', 'umbrella', 'hooli', 'stark', '_'];
@@ -56,39 +26,27 @@ const KEY = 'k'.repeat(24); // a binary event key (24 latin1 chars), written as 
 let seq = 0;
 let prevHash = new Uint8Array(32);
 let lastMsgId;
-let stopping = false;
-const feeder = new SerialRunner(
-  (m) => {
-    if (stopping) return;
-    if (!pipeline.hasCapacity()) return pipeline.waitForCapacity().then(() => split(m));
-    split(m);
+await runWorker({
+  url,
+  ingestStream,
+  name: 'ceiling',
+  window: Number(windowArg ?? 256),
+  handle(m, pipeline) {
+    const events = splitBatchEvents(m.data);
+    const count = events.length;
+    for (let i = 0; i < count; i++) {
+      seq++;
+      // A distinct "hash" per record (the Nats-Msg-Id includes it, and the server deduplicates on it).
+      const hash = new Uint8Array(32);
+      new DataView(hash.buffer).setUint32(0, seq);
+      const ev = events[i];
+      slab.room(ev.length + PAD);
+      const body = slab.take(ev.length + PAD);
+      body.set(ev, PAD);
+      const { headers, msgId } = encodeRecordHeaders({ key: KEY, keyIsBinary: true, hash, prevHash, sequence: BigInt(seq), ingestSeq: m.seq, index: i, count, expectedLastMsgId: lastMsgId }, slab);
+      lastMsgId = msgId;
+      prevHash = hash;
+      pipeline.append(SUBJECTS[seq % SUBJECTS.length], body, headers.asMsgHdrs(), i === count - 1 ? m : undefined);
+    }
   },
-  (e) => process.stderr.write(`ceiling: ${e}\n`),
-);
-function split(m) {
-  if (stopping) return;
-  const events = splitBatchEvents(m.data);
-  const count = events.length;
-  for (let i = 0; i < count; i++) {
-    seq++;
-    // A distinct "hash" per record (the Nats-Msg-Id includes it, and the server deduplicates on it).
-    const hash = new Uint8Array(32);
-    new DataView(hash.buffer).setUint32(0, seq);
-    const ev = events[i];
-    slab.room(ev.length + PAD);
-    const body = slab.take(ev.length + PAD);
-    body.set(ev, PAD);
-    const { headers, msgId } = encodeRecordHeaders({ key: KEY, keyIsBinary: true, hash, prevHash, sequence: BigInt(seq), ingestSeq: m.seq, index: i, count, expectedLastMsgId: lastMsgId }, slab);
-    lastMsgId = msgId;
-    prevHash = hash;
-    pipeline.append(SUBJECTS[seq % SUBJECTS.length], body, headers.asMsgHdrs(), i === count - 1 ? m : undefined);
-  }
-}
-const messages = await consumer.consume({ max_messages: 1024, callback: (m) => feeder.push(m) });
-await new Promise((resolve) => process.once('SIGTERM', resolve));
-stopping = true;
-await messages.close();
-feeder.clear();
-await pipeline.drained();
-pipeline.close();
-await nc.drain();
+});
