@@ -8,12 +8,16 @@
  * the services that use it (an unordered shutdown).
  *
  * Postgres refuses to run as root: as root we run it as the `postgres` user
- * when one exists, else `nobody`, and give that user the data folder.
+ * when one exists, else `nobody`, and give that user the data folder. That
+ * user must be able to enter every folder above the binaries and the data:
+ * a clone inside a private folder (`mktemp -d` makes one, mode 0700) is out
+ * of its reach. Then the binaries and the data are staged in a folder of
+ * their own under /var/tmp instead (stagePostgres), and the log says where.
  */
-import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { chmodSync, chownSync, cpSync, existsSync, lstatSync, mkdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { arch, platform } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import pg from 'pg';
 import { ManagedProcess } from './managed-process.js';
 import { StackError } from './stack-error.js';
@@ -53,8 +57,53 @@ function runAs(): { uid?: number; gid?: number; user?: string } {
   throw new StackError('START_FAILED', 'DATABASE_URL', 'not set, and the embedded Postgres cannot run as root with no `postgres` or `nobody` user: run npm start as a normal user, or set DATABASE_URL');
 }
 
+/** Whether uid/gid may enter every folder from / down to `dir` (search permission; supplementary groups and ACLs not counted). */
+export function reachableBy(dir: string, uid: number, gid: number): boolean {
+  for (let p = realpathSync(dir); ; p = dirname(p)) {
+    const st = statSync(p);
+    const bit = st.uid === uid ? 0o100 : st.gid === gid ? 0o010 : 0o001;
+    if ((st.mode & bit) === 0) return false;
+    if (dirname(p) === p) return true;
+  }
+}
+
+/**
+ * Binaries and data of an embedded Postgres that the user it runs as cannot
+ * reach in place: `<stageRoot>/hwledger-<hash of HWL_HOME>/` holds a copy of
+ * the binaries (bin/, lib/, share/: about 60 MB, copied once per package
+ * version) and pg/, the data. A second start with the same HWL_HOME finds
+ * the same data. The folder is made by us (root) and refused when it exists
+ * with another owner or writable by others: /var/tmp is shared, and what
+ * runs from there runs as the Postgres user.
+ */
+function stagePostgres(bins: Binaries, home: string, stageRoot: string): { bins: Binaries; dataDir: string; dir: string } {
+  const dir = join(stageRoot, `hwledger-${createHash('sha256').update(realpathSync(home)).digest('hex').slice(0, 12)}`);
+  try {
+    mkdirSync(dir, { mode: 0o755 });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+  }
+  const st = lstatSync(dir);
+  if (!st.isDirectory() || st.uid !== process.getuid?.() || (st.mode & 0o022) !== 0) {
+    throw new StackError('START_FAILED', 'embedded Postgres', `${dir} exists and is not a folder of ours (owner ${st.uid}, mode ${(st.mode & 0o777).toString(8)}): remove it, or set DATABASE_URL`);
+  }
+  chmodSync(dir, 0o755);
+  const native = dirname(dirname(bins.postgres)); // <native>/bin/postgres, with lib/ and share/ beside bin/
+  const stamp = join(dir, 'binaries-from');
+  const from = `${realpathSync(native)} ${statSync(bins.postgres).mtimeMs}`;
+  if (!existsSync(stamp) || readFileSync(stamp, 'utf8') !== from) {
+    rmSync(join(dir, 'native'), { recursive: true, force: true });
+    cpSync(native, join(dir, 'native'), { recursive: true, verbatimSymlinks: true });
+    writeFileSync(stamp, from);
+  }
+  const rel = (p: string): string => join(dir, 'native', p.slice(native.length + 1));
+  return { bins: { initdb: rel(bins.initdb), postgres: rel(bins.postgres) }, dataDir: join(dir, 'pg'), dir };
+}
+
 export interface LocalPostgres {
   url: string;
+  /** Where its data is: HWL_HOME/pg, or the staged folder (see stagePostgres). */
+  dataDir: string;
   process: ManagedProcess;
   stop(): Promise<void>;
 }
@@ -63,18 +112,36 @@ function run(p: ManagedProcess): Promise<{ code: number | null }> {
   return p.exited;
 }
 
-export async function startLocalPostgres(o: { home: string; port: number; logFile: string }): Promise<LocalPostgres> {
-  const bins = await embeddedPostgresBinaries();
-  const dataDir = join(o.home, 'pg');
+const dataDirInHome = (home: string): string => join(home, 'pg');
+
+export async function startLocalPostgres(o: {
+  home: string;
+  port: number;
+  logFile: string;
+  /** Where to stage binaries and data the Postgres user cannot reach in place (default /var/tmp). */
+  stageRoot?: string;
+  /** Told where the data went when it had to be staged. */
+  log?: (line: string) => void;
+}): Promise<LocalPostgres> {
+  let bins = await embeddedPostgresBinaries();
+  let dataDir = dataDirInHome(o.home);
   const pwFile = join(o.home, 'pg-password');
   const who = runAs();
   const own = (p: string): void => {
     if (who.uid !== undefined && who.gid !== undefined) chownSync(p, who.uid, who.gid);
   };
-  if (who.uid !== undefined) {
+  let initPwDir = o.home;
+  if (who.uid !== undefined && who.gid !== undefined) {
     // The unprivileged user must be able to traverse HWL_HOME to its pg/ folder (nothing else in it is readable to it).
     const mode = statSync(o.home).mode & 0o777;
     if ((mode & 0o001) === 0) chmodSync(o.home, mode | 0o711);
+    if (!reachableBy(o.home, who.uid, who.gid) || !reachableBy(dirname(bins.postgres), who.uid, who.gid)) {
+      const staged = stagePostgres(bins, o.home, o.stageRoot ?? '/var/tmp');
+      bins = staged.bins;
+      dataDir = staged.dataDir;
+      initPwDir = staged.dir;
+      o.log?.(`embedded Postgres: the ${who.user ?? 'postgres'} user cannot enter ${o.home} or the binaries' folder, so its binaries and data are in ${staged.dir} instead of ${dataDirInHome(o.home)}`);
+    }
   }
   if (!existsSync(pwFile)) writeFileSync(pwFile, `${randomBytes(18).toString('base64url')}\n`, { mode: 0o600 });
   const password = readFileSync(pwFile, 'utf8').trim();
@@ -83,7 +150,7 @@ export async function startLocalPostgres(o: { home: string; port: number; logFil
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     own(dataDir);
     // initdb reads the superuser password from a file that user can read.
-    const initPw = join(o.home, 'pg-initdb-password');
+    const initPw = join(initPwDir, 'pg-initdb-password');
     writeFileSync(initPw, `${password}\n`, { mode: 0o600 });
     own(initPw);
     const init = new ManagedProcess({
@@ -134,5 +201,5 @@ export async function startLocalPostgres(o: { home: string; port: number; logFil
       await new Promise((r) => setTimeout(r, 200));
     }
   }
-  return { url: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${o.port}/${DATABASE_NAME}`, process: proc, stop: () => proc.stop(30_000) };
+  return { url: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${o.port}/${DATABASE_NAME}`, dataDir, process: proc, stop: () => proc.stop(30_000) };
 }

@@ -177,7 +177,7 @@ export async function startStack(cfg: StackConfig, log: Log = () => undefined): 
     let databaseUrl = cfg.databaseUrl;
     if (databaseUrl === undefined) {
       log(`starting embedded Postgres on 127.0.0.1:${cfg.pgPort} (data in ${join(cfg.home, 'pg')})`);
-      pgsql = await startLocalPostgres({ home: cfg.home, port: cfg.pgPort, logFile: join(logs, 'postgres.log') });
+      pgsql = await startLocalPostgres({ home: cfg.home, port: cfg.pgPort, logFile: join(logs, 'postgres.log'), log });
       databaseUrl = pgsql.url;
     }
 
