@@ -3,7 +3,8 @@
 // does (worker-kit.mjs: consumer settings, delivery, cumulative ack after the
 // PubAck), splits each message into its events, and publishes
 // every event as one record-sized message to the chain's spec subjects
-// (hwl.chain.<chain>.<kind>.<tenant>) with a header block of the sequencer's
+// (hwl.chain.<chain>.<kind>.<tenant>, cycling through the bench's kinds and
+// tenants: it does not decode an event to pick its own) with a header block of the sequencer's
 // shape and size (encodeRecordHeaders: Nats-Msg-Id, fences, hashes,
 // watermark), through the same AppendPipeline. What it does not do: decode, validate or transcode the event,
 // compute the event key or the chain link, check duplicates, keep metrics.

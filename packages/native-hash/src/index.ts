@@ -2,7 +2,8 @@
  * SHA-256 of (optional one-byte prefix || src[at, at+len)) written straight
  * into out[off, off+32): no digest object, string or view per hash. The Merkle
  * tree hashes two such inputs per record (RFC 9162 2.1.1: 0x00 leaf, 0x01
- * node) and the sequencer's chain link one (no prefix), and through node:crypto each hash cost about 0.37 µs, most of it
+ * node), the sequencer two more (no prefix: the chain link and the event
+ * key), and through node:crypto each hash cost about 0.37 µs, most of it
  * around the digest rather than in it; the addon (src/native-hash.c, OpenSSL's
  * SHA256_Init/Update/Final from the Node.js binary itself) takes about
  * 0.11 µs for a leaf and 0.15 µs for a node on the same machine.

@@ -1,7 +1,8 @@
 /*
  * SHA-256 of (optional one-byte prefix || src[at .. at+len)) written into
  * out[off .. off+32), for the Merkle tree (RFC 9162 2.1.1: 0x00 leaf, 0x01
- * node prefixes) and the chain link (spec: SHA-256(prev_hash || canonical)). The digest comes from the
+ * node prefixes), the chain link (spec: SHA-256(prev_hash || canonical)) and
+ * the sequencer's event key (recordMsgId). The digest comes from the
  * OpenSSL that Node.js itself links and exports (SHA256, with the CPU's SHA
  * extensions where present): no second copy of SHA-256 is compiled here.
  *

@@ -3,7 +3,7 @@
  * one observation per record). It registers on a prom-client registry and
  * exposes exactly what prom-client's Histogram exposes (cumulative `le`
  * buckets, `+Inf`, `_sum`, `_count`, same order and format: checked against
- * prom-client in building-blocks.unit.test.ts), but an observation through a
+ * prom-client in fast-histogram.unit.test.ts), but an observation through a
  * child is a bucket search and three additions. prom-client's
  * `labels(...).observe(v)` converts, validates and hashes the labels on
  * every call, which cost about 0.2 µs per record.
