@@ -21,6 +21,7 @@ export {
 export { deadLetterMsgId, TRUNCATED_HEADER, type DeadLetter } from './dead-letter.js';
 export { AppendPipeline, type AppendOutcome, type AppendFailureCode, type AppendPipelineOptions } from './append-pipeline.js';
 export { RecentIds } from './recent-ids.js';
+export { BatchKeys } from './batch-keys.js';
 export { LeaderLease, openLeaderBucket, type Lease } from './leader-lease.js';
 export { chainMsgId, eventKeyOfMsgId } from './chain-msg-id.js';
 export { sequencerMetrics, type SequencerMetrics } from './metrics.js';

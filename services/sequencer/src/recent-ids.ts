@@ -11,15 +11,23 @@
  *
  * Memory is fixed at construction: a ring of `capacity` 24-byte keys and an
  * open-addressing table (linear probing, load ≤ 0.5, backward-shift
- * deletion) of ring indexes, each beside its key's first four bytes (its
- * hash): probes and deletions compare and re-home entries from the table
- * alone, and read a key from the ring only when those four bytes match (one
- * cache miss per lookup instead of one per probed entry; the ring is
- * written and evicted in order). Nothing is allocated per key, so the
+ * deletion) of ring indexes, each beside its hash: probes and deletions
+ * compare and re-home entries from the table alone, and read a key from the
+ * ring only when the hashes match (one cache miss per lookup instead of one
+ * per probed entry; the ring is written and evicted in order).
+ *
+ * The hash is the key's first four bytes mixed with a random per-process
+ * seed, and the home slot is its top bits. Keys are SHA-256 digests of
+ * producer-chosen strings (threat: a hostile agent grinds source/event_id
+ * values whose digests share the bits that pick the slot, and piles its
+ * events into one probe run that every later lookup walks). Were the slot
+ * the digest's own low bits, each such key would cost about 2^18 tries at
+ * the default 100,000 keys; seeded, aiming at a slot takes a full 32-bit
+ * collision per key. Nothing is allocated per key, so the
  * sequencer's RSS is flat however long the chain grows, and the garbage
  * collector never scans 100,000 small strings.
  */
-import { hash as nodeHash } from 'node:crypto';
+import { hash as nodeHash, randomInt } from 'node:crypto';
 
 const KEY_BYTES = 24;
 
@@ -34,6 +42,9 @@ export class RecentIds {
   /** Pairs: [ring index + 1 (0 = empty), the key's first 4 bytes as an int32]. */
   private readonly table: Int32Array;
   private readonly mask: number;
+  /** 32 - log2(table size): the home slot is the hash's top bits. */
+  private readonly shift: number;
+  private readonly seed = randomInt(0, 2 ** 31);
   private count = 0;
   private pos = 0;
   private readonly scratch = new Uint8Array(KEY_BYTES);
@@ -49,6 +60,7 @@ export class RecentIds {
     while (size < capacity * 2) size *= 2;
     this.table = new Int32Array(size * 2);
     this.mask = size - 1;
+    this.shift = 32 - Math.log2(size);
   }
 
   get size(): number {
@@ -71,16 +83,42 @@ export class RecentIds {
     this.loadedBinary = undefined;
   }
 
-  /** The first 4 bytes of the key in ring slot `ringIndex`, as an int32 (its hash). */
+  /**
+   * A key's hash from its first 4 bytes: xor with the seed, times an odd
+   * constant (mod 2^32). Both steps are one-to-one, so equal hashes still
+   * mean equal first 4 bytes; the product's top bits depend on all 32 bits.
+   */
+  private mix(first4: number): number {
+    return Math.imul(first4 ^ this.seed, 0x9e3779b1);
+  }
+
+  /** The hash of the key in ring slot `ringIndex`. */
   private ringHash(ringIndex: number): number {
     const o = ringIndex * KEY_BYTES;
     const r = this.ring;
-    return (r[o]! << 24) | (r[o + 1]! << 16) | (r[o + 2]! << 8) | r[o + 3]!;
+    return this.mix((r[o]! << 24) | (r[o + 1]! << 16) | (r[o + 2]! << 8) | r[o + 3]!);
   }
 
   private scratchHash(): number {
     const b = this.scratch;
-    return (b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!;
+    return this.mix((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!);
+  }
+
+  /** The table slot a hash starts probing at. */
+  private home(h: number): number {
+    return h >>> this.shift;
+  }
+
+  /** The longest distance of an entry from its home slot (diagnostics and tests: how long probes can get). */
+  maxProbeDistance(): number {
+    const t = this.table;
+    let max = 0;
+    for (let i = 0; i <= this.mask; i++) {
+      if (t[2 * i] === 0) continue;
+      const d = (i - this.home(t[2 * i + 1]!)) & this.mask;
+      if (d > max) max = d;
+    }
+    return max;
   }
 
   private equalsScratch(ringIndex: number): boolean {
@@ -95,7 +133,7 @@ export class RecentIds {
   private find(): number {
     const h = this.scratchHash();
     const t = this.table;
-    let i = h & this.mask;
+    let i = this.home(h);
     for (;;) {
       const e = t[2 * i]!;
       if (e === 0) return -1;
@@ -160,7 +198,7 @@ export class RecentIds {
     this.ring.set(this.scratch, slot * KEY_BYTES);
     const h = this.scratchHash();
     const t = this.table;
-    let i = h & this.mask;
+    let i = this.home(h);
     while (t[2 * i] !== 0) i = (i + 1) & this.mask;
     t[2 * i] = slot + 1;
     t[2 * i + 1] = h;
@@ -170,7 +208,7 @@ export class RecentIds {
   /** Removes the table entry of ring slot `slot` (backward-shift deletion). */
   private evict(slot: number): void {
     const t = this.table;
-    let i = this.ringHash(slot) & this.mask;
+    let i = this.home(this.ringHash(slot));
     while (t[2 * i] !== slot + 1) i = (i + 1) & this.mask;
     t[2 * i] = 0;
     let j = i;
@@ -178,7 +216,7 @@ export class RecentIds {
       j = (j + 1) & this.mask;
       const e = t[2 * j]!;
       if (e === 0) return;
-      const k = t[2 * j + 1]! & this.mask;
+      const k = this.home(t[2 * j + 1]!);
       // Move e back into the hole if its home is not cyclically in (i, j].
       const inRange = i <= j ? k > i && k <= j : k > i || k <= j;
       if (!inRange) {

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { headers } from '@nats-io/transport-node';
-import { chainMsgId, encodeRecordHeaders, eventKeyOfMsgId, isCovered, RawHeaders, RecentIds, SerialRunner, Slab, streamSeqOfReply, WATERMARK_ORIGIN, watermarkFromHeaders } from '@hwledger/sequencer';
+import { BatchKeys, chainMsgId, encodeRecordHeaders, eventKeyOfMsgId, isCovered, RawHeaders, RecentIds, SerialRunner, Slab, streamSeqOfReply, WATERMARK_ORIGIN, watermarkFromHeaders } from '@hwledger/sequencer';
 import { sha256, toHex } from '@hwledger/chain';
 import { recordMsgId } from '@hwledger/core';
 
@@ -25,6 +25,27 @@ describe('RecentIds', () => {
     expect(r.size).toBe(1000);
     expect(r.has('id-99999')).toBe(true);
     expect(r.has('id-98999')).toBe(false);
+  });
+});
+
+describe('RecentIds under keys aimed at one slot', () => {
+  it('keeps probes short when keys share the low bits of their first four bytes', () => {
+    // A hostile producer can grind (source, event_id) for digests whose first
+    // bytes agree in chosen bits; here the keys are written directly. With
+    // the digest's low bits as the slot, these 5,000 keys would all share
+    // one home and form a probe run of 5,000 entries.
+    const r = new RecentIds(10_000); // a table of 32,768 slots
+    for (let i = 0; i < 5_000; i++) {
+      const key = new Uint8Array(24);
+      key[0] = i >> 8; // the first byte and the high bits vary...
+      key[1] = i & 0xff;
+      key[2] = 0xab; // ...the low 16 bits are the same for every key
+      key[3] = 0xcd;
+      key[4] = i & 7;
+      r.addBinary(String.fromCharCode(...key));
+    }
+    expect(r.size).toBe(5_000);
+    expect(r.maxProbeDistance()).toBeLessThan(64);
   });
 });
 
@@ -53,6 +74,75 @@ describe('RecentIds against a reference model', () => {
       }),
       { numRuns: 2000 },
     );
+  });
+});
+
+describe('BatchKeys (repeats within one ingest message)', () => {
+  it('answers like a fresh Set per message, across growth, shrinking and short or colliding keys', () => {
+    // Keys: 24-char binary keys, short strings, and keys equal in their first
+    // eight characters (the part the slot is computed from: they all collide).
+    const keyArb = fc.oneof(
+      fc.uint8Array({ minLength: 24, maxLength: 24 }).map((b) => String.fromCharCode(...b)),
+      fc.string({ maxLength: 3 }),
+      fc.integer({ min: 0, max: 50 }).map((i) => `samefirst8-${i}`),
+    );
+    // Messages of repeated picks from a small pool (so repeats happen), some large.
+    const messageArb = fc.array(keyArb, { minLength: 1, maxLength: 40 }).chain((pool) =>
+      fc.array(fc.integer({ min: 0, max: pool.length - 1 }), { minLength: 1, maxLength: 700 }).map((picks) => picks.map((i) => pool[i]!)),
+    );
+    fc.assert(
+      fc.property(fc.array(messageArb, { minLength: 1, maxLength: 8 }), (messages) => {
+        const t = new BatchKeys();
+        for (const keys of messages) {
+          t.reset(keys.length);
+          const model = new Set<string>();
+          for (const k of keys) {
+            const fresh = !model.has(k);
+            model.add(k);
+            expect(t.add(k)).toBe(fresh);
+          }
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('spreads keys that were ground to share one slot under a known seed', () => {
+    // A producer who knew the slot function could grind digests for one slot.
+    // Find 100 keys that share a slot for seed 0 (a table of 256 slots)...
+    const known = new BatchKeys(0);
+    known.reset(100);
+    const slotOf = (k: string): number => (known as unknown as { slotOf(k: string): number }).slotOf(k);
+    const ground: string[] = [];
+    let target: number | undefined;
+    for (let n = 0; ground.length < 100; n++) {
+      const key = String.fromCharCode(...new Uint8Array(new Uint32Array([n, Math.imul(n, 2654435761), 7, 9, 11, 13]).buffer));
+      const slot = slotOf(key);
+      target ??= slot;
+      if (slot === target) ground.push(key);
+    }
+    for (const k of ground) known.add(k);
+    expect(known.maxProbeDistance()).toBe(99); // one probe run: every lookup walks it
+    // ...which the random seed of a real instance spreads out.
+    const t = new BatchKeys();
+    t.reset(100);
+    for (const k of ground) expect(t.add(k)).toBe(true);
+    expect(t.maxProbeDistance()).toBeLessThan(40);
+  });
+
+  it('forgets the previous message at reset, also after many messages', () => {
+    const t = new BatchKeys();
+    for (let m = 0; m < 5_000; m++) {
+      t.reset(2);
+      expect(t.add('a')).toBe(true);
+      expect(t.add('b')).toBe(true);
+      expect(t.add('a')).toBe(false);
+    }
+    // After a large message, a small one sees none of its keys.
+    t.reset(10_000);
+    for (let i = 0; i < 10_000; i++) expect(t.add(`k${i}`)).toBe(true);
+    t.reset(3);
+    for (let i = 0; i < 3; i++) expect(t.add(`k${i}`)).toBe(true);
   });
 });
 

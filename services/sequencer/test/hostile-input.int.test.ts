@@ -184,6 +184,30 @@ describe('hostile ingest', () => {
     await waitFor(async () => (await checkChain(nc, CHAIN)).count >= valid.length + 3 + 5, 30_000, 100, 'late events');
   });
 
+  it('an event repeated within one ingest message is sealed once; each repeat is dead-lettered', async () => {
+    const before = await dlqCounts(nc, CHAIN);
+    const head = (await checkChain(nc, CHAIN)).count;
+    const small = makeEvents(30_000, 3, 'repeat/node');
+    // A large message too (more events than the fast path's per-message key table starts with), its repeat last.
+    const large = makeEvents(31_000, 300, 'repeat/node');
+    const [a, b, c] = [small[0]!, small[1]!, small[2]!];
+    await publishRaw(nc, CHAIN, encodeIngestBatch([a, b, a, c, b]), 'repeat');
+    await publishRaw(nc, CHAIN, encodeIngestBatch([...large, large[7]!]), 'repeat');
+    // Then a small plain message: sealed through the fast path again.
+    const after = makeEvents(32_000, 4, 'repeat/node');
+    await publishRaw(nc, CHAIN, encodeIngestBatch(after), 'repeat');
+    const expected = [...small, ...large, ...after];
+    await waitFor(async () => (await checkChain(nc, CHAIN)).count >= head + expected.length, 30_000, 100, 'repeat messages sealed');
+    await sleep(300);
+    const check = await checkChain(nc, CHAIN);
+    expect(check.result.ok).toBe(true);
+    expect(check.count).toBe(head + expected.length);
+    const repeatIds = check.ids.filter((id) => id.startsWith('repeat/node'));
+    expect(exactlyOnce(repeatIds, expected)).toEqual({ missing: [], doubled: [], unexpected: [] });
+    const now = await dlqCounts(nc, CHAIN);
+    expect((now['duplicate_event'] ?? 0) - (before['duplicate_event'] ?? 0)).toBe(3);
+  });
+
   it('the ingest stream refuses messages over 1 MiB before they reach the sequencer', async () => {
     const h = headers();
     const big = new Uint8Array(1024 * 1024 + 10);
