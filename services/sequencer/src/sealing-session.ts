@@ -204,26 +204,21 @@ function rawEventOf(m: JsMsg, i: number): Uint8Array {
  */
 export function streamSeqOfReply(reply: string): number | undefined {
   if (!reply.startsWith('$JS.ACK.')) return undefined;
-  let dots = 0;
-  let start = -1;
-  let end = -1;
-  let seqStart5 = -1;
-  let seqEnd5 = -1;
-  for (let i = 0; i < reply.length; i++) {
-    if (reply.charCodeAt(i) !== 46) continue;
+  // The dots after "$JS.ACK." (dots 1 and 2), found with indexOf: a native
+  // scan, about a third of the time of a charCodeAt loop over ~100 chars.
+  const dot = DOTS;
+  let dots = 2;
+  for (let i = reply.indexOf('.', 8); i >= 0; i = reply.indexOf('.', i + 1)) {
     dots++;
-    if (dots === 5) seqStart5 = i + 1;
-    else if (dots === 6) seqEnd5 = i;
-    if (dots === 7) start = i + 1;
-    else if (dots === 8) end = i;
+    if (dots <= 8) dot[dots] = i;
   }
   const tokens = dots + 1;
   let a: number;
   let b: number;
-  if (tokens === 9) [a, b] = [seqStart5, seqEnd5];
-  else if (tokens >= 11) [a, b] = [start, end];
+  if (tokens === 9) [a, b] = [dot[5]! + 1, dot[6]!];
+  else if (tokens >= 11) [a, b] = [dot[7]! + 1, dot[8]!];
   else return undefined;
-  if (a < 0 || b <= a || b - a > 16) return undefined;
+  if (b <= a || b - a > 16) return undefined;
   let v = 0;
   for (let i = a; i < b; i++) {
     const c = reply.charCodeAt(i) - 48;
@@ -232,6 +227,8 @@ export function streamSeqOfReply(reply: string): number | undefined {
   }
   return v <= Number.MAX_SAFE_INTEGER ? v : undefined;
 }
+/** Positions of a reply subject's dots 3..8 (index = dot number), reused across calls. */
+const DOTS = new Int32Array(9);
 
 function ingestSeqOf(m: JsMsg): number {
   // JsMsgImpl has `reply` (the JsMsg interface does not declare it).

@@ -320,7 +320,7 @@ describe('streamSeqOfReply', () => {
     );
   });
   it('declines anything else (the caller then asks nats.js)', () => {
-    for (const r of ['', '_INBOX.abc', '$JS.ACK.s.c.1.x.3.4.5', '$JS.ACK.s.c.1.2', '$JS.API.s.c.1.2.3.4.5', '$JS.ACK.s.c.1..3.4.5']) expect(streamSeqOfReply(r)).toBeUndefined();
+    for (const r of ['', '_INBOX.abc', '$JS.ACK.s.c.1.x.3.4.5', '$JS.ACK.s.c.1.2', '$JS.API.s.c.1.2.3.4.5', '$JS.ACK.s.c.1..3.4.5', '$JS.ACK.s.c.1.2.3.4.5.6', `$JS.ACK.s.c.1.${'9'.repeat(17)}.3.4.5`, '$JS.ACK.s.c.1.9007199254740993.3.4.5']) expect(streamSeqOfReply(r)).toBeUndefined();
   });
 });
 
