@@ -15,37 +15,40 @@
 import { randomInt } from 'node:crypto';
 
 const INITIAL_SIZE = 256;
+/** A table larger than this shrinks back when a message needs far less (no reallocation per message below it). */
+const KEEP_SIZE = 4096;
 
 export class BatchKeys {
   private stamps = new Int32Array(INITIAL_SIZE);
   private keys: (string | undefined)[] = new Array<string | undefined>(INITIAL_SIZE);
   private mask = INITIAL_SIZE - 1;
   private shift = 32 - Math.log2(INITIAL_SIZE);
-  private stamp = 0;
+  /** The current message's stamp (slots holding another stamp are free); never 0, the fill of a new table. */
+  private stamp = 1;
+  /** Keys added since reset(). */
+  private used = 0;
   private readonly seed: number;
 
   /** `seed`: for tests only (the default is random per instance, which is the point). */
-  constructor(seed: number = randomInt(0, 2 ** 31)) {
+  constructor(seed: number = randomInt(1, 2 ** 31)) {
     this.seed = seed | 0;
   }
 
   /**
-   * Starts a new message of at most `count` keys. The table keeps its load at
-   * most one half, and shrinks again after a large message: the keys of
-   * earlier messages stay referenced until overwritten, at most one table's
-   * worth.
+   * Starts a new message, sized for `count` keys (more may be added: the
+   * table grows). The load stays at most one half. The keys of earlier
+   * messages stay referenced until overwritten, at most one table's worth.
    */
   reset(count: number): void {
     const size = this.stamps.length;
-    if (count * 2 > size || (size > INITIAL_SIZE && count * 16 < size)) {
+    this.used = 0;
+    if (count * 2 > size || (size > KEEP_SIZE && count * 16 < size)) {
       let next = INITIAL_SIZE;
       while (count * 2 > next) next *= 2;
-      this.stamps = new Int32Array(next);
-      this.keys = new Array<string | undefined>(next);
-      this.mask = next - 1;
-      this.shift = 32 - Math.log2(next);
-      this.stamp = 0;
-    } else if (this.stamp === 0x7fffffff) {
+      this.allocate(next);
+      return;
+    }
+    if (this.stamp === 0x7fffffff) {
       this.stamps.fill(0);
       this.stamp = 0;
     }
@@ -54,6 +57,7 @@ export class BatchKeys {
 
   /** Adds `key`; false when it was added already since reset(). */
   add(key: string): boolean {
+    if ((this.used + 1) * 2 > this.stamps.length) this.grow();
     const stamps = this.stamps;
     const keys = this.keys;
     const mask = this.mask;
@@ -62,10 +66,30 @@ export class BatchKeys {
       if (stamps[i] !== this.stamp) {
         stamps[i] = this.stamp;
         keys[i] = key;
+        this.used++;
         return true;
       }
       if (keys[i] === key) return false;
       i = (i + 1) & mask;
+    }
+  }
+
+  private allocate(size: number): void {
+    this.stamps = new Int32Array(size);
+    this.keys = new Array<string | undefined>(size);
+    this.mask = size - 1;
+    this.shift = 32 - Math.log2(size);
+    this.stamp = 1;
+  }
+
+  /** Doubles the table, keeping the current message's keys. */
+  private grow(): void {
+    const { stamps, keys, stamp } = this;
+    this.allocate(stamps.length * 2);
+    this.used = 0;
+    for (let i = 0; i < stamps.length; i++) {
+      const k = keys[i];
+      if (stamps[i] === stamp && k !== undefined) this.add(k);
     }
   }
 

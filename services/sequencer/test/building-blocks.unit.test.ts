@@ -91,10 +91,11 @@ describe('BatchKeys (repeats within one ingest message)', () => {
       fc.array(fc.integer({ min: 0, max: pool.length - 1 }), { minLength: 1, maxLength: 700 }).map((picks) => picks.map((i) => pool[i]!)),
     );
     fc.assert(
-      fc.property(fc.array(messageArb, { minLength: 1, maxLength: 8 }), (messages) => {
+      fc.property(fc.array(fc.tuple(messageArb, fc.boolean()), { minLength: 1, maxLength: 8 }), (messages) => {
         const t = new BatchKeys();
-        for (const keys of messages) {
-          t.reset(keys.length);
+        for (const [keys, undersized] of messages) {
+          // Sometimes told too small a count: the table grows during the message.
+          t.reset(undersized ? keys.length >> 3 : keys.length);
           const model = new Set<string>();
           for (const k of keys) {
             const fresh = !model.has(k);
@@ -128,6 +129,16 @@ describe('BatchKeys (repeats within one ingest message)', () => {
     t.reset(100);
     for (const k of ground) expect(t.add(k)).toBe(true);
     expect(t.maxProbeDistance()).toBeLessThan(40);
+  });
+
+  it('grows when given more keys than reset() was told, and works before any reset()', () => {
+    const t = new BatchKeys();
+    for (let i = 0; i < 1_000; i++) expect(t.add(`a${i}`)).toBe(true);
+    for (let i = 0; i < 1_000; i++) expect(t.add(`a${i}`)).toBe(false);
+    t.reset(1);
+    for (let i = 0; i < 3_000; i++) expect(t.add(`b${i}`)).toBe(true);
+    expect(t.add('a0')).toBe(true);
+    expect(t.add('b2999')).toBe(false);
   });
 
   it('forgets the previous message at reset, also after many messages', () => {
