@@ -9,8 +9,9 @@
 import type { Command } from 'commander';
 import { headers } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
-import { eventFromJson, isChainError, sha256, toHex, utf8Encode, validateEvent, type ChainEvent } from '@hwledger/chain';
-import { closeNats, assertToken, connectNats, ensureChainTopology, HEADERS, recordMsgId, resolveChainId, resolveNatsUrl, subjects } from '@hwledger/core';
+import { eventFromJson, isChainError, validateEvent, type ChainEvent } from '@hwledger/chain';
+import { closeNats, assertToken, connectNats, ensureChainTopology, HEADERS, resolveChainId, resolveNatsUrl, subjects } from '@hwledger/core';
+import { ingestMsgId, MAX_INGEST_BODY_BYTES } from '@hwledger/agent';
 import { encodeIngestBatch } from '@hwledger/proto';
 import { ExitError } from '../main.js';
 
@@ -20,9 +21,16 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/** The events of the input, each with its 1-based line number. */
+export interface EventLines {
+  events: ChainEvent[];
+  lines: number[];
+}
+
 /** Parses and validates every non-blank line; throws ExitError(1) naming the first bad line. */
-export function parseEventLines(text: string): ChainEvent[] {
+export function parseEventLines(text: string): EventLines {
   const events: ChainEvent[] = [];
+  const lineNumbers: number[] = [];
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!.trim();
@@ -38,18 +46,45 @@ export function parseEventLines(text: string): ChainEvent[] {
       const event = eventFromJson(json, 'event');
       validateEvent(event);
       events.push(event);
+      lineNumbers.push(i + 1);
     } catch (e) {
       if (isChainError(e)) throw new ExitError(1, `${where}: ${e.code}: ${e.message}`);
       throw e;
     }
   }
-  return events;
+  return { events, lines: lineNumbers };
 }
 
-/** Nats-Msg-Id of an ingest message: one event -> its record id; a batch -> a digest of its ids. */
-export function ingestMsgId(batch: readonly ChainEvent[]): string {
-  if (batch.length === 1) return recordMsgId(batch[0]!.source, batch[0]!.eventId);
-  return `b-${toHex(sha256(utf8Encode(batch.map((e) => recordMsgId(e.source, e.eventId)).join(',')))).slice(0, 48)}`;
+/** One ingest message to publish: its events' input lines, body and Nats-Msg-Id. */
+interface Chunk {
+  /** "line 7" or "lines 7-16". */
+  lines: string;
+  first: number;
+  events: number;
+  body: Uint8Array;
+  msgId: string;
+}
+
+/**
+ * Encodes the events into ingest messages of up to `batch` events. Throws
+ * ExitError(1) naming the events when a message would not fit the ingest
+ * stream (1 MiB, less room for headers: the agent's own bound), before
+ * anything is published.
+ */
+export function encodeChunks({ events, lines }: EventLines, batch: number): Chunk[] {
+  const chunks: Chunk[] = [];
+  for (let i = 0; i < events.length; i += batch) {
+    const slice = events.slice(i, i + batch);
+    const body = encodeIngestBatch(slice);
+    const from = lines[i]!;
+    const to = lines[i + slice.length - 1]!;
+    const which = from === to ? `line ${from}` : `lines ${from}-${to}`;
+    if (body.length > MAX_INGEST_BODY_BYTES) {
+      throw new ExitError(1, `${which}: an ingest message of ${body.length} bytes exceeds ${MAX_INGEST_BODY_BYTES} bytes; use a smaller --batch; nothing was published`);
+    }
+    chunks.push({ lines: which, first: i, events: slice.length, body, msgId: ingestMsgId(slice) });
+  }
+  return chunks;
 }
 
 export function register(program: Command): void {
@@ -65,11 +100,13 @@ export function register(program: Command): void {
       const node = assertToken(o.node, '--node');
       const batch = Number(o.batch);
       if (!Number.isSafeInteger(batch) || batch < 1 || batch > 10_000) throw new ExitError(2, `--batch must be an integer from 1 to 10000, got ${JSON.stringify(o.batch)}`);
-      const events = parseEventLines(await readStdin());
+      const input = parseEventLines(await readStdin());
+      const events = input.events;
       if (events.length === 0) {
         process.stdout.write('accepted 0\n');
         return;
       }
+      const chunks = encodeChunks(input, batch);
       const nc = await connectNats(resolveNatsUrl(o.nats), 'hwledger-emit', { maxReconnectAttempts: 10 });
       try {
         await ensureChainTopology(nc, chainId);
@@ -77,24 +114,39 @@ export function register(program: Command): void {
         const subject = subjects.ingest(chainId, node);
         let accepted = 0;
         let duplicates = 0;
+        /** The first chunk whose publish failed (its events and every later chunk's are not confirmed). */
+        let failed: { chunk: Chunk; error: unknown } | undefined;
         const inflight: Promise<void>[] = [];
-        for (let i = 0; i < events.length; i += batch) {
-          const chunk = events.slice(i, i + batch);
-          const body = encodeIngestBatch(chunk);
-          if (body.length > 1024 * 1024) throw new ExitError(1, `events ${i + 1}-${i + chunk.length}: ingest message of ${body.length} bytes exceeds 1 MiB; use a smaller --batch`);
+        for (const chunk of chunks) {
+          if (failed) break;
           const h = headers();
-          h.set(HEADERS.msgId, ingestMsgId(chunk));
+          h.set(HEADERS.msgId, chunk.msgId);
           inflight.push(
-            js.publish(subject, body, { headers: h, timeout: 10_000 }).then((ack) => {
-              if (ack.duplicate) duplicates += chunk.length;
-              else accepted += chunk.length;
-            }),
+            js.publish(subject, chunk.body, { headers: h, timeout: 10_000 }).then(
+              (ack) => {
+                if (ack.duplicate) duplicates += chunk.events;
+                else accepted += chunk.events;
+              },
+              (error: unknown) => {
+                if (!failed || chunk.first < failed.chunk.first) failed = { chunk, error };
+              },
+            ),
           );
           if (inflight.length >= 64) await Promise.all(inflight.splice(0));
         }
         await Promise.all(inflight);
+        // What was stored is reported even when a later publish failed.
         process.stdout.write(`accepted ${accepted}\n`);
         if (duplicates > 0) process.stderr.write(`hwledger: ${duplicates} events were already accepted (duplicate ingest message id)\n`);
+        if (failed) {
+          const unconfirmed = events.length - accepted - duplicates;
+          const why = failed.error instanceof Error ? failed.error.message : String(failed.error);
+          throw new ExitError(
+            1,
+            `publishing the message of ${failed.chunk.lines} failed (${why}); ${unconfirmed} events are not confirmed stored. ` +
+              'Running the same input again is safe: stored messages are deduplicated by their Nats-Msg-Id within the ingest stream\'s 10-minute window',
+          );
+        }
       } finally {
         await closeNats(nc);
       }
