@@ -32,6 +32,7 @@ export class NatsLink {
   private readonly downWaiters = new Set<() => void>();
   private loopDone: Promise<void> = Promise.resolve();
   private wakeRetry: (() => void) | undefined;
+  private resetting = false;
 
   constructor(private readonly o: NatsLinkOptions) {}
 
@@ -145,6 +146,25 @@ export class NatsLink {
       this.nc = undefined;
       this.js = undefined;
     }
+  }
+
+  /**
+   * Re-runs `setup` on the live connection: for a publish that no stream
+   * answered (the ingest stream was deleted, or its subjects changed, while
+   * connected), which a reconnect would fix but a healthy connection never
+   * gets. `connected` is false until setup succeeds again, so new batches go
+   * to the outbox meanwhile and are flushed in order afterwards.
+   */
+  resetup(reason: string): void {
+    const nc = this.nc;
+    if (!nc || nc.isClosed() || !this.up || this.resetting || this.stopping) return;
+    this.resetting = true;
+    this.o.logger.warn({ reason }, 'agent: re-running NATS setup (streams)');
+    this.set(false);
+    void this.ready(nc).then((ok) => {
+      this.resetting = false;
+      if (ok && this.nc === nc && !nc.isClosed() && !this.stopping) this.set(true);
+    });
   }
 
   /** Drains and closes the connection; the background loop ends. */

@@ -39,6 +39,16 @@ export interface ShipperLink {
   readonly connected: boolean;
   readonly jetstream: JetStreamClient | undefined;
   onceDown(cb: () => void): () => void;
+  /** Re-creates what setup creates (the streams) after a publish no stream answered. */
+  resetup?(reason: string): void;
+}
+
+/**
+ * True for a publish that no stream answered: nats.js reports "no responders"
+ * to a JetStream publish as JetStreamNotEnabled (not exported by name).
+ */
+function noStreamAnswered(e: unknown): boolean {
+  return e instanceof Error && e.name === 'JetStreamNotEnabled';
 }
 
 /** Running totals of one agent process (events). */
@@ -242,6 +252,7 @@ export class Shipper {
     this.retryAt = Date.now() + Math.min(2_000, 50 * 2 ** Math.min(this.failures, 6));
     if (e !== undefined) {
       this.o.metrics.publishFailures.inc();
+      if (noStreamAnswered(e)) this.o.link.resetup?.(e instanceof Error ? e.message : String(e));
       if (this.failures === 1 || this.failures % 20 === 0) {
         this.o.logger.warn({ err: e instanceof Error ? e.message : String(e), failures: this.failures, outboxEvents: this.o.outbox.depthEvents }, 'agent: publish failed; using the outbox');
       }
