@@ -4,14 +4,18 @@
  * `<stateDir>/devices.json`, re-emitted when the GPU's name, memory or host
  * changes) and `metrics_collected` per GPU per sample. A GPU whose metrics
  * nvidia-smi cannot read gets no metrics event for that sample, only a
- * logged and counted NvidiaSmiError: never zeros.
+ * logged and counted NvidiaSmiError: never zeros. A registered GPU absent
+ * from a sample's output is the same: a `gpu_missing` NvidiaSmiError every
+ * sample while it is absent (counted; logged at warn once per disappearance,
+ * then at debug), the `hwl_agent_gpus_missing` gauge, and an info line when
+ * it comes back.
  */
 import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import type { ChainEvent } from '@hwledger/chain';
 import { silentLogger, type Logger } from '@hwledger/core';
-import { Counter, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import { deviceRegistered, metricsCollected } from './event-builders.js';
 import { isNvidiaSmiError, NvidiaSmiError } from './nvidia-smi-error.js';
 import { sampleNvidiaSmi } from './nvidia-smi-run.js';
@@ -44,15 +48,32 @@ export interface GpuSamplerOptions {
 export interface SampleResult {
   registered: number;
   metrics: number;
-  /** Per-GPU problems (the sample as a whole worked). */
+  /** Per-GPU problems (the sample as a whole worked), `gpu_missing` ones included. */
   errors: NvidiaSmiError[];
+  /** Uuids of registered GPUs absent from this sample (each also a `gpu_missing` error). */
+  missing: string[];
+  /** Uuids of registered GPUs that were missing and are back in this sample. */
+  returned: string[];
 }
 
+/** One entry of devices.json, keyed by uuid. */
 interface KnownDevice {
   device_type: string;
   vram_total_mib: string;
   hostname: string;
+  /** nvidia-smi index as last seen (absent in files written before it was recorded). */
+  index?: number;
 }
+
+interface MissingGpu {
+  sinceMs: number;
+  samples: number;
+}
+
+/** Errors with the same key are logged at warn once, then at debug. */
+const errorKey = (e: { reason: string; gpuUuid?: string | undefined; field?: string | undefined }): string => `${e.reason}|${e.gpuUuid ?? ''}|${e.field ?? ''}`;
+/** The index a devices.json entry last saw (the file is not trusted to hold a number). */
+const lastIndex = (dev: KnownDevice | undefined): string | undefined => (typeof dev?.index === 'number' ? String(dev.index) : undefined);
 
 export class GpuSampler {
   private readonly logger: Logger;
@@ -62,7 +83,10 @@ export class GpuSampler {
   private readonly hostname: string;
   private known: Record<string, KnownDevice> | undefined;
   private readonly errorsTotal: Counter<'reason'> | undefined;
+  private readonly missingGauge: Gauge | undefined;
   private readonly seenErrors = new Set<string>();
+  /** Registered GPUs absent from the last successful sample, by uuid. */
+  private readonly missing = new Map<string, MissingGpu>();
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> = Promise.resolve();
   private stopped = false;
@@ -77,6 +101,9 @@ export class GpuSampler {
     this.hostname = o.hostname ?? osHostname();
     this.errorsTotal = o.registry
       ? new Counter({ name: 'hwl_agent_nvidia_smi_errors_total', help: 'nvidia-smi failures (whole sample or one GPU), by reason', labelNames: ['reason'], registers: [o.registry] })
+      : undefined;
+    this.missingGauge = o.registry
+      ? new Gauge({ name: 'hwl_agent_gpus_missing', help: 'GPUs registered on this node (devices.json) absent from the last successful nvidia-smi sample', registers: [o.registry] })
       : undefined;
   }
 
@@ -108,10 +135,10 @@ export class GpuSampler {
 
   private noteError(e: NvidiaSmiError): void {
     this.errorsTotal?.inc({ reason: e.reason });
-    const key = `${e.reason}|${e.gpuUuid ?? ''}|${e.field ?? ''}`;
+    const key = errorKey(e);
     const first = !this.seenErrors.has(key);
     this.seenErrors.add(key);
-    const line = { reason: e.reason, gpu: e.gpuIndex, uuid: e.gpuUuid, field: e.field, raw: e.raw };
+    const line = { reason: e.reason, gpu: e.gpuIndex, uuid: e.gpuUuid, name: e.gpuName, field: e.field, raw: e.raw };
     if (first) this.logger.warn(line, e.message);
     else this.logger.debug(line, e.message);
   }
@@ -145,9 +172,15 @@ export class GpuSampler {
     const registrations: { uuid: string; device: KnownDevice; done: Promise<Acceptance> }[] = [];
     const accepted: Promise<Acceptance>[] = [];
     // Registrations first (a device is known before its first metrics), then metrics.
+    let knownChanged = false;
     for (const gpu of sample.gpus) {
-      const device: KnownDevice = { device_type: gpu.name, vram_total_mib: gpu.memoryTotalMib.toString(), hostname: this.hostname };
+      const device: KnownDevice = { device_type: gpu.name, vram_total_mib: gpu.memoryTotalMib.toString(), hostname: this.hostname, index: gpu.index };
       const prev = known[gpu.uuid];
+      if (prev && prev.index !== gpu.index) {
+        // Remembered so that a GPU missing later (even after a restart) is reported with its index.
+        prev.index = gpu.index;
+        knownChanged = true;
+      }
       if (!prev || prev.device_type !== device.device_type || prev.vram_total_mib !== device.vram_total_mib || prev.hostname !== device.hostname) {
         const done = this.o.sink.submit(
           deviceRegistered(env(), { device_id: gpu.uuid, hostname: this.hostname, device_type: gpu.name, vram_total_mib: gpu.memoryTotalMib }),
@@ -176,13 +209,54 @@ export class GpuSampler {
       );
       metrics++;
     }
+    const { missing, returned } = this.checkMissing(known, sample.gpus, observedAtMs, errors);
     for (const e of errors) this.noteError(e);
     await Promise.all([...accepted, ...registrations.map((r) => r.done)]);
-    if (registrations.length > 0) {
+    if (registrations.length > 0 || knownChanged) {
       for (const r of registrations) known[r.uuid] = r.device;
       await this.saveKnown();
     }
-    return { registered: registrations.length, metrics, errors };
+    return { registered: registrations.length, metrics, errors, missing, returned };
+  }
+
+  /**
+   * Registered GPUs absent from a sample that worked: one `gpu_missing`
+   * error each (appended to `errors`), no event. GPUs that were missing and
+   * are listed again are logged as back.
+   */
+  private checkMissing(known: Record<string, KnownDevice>, gpus: readonly { uuid: string }[], observedAtMs: number, errors: NvidiaSmiError[]): { missing: string[]; returned: string[] } {
+    const listed = new Set(gpus.map((g) => g.uuid));
+    const missing: string[] = [];
+    for (const [uuid, dev] of Object.entries(known)) {
+      if (listed.has(uuid)) continue;
+      const m = this.missing.get(uuid) ?? { sinceMs: observedAtMs, samples: 0 };
+      m.samples++;
+      this.missing.set(uuid, m);
+      missing.push(uuid);
+      const index = lastIndex(dev);
+      const who = `${index === undefined ? '' : `GPU ${index} `}${uuid} (${dev.device_type})`;
+      errors.push(
+        new NvidiaSmiError(
+          { reason: 'gpu_missing', gpuIndex: index, gpuUuid: uuid, gpuName: dev.device_type },
+          `${who}, registered on this node, is missing from nvidia-smi's output (${m.samples} sample${m.samples === 1 ? '' : 's'} in a row); no metrics are emitted for it`,
+        ),
+      );
+    }
+    const returned: string[] = [];
+    for (const [uuid, m] of this.missing) {
+      if (!listed.has(uuid)) continue;
+      this.missing.delete(uuid);
+      returned.push(uuid);
+      // A later disappearance is a new one: warn again.
+      this.seenErrors.delete(errorKey({ reason: 'gpu_missing', gpuUuid: uuid }));
+      const dev = known[uuid];
+      this.logger.info(
+        { uuid, gpu: lastIndex(dev), name: dev?.device_type, missingSamples: m.samples, missingForMs: observedAtMs - m.sinceMs },
+        `agent: GPU ${uuid} is back in nvidia-smi's output after ${m.samples} sample${m.samples === 1 ? '' : 's'} missing`,
+      );
+    }
+    this.missingGauge?.set(this.missing.size);
+    return { missing, returned };
   }
 
   /**

@@ -40,7 +40,12 @@ export type NvidiaSmiReason =
   /** A text field (uuid, name) is malformed. */
   | 'invalid_value'
   /** The same GPU uuid appears twice. */
-  | 'duplicate_gpu';
+  | 'duplicate_gpu'
+  /**
+   * A GPU registered on this node (devices.json) is absent from a sample
+   * that otherwise worked (fell off the bus, driver lost it, removed).
+   */
+  | 'gpu_missing';
 
 export interface NvidiaSmiErrorDetail {
   reason: NvidiaSmiReason;
@@ -49,6 +54,8 @@ export interface NvidiaSmiErrorDetail {
   /** The GPU's index and uuid as printed, when known. */
   gpuIndex?: string;
   gpuUuid?: string;
+  /** The GPU's name, when the error is about a GPU not in the output (gpu_missing: as last seen). */
+  gpuName?: string;
   /** The query field (e.g. `power.draw`), when the error is about one field. */
   field?: string;
   /** The raw text of the field or a snippet of the output. */
@@ -60,6 +67,7 @@ export class NvidiaSmiError extends HwlError {
   readonly line: number | undefined;
   readonly gpuIndex: string | undefined;
   readonly gpuUuid: string | undefined;
+  readonly gpuName: string | undefined;
   readonly field: string | undefined;
   readonly raw: string | undefined;
 
@@ -69,6 +77,7 @@ export class NvidiaSmiError extends HwlError {
     this.line = detail.line;
     this.gpuIndex = detail.gpuIndex;
     this.gpuUuid = detail.gpuUuid;
+    this.gpuName = detail.gpuName;
     this.field = detail.field;
     this.raw = detail.raw;
   }

@@ -95,9 +95,61 @@ describe('simulateFleet', () => {
     expect(completed).toBeGreaterThan(50);
     expect(failed).toBeGreaterThan(0);
     expect(dispatched.size).toBeGreaterThan(completed + failed - 1);
-    // predicted and actual costs differ (the estimate is an estimate)
-    const diffs = events.filter((e) => e.kind === 'job_completed').length;
-    expect(diffs).toBe(completed);
+  });
+
+  it('predicted (dispatch) and actual (completion) VRAM and cost differ for some jobs and agree for others; plausible units', () => {
+    // The reconciler's rule (services/projector reconcile-rules.ts): a job is flagged when
+    // |actual - predicted| / predicted > 10 %. The simulation must produce both kinds of job.
+    const beyond = (predicted: bigint, actual: bigint): boolean => (actual > predicted ? actual - predicted : predicted - actual) * 100n > predicted * 10n;
+    const devices = new Map<string, { type: string; vramTotalMib: bigint }>();
+    const dispatches = new Map<string, { deviceId: string; vramMib: bigint; costMicroUsd: bigint }>();
+    const pairs: { type: string; predictedMib: bigint; actualMib: bigint; predictedCost: bigint; actualCost: bigint; durationMs: bigint; vramTotalMib: bigint }[] = [];
+    for (const e of events) {
+      if (e.kind === 'device_registered') devices.set(e.data.device_id, { type: e.data.device_type, vramTotalMib: e.data.vram_total_mib });
+      else if (e.kind === 'job_dispatched') dispatches.set(e.data.job_id, { deviceId: e.data.device_id, vramMib: e.data.vram_requested_mib, costMicroUsd: e.data.predicted_cost_micro_usd });
+      else if (e.kind === 'job_completed') {
+        const d = dispatches.get(e.data.job_id);
+        const dev = d && devices.get(d.deviceId);
+        expect(dev, `job ${e.data.job_id}: dispatch and device known before completion`).toBeDefined();
+        pairs.push({
+          type: dev!.type,
+          predictedMib: d!.vramMib,
+          actualMib: e.data.actual_vram_mib,
+          predictedCost: d!.costMicroUsd,
+          actualCost: e.data.cost_micro_usd,
+          durationMs: e.data.duration_ms,
+          vramTotalMib: dev!.vramTotalMib,
+        });
+        // units: integers (u64 as bigint, u32 as a safe integer), non-negative
+        expect(Number.isSafeInteger(e.data.tokens_generated) && e.data.tokens_generated >= 0).toBe(true);
+      }
+    }
+    expect(pairs.length).toBeGreaterThan(50);
+    for (const p of pairs) {
+      for (const v of [p.predictedMib, p.actualMib, p.predictedCost, p.actualCost, p.durationMs]) expect(typeof v).toBe('bigint');
+      // MiB: a job uses some memory, never more than its GPU has
+      expect(p.predictedMib > 0n && p.actualMib > 0n && p.actualMib <= p.vramTotalMib).toBe(true);
+      // ms: at least a second; micro-USD: positive
+      expect(p.durationMs >= 1_000n && p.predictedCost > 0n && p.actualCost > 0n).toBe(true);
+    }
+    // The actual cost is billed from the actual duration: every completion on one GPU type
+    // implies the same hourly price (to rounding), and a plausible one (0.10 to 10 USD per GPU-hour).
+    const rates = new Map<string, number[]>();
+    for (const p of pairs) {
+      const perHour = (Number(p.actualCost) * 3_600_000) / Number(p.durationMs);
+      expect(perHour).toBeGreaterThan(100_000);
+      expect(perHour).toBeLessThan(10_000_000);
+      rates.set(p.type, [...(rates.get(p.type) ?? []), perHour]);
+    }
+    for (const [type, rs] of rates) expect(Math.max(...rs) / Math.min(...rs), `hourly price implied by ${type} completions`).toBeLessThan(1.005);
+    // The estimates are estimates: both metrics differ beyond the threshold for some jobs and agree within it for others.
+    const vramOff = pairs.filter((p) => beyond(p.predictedMib, p.actualMib)).length;
+    const costOff = pairs.filter((p) => beyond(p.predictedCost, p.actualCost)).length;
+    expect(vramOff, 'jobs whose actual VRAM is off the request by > 10 %').toBeGreaterThan(0);
+    expect(vramOff, 'jobs whose actual VRAM is within 10 % of the request').toBeLessThan(pairs.length);
+    expect(costOff, 'jobs whose actual cost is off the prediction by > 10 %').toBeGreaterThan(0);
+    expect(costOff, 'jobs whose actual cost is within 10 % of the prediction').toBeLessThan(pairs.length);
+    expect(pairs.filter((p) => p.actualCost !== p.predictedCost).length, 'actual costs that are not the predicted one').toBeGreaterThan(pairs.length / 2);
   });
 
   it('costs round half up in integer arithmetic', () => {
