@@ -7,7 +7,7 @@
 import type { Command } from 'commander';
 import { HwlError } from '@hwledger/core';
 import { createApiClient, toJson, type ApiClient } from '@hwledger/api';
-import { ExitError } from './main.js';
+import { ExitError } from './exit-error.js';
 
 export interface ApiConnectionOptions {
   api?: string;

@@ -8,14 +8,9 @@ import { isChainError } from '@hwledger/chain';
 import { isHwlError } from '@hwledger/core';
 import { COMMANDS } from './commands/index.js';
 
-export class ExitError extends Error {
-  constructor(
-    readonly exitCode: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+import { ExitError } from './exit-error.js';
+
+export { ExitError };
 
 export function buildProgram(): Command {
   const program = new Command('hwledger')

@@ -1,8 +1,10 @@
 /**
  * The issue-3 CLI: `hwledger emit` (JSON lines -> ingest), `hwledger
  * sequencer` (with --metrics-port), `hwledger export` (spec export format)
- * and the live mode of verify (verifyLiveChain, used by `hwledger verify`
- * without --file), against a real nats-server and the built CLI.
+ * and the live mode of verify (`hwledger verify` without --file, and
+ * verifyLiveChain, its programmatic form: both run the same checks in
+ * verify-live.ts), against a real nats-server and the built CLI. Purged
+ * records: verify-live-gaps.e2e.test.ts.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -4,7 +4,7 @@
  */
 export { Sequencer, DEFAULT_INGEST_BUFFER_BYTES, type SequencerOptions } from './sequencer.js';
 export { type SealedLink, type SealedRecord, type SessionOutcome, INGEST_CONSUMER, streamSeqOfReply } from './sealing-session.js';
-export { readChain, chainStreamState, type ChainEntry, type ReadChainOptions } from './chain-reader.js';
+export { readChain, chainStreamState, chainStreamExtent, type ChainStreamExtent, type ChainEntry, type ReadChainOptions } from './chain-reader.js';
 export { readChainTail, type ChainTail } from './chain-tail.js';
 export { type Watermark, WATERMARK_ORIGIN, isCovered, watermarkFromHeaders } from './watermark.js';
 export {

@@ -12,7 +12,7 @@ import { Registry } from 'prom-client';
 import { SUBJECT_TOKEN_RE } from '@hwledger/chain';
 import { createLogger, resolveChainId, resolveDatabaseUrl, registerProcessMetrics } from '@hwledger/core';
 import { generateKey, loadKeyFile, parseKeyFile, startApi, type ApiKeyEntry } from '@hwledger/api';
-import { ExitError } from '../main.js';
+import { ExitError } from '../exit-error.js';
 import { intOption } from '../api-connection.js';
 import { collect, resolveTreeDir } from '../ops/options.js';
 import { trustedKeys } from '../ops/keys-cli.js';

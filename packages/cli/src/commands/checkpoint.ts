@@ -9,7 +9,7 @@ import type { Command } from 'commander';
 import { formatSignerKey, formatVerifierKey, generateSigner, toHex, verifierOf, verifyCheckpoint } from '@hwledger/chain';
 import { connectNats, resolveChainId, resolveNatsUrl } from '@hwledger/core';
 import { CheckpointLog, kvKeys, verifyCheckpointLog } from '@hwledger/ledger-ops';
-import { ExitError } from '../main.js';
+import { ExitError } from '../exit-error.js';
 import { collect } from '../ops/options.js';
 import { trustedKeys } from '../ops/keys-cli.js';
 

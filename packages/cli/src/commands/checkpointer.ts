@@ -7,7 +7,7 @@
 import type { Command } from 'commander';
 import { closeNats, connectNats, createLogger, resolveChainId, resolveNatsUrl } from '@hwledger/core';
 import { Checkpointer, loadSigner } from '@hwledger/ledger-ops';
-import { ExitError } from '../main.js';
+import { ExitError } from '../exit-error.js';
 import { collect, intOption } from '../ops/options.js';
 import { trustedKeys } from '../ops/keys-cli.js';
 

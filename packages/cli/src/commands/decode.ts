@@ -11,7 +11,7 @@ import { once } from 'node:events';
 import type { Readable, Writable } from 'node:stream';
 import type { Command } from 'commander';
 import { decodeRecord, fromHex, isChainError, recordToJson } from '@hwledger/chain';
-import { ExitError } from '../main.js';
+import { ExitError } from '../exit-error.js';
 
 /** Decodes hex lines from `input` to JSON lines on `output`; returns the number of records. */
 export async function decodeLines(input: Readable, output: Writable): Promise<number> {

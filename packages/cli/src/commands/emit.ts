@@ -13,7 +13,7 @@ import { eventFromJson, isChainError, validateEvent, type ChainEvent } from '@hw
 import { closeNats, assertToken, connectNats, ensureChainTopology, HEADERS, resolveChainId, resolveNatsUrl, subjects } from '@hwledger/core';
 import { ingestMsgId, MAX_INGEST_BODY_BYTES } from '@hwledger/agent';
 import { encodeIngestBatch } from '@hwledger/proto';
-import { ExitError } from '../main.js';
+import { ExitError } from '../exit-error.js';
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];

@@ -6,15 +6,26 @@
  * (--from 1) or from the Hwl-Prev-Hash claim of the first exported record;
  * a verifier trusts neither and checks the export against its own anchor.
  * The file is written to FILE.tmp and renamed when complete.
+ *
+ * Threat: records purged from the chain stream (purge is allowed on chain
+ * streams). An export that silently started later than --from, or stopped
+ * before the head, would look like the whole chain; so the export covers
+ * --from..head contiguously or fails (INTEGRITY, exit 1, no file). The only
+ * empty export is one with nothing to cover: --from is just past the head
+ * (a chain that never sealed anything, exported from 1). An output that
+ * cannot be written (no such directory, a directory, a full disk) is one
+ * line and exit 2, like verify's unreadable input.
  */
 import { createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
-import { once } from 'node:events';
+import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
 import { chainHash, decodeRecord, formatExportLine, genesisHash, hashFromHex, parseU64, toHex } from '@hwledger/chain';
-import { closeNats, connectNats, HEADERS, HwlError, resolveChainId, resolveNatsUrl } from '@hwledger/core';
-import { chainStreamState, readChain } from '@hwledger/sequencer';
-import { ExitError } from '../main.js';
+import { closeNats, connectNats, HEADERS, HwlError, resolveChainId, resolveNatsUrl, streams } from '@hwledger/core';
+import { chainStreamExtent, readChain } from '@hwledger/sequencer';
+import { ExitError } from '../exit-error.js';
+
+const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
 export function register(program: Command): void {
   program
@@ -36,38 +47,75 @@ export function register(program: Command): void {
       const nc = await connectNats(resolveNatsUrl(o.nats), 'hwledger-export', { maxReconnectAttempts: 10 });
       const tmp = `${o.out}.tmp`;
       try {
-        const state = await chainStreamState(nc, chainId);
-        const head = state.last;
+        const extent = await chainStreamExtent(nc, chainId);
+        const head = extent.head;
+        const stream = streams.chain(chainId);
         if (from > head + 1n) throw new ExitError(1, `--from ${from} is beyond the chain head ${head}`);
-        const out = createWriteStream(tmp, { encoding: 'utf8' });
+        if (from <= head && (extent.lastHeld < from || extent.first > from)) {
+          // The first record to export is gone: refuse rather than start later.
+          const missingTo = extent.lastHeld >= from ? extent.first - 1n : head;
+          const holds = extent.messages === 0 ? 'it holds none' : `it holds ${extent.messages} in ${extent.first}..${extent.lastHeld}`;
+          throw new HwlError('INTEGRITY', `chain ${chainId}: records ${from}..${missingTo} are not in stream ${stream} (purged or missing; ${holds}): cannot export from ${from}`);
+        }
         let prev: Uint8Array | undefined = from === 1n ? genesisHash(chainId) : undefined;
         let anchorHash = prev;
         let expected = from;
         let n = 0;
-        for await (const e of readChain(nc, chainId, { fromSeq: from, toSeq: head })) {
-          if (e.sequence !== expected) throw new HwlError('INTEGRITY', `chain ${chainId}: expected record ${expected}, the stream holds ${e.sequence} (purged or missing records)`);
-          if (prev === undefined) {
-            const claim = e.headers?.get(HEADERS.prevHash);
-            if (!claim) throw new HwlError('INTEGRITY', `record ${e.sequence} has no Hwl-Prev-Hash header: export from 1 instead`);
-            prev = hashFromHex(claim, HEADERS.prevHash);
-            anchorHash = prev;
-          }
-          let record;
+        let sourceError: unknown;
+        async function* source(): AsyncGenerator<string> {
           try {
-            record = decodeRecord(e.canonical);
+            yield* lines();
           } catch (err) {
-            throw new HwlError('INTEGRITY', `record ${e.sequence} does not decode (${err instanceof Error ? err.message : String(err)}): run hwledger verify`);
+            sourceError = err; // pipeline hands it to the output too: not an output error
+            throw err;
           }
-          const hash = chainHash(prev, e.canonical);
-          const line = formatExportLine({ record, canonical: e.canonical, hash, prevHash: prev });
-          if (!out.write(line + '\n')) await once(out, 'drain');
-          prev = hash;
-          expected++;
-          n++;
         }
-        out.end();
-        await once(out, 'finish');
-        await rename(tmp, o.out);
+        async function* lines(): AsyncGenerator<string> {
+          // Read up to the last record held: a read that waited for a purged head would never end.
+          const entries = extent.lastHeld >= from ? readChain(nc, chainId, { fromSeq: from, toSeq: extent.lastHeld }) : [];
+          for await (const e of entries) {
+            if (e.sequence !== expected) throw new HwlError('INTEGRITY', `chain ${chainId}: expected record ${expected}, the stream holds ${e.sequence} (purged or missing records)`);
+            if (prev === undefined) {
+              const claim = e.headers?.get(HEADERS.prevHash);
+              if (!claim) throw new HwlError('INTEGRITY', `record ${e.sequence} has no Hwl-Prev-Hash header: export from 1 instead`);
+              prev = hashFromHex(claim, HEADERS.prevHash);
+              anchorHash = prev;
+            }
+            let record;
+            try {
+              record = decodeRecord(e.canonical);
+            } catch (err) {
+              throw new HwlError('INTEGRITY', `record ${e.sequence} does not decode (${errorText(err)}): run hwledger verify`);
+            }
+            const hash = chainHash(prev, e.canonical);
+            yield formatExportLine({ record, canonical: e.canonical, hash, prevHash: prev }) + '\n';
+            prev = hash;
+            expected++;
+            n++;
+          }
+          // The newest records purged (e.g. by subject): the export must reach the head it reports.
+          if (expected <= head) {
+            throw new HwlError('INTEGRITY', `chain ${chainId}: records ${expected}..${head} are not in stream ${stream} (purged or missing): the export stops at ${expected - 1n}`);
+          }
+        }
+        // pipeline: backpressure, and an output error (ENOENT, EISDIR, ENOSPC) rejects here instead of
+        // being an unhandled 'error' event; it also closes the chain read.
+        const out = createWriteStream(tmp, { encoding: 'utf8' });
+        let outError: unknown;
+        out.on('error', (err) => {
+          if (err !== sourceError) outError ??= err;
+        });
+        try {
+          await pipeline(source(), out);
+        } catch (err) {
+          if (outError !== undefined && err === outError) throw new ExitError(2, `cannot write export ${o.out}: ${errorText(err)}`);
+          throw err;
+        }
+        try {
+          await rename(tmp, o.out);
+        } catch (err) {
+          throw new ExitError(2, `cannot write export ${o.out}: ${errorText(err)}`);
+        }
         const anchor =
           from === 1n
             ? 'genesis'
@@ -76,7 +124,7 @@ export function register(program: Command): void {
               : `${from - 1n}:<hash of record ${from - 1n}>`;
         process.stdout.write(`exported ${n} records (${n > 0 ? `${from}..${from + BigInt(n) - 1n}` : 'none'}) of chain ${chainId} to ${o.out}; verify with anchor ${anchor}\n`);
       } catch (e) {
-        await rm(tmp, { force: true });
+        await rm(tmp, { force: true }).catch(() => undefined);
         throw e;
       } finally {
         await closeNats(nc);

@@ -7,7 +7,7 @@
 import type { Command } from 'commander';
 import { closeNats, assertToken, connectNats, createLogger, resolveNatsUrl } from '@hwledger/core';
 import { FleetAnchorer } from '@hwledger/ledger-ops';
-import { ExitError } from '../main.js';
+import { ExitError } from '../exit-error.js';
 import { collect, intOption } from '../ops/options.js';
 import { trustedKeys } from '../ops/keys-cli.js';
 

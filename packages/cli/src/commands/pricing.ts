@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { resolveDatabaseUrl } from '@hwledger/core';
 import { listPriceBooks, parsePriceBookJson, priceBookToJson, setPriceBook } from '@hwledger/projector';
-import { ExitError } from '../main.js';
+import { ExitError } from '../exit-error.js';
 import { connectAndMigrate, createPool } from './projector.js';
 
 export function register(program: Command): void {

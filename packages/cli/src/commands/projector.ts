@@ -19,7 +19,7 @@ import {
   redactNatsUrl,
 } from '@hwledger/core';
 import { migrate, Projector, rebuildChain, startHealthServer } from '@hwledger/projector';
-import { ExitError } from '../main.js';
+import { ExitError } from '../exit-error.js';
 
 function intOption(name: string, min: number, max = Number.MAX_SAFE_INTEGER): (v: string) => number {
   return (v) => {

@@ -17,7 +17,7 @@ import { parseU64 } from '@hwledger/chain';
 import { connectNats, HwlError, resolveChainId, resolveNatsUrl } from '@hwledger/core';
 import { CONSISTENCY_BUNDLE, INCLUSION_BUNDLE, parseProofBundle, proveConsistency, proveInclusion, verifyProofBundle, type ProofBundle } from '@hwledger/ledger-ops';
 import type { NoteVerifier } from '@hwledger/chain';
-import { ExitError } from '../main.js';
+import { ExitError } from '../exit-error.js';
 import { withApi } from '../api-connection.js';
 import { collect, resolveTreeDir, seqOption } from '../ops/options.js';
 import { trustedKeys } from '../ops/keys-cli.js';

@@ -8,7 +8,7 @@ import { Registry } from 'prom-client';
 import { createLogger, resolveChainId, resolveDatabaseUrl, registerProcessMetrics } from '@hwledger/core';
 import { startHealthServer } from '@hwledger/projector';
 import { Reconciler } from '@hwledger/reconciler';
-import { ExitError } from '../main.js';
+import { ExitError } from '../exit-error.js';
 import { connectAndMigrate, createPool } from './projector.js';
 
 function numOption(name: string, min: number, integer: boolean): (v: string) => number {

@@ -6,7 +6,7 @@
 import type { Command } from 'commander';
 import { connectNats, createLogger, resolveChainId, resolveNatsUrl } from '@hwledger/core';
 import { replicateToGit } from '@hwledger/ledger-ops';
-import { ExitError } from '../main.js';
+import { ExitError } from '../exit-error.js';
 import { collect, intOption } from '../ops/options.js';
 import { trustedKeys } from '../ops/keys-cli.js';
 

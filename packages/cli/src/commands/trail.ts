@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander';
 import type { query } from '@hwledger/proto';
-import { ExitError } from '../main.js';
+import { ExitError } from '../exit-error.js';
 import { intOption, isoTime, printJson, withApi, withApiOptions, type ApiConnectionOptions } from '../api-connection.js';
 
 interface Options extends ApiConnectionOptions {

@@ -18,7 +18,7 @@ import { stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { basename } from 'node:path';
 import { genesisAnchor, hashFromHex, isChainError, parseExportLine, parseU64, type Anchor, type ExportEntry, type VerifySuccess } from '@hwledger/chain';
-import { ExitError } from '../main.js';
+import { ExitError } from '../exit-error.js';
 import { runVerify, VerifyInputError, type LocatedInput, type RunVerifyOptions } from './verify-run.js';
 
 /** The longest export line read (a record's canonical hex is twice its size; policy caps strings at 4 KiB). */

@@ -17,7 +17,7 @@ import { connectNats, resolveChainId, resolveNatsUrl } from '@hwledger/core';
 import { loadArchiveAnchor, readManifest, verifyArchive, verifyFleet, verifyGitReplica, verifyLiveFromAnchor } from '@hwledger/ledger-ops';
 import { readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { ExitError } from '../main.js';
+import { ExitError } from '../exit-error.js';
 import { collect, describeFailure } from '../ops/options.js';
 import { trustedKeys } from '../ops/keys-cli.js';
 

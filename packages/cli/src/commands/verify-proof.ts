@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import { toHex } from '@hwledger/chain';
 import { HwlError } from '@hwledger/core';
 import { parseProofBundle, verifyProofBundle } from '@hwledger/ledger-ops';
-import { ExitError } from '../main.js';
+import { ExitError } from '../exit-error.js';
 import { collect } from '../ops/options.js';
 import { trustedKeys } from '../ops/keys-cli.js';
 

@@ -13,7 +13,7 @@
  */
 import { SingleBar } from 'cli-progress';
 import { ChainVerifier, isChainError, toHex, type Anchor, type VerifyFailure, type VerifyInput, type VerifySuccess } from '@hwledger/chain';
-import { ExitError } from '../main.js';
+import { ExitError } from '../exit-error.js';
 
 /** An entry to verify, with where it came from (`export.jsonl:42`) for the failure line. */
 export type LocatedInput = VerifyInput & { where?: string };

@@ -1,6 +1,8 @@
 /**
  * `hwledger verify`. Modes:
- *   --file EXPORT.jsonl [--anchor SEQ:HASH] [--chain ID]   an export, offline (verify-file.ts)
+ *   --file EXPORT.jsonl [--anchor SEQ:HASH] [--chain ID]   an export, offline (verify-file.ts); a chain id
+ *                                                          given (--chain, else env HWL_CHAIN_ID) must be the
+ *                                                          records' (wrong_chain otherwise); none: the first record's
  *   --git / --archive / --fleet                           issue 6 (verify-ops.ts), two lines marked "issue 6"
  *   no --file [--anchor SEQ:HASH] [--nats URL] [--chain ID] the live chain stream (verify-live.ts, issue 3),
  *                                                          through the same runVerify (verify-run.ts)
@@ -34,12 +36,15 @@ export function register(program: Command): void {
     .description('Verify an export (--file), a git replica (--git), an archive (--archive) or the fleet anchor (--fleet)')
     .option('--file <export.jsonl>', 'verify an export (spec "Export (JSONL)") offline, streaming')
     .option('--anchor <seq:hash>', 'trusted hash of the record just before the first verified one (default: genesis)')
-    .option('--chain <id>', "chain id (file mode: the first record's chain_id by default; other modes: env HWL_CHAIN_ID)");
+    .option('--chain <id>', "chain id (env HWL_CHAIN_ID; file mode: the records must be of it; neither: the first record's)");
   addOpsVerifyOptions(cmd); // issue 6: --git, --archive, --fleet, --key, --offline
   cmd.action(async (o: VerifyOptions) => {
     if (await runOpsVerify(o)) return; // issue 6
     if (o.file !== undefined) {
-      await verifyFile({ file: o.file, anchor: o.anchor, chain: o.chain });
+      // An explicit chain id (flag, else HWL_CHAIN_ID) pins the chain: threat: an export of another
+      // chain handed over in its place would otherwise verify against its own first record.
+      const chain = o.chain ?? (process.env['HWL_CHAIN_ID'] || undefined);
+      await verifyFile({ file: o.file, anchor: o.anchor, chain });
       return;
     }
     // Live mode (no --file): the chain stream, through runVerify (issue 3, verify-live.ts).

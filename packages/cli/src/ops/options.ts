@@ -1,6 +1,6 @@
 /** Small helpers shared by the proof/replication/archive commands (issue 6). */
 import { parseU64 } from '@hwledger/chain';
-import { ExitError } from '../main.js';
+import { ExitError } from '../exit-error.js';
 
 /** commander collector for repeatable options (`--key A --key B`). */
 export function collect(value: string, previous: string[] = []): string[] {
