@@ -36,11 +36,14 @@ describe('sequencer crashes', () => {
     const CHAIN = 'crashy';
     await ensureChainTopology(nc, CHAIN);
     const events = makeEvents(0, 30_000);
+    let published = false;
     const publishing = (async () => {
       for (let i = 0; i < events.length; i += 1_500) {
         await publishEvents(nc, CHAIN, events.slice(i, i + 1_500), 1 + (i % 40));
-        await sleep(150);
+        // Spread over several seconds, so that most kills land while there is something to seal.
+        await sleep(400);
       }
+      published = true;
     })();
     const rnd = prng(20261122);
     let kills = 0;
@@ -54,7 +57,16 @@ describe('sequencer crashes', () => {
         await sleep(100 + rnd() * 800);
       } else {
         // Most land mid-sealing, at a random point after progress resumed.
-        await waitFor(async () => (await chainHead(nc, CHAIN)) > before || p.proc.exitCode !== null, 30_000, 20, 'sealing to resume');
+        // (Once every event is published and sealed there is nothing left to resume: the kill then lands while idle.)
+        await waitFor(
+          async () => {
+            const head = await chainHead(nc, CHAIN);
+            return head > before || (published && head >= events.length) || p.proc.exitCode !== null;
+          },
+          30_000,
+          20,
+          'sealing to resume',
+        );
         await sleep(rnd() * 400);
       }
       if ((await chainHead(nc, CHAIN)) > before) killedWhileSealing++;
