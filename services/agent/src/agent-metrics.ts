@@ -1,5 +1,6 @@
 /** Prometheus metrics of the agent (prom-client), registered on the caller's registry. */
 import { Counter, Gauge, type Registry } from 'prom-client';
+import type { OutboxQuarantine } from './outbox.js';
 
 export interface AgentMetrics {
   /** Events accepted (durable), by where they were stored first. */
@@ -17,7 +18,10 @@ export interface AgentMetrics {
   natsConnected: Gauge;
 }
 
-export function agentMetrics(registry: Registry, read: { outboxEvents: () => number; outboxBytes: () => number; pending: () => number }): AgentMetrics {
+export function agentMetrics(
+  registry: Registry,
+  read: { outboxEvents: () => number; outboxBytes: () => number; pending: () => number; quarantined?: () => Readonly<OutboxQuarantine> },
+): AgentMetrics {
   const registers = [registry];
   new Gauge({
     name: 'hwl_agent_outbox_depth',
@@ -43,6 +47,32 @@ export function agentMetrics(registry: Registry, read: { outboxEvents: () => num
       this.set(read.pending());
     },
   });
+  const quarantined = read.quarantined;
+  if (quarantined) {
+    // Set aside when the outbox was opened (outbox-scan.ts): never replayed.
+    new Gauge({
+      name: 'hwl_agent_outbox_quarantined_regions',
+      help: 'Unreadable outbox regions set aside at start (kind="torn": an incomplete last frame, never acknowledged; kind="corrupt": frames failing their checksum, possibly acknowledged events: investigate)',
+      labelNames: ['kind'],
+      registers,
+      collect() {
+        const q = quarantined();
+        this.set({ kind: 'torn' }, q.tornTails);
+        this.set({ kind: 'corrupt' }, q.corruptRegions);
+      },
+    });
+    new Gauge({
+      name: 'hwl_agent_outbox_quarantined_bytes',
+      help: 'Bytes of the unreadable outbox regions set aside at start, by kind',
+      labelNames: ['kind'],
+      registers,
+      collect() {
+        const q = quarantined();
+        this.set({ kind: 'torn' }, q.tornBytes);
+        this.set({ kind: 'corrupt' }, q.corruptBytes);
+      },
+    });
+  }
   return {
     accepted: new Counter({ name: 'hwl_agent_events_accepted_total', help: 'Events durably stored (JetStream PubAck or outbox fsync)', labelNames: ['stored'], registers }),
     published: new Counter({ name: 'hwl_agent_events_published_total', help: 'Events published to the ingest stream and acknowledged', labelNames: ['via'], registers }),

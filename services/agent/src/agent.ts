@@ -99,6 +99,7 @@ export class Agent {
       outboxEvents: () => outbox.depthEvents,
       outboxBytes: () => outbox.depthBytes,
       pending: () => shipper?.pending ?? 0,
+      quarantined: () => outbox.quarantined,
     });
     metricsRef.m = metrics;
     shipper = new Shipper({

@@ -9,20 +9,31 @@
  *            fsync'd in the outbox
  *        400 {error: {code, message}}   malformed input; nothing was stored
  *        409 IDEMPOTENCY_CONFLICT       the key was used for a different body
+ *        400 EVENT_TOO_LARGE            the event cannot fit an ingest message (--batch-max-bytes)
  *        413 BODY_TOO_LARGE, 404, 405
- *        503 UNAVAILABLE                neither JetStream nor the outbox took it
+ *        503 UNAVAILABLE                neither JetStream nor the outbox took it,
+ *                                       or the hook is shutting down
  *   GET  /healthz   {status, nats, outbox_depth, pending}
  *   GET  /metrics   Prometheus text (hwl_agent_*)
  *
  * Binds 127.0.0.1 by default: the hook is for the harness on the same host
  * and has no authentication (threat: a remote party injecting billing events).
  * A retry with the same idempotency key (body event_id or Idempotency-Key
- * header) is answered from a bounded cache without a second event.
+ * header) is answered from a bounded cache without a second event; a retry
+ * arriving while the first attempt is still being stored waits for it and gets
+ * the same answer (202 duplicate, or the same error).
+ *
+ * Shutdown (close()): stops listening at once (new connections are refused; a
+ * request arriving on a connection opened earlier gets 503 UNAVAILABLE and
+ * `connection: close`), lets every request already being handled get its real
+ * answer (202 once stored, or its error) for up to the drain timeout, and only
+ * then closes the remaining connections. Stop the agent after close() resolves:
+ * stopping it first would refuse events that are still arriving.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { isChainError } from '@hwledger/chain';
-import { silentLogger, type Logger } from '@hwledger/core';
+import { isHwlError, silentLogger, type Logger } from '@hwledger/core';
 import { Counter, type Registry } from 'prom-client';
 import type { Agent } from './agent.js';
 import { eventFromHookBody, HOOK_ROUTES, HookRequestError, type HookKind } from './hook-request.js';
@@ -39,6 +50,13 @@ export interface HookServerOptions {
   maxBodyBytes?: number;
   /** Idempotency keys remembered (default 10 000). */
   idempotencyCacheSize?: number;
+  /**
+   * On close(), how long requests already being handled may take to get their
+   * answer before their connections are closed (default 15 000 ms). Size it
+   * above the agent's publish timeout: an event waiting for a PubAck goes to
+   * the outbox only when that timeout passes.
+   */
+  drainTimeoutMs?: number;
   logger?: Logger;
   clock?: () => number;
   ids?: UlidFactory;
@@ -48,7 +66,15 @@ export interface HookServer {
   readonly port: number;
   /** http://host:port */
   readonly url: string;
-  close(): Promise<void>;
+  /** Requests being handled now (their answer not yet sent). */
+  readonly inFlight: number;
+  /**
+   * Graceful shutdown (see the file comment): refuses new requests at once,
+   * waits up to `drainTimeoutMs` (default: the server option) for the answers
+   * of the requests already being handled, then closes every connection.
+   * Idempotent: later calls return the first call's promise.
+   */
+  close(opts?: { drainTimeoutMs?: number }): Promise<void>;
 }
 
 interface Receipt {
@@ -88,6 +114,25 @@ function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
+/**
+ * The answer to an event that was not stored: 400 EVENT_TOO_LARGE when it
+ * cannot fit an ingest message (a retry cannot help), else 503 UNAVAILABLE
+ * (neither JetStream nor the outbox took it; retry later).
+ */
+function notStored(e: unknown): HookRequestError {
+  if (isHwlError(e) && e.code === 'INVALID_ARGUMENT') return new HookRequestError(400, 'EVENT_TOO_LARGE', `event not stored: ${e.message}`);
+  return new HookRequestError(503, 'UNAVAILABLE', `event not stored: ${e instanceof Error ? e.message : String(e)}`);
+}
+
+/** The receipt of a submission, failures mapped as for the request that made it. */
+async function stored(receipt: Promise<Receipt>): Promise<Receipt> {
+  try {
+    return await receipt;
+  } catch (e) {
+    throw notStored(e);
+  }
+}
+
 export async function startHookServer(o: HookServerOptions): Promise<HookServer> {
   const { agent } = o;
   const logger = o.logger ?? silentLogger();
@@ -95,6 +140,7 @@ export async function startHookServer(o: HookServerOptions): Promise<HookServer>
   const ids = o.ids ?? createUlidFactory();
   const maxBody = o.maxBodyBytes ?? 64 * 1024;
   const cacheSize = o.idempotencyCacheSize ?? 10_000;
+  const defaultDrainMs = o.drainTimeoutMs ?? 15_000;
   const registry: Registry = agent.registry;
   const requests = new Counter({ name: 'hwl_agent_hook_requests_total', help: 'Scheduler hook requests, by route and status', labelNames: ['route', 'status'], registers: [registry] });
   /** Idempotency key -> the body it was used with and the outcome. */
@@ -118,7 +164,8 @@ export async function startHookServer(o: HookServerOptions): Promise<HookServer>
         if (seen.fingerprint !== fingerprint) {
           throw new HookRequestError(409, 'IDEMPOTENCY_CONFLICT', `event id ${JSON.stringify(event.eventId)} was already used for a different request`);
         }
-        const receipt = await seen.receipt;
+        // Still being stored, or stored: the first attempt's outcome, mapped the same way.
+        const receipt = await stored(seen.receipt);
         send(res, 202, { accepted: true, ...receipt, duplicate: true });
         return 202;
       }
@@ -131,12 +178,7 @@ export async function startHookServer(o: HookServerOptions): Promise<HookServer>
       if (recent.size > cacheSize) recent.delete(recent.keys().next().value!);
       receipt.catch(() => recent.delete(event.eventId));
     }
-    let r: Receipt;
-    try {
-      r = await receipt;
-    } catch (e) {
-      throw new HookRequestError(503, 'UNAVAILABLE', `event not stored: ${e instanceof Error ? e.message : String(e)}`);
-    }
+    const r = await stored(receipt);
     send(res, 202, { accepted: true, ...r, duplicate: false });
     return 202;
   }
@@ -146,6 +188,10 @@ export async function startHookServer(o: HookServerOptions): Promise<HookServer>
     const kind = (HOOK_ROUTES as Record<string, HookKind | undefined>)[path];
     let status = 500;
     try {
+      if (closing !== undefined) {
+        res.setHeader('connection', 'close');
+        throw new HookRequestError(503, 'UNAVAILABLE', 'the agent hook is shutting down: this request was not taken; retry it once the agent is back');
+      }
       if (kind !== undefined) {
         if (req.method !== 'POST') throw new HookRequestError(405, 'METHOD_NOT_ALLOWED', `${path} takes POST`);
         status = await handleEvent(kind, req, res);
@@ -179,9 +225,52 @@ export async function startHookServer(o: HookServerOptions): Promise<HookServer>
     }
   }
 
+  /** Requests whose answer is not yet handed to the OS -> settles when it is (or the connection died). */
+  const inflight = new Map<ServerResponse, Promise<void>>();
+  let closing: Promise<void> | undefined;
+
   const server: Server = createServer((req, res) => {
+    inflight.set(
+      res,
+      new Promise<void>((resolve) => {
+        const done = (): void => {
+          inflight.delete(res);
+          resolve();
+        };
+        res.once('finish', done);
+        res.once('close', done);
+      }),
+    );
     void handle(req, res);
   });
+
+  async function shutdown(drainMs: number): Promise<void> {
+    // Stop listening: new connections are refused from now on. (Node also closes
+    // the idle keep-alive connections here; a request still arriving on another
+    // open connection is answered 503 by handle().)
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    // Answers still owed end their connection: the client must not reuse it.
+    for (const res of inflight.keys()) if (!res.headersSent) res.setHeader('connection', 'close');
+    if (inflight.size > 0) {
+      logger.info({ inFlight: inflight.size, drainTimeoutMs: drainMs }, 'agent: scheduler hook closing; waiting for the answers of requests in flight');
+      const deadline = Date.now() + drainMs;
+      let timer: NodeJS.Timeout | undefined;
+      const expired = new Promise<'expired'>((resolve) => {
+        timer = setTimeout(() => resolve('expired'), drainMs);
+      });
+      // Requests answered 503 while draining join the map; wait until it is empty.
+      while (inflight.size > 0 && Date.now() < deadline) {
+        if ((await Promise.race([Promise.all(inflight.values()), expired])) === 'expired') break;
+      }
+      clearTimeout(timer);
+      if (inflight.size > 0) {
+        logger.warn({ unanswered: inflight.size, drainTimeoutMs: drainMs }, 'agent: scheduler hook drain timed out; closing the connections of requests still unanswered');
+      }
+    }
+    server.closeAllConnections();
+    await closed;
+  }
   const host = o.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -195,10 +284,9 @@ export async function startHookServer(o: HookServerOptions): Promise<HookServer>
   return {
     port,
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    get inFlight() {
+      return inflight.size;
+    },
+    close: (opts = {}) => (closing ??= shutdown(opts.drainTimeoutMs ?? defaultDrainMs)),
   };
 }

@@ -5,7 +5,7 @@
 export { Agent, defaultOutboxDir, sourceOf, type AgentOptions } from './agent.js';
 export { type Acceptance, type StoredIn, type ShipperStats } from './shipper.js';
 export { agentMetrics, type AgentMetrics } from './agent-metrics.js';
-export { Outbox, OutboxFullError, type OutboxEntry, type OutboxOptions } from './outbox.js';
+export { Outbox, OutboxFullError, type OutboxEntry, type OutboxOptions, type OutboxQuarantine } from './outbox.js';
 export { encodeFrame, decodeFramePayload, readFrameHeader, FRAME_HEADER_BYTES } from './outbox-frame.js';
 export { IngestBatchBuilder, MAX_INGEST_BODY_BYTES, type SealedBatch } from './ingest-batch-builder.js';
 export { ingestMsgId } from './ingest-msg-id.js';

@@ -11,7 +11,10 @@
  *   flushed.json        {"segment":gen,"offset":n}: everything before it was
  *                       PubAck'ed (written tmp + fsync + rename + dir fsync)
  *   LOCK                pid of the agent using the outbox (one writer per dir)
- *   *.torn-<offset>     bytes cut off a segment because they failed the checksum
+ *   *.torn-<offset>     an incomplete last frame (crash mid-append) cut off a segment
+ *   *.corrupt-<offset>  a damaged region (frames failing their checksum) found at
+ *                       load: skipped, never replayed; the valid frames after it
+ *                       are kept and replayed in order (outbox-scan.ts)
  *
  * The flushed offset is saved every `saveEvery` frames / `saveEveryMs` and
  * when the outbox drains; a crash re-publishes at most the batches flushed
@@ -23,6 +26,7 @@ import { mkdir, open, readdir, readFile, rename, unlink, writeFile, type FileHan
 import { join } from 'node:path';
 import { HwlError, silentLogger, type Logger } from '@hwledger/core';
 import { decodeFramePayload, encodeFrame, FRAME_HEADER_BYTES, readFrameHeader, type OutboxEntry } from './outbox-frame.js';
+import { scanSegment, SegmentReader, type BadRegion, type SegmentScan } from './outbox-scan.js';
 
 export type { OutboxEntry } from './outbox-frame.js';
 
@@ -35,6 +39,18 @@ interface Segment {
   gen: number;
   path: string;
   size: number;
+  /** Damaged regions inside the segment (valid frames follow them), skipped when reading. */
+  skips: { pos: number; end: number }[];
+}
+
+/** What the outbox set aside at open because it was unreadable (never replayed). */
+export interface OutboxQuarantine {
+  /** Incomplete last frames cut off (a crash in the middle of an append: never acknowledged). */
+  tornTails: number;
+  tornBytes: number;
+  /** Damaged regions (frames failing their checksum, possibly acknowledged ones) skipped or cut off. */
+  corruptRegions: number;
+  corruptBytes: number;
 }
 
 export interface OutboxOptions {
@@ -101,28 +117,31 @@ async function takeLock(dir: string): Promise<void> {
   throw new HwlError('CONFIG', `cannot lock outbox ${dir}`);
 }
 
-interface ScanResult {
-  /** Offsets and event counts of the valid frames. */
-  frames: { pos: number; len: number; events: number }[];
-  /** End of the last valid frame. */
-  validEnd: number;
-  bad?: string;
+async function scanFile(fh: FileHandle, size: number): Promise<SegmentScan> {
+  return scanSegment(new SegmentReader(fh, size));
 }
 
-async function scanSegment(fh: FileHandle, size: number): Promise<ScanResult> {
-  const frames: ScanResult['frames'] = [];
-  let pos = 0;
-  while (pos < size) {
-    const h = readFrameHeader(await readExactly(fh, pos, Math.min(FRAME_HEADER_BYTES, size - pos)));
-    if (!h.ok) return { frames, validEnd: pos, bad: h.why };
-    if (pos + FRAME_HEADER_BYTES + h.payloadLen > size) return { frames, validEnd: pos, bad: 'truncated frame' };
-    const d = decodeFramePayload(await readExactly(fh, pos + FRAME_HEADER_BYTES, h.payloadLen), h.crc);
-    if (!d.ok) return { frames, validEnd: pos, bad: d.why };
-    const len = FRAME_HEADER_BYTES + h.payloadLen;
-    frames.push({ pos, len, events: d.entry.events });
-    pos += len;
+/** Writes quarantined bytes beside the segment (fsync'd), never overwriting different bytes kept earlier. */
+async function keepAside(base: string, bytes: Uint8Array): Promise<string> {
+  for (let n = 0; ; n++) {
+    const path = n === 0 ? base : `${base}.${n}`;
+    let fh: FileHandle;
+    try {
+      fh = await open(path, 'wx');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const old = await readFile(path).catch(() => undefined);
+      if (old && Buffer.compare(old, bytes) === 0) return path; // the same region, found again at an earlier start
+      continue;
+    }
+    try {
+      await fh.writeFile(bytes);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    return path;
   }
-  return { frames, validEnd: pos };
 }
 
 export class Outbox {
@@ -141,6 +160,7 @@ export class Outbox {
   private lastSave = 0;
   private closed = false;
   private lock: Promise<unknown> = Promise.resolve();
+  private readonly stats: OutboxQuarantine = { tornTails: 0, tornBytes: 0, corruptRegions: 0, corruptBytes: 0 };
 
   private constructor(
     readonly dir: string,
@@ -153,7 +173,12 @@ export class Outbox {
     this.saveEveryMs = opts.saveEveryMs ?? 50;
   }
 
-  /** Opens (creating) the outbox in `dir`, takes its lock, repairs a torn tail. */
+  /**
+   * Opens (creating) the outbox in `dir` and takes its lock. Each segment is
+   * scanned (outbox-scan.ts): a torn or corrupt tail is cut off, a corrupt
+   * region followed by valid frames is skipped; both are kept aside and
+   * logged, and only frames whose checksum verifies are ever replayed.
+   */
   static async open(dir: string, opts: OutboxOptions = {}): Promise<Outbox> {
     await mkdir(dir, { recursive: true });
     await takeLock(dir);
@@ -179,7 +204,7 @@ export class Outbox {
       const from = saved && seg.gen === saved.segment ? saved.offset : 0;
       const fh = await open(seg.path, 'r');
       try {
-        const scan = await scanSegment(fh, seg.size);
+        const scan = await scanFile(fh, seg.size);
         for (const f of scan.frames) {
           if (f.pos < from) continue;
           const h = readFrameHeader(await readExactly(fh, f.pos, FRAME_HEADER_BYTES));
@@ -231,35 +256,37 @@ export class Outbox {
       const path = join(this.dir, segmentName(gen));
       await (await open(path, 'w')).close();
       await fsyncDir(this.dir);
-      segs = [{ gen, path, size: 0 }];
+      segs = [{ gen, path, size: 0, skips: [] }];
     }
     this.segments = segs;
     this.cursor = { idx: 0, offset: saved && segs[0]!.gen === saved.segment ? saved.offset : 0 };
     for (let i = 0; i < segs.length; i++) {
       const seg = segs[i]!;
+      const from = i === 0 ? this.cursor.offset : 0;
       const fh = await open(seg.path, 'r+');
-      let scan: ScanResult;
+      let scan: SegmentScan;
       try {
-        scan = await scanSegment(fh, seg.size);
-        if (scan.bad !== undefined) {
-          // A torn tail (crash mid-append) or corruption: nothing from here on was
-          // ever acknowledged as accepted unless it is corruption of older bytes;
-          // keep the bytes beside the segment for forensics and cut them off.
-          const torn = `${seg.path}.torn-${scan.validEnd}`;
-          await writeFile(torn, await readExactly(fh, scan.validEnd, seg.size - scan.validEnd));
+        scan = await scanFile(fh, seg.size);
+        for (const b of scan.bad) await this.quarantine(fh, seg, b, b.end <= from);
+        if (scan.bad.length > 0) await fsyncDir(this.dir); // the copies exist before anything is cut
+        if (scan.validEnd < seg.size) {
+          // No valid frame after validEnd: cut the tail off (it is kept aside above)
+          // so that appends continue right after the last valid frame.
           await fh.truncate(scan.validEnd);
           await fh.datasync();
-          this.logger.warn({ segment: seg.path, offset: scan.validEnd, bytes: seg.size - scan.validEnd, why: scan.bad, keptAs: torn }, 'outbox: cut an unreadable tail off a segment');
           seg.size = scan.validEnd;
         }
       } finally {
         await fh.close();
       }
-      const from = i === 0 ? this.cursor.offset : 0;
+      seg.skips = scan.bad.filter((b) => b.end <= seg.size).map((b) => ({ pos: b.pos, end: b.end }));
       if (i === 0) {
         const boundary = scan.frames.find((f) => f.pos >= from)?.pos ?? scan.validEnd;
         if (boundary !== from) {
-          this.logger.warn({ segment: seg.path, saved: from, used: boundary }, 'outbox: flushed offset is not a frame boundary; resuming at the next frame');
+          // A saved offset at (or inside) a damaged region is expected: resume at the next valid frame.
+          if (!scan.bad.some((b) => b.pos <= from && from < b.end)) {
+            this.logger.warn({ segment: seg.path, saved: from, used: boundary }, 'outbox: flushed offset is not a frame boundary; resuming at the next frame');
+          }
           this.cursor.offset = boundary;
         }
       }
@@ -274,6 +301,33 @@ export class Outbox {
     this.writer = await open(active.path, 'r+');
     this.lastSave = Date.now();
     if (this.frames > 0) this.logger.info({ dir: this.dir, batches: this.frames, events: this.events }, 'outbox: pending batches found; they will be flushed first');
+  }
+
+  /**
+   * Keeps an unreadable region of a segment aside (`<segment>.torn-<offset>`
+   * or `.corrupt-<offset>`), counts it and logs it. Its frames are never
+   * replayed; the caller cuts a trailing region off the segment.
+   */
+  private async quarantine(fh: FileHandle, seg: Segment, b: BadRegion, flushed: boolean): Promise<void> {
+    const bytes = b.end - b.pos;
+    const keptAs = await keepAside(`${seg.path}.${b.kind}-${b.pos}`, await readExactly(fh, b.pos, bytes));
+    const info = { segment: seg.path, offset: b.pos, bytes, why: b.why, resync: b.resync, keptAs, alreadyFlushed: flushed };
+    if (b.kind === 'torn') {
+      this.stats.tornTails++;
+      this.stats.tornBytes += bytes;
+      this.logger.warn(info, 'outbox: cut an incomplete last frame (torn append, never acknowledged) off a segment');
+    } else {
+      this.stats.corruptRegions++;
+      this.stats.corruptBytes += bytes;
+      const what = b.end < seg.size ? 'skipped it; the valid frames after it are kept' : 'cut it off (no valid frame follows)';
+      if (flushed) this.logger.warn(info, `outbox: corrupt region in already flushed frames; ${what}`);
+      else this.logger.error(info, `outbox: corrupt region (frames failing their checksum; acknowledged batches in it are lost); ${what}`);
+    }
+  }
+
+  /** What was set aside as unreadable when this outbox was opened. */
+  get quarantined(): Readonly<OutboxQuarantine> {
+    return { ...this.stats };
   }
 
   /** Appends entries in order and fsyncs them; rejects with OutboxFullError past maxBytes. */
@@ -322,8 +376,13 @@ export class Outbox {
     return this.serial(async () => {
       if (this.peeked) return this.peeked.entry;
       if (this.frames === 0) return undefined;
-      while (this.cursor.idx < this.segments.length - 1 && this.cursor.offset >= this.segments[this.cursor.idx]!.size) {
-        this.cursor = { idx: this.cursor.idx + 1, offset: 0 };
+      for (;;) {
+        while (this.cursor.idx < this.segments.length - 1 && this.cursor.offset >= this.segments[this.cursor.idx]!.size) {
+          this.cursor = { idx: this.cursor.idx + 1, offset: 0 };
+        }
+        const skip = this.segments[this.cursor.idx]!.skips.find((k) => k.pos <= this.cursor.offset && this.cursor.offset < k.end);
+        if (!skip) break;
+        this.cursor.offset = skip.end; // a damaged region found at load: never replayed
       }
       const fh = await this.reader(this.cursor.idx);
       const h = readFrameHeader(await readExactly(fh, this.cursor.offset, FRAME_HEADER_BYTES));
@@ -362,7 +421,7 @@ export class Outbox {
       const old = this.writer;
       this.writer = fh;
       this.readers.set(active.gen, old);
-      this.segments.push({ gen, path, size: 0 });
+      this.segments.push({ gen, path, size: 0, skips: [] });
       this.cursor = { idx: this.segments.length - 1, offset: 0 };
     }
     await this.save();
@@ -422,7 +481,7 @@ async function listSegments(dir: string): Promise<Segment[]> {
     const path = join(dir, n);
     const fh = await open(path, 'r');
     try {
-      segs.push({ gen: Number(m[1]), path, size: (await fh.stat()).size });
+      segs.push({ gen: Number(m[1]), path, size: (await fh.stat()).size, skips: [] });
     } finally {
       await fh.close();
     }

@@ -34,7 +34,7 @@ afterAll(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-async function start(chainId: string, o: { outboxMaxBytes?: number } = {}): Promise<{ agent: Agent; hook: HookServer; client: HookClient; outboxDir: string }> {
+async function start(chainId: string, o: { outboxMaxBytes?: number; batchMaxBytes?: number } = {}): Promise<{ agent: Agent; hook: HookServer; client: HookClient; outboxDir: string }> {
   const outboxDir = join(tmp, chainId);
   const agent = await Agent.open({ chainId, node: 'serve-1', natsUrl: server.url, outboxDir, publishTimeoutMs: 1_000, ...o });
   await waitFor(() => agent.connected, 10_000, 20, 'agent connected');
@@ -136,6 +136,21 @@ describe('scheduler hook', () => {
     expect(agent.outbox.isEmpty).toBe(true);
     expect(await Outbox.readPending(outboxDir)).toEqual([]);
     expect(await ingestCount('hook-bad')).toBe(0);
+  });
+
+  it('400 EVENT_TOO_LARGE for an event that cannot fit an ingest message (not a retryable 503), nothing stored', async () => {
+    const { hook, agent } = await start('hook-too-large', { batchMaxBytes: 1_024 });
+    const big = { data: { job_id: 'j-big', error_message: 'x'.repeat(2_000) } };
+    const res = await post(hook.url, '/v1/events/job-failed', big, { 'idempotency-key': 'big-1' });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('EVENT_TOO_LARGE');
+    // A retry under the same key gets the same answer.
+    const again = await post(hook.url, '/v1/events/job-failed', big, { 'idempotency-key': 'big-1' });
+    expect(again.status).toBe(400);
+    // A small event still goes through.
+    expect((await post(hook.url, '/v1/events/job-failed', { data: { job_id: 'j-small', error_message: 'oom' } })).status).toBe(202);
+    expect(await agent.drained(5_000)).toBe(true);
+    expect((await ingestEvents(nc, 'hook-too-large')).map((e) => e.data)).toEqual([{ job_id: 'j-small', error_message: 'oom' }]);
   });
 
   it('idempotency key: a retry gets the first receipt and adds no event; a different body under the same key is 409', async () => {

@@ -3,16 +3,17 @@
  * node's GPUs with nvidia-smi (default), or plays a simulated fleet
  * (--simulate), and/or serves the scheduler hook (--hook-port); delivers
  * everything to hwl.ingest.<chain>.<node> with an fsync'd outbox for NATS
- * outages. SIGTERM/SIGINT: stop producing, ship what was taken, flush the
- * outbox for up to --drain-timeout-ms, exit 0; what is not flushed stays in
- * the outbox for the next start.
+ * outages. SIGTERM/SIGINT: the hook refuses new requests and answers those
+ * in flight, then stop producing, ship what was taken, flush the outbox for
+ * up to --drain-timeout-ms, exit 0; what is not flushed stays in the outbox
+ * for the next start.
  */
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
 import { Registry } from 'prom-client';
 import { assertToken, createLogger, resolveChainId, resolveNatsUrl, type Logger, registerProcessMetrics, redactNatsUrl } from '@hwledger/core';
 import { Agent, defaultOutboxDir, DEFAULT_NVIDIA_SMI, GpuSampler, runEvents, simulateFleet, startHookServer, type HookServer } from '@hwledger/agent';
-import { ExitError } from '../main.js';
+import { ExitError } from '../exit-error.js';
 
 function intOption(name: string, min: number, max = Number.MAX_SAFE_INTEGER): (v: string) => number {
   return (v) => {
@@ -72,7 +73,7 @@ export function register(program: Command): void {
     .option('--outbox <dir>', 'outbox directory (default .hwledger/outbox/<chain>-<node>)')
     .option('--outbox-max-bytes <n>', 'refuse events (hook: 503) once the outbox holds this many bytes', intOption('--outbox-max-bytes', 1024))
     .option('--simulate', 'play a simulated fleet instead of sampling GPUs')
-    .option('--seed <seed>', 'simulation seed', '1')
+    .option('--seed <seed>', 'simulation seed (with --start-ms: the identical events on every run)', '1')
     .option('--count <n>', 'simulation: stop after n events', intOption('--count', 0))
     .option('--rate <r>', 'simulation: events per second, 0 = as fast as possible (default 100)', rateOption)
     .option('--nodes <n>', 'simulation: nodes', intOption('--nodes', 1, 10_000), 2)
@@ -185,10 +186,17 @@ async function runAgent(agent: Agent, o: AgentCliOptions, ctx: { chainId: string
   } finally {
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
+    // The hook refuses new requests at once (connection refused / 503) but lets
+    // the requests it is handling get their real answer: an event waiting for
+    // its PubAck ends up stored (JetStream or outbox) even if its connection
+    // is cut, and a harness retrying an unanswered call would store it twice.
+    // Bounded: a PubAck wait ends after at most about two publish timeouts.
+    const hookClosed = hook?.close({ drainTimeoutMs: Math.max(o.drainTimeoutMs, 2 * o.publishTimeoutMs + 1_000) });
     abort.abort();
     await Promise.allSettled(finite);
     await sampler?.stop();
-    await hook?.close();
+    await hookClosed;
+    // Only now stop the agent: stopping it earlier would refuse (503) events still being taken.
     await agent.stop({ flushTimeoutMs: o.drainOnly ? 0 : o.drainTimeoutMs });
     const s = agent.stats();
     process.stdout.write(
