@@ -42,7 +42,6 @@ export default defineConfig({
           hookTimeout: 120_000,
           // Two cores: integration files each start their own servers.
           maxWorkers: 2,
-          minWorkers: 1,
           sequence: { groupOrder: 1 },
         },
       },

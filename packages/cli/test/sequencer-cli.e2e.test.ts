@@ -181,7 +181,7 @@ describe('hwledger emit / sequencer / export / verify (live)', () => {
     const tail = await readChainTail(jsm, CHAIN);
     const forged = sealEvent(event(1000), { chainId: CHAIN, sequence: tail.sequence + 1n, sealedAtMs: 1_763_900_000_000n }, tail.hash);
     const body = forged.canonical.slice();
-    body[body.length - 1] ^= 1; // the bytes stored differ from the ones hashed
+    body[body.length - 1] = body[body.length - 1]! ^ 1; // the bytes stored differ from the ones hashed
     const h = new RawHeaders([
       [HEADERS.prevHash, toHex(tail.hash)],
       [HEADERS.hash, toHex(forged.hash)],

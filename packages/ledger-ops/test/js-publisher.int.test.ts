@@ -87,7 +87,7 @@ describe('JsPublisher', () => {
 
   it('a reply that is not a PubAck is an error, never a success', async () => {
     const p = new JsPublisher(nc);
-    const liar = nc.subscribe('liar.x', { callback: (_e, m) => m.respond(enc('{"seq":"7"}')) });
+    const liar = nc.subscribe('liar.x', { callback: (_e, m) => void m.respond(enc('{"seq":"7"}')) });
     await expect(p.publish('liar.x', enc('?'), undefined, 5_000)).rejects.toMatchObject({ code: 'INTERNAL' });
     liar.unsubscribe();
     p.close();

@@ -77,7 +77,7 @@ describe('HTTP', () => {
   });
 
   it('needs a bearer key on /v1 (401 with WWW-Authenticate) and GET only (405)', async () => {
-    for (const headers of [{}, { authorization: 'Bearer' }, { authorization: 'Basic Zm9vOmJhcg==' }, { authorization: `Bearer ${'x'.repeat(10_000)}` }, { authorization: 'Bearer hwl_wrong' }]) {
+    for (const headers of [{} as Record<string, string>, { authorization: 'Bearer' }, { authorization: 'Basic Zm9vOmJhcg==' }, { authorization: `Bearer ${'x'.repeat(10_000)}` }, { authorization: 'Bearer hwl_wrong' }]) {
       const r = await get('/v1/tenants', headers);
       expect(r.status).toBe(401);
       expect(r.body?.['code']).toBe('UNAUTHENTICATED');

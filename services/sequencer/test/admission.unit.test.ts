@@ -32,7 +32,7 @@ describe('admitIngestMessage', () => {
 
   it('rejects single events without taking their batch-mates down', () => {
     const p = eventToProto(makeEvent(5));
-    if (p.data?.$case === 'inferenceRequestCompleted') p.data.value.reason = 42;
+    if (p.data?.$case === 'inferenceRequestCompleted') p.data.value.reason = 42 as pb.CompletionReason; // not a defined reason: hostile input
     const noPayload = { ...eventToProto(makeEvent(1)), data: undefined };
     const badTenant = eventToProto({ ...makeEvent(1), tenant: 'has space' });
     const body = pb.IngestBatch.encode({ version: 1, events: [eventToProto(makeEvent(1)), p, noPayload, badTenant, eventToProto(makeEvent(2))] }).finish();

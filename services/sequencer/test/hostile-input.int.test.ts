@@ -102,7 +102,7 @@ describe('hostile ingest', () => {
     for (let i = 0; i < 200; i++) malformed.push({ code: 'INVALID_FIELD', body: encodeIngestBatch([invalidFieldEvent(i)]) });
     for (let i = 0; i < 100; i++) {
       const p = eventToProto(makeEvent(6 * i + 5, 'evil/node'));
-      if (p.data?.$case === 'inferenceRequestCompleted') p.data.value.reason = 9;
+      if (p.data?.$case === 'inferenceRequestCompleted') p.data.value.reason = 9 as pb.CompletionReason; // not a defined reason
       malformed.push({ code: 'UNKNOWN_REASON', body: withVersion([p]) });
     }
     for (let i = 0; i < 100; i++) malformed.push({ code: 'INVALID_UTF8', body: badUtf8Batch(i) });
