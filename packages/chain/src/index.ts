@@ -46,7 +46,7 @@ export {
   type RecordJson,
   type JsonValue,
 } from './json.js';
-export { validateEvent, isValidChainId, DEFAULT_LIMITS, SUBJECT_TOKEN_RE, type ValidationLimits } from './validate.js';
+export { validateEvent, isValidChainId, DEFAULT_LIMITS, FORBIDDEN_CONTROL_RE, SUBJECT_TOKEN_RE, type ValidationLimits } from './validate.js';
 export {
   ChainVerifier,
   verifyEntries,

@@ -47,6 +47,8 @@ export function toApiError(e: unknown): ApiError {
     // Logged (cause) as a warning: it means a validator let something through.
     if (code.startsWith('22')) return { code: 'INVALID_ARGUMENT', message: 'a request value is out of range or malformed', cause: e };
     if (/^(08|57P|53)/.test(code) || TRANSIENT_NODE.has(code)) return { code: 'UNAVAILABLE', message: 'database unavailable, retry' };
+    // query_canceled: the pool's statement_timeout ran out (the database is busy), not a fault of the request.
+    if (code === '57014') return { code: 'UNAVAILABLE', message: 'database busy: the query ran past its time limit, retry' };
   }
   if (e instanceof Error && /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(e.message)) {
     return { code: 'UNAVAILABLE', message: 'database unavailable, retry' };

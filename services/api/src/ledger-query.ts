@@ -358,7 +358,9 @@ export class LedgerQuery {
       }
     } catch (e) {
       ready = false;
-      checks.push(`postgres: unreachable (${e instanceof Error ? e.message : String(e)})`);
+      // The driver's text can name hosts and users: it goes to the log, not to this unauthenticated endpoint.
+      this.logger.warn({ err: e instanceof Error ? e.message : String(e) }, 'readiness: postgres unreachable');
+      checks.push('postgres: unreachable');
     }
     for (const check of this.opts.readinessChecks ?? []) {
       try {

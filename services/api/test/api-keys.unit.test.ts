@@ -104,6 +104,9 @@ describe('request validation', () => {
     expect(parseId('é'.repeat(128), 'key')).toBe('é'.repeat(128));
     expect(codeOf(() => parseId('é'.repeat(129), 'key'))).toBe('INVALID_ARGUMENT');
     expect(codeOf(() => parseId('\ud800', 'key'))).toBe('INVALID_ARGUMENT');
+    // Tab, LF and CR may be in a sealed id (validateEvent): such ids can be looked up; other controls cannot be sealed.
+    for (const id of ['j\t1', 'a\nb', 'c\r\nd']) expect(parseId(id, 'key')).toBe(id);
+    for (const id of ['a\u0000b', 'a\u0001', '\u001fx', 'x\u007f']) expect(codeOf(() => parseId(id, 'key'))).toBe('INVALID_ARGUMENT');
     expect(parseTenant('_')).toBe('');
     expect(parseChainId('', 'default')).toBe('default');
     expect(parsePageSize(0)).toBe(100);
@@ -136,6 +139,9 @@ describe('request validation', () => {
     expect(toApiError(pgErr).code).toBe('INVALID_ARGUMENT');
     const down = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
     expect(toApiError(down).code).toBe('UNAVAILABLE');
+    // statement_timeout ran out (query_canceled): the database is busy, retry; not a 500.
+    const slow = Object.assign(new Error('canceling statement due to statement timeout'), { code: '57014' });
+    expect(toApiError(slow).code).toBe('UNAVAILABLE');
     const bug = toApiError(new TypeError('cannot read properties of undefined (secret detail)'));
     expect(bug).toMatchObject({ code: 'INTERNAL', message: 'internal error' });
   });

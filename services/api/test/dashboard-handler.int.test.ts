@@ -118,6 +118,8 @@ describe('dashboard JSON endpoints', () => {
 
   it('validate their parameters', async () => {
     expect((await get('/dashboard/api/tenants?range=2h', operator.key)).status).toBe(400);
+    // Names every object has are not ranges (400, not a query with an undefined span).
+    for (const r of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) expect((await get(`/dashboard/api/tenants?range=${r}`, operator.key)).status).toBe(400);
     expect((await get('/dashboard/api/tenants?chain=not%20a%20chain', operator.key)).status).toBe(400);
     expect((await get('/dashboard/api/recent', operator.key)).status).toBe(400);
     expect((await get('/dashboard/api/nope', operator.key)).status).toBe(404);

@@ -1,5 +1,5 @@
 /**
- * The reconciler (docs/reconciler.md): reads the projector's tables, never
+ * The reconciler (docs/read-models.md, "job_reconciliation"): reads the projector's tables, never
  * the chain, and materializes per-job reconciliation and flags
  * (job_reconciliation, reconciliation_flags) with the rules of
  * @hwledger/projector `evaluateJob`. Each run evaluates, in one

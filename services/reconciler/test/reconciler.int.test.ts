@@ -10,7 +10,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { ChainEvent } from '@hwledger/chain';
 import { connectNats } from '@hwledger/core';
 import { createTestDatabase, runCli, TestNatsServer, type TestDatabase } from '@hwledger/testkit';
-import { fleetReconciliation, listFlaggedJobs, migrate, Projector, reconcileJob, RECONCILE_FLAGS } from '@hwledger/projector';
+import { fleetReconciliation, listFlaggedJobs, migrate, Projector, reconcileJob, RECONCILE_FLAGS, setPriceBook } from '@hwledger/projector';
 import { Reconciler } from '@hwledger/reconciler';
 import { seedChain, SEED_START_MS } from '../../projector/test/helpers/seed-chain.js';
 
@@ -157,6 +157,46 @@ describe('reconciler', () => {
     expect(await flagsOf(chain)).toEqual({});
     const r = await reconcileJob(pool, chain, 'job-running', { dispatchTimeoutMs: 5_000n });
     expect(r.flags.map((f) => f.flag)).toEqual(['missing_completion']);
+  });
+
+  it('follows a re-rate: a price book set after a pass changes the rated cost it reports', async () => {
+    const chain = 'recon-rerate';
+    await seedChain(nc, chain, [register('gpu-a', 'H100'), dispatch('r1', 'gpu-a', 10_000n, 1_000n), complete('r1', 10_000n, 1_000n), ...filler(5)]);
+    await project(chain);
+    const rec = new Reconciler({ pool, chainId: chain, settings: SETTINGS });
+    await rec.runOnce();
+    const rated = async (): Promise<string | null> =>
+      (
+        await pool.query<{ c: string | null }>('SELECT rated_cost_micro_usd::text AS c FROM job_reconciliation WHERE chain_id = $1 AND job_id = $2', [
+          chain,
+          'r1',
+        ])
+      ).rows[0]!.c;
+    const before = await rated();
+    // $3.60 per GPU-hour for every device type from the beginning: 60 s of GPU time = 60,000 micro-USD.
+    await setPriceBook(pool, { effectiveFromMs: 0n, gpuHour: new Map([['*', 3_600_000n]]), tokenPerMtok: new Map([['*', 0n]]) });
+    const fleetRated = async (): Promise<bigint> => (await fleetReconciliation(pool, { chainId: chain })).reduce((a, r) => a + r.ratedCostMicroUsd, 0n);
+    const fleetBefore = await fleetRated();
+    await rec.runOnce();
+    expect(await rated()).toBe('60000');
+    expect(before).not.toBe('60000');
+    expect(await fleetRated()).toBe(60_000n);
+    expect(fleetBefore).not.toBe(60_000n);
+  });
+
+  it('job ids with tab, LF or CR (which the chain accepts) can be looked up and paged through', async () => {
+    const chain = 'recon-ctrl-ids';
+    const ids = ['j\t1', 'j\n2', 'j\r3', 'j\t4'];
+    await seedChain(nc, chain, [
+      register('gpu-a', 'H100'),
+      ...ids.flatMap((id) => [dispatch(id, 'gpu-a', 10_000n, 1_000n), complete(id, 20_000n, 1_000n)]),
+      ...filler(3),
+    ]);
+    await project(chain);
+    await new Reconciler({ pool, chainId: chain, settings: SETTINGS }).runOnce();
+    // Pages of 2: the cursor of the first page ends on an id with a control character.
+    expect(Object.keys(await flagsOf(chain)).sort()).toEqual([...ids].sort());
+    for (const id of ids) expect((await reconcileJob(pool, chain, id)).flags.map((f) => f.flag)).toContain('vram_variance');
   });
 
   it('raises no flag on a clean scenario (hwledger reconciler --once)', async () => {

@@ -1,6 +1,6 @@
 /**
  * `hwledger reconciler`: materializes predicted-vs-actual reconciliation and
- * flags from the projector's tables every --interval ms (docs/reconciler.md);
+ * flags from the projector's tables every --interval ms (docs/read-models.md, "job_reconciliation");
  * --once runs a single pass and prints its result.
  */
 import type { Command } from 'commander';

@@ -115,7 +115,8 @@ export function dashboardHandlers(o: DashboardOptions): ExtraHandler[] {
           return true;
         case 'api/tenants': {
           const range = (q.get('range') ?? '1h') as Range;
-          if (!(range in RANGES)) {
+          // Own keys only: `in` would also accept "constructor", "toString"…
+          if (!Object.hasOwn(RANGES, range)) {
             sendJson(res, 400, { code: 'INVALID_ARGUMENT', message: `range must be one of ${Object.keys(RANGES).join(', ')}` });
             return true;
           }

@@ -3,7 +3,9 @@
  * every billable line sealed in [fromMs, toMs) with the book in effect for
  * its hour window, then the cost columns and price_book_versions of the
  * hourly and daily tenant windows over that range. The same formula as
- * rating.ts (exact numeric arithmetic, rounded half-up once per line).
+ * rating.ts (exact numeric arithmetic, rounded half-up once per line). The
+ * reconciler of each chain whose job costs changed re-evaluates all its jobs
+ * on its next pass (reconciler_state.last_sequence reset to 0).
  * Runs inside the caller's transaction, which holds PRICING_LOCK_KEY.
  */
 import type pg from 'pg';
@@ -54,6 +56,17 @@ export async function rerateRange(client: pg.PoolClient, fromMs: bigint, toMs: b
         AND j.completed_at_ms >= iv.f AND (iv.t IS NULL OR j.completed_at_ms < iv.t)`,
     params,
   );
+  if ((jobs.rowCount ?? 0) > 0) {
+    // The reconciler evaluates only jobs with new chain records since its
+    // last pass, and a re-rate adds none: have it re-evaluate every job of
+    // the chains whose job costs changed, so its rated cost (the fleet
+    // reconciliation view) follows the new book on its next pass.
+    await client.query(
+      `UPDATE reconciler_state SET last_sequence = 0, updated_at = now()
+        WHERE chain_id IN (SELECT DISTINCT j.chain_id FROM jobs j WHERE j.completion_sequence IS NOT NULL AND ${RANGE('j.completed_at_ms')})`,
+      params,
+    );
+  }
   const hourly = await client.query(
     `WITH lines AS (
        SELECT chain_id, tenant, (sealed_at_ms / 3600000) * 3600000 AS w, rated_cost_micro_usd AS c, price_book_version AS v, true AS is_req

@@ -3,7 +3,7 @@
  * bad ids, ranges and pages become HwlError('INVALID_ARGUMENT') with a
  * message (gRPC INVALID_ARGUMENT / HTTP 400), never a database error.
  */
-import { isValidChainId } from '@hwledger/chain';
+import { FORBIDDEN_CONTROL_RE, isValidChainId } from '@hwledger/chain';
 import { HwlError } from '@hwledger/core';
 
 export const MAX_PAGE = 1000;
@@ -29,13 +29,13 @@ export function chainIdArg(v: unknown, what = 'chain_id'): string {
   return v;
 }
 
-/** A job id, request id, device id or tenant: 1..256 bytes, no control characters. */
+/** A job id, request id, device id or tenant: 1..256 bytes, no control characters but the chain's (tab, LF, CR). */
 export function keyArg(v: unknown, what: string, allowEmpty = false): string {
   if (typeof v !== 'string') throw bad(`${what} must be a string`);
   if (!allowEmpty && v.length === 0) throw bad(`${what} must not be empty`);
   if (Buffer.byteLength(v, 'utf8') > 256) throw bad(`${what} is longer than 256 bytes`);
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(v)) throw bad(`${what} contains control characters`);
+  // What the chain accepts: every sealed id (and a page cursor ending on one) can be looked up.
+  if (FORBIDDEN_CONTROL_RE.test(v)) throw bad(`${what} contains control characters`);
   return v;
 }
 
