@@ -221,7 +221,8 @@ docs['fleet-anchor.yaml'] = [
     name: 'fleet-anchor',
     app: 'fleet-anchor',
     strategy: { type: 'Recreate' },
-    args: ['fleet-anchor', '--chains', CHAINS.join(','), '--key', '/keys/checkpoint.key.pub'],
+    // Keys are bound to the chains they sign for (docs/proofs.md): one --key CHAIN=FILE per region.
+    args: ['fleet-anchor', '--chains', CHAINS.join(','), ...CHAINS.flatMap((c) => ['--key', `${c}=/keys/checkpoint.key.pub`])],
     env: [secretEnv('NATS_PASSWORD', 'hwl-nats-passwords', 'HWL_NATS_PASSWORD_ADMIN'), { name: 'NATS_URL', value: natsUrl('admin') }],
     ports: [],
     resources: res('50m', '64Mi', '500m', '256Mi'),

@@ -61,6 +61,18 @@ export interface NoteVerifier {
   name: string;
   publicKey: Uint8Array;
   keyId: Uint8Array;
+  /**
+   * The chains this key may sign for (origin `hwledger/<chain id>`); absent =
+   * unbound. Threat: cross-region forgery. A verifier trusting the keys of
+   * several regions would otherwise accept a checkpoint of eu-west-1 signed
+   * with us-east-1's key, so the holder of one region's private key could
+   * extend another region's checkpoint log with records of its own making.
+   * verifyCheckpoint uses a bound key only for the origins it is bound to.
+   * An unbound key is accepted for any origin, which is safe only where
+   * exactly one chain is verified: callers verifying several chains must
+   * refuse unbound keys (the key text itself carries no origin).
+   */
+  chains?: readonly string[];
 }
 
 const ED25519_ALG = 0x01;
@@ -210,18 +222,34 @@ export function parseSignedCheckpoint(note: string): SignedCheckpoint {
   return { checkpoint: parseCheckpointBody(body), body, signatures, note };
 }
 
+/** Whether `key` may sign checkpoints of `chainId` (unbound keys: any chain). */
+function keyMaySignFor(key: NoteVerifier, chainId: string): boolean {
+  return key.chains === undefined || key.chains.includes(chainId);
+}
+
 /**
  * Verifies a signed checkpoint against trusted keys. Succeeds when at least
- * one signature by a trusted key verifies and no signature by a trusted key
- * fails; signatures by unknown keys are ignored (signed-note rules).
+ * one signature by a key trusted for the checkpoint's origin verifies and no
+ * signature by such a key fails; signatures by unknown keys are ignored
+ * (signed-note rules), and so are those by keys bound to other chains
+ * (threat: one region's key signing another region's checkpoints; see
+ * NoteVerifier.chains).
  */
 export function verifyCheckpoint(note: string, trusted: readonly NoteVerifier[]): SignedCheckpoint & { verifiedBy: string[] } {
   const parsed = parseSignedCheckpoint(note);
+  const chainId = parsed.checkpoint.chainId;
   const msg = utf8Encode(parsed.body);
   const verifiedBy: string[] = [];
+  const boundElsewhere: string[] = [];
   for (const sig of parsed.signatures) {
-    const key = trusted.find((k) => k.name === sig.keyName && constantTimeEqual(k.keyId, sig.keyId));
-    if (!key) continue;
+    const known = trusted.filter((k) => k.name === sig.keyName && constantTimeEqual(k.keyId, sig.keyId));
+    if (known.length === 0) continue;
+    // The same key may be listed several times with different bindings.
+    const key = known.find((k) => keyMaySignFor(k, chainId));
+    if (!key) {
+      boundElsewhere.push(`${sig.keyName} (trusted for ${[...new Set(known.flatMap((k) => k.chains ?? []))].join(', ') || 'no chain'})`);
+      continue;
+    }
     let ok = false;
     try {
       ok = ed25519.verify(sig.signature, msg, key.publicKey);
@@ -231,6 +259,9 @@ export function verifyCheckpoint(note: string, trusted: readonly NoteVerifier[])
     if (!ok) throw new ChainError('INVALID_SIGNATURE', `signature by ${sig.keyName} does not verify`);
     verifiedBy.push(sig.keyName);
   }
-  if (verifiedBy.length === 0) throw new ChainError('INVALID_SIGNATURE', 'no signature by a trusted key');
+  if (verifiedBy.length === 0) {
+    const why = boundElsewhere.length > 0 ? `; signed by ${boundElsewhere.join(', ')}, not for this origin` : '';
+    throw new ChainError('INVALID_SIGNATURE', `no signature by a trusted key for origin hwledger/${chainId}${why}`);
+  }
   return { ...parsed, verifiedBy };
 }

@@ -14,7 +14,9 @@
  *    verification and proofs start from it;
  * 4. only then are the records purged from the chain stream (a prefix purge:
  *    the stream keeps deny_delete) and deleted from the Postgres `records`
- *    table; rollups are untouched.
+ *    table; rollups are untouched. Given a database URL, every run checks
+ *    that the projector has read past the cut before it purges or deletes,
+ *    whichever run wrote the cut (an earlier --keep run, a crash).
  *
  * Re-running after a crash at any step redoes only what is missing: a cut
  * already in the manifest is not written again, and purge/delete are
@@ -25,11 +27,10 @@
  *   <dir>/<chain>/checkpoint-<size:20>.note
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync, fsyncSync, mkdirSync, openSync, closeSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, fsyncSync, mkdirSync, openSync, closeSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { once } from 'node:events';
-import { join } from 'node:path';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { createGunzip, createGzip } from 'node:zlib';
-import { createInterface } from 'node:readline';
 import type { Logger } from 'pino';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
@@ -39,6 +40,7 @@ import { HwlError, silentLogger, streams } from '@hwledger/core';
 import { chainStreamState } from '@hwledger/sequencer';
 import { CheckpointLog, type StoredCheckpoint } from './checkpoint-log.js';
 import { walkChain, ChainIntegrityError } from './chain-walk.js';
+import { boundedLines, LineTooLongError, MAX_SEGMENT_LINE_BYTES } from './bounded-lines.js';
 import { lockDir } from './dir-lock.js';
 import { kvKeys } from './names.js';
 import { SegmentVerifier, type SegmentFailure, type SegmentVerifySuccess } from './segment-verifier.js';
@@ -102,17 +104,64 @@ function writeDurable(path: string, text: string): void {
   renameSync(tmp, path);
 }
 
+/** Manifests are small (a few hundred bytes per segment): a larger file is refused unread. */
+const MAX_MANIFEST_BYTES = 64 * 1024 * 1024;
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * Reads `<dir>/<chain>/manifest.json` (undefined when there is none). The
+ * file is not trusted: anything but a manifest of this chain whose segments
+ * are objects is refused (INTEGRITY); the segments' fields are checked by
+ * their users (checkSegmentEntry).
+ */
 export function readManifest(dir: string, chainId: string): ArchiveManifest | undefined {
   const p = join(dir, chainId, 'manifest.json');
   if (!existsSync(p)) return undefined;
-  let m: ArchiveManifest;
+  const st = statSync(p);
+  if (!st.isFile()) throw new HwlError('INTEGRITY', `${p} is not a regular file`);
+  if (st.size > MAX_MANIFEST_BYTES) throw new HwlError('INTEGRITY', `${p} is larger than ${MAX_MANIFEST_BYTES} bytes: not a manifest`);
+  let m: unknown;
   try {
-    m = JSON.parse(readFileSync(p, 'utf8')) as ArchiveManifest;
+    m = JSON.parse(readFileSync(p, 'utf8'));
   } catch {
     throw new HwlError('INTEGRITY', `${p} is not valid JSON`);
   }
-  if (m.format !== ARCHIVE_FORMAT || m.chain_id !== chainId || !Array.isArray(m.segments)) throw new HwlError('INTEGRITY', `${p} is not a ${ARCHIVE_FORMAT} manifest of chain ${chainId}`);
-  return m;
+  if (!isObject(m) || m['format'] !== ARCHIVE_FORMAT || m['chain_id'] !== chainId || !Array.isArray(m['segments'])) {
+    throw new HwlError('INTEGRITY', `${p} is not a ${ARCHIVE_FORMAT} manifest of chain ${chainId}`);
+  }
+  const segments = m['segments'] as unknown[];
+  const bad = segments.findIndex((s) => !isObject(s));
+  if (bad >= 0) throw new HwlError('INTEGRITY', `${p}: segment entry #${bad + 1} is not an object`);
+  return m as unknown as ArchiveManifest;
+}
+
+/**
+ * Why a manifest segment entry cannot be used (undefined: it can): `file`
+ * must be a relative path inside the chain's archive directory (no absolute
+ * path, no `..` escaping it, no NUL), the other fields of the right types.
+ */
+export function checkSegmentEntry(seg: unknown): string | undefined {
+  if (!isObject(seg)) return 'the entry is not an object';
+  const file = seg['file'];
+  if (typeof file !== 'string' || file === '') return 'its file is not a non-empty string';
+  if (file.includes('\0') || isAbsolute(file) || /^[a-zA-Z]:|^[\\/]/.test(file)) return `its file ${JSON.stringify(file)} is not a relative path`;
+  const parts = file.split(/[\\/]/);
+  if (parts.some((x) => x === '..')) return `its file ${JSON.stringify(file)} leaves the archive directory`;
+  for (const k of ['first', 'last', 'sha256'] as const) if (typeof seg[k] !== 'string') return `its ${k} is not a string`;
+  if (!isObject(seg['lower']) || !isObject(seg['upper'])) return 'its lower or upper anchor is not an object';
+  return undefined;
+}
+
+/** `dir/file`, provided it is a regular file whose real path is inside `dir` (a symlink must not lead out). */
+function segmentPathInside(dir: string, file: string): { path: string } | { missing: true } | { outside: string } {
+  const below = (rel: string): boolean => rel !== '' && rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel);
+  const path = resolve(dir, file);
+  if (!below(relative(resolve(dir), path))) return { outside: `${JSON.stringify(file)} is not inside the archive directory` };
+  if (!existsSync(path)) return { missing: true };
+  if (!below(relative(realpathSync(dir), realpathSync(path)))) return { outside: `${JSON.stringify(file)} leads outside the archive directory (symbolic link)` };
+  if (!statSync(path).isFile()) return { outside: `${JSON.stringify(file)} is not a regular file` };
+  return { path };
 }
 
 /** The latest checkpoint with time < threshold and size <= cap (binary search; times grow with the log). */
@@ -148,7 +197,10 @@ export async function archiveChain(opts: ArchiveOptions): Promise<ArchiveResult>
   try {
     const manifest: ArchiveManifest = readManifest(opts.dir, chainId) ?? { format: ARCHIVE_FORMAT, chain_id: chainId, segments: [] };
     const lastSeg = manifest.segments.at(-1);
+    const lastSegIssue = lastSeg ? checkSegmentEntry(lastSeg) : undefined;
+    if (lastSegIssue) throw new HwlError('INTEGRITY', `${join(dir, 'manifest.json')}: last segment entry: ${lastSegIssue}`);
     const lower: TreeAnchor = lastSeg ? treeAnchorFromJson(lastSeg.upper, 'manifest') : genesisTreeAnchor(chainId);
+    if (lower.chainId !== chainId) throw new HwlError('INTEGRITY', `${join(dir, 'manifest.json')}: the last cut is of chain ${JSON.stringify(lower.chainId)}, not ${chainId}`);
     const cpl = await CheckpointLog.open(nc, chainId);
     const stream = await chainStreamState(nc, chainId);
     if (!lastSeg && stream.messages > 0 && stream.first > 1n) {
@@ -160,8 +212,10 @@ export async function archiveChain(opts: ArchiveOptions): Promise<ArchiveResult>
     const cutCp = await findCut(cpl, now - BigInt(opts.olderThanMs), cap);
     const result: ArchiveResult = { cut: lower.sequence, archived: 0, purged: 0, deletedRows: 0 };
     let anchor = lower;
+    /** The projector was seen at or past this sequence (0n: not checked). */
+    let projectorPast = 0n;
     if (cutCp && cutCp.checkpoint.sequence > lower.sequence) {
-      if (opts.databaseUrl) await checkProjector(opts.databaseUrl, chainId, cutCp.checkpoint.sequence);
+      if (opts.databaseUrl) projectorPast = await checkProjector(opts.databaseUrl, chainId, cutCp.checkpoint.sequence);
       anchor = await writeSegment(nc, dir, lower, cutCp, opts.trusted ?? [], manifest, log);
       writeDurable(join(opts.dir, chainId, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
       result.archived = Number(anchor.sequence - lower.sequence);
@@ -171,10 +225,18 @@ export async function archiveChain(opts: ArchiveOptions): Promise<ArchiveResult>
     result.cut = anchor.sequence;
     if (anchor.sequence === 0n) return result;
     // Step 3: the anchor moves forward only.
-    const cur = await cpl.getJson<TreeAnchorJson>(kvKeys.anchor(chainId));
-    if (!cur || BigInt(cur.sequence) < anchor.sequence) await cpl.putJson(kvKeys.anchor(chainId), treeAnchorToJson(anchor));
+    const curJson = await cpl.getJson<unknown>(kvKeys.anchor(chainId));
+    let cur: TreeAnchor | undefined;
+    if (curJson !== undefined) {
+      cur = treeAnchorFromJson(curJson, `the archive anchor of ${chainId} in KV`);
+      if (cur.chainId !== chainId) throw new HwlError('INTEGRITY', `the archive anchor of ${chainId} in KV names chain ${JSON.stringify(cur.chainId)}`);
+    }
+    if (!cur || cur.sequence < anchor.sequence) await cpl.putJson(kvKeys.anchor(chainId), treeAnchorToJson(anchor));
     if (opts.keep) return result;
-    // Step 4: purge the stream prefix (messages with sequence < cut + 1) and the raw rows.
+    // Step 4: purge the stream prefix (messages with sequence < cut + 1) and the raw rows. Whatever
+    // run wrote the cut (an earlier `--keep` run, a run without --db, a crashed one), the projector
+    // must have read past it first: what is purged is gone for it.
+    if (opts.databaseUrl && projectorPast < anchor.sequence) await checkProjector(opts.databaseUrl, chainId, anchor.sequence);
     const jsm = await jetstreamManager(nc);
     const before = await chainStreamState(nc, chainId);
     if (before.messages > 0 && before.first <= anchor.sequence) {
@@ -245,7 +307,8 @@ async function writeSegment(
   return upper;
 }
 
-async function checkProjector(url: string, chainId: string, cut: bigint): Promise<void> {
+/** Refuses (CONFLICT) unless the projector has read `chainId` up to `cut`; returns where it is. */
+async function checkProjector(url: string, chainId: string, cut: bigint): Promise<bigint> {
   const c = new pg.Client({ connectionString: url });
   await c.connect().catch((e: unknown) => {
     throw new HwlError('PG_UNREACHABLE', `cannot reach Postgres: ${e instanceof Error ? e.message : String(e)}`);
@@ -254,6 +317,7 @@ async function checkProjector(url: string, chainId: string, cut: bigint): Promis
     const r = await c.query<{ sequence: string }>('SELECT sequence::text FROM projector_checkpoints WHERE chain_id = $1', [chainId]).catch(() => ({ rows: [] as { sequence: string }[] }));
     const at = r.rows[0] ? BigInt(r.rows[0].sequence) : 0n;
     if (at < cut) throw new HwlError('CONFLICT', `the projector has read ${chainId} only up to ${at}; archiving up to ${cut} would lose records it has not projected (run the projector first)`);
+    return at;
   } finally {
     await c.end();
   }
@@ -294,7 +358,13 @@ export interface ArchiveReport {
  * checked with the trusted keys. The first problem is named: sequence,
  * reason, segment file and line.
  */
-export async function verifyArchive(root: string, chainId: string, trusted: readonly NoteVerifier[] = []): Promise<ArchiveReport> {
+export async function verifyArchive(
+  root: string,
+  chainId: string,
+  trusted: readonly NoteVerifier[] = [],
+  opts: { /** Longest segment line accepted (default MAX_SEGMENT_LINE_BYTES, as `verify --file`). */ maxLineBytes?: number } = {},
+): Promise<ArchiveReport> {
+  const maxLineBytes = opts.maxLineBytes ?? MAX_SEGMENT_LINE_BYTES;
   const manifest = readManifest(root, chainId);
   if (!manifest) throw new HwlError('NOT_FOUND', `no archive of chain ${chainId} in ${root}`);
   const dir = join(root, chainId);
@@ -306,12 +376,21 @@ export async function verifyArchive(root: string, chainId: string, trusted: read
     segments: manifest.segments.length,
     archive: { ok: false, sequence, reason, message, file, line },
   });
-  for (const seg of manifest.segments) {
+  for (const [i, seg] of manifest.segments.entries()) {
+    const entryIssue = checkSegmentEntry(seg);
+    if (entryIssue) return failAt(prev.sequence + 1n, 'segment_mismatch', `manifest segment entry #${i + 1}: ${entryIssue}`, typeof seg.file === 'string' ? seg.file : undefined);
     let lower: TreeAnchor;
     let upper: TreeAnchor;
     try {
       lower = treeAnchorFromJson(seg.lower, `${seg.file} lower anchor`);
       upper = treeAnchorFromJson(seg.upper, `${seg.file} upper anchor`);
+    } catch (e) {
+      return failAt(prev.sequence + 1n, 'checkpoint_mismatch', e instanceof Error ? e.message : String(e), seg.file);
+    }
+    if (lower.chainId !== chainId || upper.chainId !== chainId) {
+      return failAt(prev.sequence + 1n, 'wrong_chain', `segment ${seg.file}: its anchors are of chain ${JSON.stringify(lower.chainId !== chainId ? lower.chainId : upper.chainId)}, not ${chainId}`, seg.file);
+    }
+    try {
       checkTreeAnchor(upper, trusted);
     } catch (e) {
       return failAt(prev.sequence + 1n, 'checkpoint_mismatch', e instanceof Error ? e.message : String(e), seg.file);
@@ -322,27 +401,35 @@ export async function verifyArchive(root: string, chainId: string, trusted: read
     if (seg.first !== (lower.sequence + 1n).toString() || seg.last !== upper.sequence.toString()) {
       return failAt(lower.sequence + 1n, 'segment_mismatch', `segment ${seg.file}: manifest range ${seg.first}..${seg.last} does not fit its anchors`, seg.file);
     }
-    const path = join(dir, seg.file);
-    if (!existsSync(path)) return failAt(lower.sequence + 1n, 'gap', `segment ${seg.file} is missing`, seg.file);
+    const where = segmentPathInside(dir, seg.file);
+    if ('missing' in where) return failAt(lower.sequence + 1n, 'gap', `segment ${seg.file} is missing`, seg.file);
+    if ('outside' in where) return failAt(lower.sequence + 1n, 'segment_mismatch', `segment ${where.outside}: refused`, seg.file);
+    const path = where.path;
     const v = new SegmentVerifier(lower, [{ note: upper.note!, source: `${seg.file} upper checkpoint` }], trusted);
-    const gunzip = createGunzip();
     const input = createReadStream(path);
+    const gunzip = createGunzip();
+    let readError: Error | undefined;
     let zlibError: Error | undefined;
-    gunzip.on('error', (e) => (zlibError = e));
+    input.on('error', (e) => {
+      readError = e;
+      gunzip.destroy(e);
+    });
     input.pipe(gunzip);
-    const rl = createInterface({ input: gunzip, crlfDelay: Infinity });
     let n = 0;
     try {
-      for await (const line of rl) {
-        n++;
-        if (line === '') continue;
-        if (v.pushLine(line, seg.file, n)) break;
+      // Lines are capped: a small segment can inflate to one huge line (it would be buffered whole).
+      for await (const { text, line } of boundedLines(gunzip, seg.file, maxLineBytes)) {
+        n = line;
+        if (text === '') continue;
+        if (v.pushLine(text, seg.file, line)) break;
       }
     } catch (e) {
-      zlibError = e instanceof Error ? e : new Error(String(e));
+      if (e instanceof LineTooLongError) v.fail(v.expected, 'malformed_line', `${e.message} (the export format has no line that long)`, seg.file, e.line);
+      else if (!readError) zlibError = e instanceof Error ? e : new Error(String(e));
     }
-    rl.close();
     input.destroy();
+    gunzip.destroy();
+    if (readError) throw new HwlError('UNAVAILABLE', `cannot read segment ${path}: ${readError.message}`);
     if (v.failed) return { chainId, segments: manifest.segments.length, archive: v.failed };
     if (zlibError) return failAt(v.expected, 'corrupt_compression', `segment ${seg.file} does not decompress after sequence ${v.head.sequence}: ${zlibError.message}`, seg.file, n);
     const done = v.finish({ requireAll: true });

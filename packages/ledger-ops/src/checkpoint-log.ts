@@ -271,16 +271,30 @@ export class CheckpointLog {
 
   /** The latest checkpoint as mirrored in KV (may lag the stream). */
   async kvLatest(): Promise<{ note: string; size: bigint; streamSeq: number } | undefined> {
-    const e = await this.kv.get(kvKeys.latest(this.chainId));
-    if (!e || e.operation !== 'PUT') return undefined;
-    const v = e.json() as { note: string; size: string; stream_seq: number };
-    return { note: v.note, size: BigInt(v.size), streamSeq: v.stream_seq };
+    const key = kvKeys.latest(this.chainId);
+    const v = await this.getJson<unknown>(key);
+    if (v === undefined) return undefined;
+    // Whoever can write the bucket writes this value: checked, never trusted to be well-formed.
+    const bad = (why: string): HwlError => new HwlError('INTEGRITY', `KV ${CHECKPOINT_BUCKET} key ${key}: malformed latest checkpoint (${why})`);
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw bad('not a JSON object');
+    const o = v as Record<string, unknown>;
+    if (typeof o['note'] !== 'string') throw bad('note is not a string');
+    const size = o['size'];
+    if (typeof size !== 'string' || !/^(0|[1-9][0-9]{0,19})$/.test(size) || BigInt(size) > 0xffffffffffffffffn) throw bad(`size ${JSON.stringify(size)} is not a decimal u64`);
+    const streamSeq = o['stream_seq'];
+    if (typeof streamSeq !== 'number' || !Number.isSafeInteger(streamSeq) || streamSeq < 0) throw bad(`stream_seq ${JSON.stringify(streamSeq)} is not a non-negative integer`);
+    return { note: o['note'], size: BigInt(size), streamSeq };
   }
 
+  /** A KV value as JSON (undefined when absent or deleted); INTEGRITY when it is not JSON. Its shape is the caller's to check. */
   async getJson<T>(key: string): Promise<T | undefined> {
     const e = await this.kv.get(key);
     if (!e || e.operation !== 'PUT') return undefined;
-    return e.json() as T;
+    try {
+      return e.json() as T;
+    } catch (err) {
+      throw new HwlError('INTEGRITY', `KV ${CHECKPOINT_BUCKET} key ${key} is not valid JSON: ${err instanceof Error ? err.message : String(err)}`);
+    }
   }
 
   async putJson(key: string, value: unknown): Promise<void> {

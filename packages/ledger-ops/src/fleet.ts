@@ -33,6 +33,7 @@ import { HEADERS, HwlError, silentLogger } from '@hwledger/core';
 import { CheckpointLog, checkNext, verifyCheckpointLog, type StoredCheckpoint } from './checkpoint-log.js';
 import { fleetNames, fleetStreamConfig } from './names.js';
 import { readStream } from './stream-read.js';
+import { keysForChain, requireBoundKeys } from './checkpoint.js';
 import { verifyLiveFromAnchor, type LiveReport } from './live-verify.js';
 
 export const FLEET_FORMAT = 'hwledger-fleet/v1';
@@ -95,7 +96,12 @@ export interface FleetAnchorerOptions {
   nc: NatsConnection;
   fleet: string;
   chains: string[];
-  /** Region checkpoints must be signed by one of these keys. */
+  /**
+   * Region checkpoints must be signed by one of these keys, bound to the
+   * region's chain (NoteVerifier.chains: each region's keys). Unbound keys are
+   * accepted only when one chain is anchored (threat: one region's key
+   * signing another region's checkpoints).
+   */
   trusted: NoteVerifier[];
   logger?: Logger;
 }
@@ -117,6 +123,7 @@ export class FleetAnchorer {
 
   /** Reads the fleet anchor so far (checking its links) to know what each region has anchored. */
   async load(): Promise<void> {
+    this.checkKeys();
     await ensureFleetStream(this.opts.nc, this.opts.fleet);
     this.lastHash = fleetGenesisHash(this.opts.fleet);
     this.lastSeq = 0;
@@ -132,6 +139,7 @@ export class FleetAnchorer {
 
   /** One round: anchors every region whose latest checkpoint moved. Returns the entries appended. */
   async tick(): Promise<number> {
+    this.checkKeys();
     let n = 0;
     for (const chainId of this.opts.chains) {
       const cpl = await CheckpointLog.open(this.opts.nc, chainId);
@@ -147,10 +155,22 @@ export class FleetAnchorer {
     return n;
   }
 
+  /**
+   * Every key bound to its region(s) when several are anchored, and every
+   * region with a key (CONFIG otherwise). Threat: one region's key passing
+   * for another's. Checked in load and tick rather than the constructor, so
+   * that a caller's cleanup (closing its NATS connection) runs on refusal.
+   */
+  private checkKeys(): void {
+    requireBoundKeys(this.opts.trusted, this.opts.chains, `the fleet anchorer of ${this.opts.fleet}`);
+    for (const c of this.opts.chains) if (keysForChain(this.opts.trusted, c).length === 0) throw new HwlError('CONFIG', `no checkpoint key is bound to chain ${c} (--key ${c}=KEY)`);
+  }
+
   /** The region's new checkpoint must be trusted and consistent with the one anchored before (pairwise, along its log). */
   private async checkExtends(cpl: CheckpointLog, before: bigint, latest: StoredCheckpoint): Promise<void> {
+    const keys = keysForChain(this.opts.trusted, cpl.chainId); // never empty (checkKeys); empty would skip checkNext's signature check
     try {
-      verifyCheckpoint(latest.note, this.opts.trusted);
+      verifyCheckpoint(latest.note, keys);
     } catch (e) {
       throw new HwlError('INTEGRITY', `checkpoint of ${cpl.chainId} at ${latest.checkpoint.sequence} is not signed by a trusted key: ${e instanceof Error ? e.message : String(e)}`);
     }
@@ -160,7 +180,7 @@ export class FleetAnchorer {
     let prev = start;
     for await (const c of cpl.all(start.streamSeq + 1)) {
       if (c.streamSeq > latest.streamSeq) break;
-      const issue = checkNext(c, prev, this.opts.trusted);
+      const issue = checkNext(c, prev, keys);
       if (issue) throw new HwlError('INTEGRITY', `${cpl.chainId}: ${issue.message}`);
       prev = c;
     }
@@ -234,6 +254,7 @@ export interface FleetReport {
 export async function verifyFleet(nc: NatsConnection, fleet: string, trusted: readonly NoteVerifier[], opts: { live?: boolean } = {}): Promise<FleetReport> {
   const report: FleetReport = { fleet, entries: 0, ok: true, chains: [] };
   const byChain = new Map<string, FleetEntry[]>();
+  const regions = new Set<string>();
   let prev = fleetGenesisHash(fleet);
   const stream = fleetNames.stream(fleet);
   try {
@@ -262,8 +283,12 @@ export async function verifyFleet(nc: NatsConnection, fleet: string, trusted: re
       report.issue = { index: e.index, reason: 'hash_mismatch', message: `entry ${e.index} claims hash ${claimed}, recomputed ${toHex(e.hash)}` };
       break;
     }
+    // Each region's checkpoints only with that region's keys; unbound keys
+    // only while the fleet holds one region (threat: cross-region forgery).
+    regions.add(e.chainId);
+    requireBoundKeys(trusted, regions, `fleet ${fleet}`);
     try {
-      verifyCheckpoint(e.note, trusted);
+      verifyCheckpoint(e.note, keysForChain(trusted, e.chainId));
     } catch (err) {
       report.issue = { index: e.index, reason: 'bad_signature', message: `entry ${e.index} (${e.chainId} at ${e.checkpoint.sequence}): ${err instanceof Error ? err.message : String(err)}` };
       break;
@@ -284,7 +309,10 @@ export async function verifyFleet(nc: NatsConnection, fleet: string, trusted: re
     const cr: FleetChainReport = { chainId, anchored: entries.length };
     report.chains.push(cr);
     const cpl = await CheckpointLog.open(nc, chainId);
-    const logReport = await verifyCheckpointLog(cpl, [...trusted]);
+    // Only the region's own keys; never empty (its entries verified with them), as
+    // an empty list would turn the log's and the live check's signature checks off.
+    const regionKeys = keysForChain(trusted, chainId);
+    const logReport = await verifyCheckpointLog(cpl, regionKeys);
     if (logReport.issues.length > 0) cr.logIssue = logReport.issues[0]!.message;
     for (const e of entries) {
       const c = await cpl.findBySize(e.checkpoint.sequence);
@@ -294,7 +322,11 @@ export async function verifyFleet(nc: NatsConnection, fleet: string, trusted: re
         break;
       }
     }
-    if (opts.live !== false) cr.live = await verifyLiveFromAnchor(nc, chainId, { trusted: [...trusted] });
+    // The anchored checkpoints must be covered by the region's chain too, not
+    // only those its own log and KV still hold (threat: the region's newest
+    // records dropped together with their checkpoints): `truncated` otherwise.
+    const anchoredNotes = entries.map((e) => ({ note: e.note, source: `fleet ${fleet} entry ${e.index}` }));
+    if (opts.live !== false) cr.live = await verifyLiveFromAnchor(nc, chainId, { trusted: regionKeys, require: anchoredNotes });
     if (cr.logIssue || cr.anchorIssue || (cr.live && !cr.live.result.ok)) report.ok = false;
   }
   return report;

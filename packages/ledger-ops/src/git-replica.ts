@@ -17,14 +17,14 @@
  * whose committed files were modified, or whose last record does not link to
  * the live chain, is refused (INTEGRITY) instead of "repaired".
  */
-import { appendFileSync, closeSync, createReadStream, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, createReadStream, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import type { Logger } from 'pino';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { formatExportLine, parseExportLine, type NoteVerifier } from '@hwledger/chain';
 import { HwlError, silentLogger } from '@hwledger/core';
 import { chainStreamState } from '@hwledger/sequencer';
+import { boundedLines, lastLineOfFile, LineTooLongError, MAX_SEGMENT_LINE_BYTES } from './bounded-lines.js';
 import { CheckpointLog } from './checkpoint-log.js';
 import { walkChain } from './chain-walk.js';
 import { lockDir } from './dir-lock.js';
@@ -76,11 +76,32 @@ function writeDurable(path: string, text: string): void {
   }
 }
 
+/** The last line of a segment, read from its end with the line cap (never the whole file). */
 function lastLine(path: string): string {
-  const text = readFileSync(path, 'utf8');
-  const lines = text.split('\n').filter((l) => l !== '');
-  if (lines.length === 0) throw new HwlError('INTEGRITY', `segment ${path} is empty`);
-  return lines[lines.length - 1]!;
+  const line = lastLineOfFile(path, path, MAX_SEGMENT_LINE_BYTES);
+  if (line === undefined) throw new HwlError('INTEGRITY', `segment ${path} is empty`);
+  return line;
+}
+
+/** anchor.json holds one tree anchor (a compact range of at most 64 hashes and a signed note). */
+const MAX_ANCHOR_BYTES = 1024 * 1024;
+
+/**
+ * Reads a replica's anchor.json. The file is not trusted: anything but a
+ * well-formed tree anchor is an HwlError INTEGRITY naming it (its chain,
+ * sequence and signature are checked by the callers).
+ */
+function readAnchorFile(path: string, where: string): TreeAnchor {
+  const st = statSync(path);
+  if (!st.isFile()) throw new HwlError('INTEGRITY', `${where} is not a regular file`);
+  if (st.size > MAX_ANCHOR_BYTES) throw new HwlError('INTEGRITY', `${where} is larger than ${MAX_ANCHOR_BYTES} bytes: not a tree anchor`);
+  let j: unknown;
+  try {
+    j = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new HwlError('INTEGRITY', `${where} is not valid JSON: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  return treeAnchorFromJson(j, where);
 }
 
 /** Puts the working tree back to HEAD for this chain's files: discards what a crash left uncommitted. */
@@ -110,7 +131,8 @@ function readState(dir: string, chainId: string): ReplicaState {
   let anchor = genesisTreeAnchor(chainId);
   let anchorCommitted = false;
   if (files.includes(`${chainId}/anchor.json`)) {
-    anchor = treeAnchorFromJson(JSON.parse(readFileSync(join(dir, chainId, 'anchor.json'), 'utf8')), `${chainId}/anchor.json`);
+    anchor = readAnchorFile(join(dir, chainId, 'anchor.json'), `${chainId}/anchor.json`);
+    if (anchor.chainId !== chainId) throw new HwlError('INTEGRITY', `${chainId}/anchor.json is an anchor of chain ${JSON.stringify(anchor.chainId)}, not ${chainId}: refusing to replicate onto it`);
     anchorCommitted = true;
   }
   let last = anchor.sequence;
@@ -234,21 +256,40 @@ export interface ReplicaReport {
   uncommitted: string[];
 }
 
+/** Feeds a segment's lines to `v`; a line longer than the cap fails it (never buffered whole). */
 async function verifyLines(v: SegmentVerifier, path: string, file: string): Promise<void> {
-  const rl = createInterface({ input: createReadStream(path, { encoding: 'utf8' }), crlfDelay: Infinity });
-  let n = 0;
-  for await (const line of rl) {
-    n++;
-    if (line === '') continue;
-    if (v.pushLine(line, file, n)) break;
+  const input = createReadStream(path);
+  try {
+    for await (const { text, line } of boundedLines(input, file, MAX_SEGMENT_LINE_BYTES)) {
+      if (text === '') continue;
+      if (v.pushLine(text, file, line)) break;
+    }
+  } catch (e) {
+    if (!(e instanceof LineTooLongError)) throw e;
+    v.fail(v.expected, 'malformed_line', `${e.message} (the export format has no line that long)`, file, e.line);
+  } finally {
+    input.destroy();
   }
-  rl.close();
 }
 
-/** Verifies a git replica: segments contiguous and in order, every hash recomputed, every checkpoint (signature and root) checked. */
+/**
+ * Verifies a git replica: segments contiguous and in order, every hash
+ * recomputed, every checkpoint (signature and root) checked.
+ *
+ * Every checkpoint note must be covered by the segments: a note beyond the
+ * last record is `truncated` (threat: the last segment files deleted, the
+ * notes kept, so the shorter replica would still verify). Notes can never
+ * legitimately be ahead: replicateToGit writes a note only in the batch whose
+ * segment covers it (size <= the batch's last record), after that segment
+ * is written, and recovery deletes leftover notes first (`checkpoints/`
+ * sorts before `segments/`); so in every commit, and on disk after any crash,
+ * the notes stop at or before the last record. A replica that lags the chain
+ * has no note beyond its end and passes.
+ */
 export async function verifyGitReplica(dir: string, opts: { chainId?: string; trusted?: NoteVerifier[] } = {}): Promise<ReplicaReport[]> {
   if (!existsSync(dir)) throw new HwlError('NOT_FOUND', `replica ${dir} does not exist`);
-  const chains = opts.chainId ? [opts.chainId] : readdirSync(dir).filter((d) => existsSync(join(dir, d, 'segments')));
+  // A chain with notes but no segments folder left is a replica too (git keeps no empty folder).
+  const chains = opts.chainId ? [opts.chainId] : readdirSync(dir).filter((d) => existsSync(join(dir, d, 'segments')) || existsSync(join(dir, d, 'checkpoints')));
   if (chains.length === 0) throw new HwlError('NOT_FOUND', `no chain replica in ${dir}`);
   const reports: ReplicaReport[] = [];
   for (const chainId of chains) {
@@ -257,7 +298,11 @@ export async function verifyGitReplica(dir: string, opts: { chainId?: string; tr
     const fail = (r: SegmentFailure['reason'], m: string, f?: string): ReplicaReport => ({ chainId, result: { ok: false, sequence: 0n, reason: r, message: m, file: f }, segments: 0, uncommitted: [] });
     if (existsSync(join(base, 'anchor.json'))) {
       try {
-        anchor = treeAnchorFromJson(JSON.parse(readFileSync(join(base, 'anchor.json'), 'utf8')), 'anchor.json');
+        anchor = readAnchorFile(join(base, 'anchor.json'), `${chainId}/anchor.json`);
+        if (anchor.chainId !== chainId) {
+          reports.push(fail('wrong_chain', `${chainId}/anchor.json is an anchor of chain ${JSON.stringify(anchor.chainId)}, not ${chainId}`, `${chainId}/anchor.json`));
+          continue;
+        }
         checkTreeAnchor(anchor, opts.trusted ?? []);
       } catch (e) {
         reports.push(fail('checkpoint_mismatch', e instanceof Error ? e.message : String(e), `${chainId}/anchor.json`));
@@ -267,10 +312,11 @@ export async function verifyGitReplica(dir: string, opts: { chainId?: string; tr
     const expected: ExpectedCheckpoint[] = [];
     const cpDir = join(base, 'checkpoints');
     for (const f of existsSync(cpDir) ? readdirSync(cpDir).sort() : []) {
-      if (NOTE_RE.test(f)) expected.push({ note: readFileSync(join(cpDir, f), 'utf8'), source: `${chainId}/checkpoints/${f}` });
+      if (NOTE_RE.test(f)) expected.push({ note: readFileSync(join(cpDir, f), 'utf8'), source: `${chainId}/checkpoints/${f}`, file: `${chainId}/checkpoints/${f}` });
     }
     const v = new SegmentVerifier(anchor, expected, opts.trusted ?? []);
-    const segs = readdirSync(join(base, 'segments')).filter((f) => SEGMENT_RE.test(f)).sort();
+    const segDir = join(base, 'segments');
+    const segs = existsSync(segDir) ? readdirSync(segDir).filter((f) => SEGMENT_RE.test(f)).sort() : [];
     for (const f of segs) {
       if (v.failed) break;
       const m = SEGMENT_RE.exec(f)!;
@@ -284,8 +330,8 @@ export async function verifyGitReplica(dir: string, opts: { chainId?: string; tr
       await verifyLines(v, join(base, 'segments', f), file);
       if (!v.failed && v.head.sequence !== last) v.fail(v.expected, 'segment_mismatch', `segment ${f} ends at ${v.head.sequence}, its name says ${last}`, file);
     }
-    // Every checkpoint note must fit the records replicated so far (a note past the end is not yet covered).
-    const result = v.finish();
+    // Every checkpoint note must be covered by the segments: one past the end is `truncated` (see above).
+    const result = v.finish({ ends: 'the replica ends' });
     let uncommitted: string[] = [];
     if (existsSync(join(dir, '.git'))) {
       uncommitted = git(dir, ['status', '--porcelain', '--', chainId], { allowFail: true }).stdout.split('\n').filter((l) => l !== '');

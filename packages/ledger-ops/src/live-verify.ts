@@ -4,10 +4,19 @@
  * header claims compared, and every signed checkpoint after the anchor
  * reproduced (head and RFC 9162 root) by the records. Never throws for a bad
  * chain: the first failure is returned, naming the sequence and the reason.
+ *
+ * The chain stream is authoritative: it must hold every record up to the
+ * newest signed checkpoint. A checkpoint beyond its last record — in the
+ * checkpoint log, the latest one in KV, or one the caller requires (the
+ * fleet anchor's entries) — is `truncated` (threat: the newest records
+ * dropped, or the stream recreated shorter or empty, after they were
+ * checkpointed; what is left is internally consistent). A missing stream
+ * fails too when anything of it was checkpointed (`truncated`) or archived
+ * (`anchor_mismatch`, as a stream that ends before its anchor).
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import { hashFromHex, type NoteVerifier } from '@hwledger/chain';
-import { HEADERS, HwlError } from '@hwledger/core';
+import { HEADERS, HwlError, streams } from '@hwledger/core';
 import { chainStreamState, readChain } from '@hwledger/sequencer';
 import { CheckpointLog } from './checkpoint-log.js';
 import { kvKeys } from './names.js';
@@ -44,20 +53,59 @@ export interface LiveReport {
 
 /**
  * Verifies the live chain from `anchor` (default: the archive anchor in KV,
- * else genesis) to its head, checking every checkpoint after the anchor.
+ * else genesis) to its head, checking every checkpoint after the anchor —
+ * all of them must be covered by the stream (`truncated` otherwise).
+ * `require`: more signed checkpoints of this chain that must be covered
+ * (e.g. the fleet anchor's entries), checked like those of the log.
+ * `checkpoints: false` checks the records only (no checkpoint at all).
  */
-export async function verifyLiveFromAnchor(nc: NatsConnection, chainId: string, opts: { anchor?: TreeAnchor; trusted?: NoteVerifier[]; checkpoints?: boolean } = {}): Promise<LiveReport> {
+export async function verifyLiveFromAnchor(
+  nc: NatsConnection,
+  chainId: string,
+  opts: { anchor?: TreeAnchor; trusted?: NoteVerifier[]; checkpoints?: boolean; require?: readonly ExpectedCheckpoint[] } = {},
+): Promise<LiveReport> {
   const trusted = opts.trusted ?? [];
   const anchor = opts.anchor ?? (await loadArchiveAnchor(nc, chainId, trusted)) ?? genesisTreeAnchor(chainId);
-  const state = await chainStreamState(nc, chainId);
+  // Every checkpoint counts, not only those up to the stream head: one beyond
+  // it is the evidence of a truncated stream. They are read *before* the
+  // stream state: a checkpoint is issued only after its records are stored,
+  // so one issued while this runs cannot be beyond the head read next.
   const expected: ExpectedCheckpoint[] = [];
   if (opts.checkpoints !== false) {
     const cpl = await CheckpointLog.open(nc, chainId);
     for await (const c of cpl.all()) {
-      if (c.checkpoint.sequence > anchor.sequence && c.checkpoint.sequence <= state.last) expected.push({ note: c.note, source: `checkpoint #${c.streamSeq}` });
+      if (c.checkpoint.sequence > anchor.sequence) expected.push({ note: c.note, source: `checkpoint #${c.streamSeq}` });
     }
+    // The KV copy of the latest checkpoint outlives a checkpoint log that was cut back with the chain.
+    let kv: { note: string } | undefined;
+    try {
+      kv = await cpl.kvLatest();
+    } catch (e) {
+      // A malformed KV copy is a failure of this chain (not a checkpoint to skip); other errors propagate.
+      if (!(e instanceof HwlError && e.code === 'INTEGRITY')) throw e;
+      expected.push({ note: '', source: `latest checkpoint in KV (unreadable: ${e.message})` });
+    }
+    if (kv) expected.push({ note: kv.note, source: 'latest checkpoint in KV' });
+    expected.push(...(opts.require ?? []));
   }
   const v = new SegmentVerifier(anchor, expected, trusted);
+  let state: { first: bigint; last: bigint; messages: number };
+  try {
+    state = await chainStreamState(nc, chainId);
+  } catch (e) {
+    if (!(e instanceof HwlError && e.code === 'NOT_FOUND')) throw e;
+    // The stream is gone (threat: deleted after its records were checkpointed): a failure when
+    // any checkpoint of it exists (`truncated`) or it was archived (`anchor_mismatch`, below);
+    // with neither, it is simply not there (NOT_FOUND, as before).
+    const name = streams.chain(chainId);
+    const r = v.finish({ ends: `the chain stream ${name} does not exist; verified records end` });
+    if (!r.ok) return { chainId, anchor, head: 0n, result: r };
+    if (anchor.sequence === 0n) throw e;
+    // Archival never purges the last record, so the stream of a chain archived up to the anchor
+    // still holds what follows it: a missing one fails as a stream that ends before its anchor.
+    const f = v.fail(anchor.sequence + 1n, 'anchor_mismatch', `the chain stream ${name} does not exist, before the anchor at ${anchor.sequence}`);
+    return { chainId, anchor, head: 0n, result: f };
+  }
   if (state.messages > 0 && state.first > anchor.sequence + 1n) {
     v.fail(anchor.sequence + 1n, 'gap', `records ${anchor.sequence + 1n}..${state.first - 1n} are not in the stream and the anchor is at ${anchor.sequence} (archived without an anchor?)`);
   }
@@ -68,5 +116,5 @@ export async function verifyLiveFromAnchor(nc: NatsConnection, chainId: string, 
     if (!v.failed && v.expected <= state.last) v.fail(v.expected, 'gap', `expected sequence ${v.expected}, the stream ended`);
   }
   if (!v.failed && state.last < anchor.sequence) v.fail(state.last + 1n, 'anchor_mismatch', `chain ends at ${state.last}, before the anchor at ${anchor.sequence}`);
-  return { chainId, anchor, head: state.last, result: v.finish() };
+  return { chainId, anchor, head: state.last, result: v.finish({ ends: 'the chain stream ends' }) };
 }

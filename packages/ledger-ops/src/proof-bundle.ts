@@ -31,6 +31,7 @@ import {
   type RecordJson,
 } from '@hwledger/chain';
 import { HwlError } from '@hwledger/core';
+import { bindUnboundKeys } from './checkpoint.js';
 
 export const INCLUSION_BUNDLE = 'hwledger.inclusion-proof.v1';
 export const CONSISTENCY_BUNDLE = 'hwledger.consistency-proof.v1';
@@ -142,9 +143,28 @@ function checkNote(note: unknown, keys: readonly NoteVerifier[], what: string) {
   }
 }
 
-/** Verifies a bundle with nothing but trusted keys; throws HwlError INTEGRITY naming what failed. */
-export function verifyProofBundle(bundle: ProofBundle, keys: readonly NoteVerifier[]): VerifiedInclusion | VerifiedConsistency {
+export interface VerifyBundleOptions {
+  /**
+   * The chain the bundle must be of. Unbound keys are then trusted for this
+   * chain only, and a bundle of any other chain is refused.
+   */
+  chainId?: string;
+}
+
+/**
+ * Verifies a bundle with nothing but trusted keys; throws HwlError INTEGRITY
+ * naming what failed. A key bound to chains (NoteVerifier.chains) verifies
+ * only checkpoints of those chains (threat: the holder of one region's key
+ * signing a bundle of another region's chain). Unbound keys verify any
+ * chain unless `opts.chainId` names the one expected; with the keys of
+ * several regions, bind them or name the chain (the CLI refuses otherwise).
+ */
+export function verifyProofBundle(bundle: ProofBundle, keys: readonly NoteVerifier[], opts: VerifyBundleOptions = {}): VerifiedInclusion | VerifiedConsistency {
   if (keys.length === 0) throw new HwlError('CONFIG', 'verifying a proof bundle needs at least one trusted key (--key)');
+  if (opts.chainId !== undefined) {
+    if (bundle.chain_id !== opts.chainId) throw bad(`bundle is for chain ${String(bundle.chain_id)}, expected ${opts.chainId}`);
+    keys = bindUnboundKeys(keys, opts.chainId);
+  }
   if (bundle.type === CONSISTENCY_BUNDLE) {
     const a = checkNote(bundle.old_checkpoint, keys, 'old checkpoint');
     const b = checkNote(bundle.new_checkpoint, keys, 'new checkpoint');

@@ -114,7 +114,7 @@ export async function proveInclusion(ctx: ProverContext, sequence: bigint, check
       record: decodeRecord(m.data),
     });
   });
-  if (ctx.trusted && ctx.trusted.length > 0) verifyProofBundle(bundle, ctx.trusted);
+  if (ctx.trusted && ctx.trusted.length > 0) verifyProofBundle(bundle, ctx.trusted, { chainId: ctx.chainId });
   return bundle;
 }
 
@@ -131,6 +131,6 @@ export async function proveConsistency(ctx: ProverContext, from: bigint, to: big
     verifyConsistency(a.checkpoint.sequence, b.checkpoint.sequence, proof, a.checkpoint.rootHash, b.checkpoint.rootHash);
     return makeConsistencyBundle({ chainId: ctx.chainId, oldNote: a.note, newNote: b.note, proof });
   });
-  if (ctx.trusted && ctx.trusted.length > 0) verifyProofBundle(bundle, ctx.trusted);
+  if (ctx.trusted && ctx.trusted.length > 0) verifyProofBundle(bundle, ctx.trusted, { chainId: ctx.chainId });
   return bundle;
 }

@@ -1,7 +1,9 @@
 /**
  * Verifies export-format records (spec: "Export (JSONL)") in sequence order
  * from a tree anchor, recomputing every hash from `canonical` and the RFC
- * 9162 root at every expected checkpoint: used for git replicas and archives.
+ * 9162 root at every expected checkpoint: used for the live chain, git
+ * replicas and archives. Every expected checkpoint must be reached: one
+ * beyond the last record is a failure (`truncated`), never "not yet covered".
  * Memory is O(log n): the chain verifier keeps one hash, the Merkle
  * accumulator one compact range. The first failure is kept and names the
  * sequence, the reason, and the file and line it came from.
@@ -35,7 +37,13 @@ export type SegmentReason =
   /** A checkpoint's signature does not verify with the trusted keys. */
   | 'bad_signature'
   /** The records do not reproduce a checkpoint's head or Merkle root. */
-  | 'checkpoint_mismatch';
+  | 'checkpoint_mismatch'
+  /**
+   * A checkpoint (signed by a trusted key when keys are given) covers records
+   * beyond the last one the source holds: its newest records were removed
+   * after they were checkpointed (or the source was recreated shorter).
+   */
+  | 'truncated';
 
 export interface SegmentFailure {
   ok: false;
@@ -57,12 +65,20 @@ export interface ExpectedCheckpoint {
   note: string;
   /** Where it came from, for messages. */
   source: string;
+  /** The file it was read from, named in a failure about it. */
+  file?: string | undefined;
+}
+
+interface Pending {
+  cp: Checkpoint;
+  source: string;
+  file: string | undefined;
 }
 
 export class SegmentVerifier {
   private readonly chain: ChainVerifier;
   private readonly acc: MerkleAccumulator;
-  private readonly pending: { cp: Checkpoint; source: string }[] = [];
+  private readonly pending: Pending[] = [];
   private failure: SegmentFailure | undefined;
   private checked = 0;
 
@@ -74,23 +90,29 @@ export class SegmentVerifier {
     this.chain = new ChainVerifier({ chainId: anchor.chainId, sequence: anchor.sequence, hash: anchor.hash });
     const shape = compactRangeShape(anchor.sequence);
     this.acc = MerkleAccumulator.restore({ size: anchor.sequence, nodes: shape.map((s, i) => ({ height: s.level, hash: anchor.compact[i]! })) });
-    const list: { cp: Checkpoint; source: string }[] = [];
+    const list: Pending[] = [];
     for (const c of checkpoints) {
       let cp: Checkpoint;
       try {
         cp = trusted.length > 0 ? verifyCheckpoint(c.note, trusted).checkpoint : parseSignedCheckpoint(c.note).checkpoint;
       } catch (e) {
-        this.fail(0n, 'bad_signature', `checkpoint ${c.source}: ${e instanceof Error ? e.message : String(e)}`, c.source);
+        this.fail(0n, 'bad_signature', `checkpoint ${c.source}: ${e instanceof Error ? e.message : String(e)}`, c.file ?? c.source);
         return;
       }
       if (cp.chainId !== anchor.chainId) {
-        this.fail(cp.sequence, 'checkpoint_mismatch', `checkpoint ${c.source} is for chain ${cp.chainId}`, c.source);
+        this.fail(cp.sequence, 'checkpoint_mismatch', `checkpoint ${c.source} is for chain ${cp.chainId}`, c.file ?? c.source);
         return;
       }
-      if (cp.sequence > anchor.sequence) list.push({ cp, source: c.source });
+      if (cp.sequence > anchor.sequence) list.push({ cp, source: c.source, file: c.file });
     }
     list.sort((a, b) => (a.cp.sequence < b.cp.sequence ? -1 : a.cp.sequence > b.cp.sequence ? 1 : 0));
-    this.pending.push(...list);
+    // The same checkpoint from two places (the log and KV, a fleet entry) is checked once;
+    // two different checkpoints at one size are both kept (the records can match only one).
+    for (const c of list) {
+      const last = this.pending.at(-1);
+      if (last && last.cp.sequence === c.cp.sequence && constantTimeEqual(last.cp.headHash, c.cp.headHash) && constantTimeEqual(last.cp.rootHash, c.cp.rootHash)) continue;
+      this.pending.push(c);
+    }
   }
 
   get failed(): SegmentFailure | undefined {
@@ -151,12 +173,27 @@ export class SegmentVerifier {
     return undefined;
   }
 
-  /** Ends verification: checkpoints beyond the records are fine (not covered yet) unless `requireAll`. */
-  finish(opts: { requireAll?: boolean } = {}): SegmentVerifySuccess | SegmentFailure {
+  /**
+   * Ends verification. Every expected checkpoint must have been reached: one
+   * beyond the last record is `truncated` (threat: the newest records were
+   * dropped after they were checkpointed, leaving a shorter chain that is
+   * still internally consistent — only the signed checkpoint shows it). The
+   * failure names the newest such checkpoint and the first missing sequence.
+   * `requireAll: false` accepts checkpoints beyond the records; no verifier
+   * here uses it (the sources given checkpoints must hold what they sign).
+   * `ends` words the end of the source for the message ("the replica ends").
+   */
+  finish(opts: { requireAll?: boolean; ends?: string } = {}): SegmentVerifySuccess | SegmentFailure {
     if (this.failure) return this.failure;
-    if (opts.requireAll && this.pending.length > 0) {
-      const p = this.pending[0]!;
-      return this.fail(this.chain.expected, 'checkpoint_mismatch', `records end at ${this.chain.head.sequence}, before checkpoint ${p.source} at ${p.cp.sequence}`);
+    if (opts.requireAll !== false && this.pending.length > 0) {
+      const p = this.pending.at(-1)!;
+      const more = this.pending.length > 1 ? `; ${this.pending.length} signed checkpoints beyond the end, the first at ${this.pending[0]!.cp.sequence}` : '';
+      return this.fail(
+        this.chain.expected,
+        'truncated',
+        `checkpoint hwledger/${p.cp.chainId} at ${p.cp.sequence} is signed, ${opts.ends ?? 'the records end'} at ${this.chain.head.sequence} (${p.source}${more})`,
+        p.file,
+      );
     }
     return { ok: true, verified: this.chain.verified, head: this.head, checkpointsChecked: this.checked };
   }

@@ -130,9 +130,27 @@ describe('archive', () => {
     const seg = readdirSync(src).find((f) => f.startsWith('segment-00000000000000000001-'))!;
     const bytes = readFileSync(join(src, seg));
     const seen = new Set<string>();
-    // Flip bytes across the file (header, deflate body, trailer): each is detected and named.
-    const positions = [3, 20, Math.floor(bytes.length * 0.25), Math.floor(bytes.length * 0.5), Math.floor(bytes.length * 0.9), bytes.length - 6, bytes.length - 2];
-    for (const pos of positions) {
+    // Flip bytes across the file (header, deflate body, trailer): each is detected and named with its documented reason.
+    // gzip (RFC 1952): ID1 ID2 CM FLG MTIME(4) XFL OS | deflate | CRC32(4) ISIZE(4). zlib checks neither MTIME,
+    // XFL nor OS: only the manifest's SHA-256 sees them. It checks CRC32 and ISIZE at the end of the stream.
+    // A flip in FLG (3) or in the deflate data changes what inflates, or stops it: which record or line goes
+    // bad first depends on the bytes (typically corrupt_compression, hash_mismatch or malformed_line), but it
+    // is never segment_checksum: a changed output fails CRC32 at the latest (it detects every single-bit error).
+    const inData = 'a record, a line or corrupt_compression';
+    const expected: [number, string[] | typeof inData][] = [
+      [3, inData],
+      [4, ['segment_checksum']],
+      [6, ['segment_checksum']],
+      [8, ['segment_checksum']],
+      [9, ['segment_checksum']],
+      [20, inData],
+      [Math.floor(bytes.length * 0.25), inData],
+      [Math.floor(bytes.length * 0.5), inData],
+      [Math.floor(bytes.length * 0.9), inData],
+      [bytes.length - 6, ['corrupt_compression']], // CRC32
+      [bytes.length - 2, ['corrupt_compression']], // ISIZE
+    ];
+    for (const [pos, reasons] of expected) {
       const copy = join(work, `tamper-${pos}`);
       mkdirSync(join(copy, chain), { recursive: true });
       for (const f of readdirSync(src)) copyFileSync(join(src, f), join(copy, chain, f));
@@ -145,10 +163,18 @@ describe('archive', () => {
         expect(rep.archive.sequence, `flip at ${pos}`).toBeGreaterThanOrEqual(1n);
         expect(rep.archive.sequence, `flip at ${pos}`).toBeLessThanOrEqual(3_000n);
         expect(rep.archive.file).toBe(seg);
+        if (reasons === inData) expect(rep.archive.reason, `flip at ${pos}: ${rep.archive.message}`).not.toBe('segment_checksum');
+        else expect(reasons, `flip at ${pos}: ${rep.archive.reason}: ${rep.archive.message}`).toContain(rep.archive.reason);
+        if (rep.archive.reason === 'segment_checksum') {
+          expect(rep.archive.sequence, `flip at ${pos}`).toBe(1n);
+          expect(rep.archive.message).toMatch(/records 1\.\.3000\) has SHA-256 [0-9a-f]{64}, the manifest says/);
+        }
+        if (rep.archive.reason === 'corrupt_compression') expect(rep.archive.message, `flip at ${pos}`).toMatch(/does not decompress after sequence/);
         seen.add(rep.archive.reason);
       }
     }
-    expect(seen.size).toBeGreaterThanOrEqual(1);
+    expect(seen).toContain('segment_checksum');
+    expect(seen).toContain('corrupt_compression');
 
     // A record edited inside the (re-compressed) segment is named at its exact sequence.
     const { gunzipSync, gzipSync } = await import('node:zlib');

@@ -19,7 +19,8 @@ let server: TestNatsServer;
 let nc: NatsConnection;
 const eu = generateSigner('hwl-eu');
 const us = generateSigner('hwl-us');
-const keys = [verifierOf(eu), verifierOf(us)];
+// Each region's key is bound to its chain (an unbound key is refused across several chains).
+const keys = [{ ...verifierOf(eu), chains: ['eu-1'] }, { ...verifierOf(us), chains: ['us-1'] }];
 
 beforeAll(async () => {
   server = await TestNatsServer.start();

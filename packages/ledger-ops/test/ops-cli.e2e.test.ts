@@ -165,9 +165,11 @@ describe('hwledger proofs, replication, archival (processes)', () => {
     for (let i = 0; i < 3; i++) {
       const p = spawnCli(['replicate', ...nats(), '--chain', CHAIN, '--git', repo, '--batch', '40'], { env: { HWL_LOG_LEVEL: 'warn' } });
       procs.push(p);
+      // Listened for from the start: a run may finish before the kill (then the kill is a no-op).
+      const exited = new Promise((r) => p.once('exit', r));
       await new Promise((r) => setTimeout(r, 700 + Math.floor(Math.random() * 600)));
       p.kill('SIGKILL');
-      await new Promise((r) => p.once('exit', r));
+      await exited;
     }
     const done = await cli(base);
     expect(done.code, done.stderr).toBe(0);

@@ -121,7 +121,8 @@ export function planServices(cfg: StackConfig, urls: PlanInputs, seed: number): 
     out.push({
       name: 'fleet-anchor',
       role: 'fleet-anchor',
-      args: ['fleet-anchor', '--nats', urls.nats, '--chains', cfg.chains.join(','), '--fleet', STACK_FLEET, '--key', urls.checkpointKey.verifier, '--interval-ms', '10000'],
+      // One key signs every local region's checkpoints: bound once per chain (an unbound key is refused with several chains).
+      args: ['fleet-anchor', '--nats', urls.nats, '--chains', cfg.chains.join(','), '--fleet', STACK_FLEET, ...cfg.chains.flatMap((c) => ['--key', `${c}=${urls.checkpointKey!.verifier}`]), '--interval-ms', '10000'],
       metricsPort: 0,
     });
   }

@@ -222,7 +222,7 @@ export class LedgerProofs {
 
   private verifiedBy(bundle: ProofBundle): string[] {
     // proveInclusion / proveConsistency already verified it with these keys; this names them.
-    return this.trusted.length === 0 ? [] : verifyProofBundle(bundle, this.trusted).verifiedBy;
+    return this.trusted.length === 0 ? [] : verifyProofBundle(bundle, this.trusted, { chainId: bundle.chain_id }).verifiedBy;
   }
 
   private async requireOwnRecord(tenant: string, chainId: string, sequence: bigint): Promise<void> {

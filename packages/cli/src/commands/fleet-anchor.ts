@@ -27,8 +27,9 @@ export function register(program: Command): void {
       if (keys.length === 0) throw new ExitError(2, 'pass --key (the region verifier keys)');
       const logger = createLogger('fleet-anchor', { fleet: o.fleet });
       const nc = await connectNats(resolveNatsUrl(o.nats), 'hwledger-fleet-anchor', { maxReconnectAttempts: o.once ? 10 : -1 });
-      const anchorer = new FleetAnchorer({ nc, fleet: assertToken(o.fleet, 'fleet name'), chains, trusted: keys, logger });
       try {
+        // Inside the try: a refused key setup must still close the connection (else the process hangs).
+        const anchorer = new FleetAnchorer({ nc, fleet: assertToken(o.fleet, 'fleet name'), chains, trusted: keys, logger });
         if (o.once) {
           await anchorer.load();
           const n = await anchorer.tick();

@@ -70,7 +70,7 @@ async function fromApi(o: ProveOptions, chainId: string, req: Request, keys: Not
   if (body === undefined) throw new HwlError('INTEGRITY', 'the API answered without a bundle');
   const bundle = parseProofBundle(JSON.stringify(body));
   if (bundle.type !== (req.kind === 'inclusion' ? INCLUSION_BUNDLE : CONSISTENCY_BUNDLE)) throw new HwlError('INTEGRITY', `the API answered a ${bundle.type} bundle`);
-  if (keys.length > 0) verifyProofBundle(bundle, keys);
+  if (keys.length > 0) verifyProofBundle(bundle, keys, { chainId });
   return bundle;
 }
 

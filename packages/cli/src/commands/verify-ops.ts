@@ -19,7 +19,7 @@ import { readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ExitError } from '../exit-error.js';
 import { collect, describeFailure } from '../ops/options.js';
-import { trustedKeys } from '../ops/keys-cli.js';
+import { requireBoundKeys, trustedKeys } from '../ops/keys-cli.js';
 
 export interface OpsVerifyOptions {
   git?: string;
@@ -37,7 +37,7 @@ export function addOpsVerifyOptions(cmd: Command): Command {
   if (!has('--git')) cmd.option('--git <dir>', 'verify a git replica written by hwledger replicate');
   if (!has('--archive')) cmd.option('--archive <dir>', 'verify an archive written by hwledger archive, then the live chain from its cut');
   if (!has('--fleet')) cmd.option('--fleet [name]', 'verify the fleet anchor and every region chain against it (default fleet: main)');
-  if (!has('--key')) cmd.option('--key <key>', 'checkpoint verifier key text or file (repeatable; env HWL_CHECKPOINT_PUBKEYS)', collect);
+  if (!has('--key')) cmd.option('--key <key>', 'checkpoint verifier key text or file, or CHAIN=KEY to trust it for that chain only (required with several chains; repeatable; env HWL_CHECKPOINT_PUBKEYS)', collect);
   if (!has('--offline')) cmd.option('--offline', 'with --archive: do not contact NATS (archive only)');
   if (!has('--chain')) cmd.option('--chain <id>', 'chain id (env HWL_CHAIN_ID)');
   if (!has('--nats')) cmd.option('--nats <url>', 'NATS server URL (env NATS_URL)');
@@ -64,6 +64,8 @@ export async function runOpsVerify(o: OpsVerifyOptions): Promise<boolean> {
 async function verifyGit(o: OpsVerifyOptions): Promise<void> {
   const keys = trustedKeys(o.key);
   const chainId = o.chain ?? process.env['HWL_CHAIN_ID'];
+  // Several chains in one replica: unbound keys could sign for any of them (cross-region forgery).
+  requireBoundKeys(keys, `verify --git ${o.git}`, chainId ? [chainId] : existsSync(o.git!) ? readdirSync(o.git!).filter((d) => existsSync(join(o.git!, d, 'segments'))) : []);
   const reports = await verifyGitReplica(o.git!, { chainId: chainId || undefined, trusted: keys });
   let failed = false;
   for (const r of reports) {
@@ -85,6 +87,7 @@ async function verifyArchiveMode(o: OpsVerifyOptions): Promise<void> {
   const explicit = o.chain ?? process.env['HWL_CHAIN_ID'];
   const chains = explicit ? [resolveChainId(explicit)] : existsSync(dir) ? readdirSync(dir).filter((d) => existsSync(join(dir, d, 'manifest.json'))) : [];
   if (chains.length === 0) throw new ExitError(1, `no archive in ${dir}`);
+  requireBoundKeys(keys, `verify --archive ${dir}`, chains); // several chains: unbound keys could sign for any of them
   let failed = false;
   for (const chainId of chains) {
     if (!readManifest(dir, chainId)) throw new ExitError(1, `no archive of chain ${chainId} in ${dir}`);
