@@ -44,7 +44,13 @@ export function formatExportLine(entry: {
   return JSON.stringify(line);
 }
 
-/** Parses one export line; attacker-controlled, so every member is checked. */
+/**
+ * Parses one export line; attacker-controlled, so every member read is
+ * checked. `prev_hash` and `record` are for people (spec: "Export (JSONL)":
+ * verifiers ignore them and recompute everything from `canonical`), so they
+ * are not read at all: a line whose `prev_hash` was edited, or is not hex,
+ * still verifies when its `canonical` and `hash` do.
+ */
 export function parseExportLine(line: string, lineNo?: number): ExportEntry {
   const where = lineNo === undefined ? 'export line' : `line ${lineNo}`;
   let obj: unknown;
@@ -66,9 +72,5 @@ export function parseExportLine(line: string, lineNo?: number): ExportEntry {
     canonical: fromHex(o['canonical'], `${where}: canonical`),
     hash: hashFromHex(o['hash'], `${where}: hash`),
   };
-  if (o['prev_hash'] !== undefined) {
-    if (typeof o['prev_hash'] !== 'string') throw new ChainError('INVALID_FIELD', `${where}: prev_hash must be a hex string`);
-    entry.prevHash = hashFromHex(o['prev_hash'], `${where}: prev_hash`);
-  }
   return entry;
 }

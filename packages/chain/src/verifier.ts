@@ -147,7 +147,9 @@ export class ChainVerifier {
       return this.fail(expected, 'broken_link', `prev_hash ${toHex(input.prevHash)} is not the hash of sequence ${this.seq} (${toHex(this.prev)})`);
     }
     if (input.hash !== undefined && !constantTimeEqual(input.hash, computed)) {
-      return this.fail(expected, 'hash_mismatch', `claimed hash ${toHex(input.hash)} differs from recomputed ${toHex(computed)}`);
+      // The first record links to the anchor: a wrong anchor looks exactly like this.
+      const hint = this.count === 0 && this.seq > 0n ? ` (or the anchor is not the hash of record ${this.seq})` : '';
+      return this.fail(expected, 'hash_mismatch', `claimed hash ${toHex(input.hash)} differs from recomputed ${toHex(computed)}${hint}`);
     }
     this.prev = computed;
     this.seq = expected;

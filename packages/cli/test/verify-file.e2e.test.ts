@@ -103,7 +103,7 @@ describe('hwledger verify --file', () => {
     expect(r.stdout).toMatch(/^FAILED at sequence 11: duplicate: sequence 10 appears again where 11 was expected \(dup\.jsonl:11\)\n$/);
   });
 
-  it('a changed hash or prev_hash member is refused; extra members are ignored', async () => {
+  it('a changed hash member is refused; prev_hash, record and extra members are ignored (spec: for people)', async () => {
     const edit = (k: number, f: (o: Record<string, unknown>) => void): string[] => {
       const t = lines.slice();
       const o = JSON.parse(t[k]!) as Record<string, unknown>;
@@ -126,7 +126,16 @@ describe('hwledger verify --file', () => {
         edit(49, (o) => (o['prev_hash'] = toHex(gen.hashes[0]!))),
       ),
     );
-    expect(p.stdout).toMatch(/^FAILED at sequence 50: broken_link: /);
+    // The spec: verifiers ignore prev_hash and recompute everything from canonical.
+    expect(p.code, p.stdout).toBe(0);
+    const junk = await verify(
+      '--file',
+      file(
+        'prev-junk.jsonl',
+        edit(49, (o) => (o['prev_hash'] = 'not hex at all')),
+      ),
+    );
+    expect(junk.code, junk.stdout).toBe(0);
     const extra = await verify(
       '--file',
       file(
@@ -173,7 +182,8 @@ describe('hwledger verify --file', () => {
 
     const wrong = await verify('--file', part, '--anchor', `2500:${toHex(gen.hashes[2498]!)}`);
     expect(wrong.code).toBe(1);
-    expect(wrong.stdout).toMatch(/^FAILED at sequence 2501: broken_link: /);
+    // prev_hash is not read (spec): the wrong anchor shows as the first record's hash not recomputing.
+    expect(wrong.stdout).toMatch(/^FAILED at sequence 2501: hash_mismatch: .* \(or the anchor is not the hash of record 2500\)/);
 
     const garbled = await verify('--file', file('part-garbled.jsonl', ['{', ...lines.slice(2501)]), '--anchor', anchor);
     expect(garbled.stdout).toMatch(/^FAILED at sequence 2501: undecodable: not an export record: INVALID_JSON: .*\(part-garbled\.jsonl:1\)\n$/);
