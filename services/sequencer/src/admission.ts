@@ -27,7 +27,54 @@ export type RejectCode =
   | 'INVALID_UTF8'
   | 'UNKNOWN_KIND'
   | 'UNSEALABLE'
+  | 'TOO_MANY_EVENTS'
   | 'duplicate_event';
+
+/**
+ * Events one ingest message may carry. The agent sends at most 1,000 and
+ * `hwledger emit` at most 10,000; a 1 MiB message of empty events would be
+ * about 500,000, each a dead letter of its own (threat: one hostile message
+ * fanning out into half a million publishes and log lines). A message over
+ * the limit is one dead letter, TOO_MANY_EVENTS.
+ */
+export const MAX_EVENTS_PER_MESSAGE = 10_000;
+
+/**
+ * The events (field 2) at the top level of an IngestBatch, counted without
+ * decoding; undefined when the message does not parse that far (the decoder
+ * then reports why). Attacker-controlled bytes: bounds checked on every read.
+ */
+export function countBatchEvents(b: Uint8Array): number | undefined {
+  let pos = 0;
+  let n = 0;
+  const varint = (): number | undefined => {
+    let v = 0;
+    for (let shift = 0; shift < 64; shift += 7) {
+      if (pos >= b.length) return undefined;
+      const byte = b[pos++]!;
+      if (shift < 49) v += (byte & 0x7f) * 2 ** shift;
+      if ((byte & 0x80) === 0) return v;
+    }
+    return undefined;
+  };
+  while (pos < b.length) {
+    const tag = varint();
+    if (tag === undefined) return undefined;
+    const wt = tag % 8;
+    if (wt === 0) {
+      if (varint() === undefined) return undefined;
+    } else if (wt === 1) pos += 8;
+    else if (wt === 5) pos += 4;
+    else if (wt === 2) {
+      const len = varint();
+      if (len === undefined || len > b.length - pos) return undefined;
+      pos += len;
+      if (Math.floor(tag / 8) === 2) n++;
+    } else return undefined;
+    if (pos > b.length) return undefined;
+  }
+  return n;
+}
 
 export interface Rejection {
   code: RejectCode;
@@ -63,6 +110,10 @@ export function admitIngestMessage(body: Uint8Array, opts: { maxBytes?: number; 
   const maxBytes = opts.maxBytes ?? DEFAULT_MAX_INGEST_BYTES;
   if (body.length > maxBytes) {
     return { ok: false, rejection: { code: 'OVERSIZED', reason: `ingest message of ${body.length} bytes exceeds ${maxBytes}` } };
+  }
+  const count = countBatchEvents(body);
+  if (count !== undefined && count > MAX_EVENTS_PER_MESSAGE) {
+    return { ok: false, rejection: { code: 'TOO_MANY_EVENTS', reason: `ingest message of ${count} events exceeds ${MAX_EVENTS_PER_MESSAGE}` } };
   }
   let decoded;
   try {

@@ -87,10 +87,12 @@ export async function readChainTail(jsm: JetStreamManager, chainId: string): Pro
   const hash = chainHash(prev, tail.data);
   const claimedPrev = headerHash(tail.header, HEADERS.prevHash, chainId, last);
   const claimedHash = headerHash(tail.header, HEADERS.hash, chainId, last);
-  if (claimedPrev && !constantTimeEqual(claimedPrev, prev)) {
+  // Every record a sequencer writes carries both: one without them was not written by a sequencer.
+  if (!claimedPrev || !claimedHash) throw integrity(chainId, last, 'lacks its Hwl-Prev-Hash/Hwl-Hash headers: not written by a sequencer');
+  if (!constantTimeEqual(claimedPrev, prev)) {
     throw integrity(chainId, last, `links to ${toHex(claimedPrev)}, but record ${last - 1} hashes to ${toHex(prev)} (broken link)`);
   }
-  if (claimedHash && !constantTimeEqual(claimedHash, hash)) {
+  if (!constantTimeEqual(claimedHash, hash)) {
     throw integrity(chainId, last, `claims hash ${toHex(claimedHash)}, recomputed ${toHex(hash)}`);
   }
   const watermark = watermarkFromHeaders(tail.header);

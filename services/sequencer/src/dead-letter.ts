@@ -51,22 +51,32 @@ function deadLetterHeaders(d: DeadLetter, truncatedFrom: number | undefined): Ms
   return h;
 }
 
+/** Dead letters in flight at once, at most (a message may carry up to MAX_EVENTS_PER_MESSAGE rejected events). */
+const DLQ_IN_FLIGHT = 256;
+
 /**
- * Publishes dead letters concurrently and resolves once every one is stored
- * (or was a duplicate of one stored before). Throws when any is refused: the
- * caller must not move past these events until their dead letters are durable.
+ * Publishes dead letters, up to DLQ_IN_FLIGHT at a time, and resolves once
+ * every one is stored, with, per letter, whether the stream already held it
+ * (a duplicate Nats-Msg-Id: dead-lettered by an earlier session, not again).
+ * Throws when any is refused: the caller must not move past these events
+ * until their dead letters are durable.
  */
-export async function publishDeadLetters(js: JetStreamClient, chainId: string, letters: readonly DeadLetter[], maxPayload: number): Promise<void> {
+export async function publishDeadLetters(js: JetStreamClient, chainId: string, letters: readonly DeadLetter[], maxPayload: number): Promise<boolean[]> {
   const room = Math.max(1024, maxPayload - 8192);
-  await Promise.all(
-    letters.map((d) => {
-      const truncated = d.body.length > room;
-      const body = truncated ? d.body.subarray(0, room) : d.body;
-      return js.publish(subjects.dlq(chainId), body, {
-        msgID: deadLetterMsgId(d.ingestSeq, d.index),
-        headers: deadLetterHeaders(d, truncated ? d.body.length : undefined),
-        timeout: 10_000,
-      });
-    }),
-  );
+  const duplicate: boolean[] = [];
+  for (let from = 0; from < letters.length; from += DLQ_IN_FLIGHT) {
+    const acks = await Promise.all(
+      letters.slice(from, from + DLQ_IN_FLIGHT).map((d) => {
+        const truncated = d.body.length > room;
+        const body = truncated ? d.body.subarray(0, room) : d.body;
+        return js.publish(subjects.dlq(chainId), body, {
+          msgID: deadLetterMsgId(d.ingestSeq, d.index),
+          headers: deadLetterHeaders(d, truncated ? d.body.length : undefined),
+          timeout: 10_000,
+        });
+      }),
+    );
+    for (const a of acks) duplicate.push(a.duplicate);
+  }
+  return duplicate;
 }

@@ -9,6 +9,8 @@ export { readChainTail, type ChainTail } from './chain-tail.js';
 export { type Watermark, WATERMARK_ORIGIN, isCovered, watermarkFromHeaders } from './watermark.js';
 export {
   admitIngestMessage,
+  countBatchEvents,
+  MAX_EVENTS_PER_MESSAGE,
   splitBatchEvents,
   singleEventBatch,
   rejectionOf,

@@ -243,7 +243,8 @@ export class SealingSession {
   private nextSeq: bigint;
   private prevHash: Uint8Array;
   private lastSealedAt: number;
-  private readonly watermark: Watermark;
+  /** The tail's watermark; the origin instead when the ingest stream was recreated after it (createConsumer). */
+  private watermark: Watermark;
   /** The watermark of the last stored record (confirmedWatermark's fields). */
   private confirmedIngestSeq: number;
   private confirmedIndex: number;
@@ -350,6 +351,7 @@ export class SealingSession {
         if (!(e instanceof JetStreamApiError && e.code === 10014) && !(e instanceof Error && /not found/i.test(e.message))) throw e;
       }
     }
+    await this.checkIngestEpoch();
     await this.purgeHandledPrefix();
     const start = this.watermark.ingestSeq;
     // A name of its own: pulls of a stale session (same durable name) would
@@ -373,7 +375,15 @@ export class SealingSession {
     const { log } = this.ctx;
     const ended = new Promise<void>((resolve) => (this.onEnded = resolve));
     if (this.outcome) this.onEnded?.();
-    const messages = await this.createConsumer();
+    let messages: ConsumerMessages;
+    try {
+      messages = await this.createConsumer();
+    } catch (e) {
+      // Nothing was appended: release the PubAck subscription and timer (a
+      // session is made per retry, and JetStream may be down for long).
+      this.pipeline.close();
+      throw e;
+    }
     this.messages = messages;
     void this.watchStatus(messages);
     const startedAt = performance.now();
@@ -792,17 +802,51 @@ export class SealingSession {
 
   private async deadLetter(letters: DeadLetter[]): Promise<void> {
     const { js, chainId, log, metrics, nc } = this.ctx;
+    let duplicate: boolean[];
     try {
-      await publishDeadLetters(js, chainId, letters, nc.info?.max_payload ?? 1024 * 1024);
+      duplicate = await publishDeadLetters(js, chainId, letters, nc.info?.max_payload ?? 1024 * 1024);
     } catch (e) {
       this.fail('unavailable', `dead-letter publish failed: ${e instanceof Error ? e.message : String(e)}`);
       return;
     }
-    for (const d of letters) {
+    letters.forEach((d, i) => {
+      // Already dead-lettered by an earlier session (same ingest position): counted and logged then.
+      if (duplicate[i]) {
+        log.debug({ code: d.code, ingestSeq: d.ingestSeq, index: d.index }, 'already dead-lettered');
+        return;
+      }
       this.rejectedCount++;
       metrics.rejected.inc({ chain: chainId, code: d.code });
       log.warn({ code: d.code, ingestSeq: d.ingestSeq, index: d.index, subject: d.origSubject }, `rejected: ${d.reason}`);
-    }
+    });
+  }
+
+  /**
+   * The watermark names a position in the ingest stream that existed when
+   * the tail record was sealed. If that stream was deleted and created again
+   * since (an operator, or a recovery that re-creates missing streams), its
+   * sequences start over: the old watermark would purge the new stream's
+   * first messages and mark its events as already handled (lost without a
+   * trace). A stream whose last sequence is below the watermark, or that was
+   * created after the tail record was sealed (by more than a minute: the
+   * two times come from different clocks), is a new one: it is consumed from
+   * its start.
+   */
+  private async checkIngestEpoch(): Promise<void> {
+    const w = this.watermark;
+    if (w.ingestSeq === 0) return;
+    const info = await this.ctx.jsm.streams.info(this.ingestStream);
+    const createdMs = Date.parse(info.created);
+    const recreatedAfterTail = Number.isFinite(createdMs) && this.tail.sealedAtMs > 0n && createdMs > Number(this.tail.sealedAtMs) + 60_000;
+    if (info.state.last_seq >= w.ingestSeq && !recreatedAfterTail) return;
+    this.ctx.log.warn(
+      { watermark: w, ingestLastSeq: info.state.last_seq, ingestCreated: info.created },
+      `ingest stream ${this.ingestStream} was created after the chain's watermark ${w.ingestSeq}/${w.index}: consuming it from its start`,
+    );
+    this.watermark = { ingestSeq: 0, index: -1 };
+    this.confirmedIngestSeq = 0;
+    this.confirmedIndex = -1;
+    this.expectedNext = undefined;
   }
 
   private async maxAckPending(): Promise<number> {

@@ -1,0 +1,125 @@
+/**
+ * The ingest stream deleted and created again (an operator, or the agents'
+ * and sequencer's own recovery, which re-create missing streams): its
+ * sequences start over below the chain's watermark. The sequencer must
+ * consume the new stream from its start, not purge its first messages or
+ * skip their events as already handled. Also: a hostile message of more
+ * events than any producer sends is one dead letter, not one per event.
+ * Real nats-server, in-process sequencer.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { Registry } from 'prom-client';
+import { connectNats, ensureChainTopology, streams } from '@hwledger/core';
+import { TestNatsServer, waitFor } from '@hwledger/testkit';
+import { countBatchEvents, MAX_EVENTS_PER_MESSAGE, RawHeaders, readChainTail, Sequencer } from '@hwledger/sequencer';
+import { sealEvent } from '@hwledger/chain';
+import { HEADERS, subjects } from '@hwledger/core';
+import { checkChain, dlqCounts, exactlyOnce, makeEvents, publishEvents, publishRaw } from './helpers.js';
+
+let server: TestNatsServer;
+let nc: NatsConnection;
+
+beforeAll(async () => {
+  server = await TestNatsServer.start();
+  nc = await connectNats(server.url, 'test');
+});
+afterAll(async () => {
+  await nc?.close();
+  await server?.stop();
+});
+
+async function sealAll(chain: string, count: number, now?: () => number): Promise<void> {
+  const seq = new Sequencer({ nc, chainId: chain, registry: new Registry(), takeoverGraceMs: 0, ...(now ? { now } : {}) });
+  await seq.start();
+  try {
+    await waitFor(async () => (await checkChain(nc, chain)).count >= count, 30_000, 50, `${count} records`);
+  } finally {
+    await seq.stop();
+  }
+}
+
+async function recreateIngest(chain: string): Promise<void> {
+  const jsm = await jetstreamManager(nc);
+  await jsm.streams.delete(streams.ingest(chain));
+  await ensureChainTopology(nc, chain);
+}
+
+describe('ingest stream re-created under the chain', () => {
+  it('a new stream shorter than the watermark is consumed from its start', async () => {
+    const chain = 'recreated-short';
+    await ensureChainTopology(nc, chain);
+    const first = makeEvents(0, 100, 'rc/a');
+    await publishEvents(nc, chain, first, 10); // ingest 1..10: the watermark ends at 10
+    await sealAll(chain, 100);
+    await recreateIngest(chain);
+    const second = makeEvents(1_000, 30, 'rc/a');
+    await publishEvents(nc, chain, second, 10); // the new stream's 1..3
+    await sealAll(chain, 130);
+    const check = await checkChain(nc, chain);
+    expect(check.result.ok).toBe(true);
+    expect(exactlyOnce(check.ids, [...first, ...second])).toEqual({ missing: [], doubled: [], unexpected: [] });
+  });
+
+  it('a new stream created after the tail was sealed is consumed from its start, even once longer than the watermark', async () => {
+    const chain = 'recreated-long';
+    await ensureChainTopology(nc, chain);
+    const first = makeEvents(0, 20, 'rl/a');
+    await publishEvents(nc, chain, first, 10); // watermark at ingest 2
+    // Sealed "two hours ago" (the sequencer's clock), so the new stream is younger than the tail.
+    await sealAll(chain, 20, () => Date.now() - 2 * 3_600_000);
+    await recreateIngest(chain);
+    const second = makeEvents(1_000, 50, 'rl/a');
+    await publishEvents(nc, chain, second, 10); // the new stream's 1..5: past the old watermark
+    await sealAll(chain, 70);
+    const check = await checkChain(nc, chain);
+    expect(check.result.ok).toBe(true);
+    expect(exactlyOnce(check.ids, [...first, ...second])).toEqual({ missing: [], doubled: [], unexpected: [] });
+  });
+});
+
+describe('a message of more events than any producer sends', () => {
+  it('is counted without decoding and dead-lettered once, as TOO_MANY_EVENTS', async () => {
+    const chain = 'too-many';
+    await ensureChainTopology(nc, chain);
+    // version 1, then MAX + 1 empty events (each would be MISSING_PAYLOAD on its own).
+    const n = MAX_EVENTS_PER_MESSAGE + 1;
+    const body = new Uint8Array(2 + 2 * n);
+    body.set([0x08, 0x01]);
+    for (let i = 0; i < n; i++) body.set([0x12, 0x00], 2 + 2 * i);
+    expect(countBatchEvents(body)).toBe(n);
+    const seq = new Sequencer({ nc, chainId: chain, registry: new Registry(), takeoverGraceMs: 0 });
+    await seq.start();
+    try {
+      await publishRaw(nc, chain, body);
+      const good = makeEvents(0, 5, 'tm/a');
+      await publishEvents(nc, chain, good, 5);
+      await waitFor(async () => (await checkChain(nc, chain)).count >= 5, 30_000, 50, 'valid events after it');
+      expect(await dlqCounts(nc, chain)).toEqual({ TOO_MANY_EVENTS: 1 });
+    } finally {
+      await seq.stop();
+    }
+  });
+});
+
+describe('the chain tail check', () => {
+  it('refuses a tail without Hwl-Hash / Hwl-Prev-Hash (not written by a sequencer), even when its bytes link', async () => {
+    const chain = 'tail-no-hash';
+    await ensureChainTopology(nc, chain);
+    await publishEvents(nc, chain, makeEvents(0, 3, 'tn/a'), 3);
+    await sealAll(chain, 3);
+    const jsm = await jetstreamManager(nc);
+    const tail = await readChainTail(jsm, chain);
+    // A correctly linked record with the watermark headers but no hash headers.
+    const forged = sealEvent(makeEvents(100, 1, 'tn/a')[0]!, { chainId: chain, sequence: tail.sequence + 1n, sealedAtMs: tail.sealedAtMs + 1n }, tail.hash);
+    const h = new RawHeaders([
+      [HEADERS.ingestSeq, '1'],
+      [HEADERS.ingestIndex, '0'],
+    ]).asMsgHdrs();
+    nc.publish(subjects.chain(chain, forged.record.kind, forged.record.tenant || '_'), forged.canonical, { headers: h });
+    await nc.flush();
+    await waitFor(async () => (await jsm.streams.info(streams.chain(chain))).state.last_seq === 4, 5_000, 50, 'forged record');
+    await expect(readChainTail(jsm, chain)).rejects.toMatchObject({ code: 'INTEGRITY', message: expect.stringMatching(/lacks its Hwl-Prev-Hash\/Hwl-Hash headers/) });
+  });
+});
