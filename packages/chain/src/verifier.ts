@@ -168,7 +168,8 @@ export class ChainVerifier {
       return this.fail(this.seq < head.sequence ? this.seq + 1n : head.sequence + 1n, 'anchor_mismatch', `chain ends at ${this.seq}, trusted head is at ${head.sequence}`);
     }
     if (!constantTimeEqual(head.hash, this.prev)) {
-      return this.fail(head.sequence, 'anchor_mismatch', `hash at ${head.sequence} differs from the trusted head`);
+      // Without per-record hash claims the altered record cannot be located: say so.
+      return this.fail(head.sequence, 'anchor_mismatch', `hash at ${head.sequence} differs from the trusted head (some record up to ${head.sequence} was altered; which one cannot be told without per-record hash claims)`);
     }
     return undefined;
   }
