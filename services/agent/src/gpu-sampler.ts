@@ -209,7 +209,9 @@ export class GpuSampler {
       );
       metrics++;
     }
-    const { missing, returned } = this.checkMissing(known, sample.gpus, observedAtMs, errors);
+    // A GPU whose line nvidia-smi printed but that could not be read (its uuid could) is present, not missing: its line error says what is wrong.
+    const present = [...sample.gpus.map((g) => g.uuid), ...sample.errors.flatMap((e) => (e.gpuUuid !== undefined ? [e.gpuUuid] : []))];
+    const { missing, returned } = this.checkMissing(known, present, observedAtMs, errors);
     for (const e of errors) this.noteError(e);
     await Promise.all([...accepted, ...registrations.map((r) => r.done)]);
     if (registrations.length > 0 || knownChanged) {
@@ -224,8 +226,8 @@ export class GpuSampler {
    * error each (appended to `errors`), no event. GPUs that were missing and
    * are listed again are logged as back.
    */
-  private checkMissing(known: Record<string, KnownDevice>, gpus: readonly { uuid: string }[], observedAtMs: number, errors: NvidiaSmiError[]): { missing: string[]; returned: string[] } {
-    const listed = new Set(gpus.map((g) => g.uuid));
+  private checkMissing(known: Record<string, KnownDevice>, presentUuids: readonly string[], observedAtMs: number, errors: NvidiaSmiError[]): { missing: string[]; returned: string[] } {
+    const listed = new Set(presentUuids);
     const missing: string[] = [];
     for (const [uuid, dev] of Object.entries(known)) {
       if (listed.has(uuid)) continue;

@@ -27,9 +27,17 @@
  * - the bytes in between form a `corrupt` region: reported, kept for a human,
  *   never replayed.
  * - when no valid frame follows, everything from `pos` to the end is the
- *   region: a `torn` tail when it does not even hold one complete frame (a
- *   crash in the middle of an append), `corrupt` when it starts with a
- *   complete frame that fails its checksum.
+ *   region: a `torn` tail only when it looks like what a crash in the middle
+ *   of an append leaves (fewer bytes than a frame header, a valid header
+ *   whose frame runs past the end, or only zero bytes: a size extended
+ *   before the data reached the disk); `corrupt` otherwise (a complete frame
+ *   failing its checksum, or a damaged header: that frame may have been
+ *   acknowledged).
+ * - limit: after a power failure, a file system may persist the pages of one
+ *   multi-frame append out of order (a hole, then later frames of the same
+ *   unacknowledged write). The scan replays the later frames; their events
+ *   were never acknowledged, so a caller that retries the missing ones sends
+ *   them after these.
  */
 import type { FileHandle } from 'node:fs/promises';
 import { decodeFramePayload, FRAME_HEADER_BYTES, FRAME_VERSION, MAX_FRAME_PAYLOAD, readFrameHeader } from './outbox-frame.js';
@@ -138,12 +146,26 @@ function plausibleFrameStart(buf: Uint8Array, at: number, filePos: number, size:
 
 type FrameAt = { ok: true; frame: ScannedFrame } | { ok: false; why: string; complete: boolean; end?: number };
 
+/** A valid header whose frame runs past the end of the segment. */
+const TRUNCATED = 'truncated frame';
+
+/** True when every byte from `pos` to the end of the segment is zero. */
+async function allZero(r: SegmentReader, pos: number): Promise<boolean> {
+  for (let at = pos; at < r.size; ) {
+    const b = await r.bytes(at, WINDOW_BYTES);
+    if (b.length === 0) break;
+    for (let i = 0; i < b.length; i++) if (b[i] !== 0) return false;
+    at += b.length;
+  }
+  return true;
+}
+
 /** Checks the frame at `pos` completely (length, bounds, checksum, payload structure). */
 async function frameAt(r: SegmentReader, pos: number): Promise<FrameAt> {
   const h = readFrameHeader(await r.bytes(pos, FRAME_HEADER_BYTES));
   if (!h.ok) return { ok: false, why: h.why, complete: false };
   const end = pos + FRAME_HEADER_BYTES + h.payloadLen;
-  if (end > r.size) return { ok: false, why: 'truncated frame', complete: false };
+  if (end > r.size) return { ok: false, why: TRUNCATED, complete: false };
   const d = decodeFramePayload(await r.bytes(pos + FRAME_HEADER_BYTES, h.payloadLen), h.crc);
   if (!d.ok) return { ok: false, why: d.why, complete: true, end };
   return { ok: true, frame: { pos, len: end - pos, events: d.entry.events } };
@@ -220,7 +242,8 @@ export async function scanSegment(r: SegmentReader): Promise<SegmentScan> {
     }
     const next = await nextValidFrame(r, pos + 1);
     if (next === undefined) {
-      bad.push({ pos, end: r.size, kind: f.complete ? 'corrupt' : 'torn', why: f.why, resync: 'none' });
+      const torn = !f.complete && (r.size - pos < FRAME_HEADER_BYTES || f.why === TRUNCATED || (await allZero(r, pos)));
+      bad.push({ pos, end: r.size, kind: torn ? 'torn' : 'corrupt', why: f.why, resync: 'none' });
       break;
     }
     if (next === f.end) {

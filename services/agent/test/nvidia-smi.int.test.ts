@@ -240,6 +240,27 @@ describe('GpuSampler -> agent -> ingest stream', () => {
     await agent.stop();
   });
 
+  it('a registered GPU whose line cannot be read (identity field unreadable, uuid readable) is present, not gpu_missing', async () => {
+    const chainId = 'smi-unreadable-line';
+    const stateDir = join(tmp, 'unreadable-line');
+    const smi = switchableNvidiaSmi(join(tmp, 'unreadable-line-smi'));
+    const [line0, line1] = readFixture('na-power.csv').split('\n');
+    const gpu1 = 'GPU-b7e31c09-4d6a-2f80-c5e9-a13d7b0f4628';
+    const agent = await Agent.open({ chainId, node: 'gpu-10', natsUrl: server.url, outboxDir: stateDir });
+    const sampler = new GpuSampler({ sink: agent, bin: smi.bin, hostname: 'gpu-10.example', stateDir });
+    smi.print(`${line0}\n${line1}\n`);
+    expect((await sampler.sampleOnce()).registered).toBe(2);
+    // memory.total of GPU 1 unreadable: its line is an error, the GPU is still there.
+    const cols = line1!.split(',');
+    cols[4] = ' [Unknown Error]';
+    smi.print(`${line0}\n${cols.join(',')}\n`);
+    const r = await sampler.sampleOnce();
+    expect(r.missing).toEqual([]);
+    expect(r.errors.map((e) => e.reason)).not.toContain('gpu_missing');
+    expect(r.errors.some((e) => e.gpuUuid === gpu1)).toBe(true);
+    await agent.stop();
+  });
+
   it('a failing sample rejects with the typed error and emits nothing', async () => {
     const chainId = 'smi-fail';
     const agent = await Agent.open({ chainId, node: 'n', natsUrl: server.url, outboxDir: join(tmp, 'fail') });

@@ -312,3 +312,26 @@ describe('Outbox: random damage (property)', () => {
     );
   });
 });
+
+describe('Outbox: the last frame damaged vs torn', () => {
+  it('a damaged length field in the last frame is corrupt (it may have been acknowledged), not a torn append', async () => {
+    const es = [1, 2].map((i) => entry(i));
+    const { dir, seg, at, bytes } = await outboxWith(es);
+    bytes[at[1]!] = 0x80; // length byte 0 of the last frame: implausible length
+    writeFileSync(seg, bytes);
+    const box = await Outbox.open(dir);
+    expect(await drain(box)).toEqual(ids(1));
+    expect(box.quarantined).toMatchObject({ tornTails: 0, corruptRegions: 1, corruptBytes: bytes.length - at[1]! });
+    await box.close();
+  });
+
+  it('a zero-filled tail (the size grew before the data reached the disk) is a torn append', async () => {
+    const es = [1, 2].map((i) => entry(i));
+    const { dir, seg, bytes } = await outboxWith(es);
+    writeFileSync(seg, Buffer.concat([bytes, Buffer.alloc(100)]));
+    const box = await Outbox.open(dir);
+    expect(await drain(box)).toEqual(ids(1, 2));
+    expect(box.quarantined).toMatchObject({ tornTails: 1, tornBytes: 100, corruptRegions: 0 });
+    await box.close();
+  });
+});
