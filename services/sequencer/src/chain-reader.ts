@@ -107,7 +107,7 @@ export async function* readChain(nc: NatsConnection, chainId: string, opts: Read
       yield { sequence: seq, canonical: m.data, headers: m.headers, subject: m.subject };
       if (end !== undefined && seq >= end) break;
       // Nothing more in the stream (the rest of the range was purged while reading).
-      if (process.env.XX_NOPEND !== "1" && end !== undefined && m.info.pending === 0) break;
+      if (end !== undefined && m.info.pending === 0) break;
       if (opts.signal?.aborted) break;
     }
   } finally {
