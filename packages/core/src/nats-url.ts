@@ -5,6 +5,12 @@
  * into `servers` and `user`/`pass` connect options. Several servers may be
  * given comma-separated. Threat: passwords in logs and error messages —
  * print URLs only through redactNatsUrl().
+ *
+ * Userinfo is everything between `scheme://` and the LAST `@` of a server
+ * (a host never holds an `@`), and the user ends at its first `:`: so a
+ * password may hold `/`, `@` and `:` as they are (base64 passwords hold `/`),
+ * or percent-encoded (`%2F`, `%40`, `%3A`). A `,` separates servers: write a
+ * comma in a password as `%2C`, and a `%` as `%25`.
  */
 import { HwlError } from './errors.js';
 
@@ -14,13 +20,28 @@ export interface NatsConnectTarget {
   pass?: string;
 }
 
+interface ServerParts {
+  /** `nats://`, or '' for a bare `host:port`. */
+  scheme: string;
+  /** Raw (still percent-encoded) userinfo, undefined when the server has no `@`. */
+  userinfo?: string;
+  /** host[:port] and whatever follows it. */
+  rest: string;
+}
+
+function splitServer(raw: string): ServerParts {
+  const m = /^[a-z][a-z0-9+.-]*:\/\//i.exec(raw);
+  const scheme = m?.[0] ?? '';
+  const after = raw.slice(scheme.length);
+  const at = after.lastIndexOf('@');
+  if (at < 0) return { scheme, rest: after };
+  return { scheme, userinfo: after.slice(0, at), rest: after.slice(at + 1) };
+}
+
 export function natsConnectTarget(url: string): NatsConnectTarget {
   const out: NatsConnectTarget = { servers: [] };
   for (const raw of url.split(',').map((s) => s.trim()).filter((s) => s !== '')) {
-    const m = /^([a-z][a-z0-9+.-]*:\/\/)?(?:([^@/]*)@)?(.*)$/i.exec(raw);
-    const scheme = m?.[1] ?? '';
-    const userinfo = m?.[2];
-    const rest = m?.[3] ?? raw;
+    const { scheme, userinfo, rest } = splitServer(raw);
     if (userinfo !== undefined && userinfo !== '') {
       const i = userinfo.indexOf(':');
       let user: string;
@@ -29,7 +50,7 @@ export function natsConnectTarget(url: string): NatsConnectTarget {
         user = decodeURIComponent(i < 0 ? userinfo : userinfo.slice(0, i));
         pass = i < 0 ? undefined : decodeURIComponent(userinfo.slice(i + 1));
       } catch {
-        throw new HwlError('CONFIG', `NATS URL ${redactNatsUrl(raw)}: malformed percent-escape in its credentials`);
+        throw new HwlError('CONFIG', `NATS URL ${redactNatsUrl(raw)}: malformed percent-escape in its credentials (write a % in a password as %25)`);
       }
       if ((out.user !== undefined && out.user !== user) || (out.pass !== undefined && pass !== undefined && out.pass !== pass)) {
         throw new HwlError('CONFIG', 'NATS URLs: every server must carry the same credentials');
@@ -42,7 +63,24 @@ export function natsConnectTarget(url: string): NatsConnectTarget {
   return out;
 }
 
-/** The URL(s) with any password replaced by ***. */
-export function redactNatsUrl(url: string): string {
-  return url.replace(/(:\/\/[^:@/,]*):[^@/,]*@/g, '$1:***@');
+/** One whitespace- and comma-free piece of text with its password (if any) replaced by ***. */
+function redactPiece(piece: string): string {
+  // A URL may sit inside the piece (`url="postgres://…"`): its userinfo starts after the scheme.
+  const m = /[a-z][a-z0-9+.-]*:\/\//i.exec(piece);
+  const start = m ? m.index + m[0].length : 0;
+  const at = piece.lastIndexOf('@');
+  if (at < start) return piece;
+  const colon = piece.indexOf(':', start);
+  if (colon < 0 || colon > at) return piece;
+  return `${piece.slice(0, colon)}:***${piece.slice(at)}`;
+}
+
+/**
+ * The URL(s) with any password replaced by ***: `nats://user:***@host:4222`.
+ * Works for comma-separated server lists, for any scheme (postgres:// too)
+ * and on free text holding URLs (an error message, a command line), so it is
+ * the one redaction for whatever is logged or printed.
+ */
+export function redactNatsUrl(text: string): string {
+  return text.replace(/[^\s,]+/g, redactPiece);
 }

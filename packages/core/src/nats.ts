@@ -16,7 +16,7 @@ export async function connectNats(url: string, name: string, opts: { maxReconnec
       timeout: opts.timeoutMs ?? 5_000,
     });
   } catch (e) {
-    throw new HwlError('NATS_UNREACHABLE', `cannot reach NATS at ${redactNatsUrl(url)} (set --nats or NATS_URL): ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    throw new HwlError('NATS_UNREACHABLE', `cannot reach NATS at ${redactNatsUrl(url)} (set --nats or NATS_URL): ${redactNatsUrl(e instanceof Error ? e.message : String(e))}`, { cause: e });
   }
 }
 

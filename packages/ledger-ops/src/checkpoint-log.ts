@@ -93,8 +93,9 @@ export function parseCheckpointMessage(chainId: string, m: StreamMsg): StoredChe
   };
 }
 
-export async function openCheckpointBucket(nc: NatsConnection): Promise<KV> {
-  return new Kvm(nc).create(CHECKPOINT_BUCKET, { history: 5 });
+/** Opens the checkpoint bucket, creating it with `replicas` copies when missing (an existing bucket is opened as it is). */
+export async function openCheckpointBucket(nc: NatsConnection, replicas = 1): Promise<KV> {
+  return new Kvm(nc).create(CHECKPOINT_BUCKET, { history: 5, replicas });
 }
 
 export class CheckpointLog {

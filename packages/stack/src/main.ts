@@ -1,27 +1,36 @@
 /**
  * `npm start` / `hwledger-stack`: runs the local stack until Ctrl-C
- * (SIGINT) or SIGTERM, then stops every process it started and exits 0.
+ * (SIGINT), SIGTERM or SIGHUP (the terminal closed), then stops every
+ * process it started and exits 0.
  * Bad settings: one line on stderr naming the setting, exit 2; a failure
  * while starting or running: one line, everything stopped, exit 1.
  */
 import { isStackError, StackError } from './stack-error.js';
 import { resolveStackConfig } from './stack-config.js';
-import { startStack, type Stack } from './stack.js';
+import { redactNatsUrl } from '@hwledger/core';
+import { runStack, startStack, type Stack } from './stack.js';
 import { EXAMPLE_FLEET, fleetUsers, renderAuthorization } from './nats-auth.js';
 import { ensureTopology, parseTopologyArgs } from './topology.js';
 
+// After SIGHUP the terminal is gone: a write to it fails (EIO/EPIPE), which must not kill the runner before it has stopped the stack.
+for (const s of [process.stdout, process.stderr]) s.on('error', () => undefined);
+
 function say(line: string): void {
-  process.stdout.write(`${line}\n`);
+  try {
+    process.stdout.write(`${line}\n`);
+  } catch {
+    /* no terminal any more */
+  }
 }
 
 function fail(e: unknown): never {
   if (isStackError(e)) {
-    process.stderr.write(`hwledger start: ${e.oneLine()}\n`);
+    process.stderr.write(`hwledger start: ${redactNatsUrl(e.oneLine())}\n`);
     process.exit(e.exitCode);
   }
   const code = (e as { code?: unknown } | undefined)?.code;
   const msg = e instanceof Error ? e.message : String(e);
-  process.stderr.write(`hwledger start: ${typeof code === 'string' ? `${code}: ` : ''}${msg.split('\n')[0] ?? msg}\n`);
+  process.stderr.write(`hwledger start: ${typeof code === 'string' ? `${code}: ` : ''}${redactNatsUrl(msg.split('\n')[0] ?? msg)}\n`);
   process.exit(1);
 }
 
@@ -31,7 +40,7 @@ function banner(stack: Stack, chains: string[]): void {
   say(`hwledger is running: chains ${chains.map((c) => `${c} (from sequence ${i.resumedAt[c] ?? '0'})`).join(', ')}`);
   say(`  dashboard  ${i.dashboardUrl}`);
   say(`  API        ${i.apiUrl}  (gRPC ${i.grpcAddress})${i.keys.operatorKeyFile ? `; operator key in ${i.keys.operatorKeyFile}` : ''}`);
-  say(`  NATS       ${i.natsUrl}`);
+  say(`  NATS       ${redactNatsUrl(i.natsUrl)}`);
   say(`  metrics    ${i.services.filter((s) => s.metrics !== '').map((s) => `${s.name} ${s.metrics}`).join('\n             ')}`);
   say(`  logs       ${i.logs}`);
   say('Press Ctrl-C to stop everything.');
@@ -44,32 +53,25 @@ async function start(): Promise<void> {
   } catch (e) {
     fail(e);
   }
-  let stack: Stack;
-  let signalled: NodeJS.Signals | undefined;
-  // A signal while starting: finish starting (or failing), then stop.
-  const onSignal = (s: NodeJS.Signals): void => {
-    signalled ??= s;
-    wake();
-  };
-  let wake: () => void = () => undefined;
-  const signalledP = new Promise<void>((r) => (wake = r));
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const chains = cfg.chains;
+  let code: number;
   try {
-    stack = await startStack(cfg, (l) => say(`hwledger start: ${l}`));
+    // SIGINT, SIGTERM and SIGHUP stop the stack (STOP_SIGNALS); a signal while starting: finish starting (or failing), then stop.
+    code = await runStack(() => startStack(cfg, (l) => say(`hwledger start: ${l}`)), {
+      started: (stack: Stack) => banner(stack, chains),
+      say: (l) => say(l === '' ? '' : `hwledger start: ${l}`),
+      warn: (l) => {
+        try {
+          process.stderr.write(`hwledger start: ${l}\n`);
+        } catch {
+          /* no terminal any more */
+        }
+      },
+    });
   } catch (e) {
     fail(e);
   }
-  banner(stack, cfg.chains);
-  const outcome = await Promise.race([signalledP.then(() => undefined), stack.failed]);
-  if (outcome) {
-    process.stderr.write(`hwledger start: ${outcome.service} ${outcome.message.replace(/\s*\n\s*/g, ' ')}; stopping the stack\n`);
-  } else {
-    say(`\nhwledger start: ${signalled ?? 'signal'} received, stopping…`);
-  }
-  await stack.stop();
-  say('hwledger start: stopped.');
-  process.exit(outcome ? 1 : 0);
+  process.exit(code);
 }
 
 const cmd = process.argv[2];

@@ -3,9 +3,16 @@
  * stays readable), it is started in its own process group so a terminal
  * Ctrl-C reaches only the stack runner (which then stops children in
  * dependency order), and stop() signals it and waits for it to exit.
+ *
+ * Logs are private (other local users must not read them: the stack's
+ * database password): a log file is made 0600 (an older one is narrowed to
+ * 0600), and the command line it records has every URL password replaced by
+ * ***. Secrets should not be in argv at all (`ps` shows it to every user):
+ * pass them in `env`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { createWriteStream, fchmodSync, openSync, type WriteStream } from 'node:fs';
+import { redactNatsUrl } from '@hwledger/core';
 
 export interface ManagedProcessOptions {
   name: string;
@@ -36,6 +43,11 @@ function installExitHook(): void {
   });
 }
 
+/** A command line as it may be logged: every URL password (postgres://u:p@…, nats://u:p@…) replaced by ***. */
+export function redactArgv(argv: readonly string[]): string[] {
+  return argv.map((a) => redactNatsUrl(a));
+}
+
 export class ManagedProcess {
   readonly proc: ChildProcess;
   private readonly log: WriteStream;
@@ -45,8 +57,10 @@ export class ManagedProcess {
 
   constructor(readonly o: ManagedProcessOptions) {
     installExitHook();
-    this.log = createWriteStream(o.logFile, { flags: 'a' });
-    this.log.write(`\n--- ${new Date().toISOString()} start ${o.command} ${o.args.join(' ')}\n`);
+    const fd = openSync(o.logFile, 'a', 0o600);
+    fchmodSync(fd, 0o600);
+    this.log = createWriteStream(o.logFile, { fd });
+    this.log.write(`\n--- ${new Date().toISOString()} start ${redactArgv([o.command, ...o.args]).join(' ')}\n`);
     this.proc = spawn(o.command, o.args, {
       env: o.env ?? process.env,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -91,8 +105,12 @@ export class ManagedProcess {
     return this.stopping;
   }
 
-  /** The last meaningful line the process wrote (for one-line errors). */
+  /** The last meaningful line the process wrote (for one-line errors), URL passwords redacted. */
   lastLine(): string {
+    return redactNatsUrl(this.rawLastLine());
+  }
+
+  private rawLastLine(): string {
     const lines = this.tail
       .split('\n')
       .map((l) => l.trim())

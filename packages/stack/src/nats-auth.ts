@@ -37,8 +37,10 @@ export interface Permissions {
 
 export type Role =
   | { role: 'agent'; chain: string; node: string }
-  | { role: 'sequencer'; chain: string }
-  | { role: 'reader'; chains: string[] }
+  /** `durables`: operator-made durables on its chain stream (billing's) it may not replace or pull from. */
+  | { role: 'sequencer'; chain: string; durables?: string[] }
+  /** `fleets`: fleet anchors (HWL_FLEET_<fleet>) it reads; `durables`: operator-made durables it may not replace or pull from. */
+  | { role: 'reader'; chains: string[]; fleets?: string[]; durables?: string[] }
   | { role: 'billing'; chains: string[]; durables: string[] }
   | { role: 'admin' };
 
@@ -48,6 +50,12 @@ const INBOX = '_INBOX.>';
 /** Topology changes nobody but an admin makes. */
 const TOPOLOGY_WRITES = ['$JS.API.STREAM.CREATE.>', '$JS.API.STREAM.UPDATE.>', '$JS.API.STREAM.DELETE.>', '$JS.API.STREAM.PURGE.>', '$JS.API.STREAM.MSG.DELETE.>'];
 
+/** KV buckets are streams named KV_<bucket>. */
+const kvStream = (bucket: string): string => `KV_${bucket}`;
+
+/** Direct get of the last value of one KV key (what nats.js KV `get` sends on a bucket with allow_direct). */
+const kvGet = (bucket: string, key: string): string => `$JS.API.DIRECT.GET.${kvStream(bucket)}.$KV.${bucket}.${key}`;
+
 function chainReadSubjects(chain: string): string[] {
   const s = streams.chain(chain);
   return [
@@ -56,6 +64,33 @@ function chainReadSubjects(chain: string): string[] {
     `$JS.API.DIRECT.GET.${s}`,
     `$JS.API.DIRECT.GET.${s}.>`,
   ];
+}
+
+/**
+ * Ordered consumers of nats.js v3 (`js.consumers.get(stream, opts)`): each is
+ * created as `$JS.API.CONSUMER.CREATE.<stream>.oc_<nuid>_<n>` (plus
+ * `.<filter>` when filtered), pulled with `CONSUMER.MSG.NEXT.<stream>.<name>`,
+ * never acked (AckPolicy.None) and expires by inactive_threshold. Consumer
+ * names are one token, so the name can only be wildcarded as a whole: the
+ * durables of `guardDurables` are denied by name. No CONSUMER.DELETE: the
+ * client's best-effort delete of a replaced ordered consumer is refused and
+ * the server removes it when inactive.
+ */
+function orderedConsumerSubjects(stream: string): string[] {
+  return [
+    `$JS.API.CONSUMER.CREATE.${stream}.*`,
+    `$JS.API.CONSUMER.CREATE.${stream}.*.>`,
+    `$JS.API.CONSUMER.INFO.${stream}.*`,
+    `$JS.API.CONSUMER.MSG.NEXT.${stream}.*`,
+  ];
+}
+
+/** Operator-made durables on `stream` that a `CONSUMER.CREATE.<stream>.*` allowance must not reach: no replace (create = update of an existing name), no pulls, no acks. */
+function guardDurables(stream: string, durables: readonly string[]): string[] {
+  return durables.flatMap((d) => {
+    assertToken(d, 'durable name');
+    return [`$JS.API.CONSUMER.CREATE.${stream}.${d}`, `$JS.API.CONSUMER.CREATE.${stream}.${d}.>`, `$JS.API.CONSUMER.MSG.NEXT.${stream}.${d}`, `$JS.ACK.${stream}.${d}.>`];
+  });
 }
 
 export function rolePermissions(r: Role): Permissions {
@@ -79,46 +114,78 @@ export function rolePermissions(r: Role): Permissions {
       };
     case 'sequencer': {
       const c = assertToken(r.chain, 'chain id');
+      const ingest = streams.ingest(c);
+      const chain = streams.chain(c);
+      const ckpt = streams.checkpoint(c);
+      const leaderKv = kvStream(KV_BUCKETS.leader);
+      const ckptKv = kvStream(KV_BUCKETS.checkpoints);
+      // Streams it creates when missing (ensureChainTopology, CheckpointLog.open, the KV
+      // buckets): CREATE of an existing stream with another config fails, never updates it.
+      const own = [ingest, chain, streams.dlq(c), ckpt];
       return {
         publish: {
           allow: [
             subjects.chainAll(c),
             subjects.dlq(c),
             subjects.checkpoint(c),
-            // Stream/consumer management for its own chain, the leader lease
-            // and checkpoint KV, acks of its ingest consumer.
-            '$JS.API.>',
+            // Its lease and its latest-checkpoint KV keys.
             `$KV.${KV_BUCKETS.leader}.${c}`,
             `$KV.${KV_BUCKETS.checkpoints}.${c}`,
-            `$JS.ACK.${streams.ingest(c)}.>`,
-            '$JS.FC.>',
+            '$JS.API.INFO',
+            ...[...own, leaderKv, ckptKv].flatMap((s) => [`$JS.API.STREAM.INFO.${s}`, `$JS.API.STREAM.CREATE.${s}`]),
+            `$JS.API.STREAM.MSG.GET.${ingest}`,
+            `$JS.API.STREAM.MSG.GET.${chain}`,
+            `$JS.API.STREAM.MSG.GET.${ckpt}`,
+            kvGet(KV_BUCKETS.leader, c),
+            kvGet(KV_BUCKETS.checkpoints, c),
+            // Its ingest stream: drop the handled prefix, replace its `hwl-sequencer-<nuid>`
+            // consumers (list, delete, create, fetch, ack).
+            `$JS.API.STREAM.PURGE.${ingest}`,
+            `$JS.API.CONSUMER.LIST.${ingest}`,
+            `$JS.API.CONSUMER.CREATE.${ingest}.*`,
+            `$JS.API.CONSUMER.INFO.${ingest}.*`,
+            `$JS.API.CONSUMER.DELETE.${ingest}.*`,
+            `$JS.API.CONSUMER.MSG.NEXT.${ingest}.*`,
+            `$JS.ACK.${ingest}.>`,
+            // Reading its chain (tail at start, the checkpointer's walk) and its checkpoint log.
+            ...orderedConsumerSubjects(chain),
+            ...orderedConsumerSubjects(ckpt),
           ],
-          deny: ['$JS.API.STREAM.DELETE.>', '$JS.API.STREAM.PURGE.>', '$JS.API.STREAM.MSG.DELETE.>'],
+          deny: ['$JS.API.STREAM.UPDATE.>', '$JS.API.STREAM.DELETE.>', '$JS.API.STREAM.MSG.DELETE.>', '$JS.API.CONSUMER.DURABLE.CREATE.>', ...guardDurables(chain, r.durables ?? [])],
         },
         subscribe: { allow: [INBOX, subjects.ingestAll(c)] },
       };
     }
     case 'reader': {
       const allow = ['$JS.API.INFO', '$JS.FC.>'];
+      const deny = [...TOPOLOGY_WRITES, '$JS.API.CONSUMER.DELETE.>', '$JS.API.CONSUMER.DURABLE.CREATE.>', '$JS.ACK.>'];
+      const C = KV_BUCKETS.checkpoints;
       for (const c of r.chains) {
         assertToken(c, 'chain id');
         const s = streams.chain(c);
+        const ckpt = streams.checkpoint(c);
         allow.push(
           ...chainReadSubjects(c),
-          // Ordered (ephemeral) consumers: the projector and verifiers replay from an anchor.
-          `$JS.API.CONSUMER.CREATE.${s}`,
-          `$JS.API.CONSUMER.CREATE.${s}.>`,
-          `$JS.API.CONSUMER.INFO.${s}.>`,
-          `$JS.API.CONSUMER.DELETE.${s}.>`,
-          `$JS.API.CONSUMER.MSG.NEXT.${s}.>`,
-          `$JS.ACK.${s}.>`,
-          `$JS.API.STREAM.INFO.${streams.checkpoint(c)}`,
-          `$JS.API.DIRECT.GET.KV_${KV_BUCKETS.checkpoints}.$KV.${KV_BUCKETS.checkpoints}.${c}`,
+          // Ordered consumers: the projector and verifiers replay from an anchor.
+          ...orderedConsumerSubjects(s),
+          // Checkpoints (API checkpoint status and listing, proofs): the log stream and the KV keys of the chain.
+          `$JS.API.STREAM.INFO.${ckpt}`,
+          `$JS.API.STREAM.MSG.GET.${ckpt}`,
+          ...orderedConsumerSubjects(ckpt),
+          kvGet(C, c),
+          kvGet(C, `${c}.anchor`),
+          kvGet(C, `${c}.archive`),
+          kvGet(C, `${c}.replica`),
         );
+        deny.push(...guardDurables(s, r.durables ?? []));
       }
-      allow.push(`$JS.API.STREAM.INFO.KV_${KV_BUCKETS.checkpoints}`);
+      for (const f of r.fleets ?? []) {
+        const s = `HWL_FLEET_${assertToken(f, 'fleet name')}`;
+        allow.push(`$JS.API.STREAM.INFO.${s}`, `$JS.API.STREAM.MSG.GET.${s}`, ...orderedConsumerSubjects(s));
+      }
+      allow.push(`$JS.API.STREAM.INFO.${kvStream(C)}`);
       return {
-        publish: { allow, deny: TOPOLOGY_WRITES },
+        publish: { allow, deny },
         subscribe: { allow: [INBOX, 'hwl.chain.>', 'hwl.checkpoint.>'] },
       };
     }
@@ -175,9 +242,9 @@ function describe(r: Role): string {
     case 'agent':
       return `agent of node ${r.node} in ${r.chain}: publishes its own ingest subject only`;
     case 'sequencer':
-      return `sequencer of ${r.chain}: the only writer of hwl.chain.${r.chain}.>`;
+      return `sequencer of ${r.chain}: the only writer of hwl.chain.${r.chain}.>; creates only its own streams, updates and deletes none`;
     case 'reader':
-      return `projector / reconciler / API / verifier: reads ${r.chains.join(', ')}, ephemeral consumers only`;
+      return `projector / reconciler / API / verifier: reads ${r.chains.join(', ')} and their checkpoints, ordered (ephemeral) consumers only, deletes or replaces none`;
     case 'billing':
       return `billing consumer: reads ${r.chains.join(', ')} through operator-made durables ${r.durables.join(', ')}; creates nothing`;
     case 'admin':
@@ -209,6 +276,8 @@ export function renderAuthorization(users: AuthUser[]): string {
 export interface FleetLayout {
   regions: { chain: string; nodes: string[] }[];
   billingDurables: string[];
+  /** Fleet anchors the reader (API) reads; default `main` (the fleet-anchor's default name). */
+  fleets?: string[];
 }
 
 /** Users for a fleet: one agent per node, one sequencer per chain, a reader, a billing user and an admin. */
@@ -216,10 +285,10 @@ export function fleetUsers(f: FleetLayout): AuthUser[] {
   const chains = f.regions.map((r) => r.chain);
   const users: AuthUser[] = [{ user: 'admin', password: '', role: { role: 'admin' } }];
   for (const r of f.regions) {
-    users.push({ user: `sequencer-${r.chain}`, password: '', role: { role: 'sequencer', chain: r.chain } });
+    users.push({ user: `sequencer-${r.chain}`, password: '', role: { role: 'sequencer', chain: r.chain, durables: f.billingDurables } });
     for (const n of r.nodes) users.push({ user: `agent-${r.chain}-${n}`, password: '', role: { role: 'agent', chain: r.chain, node: n } });
   }
-  users.push({ user: 'reader', password: '', role: { role: 'reader', chains } });
+  users.push({ user: 'reader', password: '', role: { role: 'reader', chains, fleets: f.fleets ?? ['main'], durables: f.billingDurables } });
   users.push({ user: 'billing', password: '', role: { role: 'billing', chains, durables: f.billingDurables } });
   return users.map((u) => ({ ...u, password: `$${passwordEnvName(u.user)}` }));
 }

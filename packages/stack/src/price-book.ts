@@ -29,7 +29,14 @@ export async function ensurePriceBook(o: { databaseUrl: string; home: string; lo
   if (count > 0) return false;
   const file = join(o.home, 'price-book.json');
   writeFileSync(file, `${JSON.stringify(DEFAULT_PRICE_BOOK, null, 2)}\n`);
-  const p = new ManagedProcess({ name: 'pricing', command: process.execPath, args: [o.cli, 'pricing', 'set', '--file', file, '--db', o.databaseUrl], logFile: join(o.logs, 'pricing.log') });
+  // The URL (with its password) goes through the environment, not argv: other users can read argv in `ps`.
+  const p = new ManagedProcess({
+    name: 'pricing',
+    command: process.execPath,
+    args: [o.cli, 'pricing', 'set', '--file', file],
+    env: { ...process.env, DATABASE_URL: o.databaseUrl },
+    logFile: join(o.logs, 'pricing.log'),
+  });
   const r = await p.exited;
   if (r.code !== 0) throw new StackError('START_FAILED', 'price book', `hwledger pricing set failed: ${p.lastLine()} (log: ${p.o.logFile})`);
   return true;

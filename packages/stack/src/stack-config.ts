@@ -4,7 +4,9 @@
  * error naming the setting, and never a half-started stack).
  *
  *   HWL_HOME              state folder (default .hwledger): nats/, pg/, logs/, keys
- *   NATS_URL              use this NATS (JetStream enabled) instead of starting nats-server
+ *   NATS_URL              use this NATS (JetStream enabled) instead of starting nats-server;
+ *                         several servers comma-separated; nats://user:pass@host (passwords are
+ *                         never echoed: every message shows them as ***)
  *   NATS_SERVER_BIN       nats-server to start (default: PATH, then /usr/sbin/nats-server)
  *   HWL_NATS_PORT         port of the nats-server the stack starts (default 4250)
  *   DATABASE_URL          use this Postgres instead of the embedded one
@@ -24,6 +26,7 @@
 import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { isValidChainId } from '@hwledger/chain';
+import { natsConnectTarget, redactNatsUrl } from '@hwledger/core';
 import { StackError } from './stack-error.js';
 
 export interface StackConfig {
@@ -74,18 +77,40 @@ function fileSetting(env: NodeJS.ProcessEnv, name: string, cwd: string, hint: st
   return p;
 }
 
-function urlSetting(env: NodeJS.ProcessEnv, name: string, schemes: string[]): string | undefined {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return undefined;
+/** Checks one URL (without credentials, or with them redacted in every message). */
+function checkUrl(name: string, url: string, shown: string, schemes: string[], hint: string): void {
   let u: URL;
   try {
-    u = new URL(raw);
+    u = new URL(url);
   } catch {
-    throw new StackError('CONFIG', name, `${JSON.stringify(raw)} is not a URL: use e.g. ${schemes[0]}://127.0.0.1:${name === 'NATS_URL' ? 4222 : 5432}${name === 'NATS_URL' ? '' : '/hwledger'}, or unset it`);
+    throw new StackError('CONFIG', name, `${JSON.stringify(shown)} is not a URL: use e.g. ${schemes[0]}://127.0.0.1:${name === 'NATS_URL' ? 4222 : 5432}${name === 'NATS_URL' ? '' : '/hwledger'}${hint}, or unset it`);
   }
   if (!schemes.includes(u.protocol.replace(/:$/, ''))) {
     throw new StackError('CONFIG', name, `scheme ${u.protocol} is not supported: use ${schemes.map((s) => `${s}://`).join(' or ')}`);
   }
+}
+
+function urlSetting(env: NodeJS.ProcessEnv, name: string, schemes: string[]): string | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  checkUrl(name, raw, redactNatsUrl(raw), schemes, ' (percent-encode special characters of a password: / as %2F, @ as %40, : as %3A)');
+  return raw;
+}
+
+/** NATS_URL: one server or several comma-separated (as the services take it), each nats:// or tls://, one user for all. */
+function natsUrlSetting(env: NodeJS.ProcessEnv): string | undefined {
+  const raw = env['NATS_URL'];
+  if (raw === undefined || raw === '') return undefined;
+  let target;
+  try {
+    target = natsConnectTarget(raw);
+  } catch (e) {
+    // Messages of natsConnectTarget carry no password.
+    throw new StackError('CONFIG', 'NATS_URL', redactNatsUrl(e instanceof Error ? e.message : String(e)));
+  }
+  if (target.servers.length === 0) throw new StackError('CONFIG', 'NATS_URL', `${JSON.stringify(redactNatsUrl(raw))} names no server: use e.g. nats://127.0.0.1:4222, or unset it`);
+  // The servers without their credentials: nothing secret to show.
+  for (const s of target.servers) checkUrl('NATS_URL', s, s, ['nats', 'tls'], ' (several servers comma-separated)');
   return raw;
 }
 
@@ -104,7 +129,7 @@ export function resolveStackConfig(env: NodeJS.ProcessEnv = process.env, cwd: st
     throw new StackError('CONFIG', 'HWL_CHAIN_ID', `unknown chain id ${JSON.stringify(defaultChain)}: the stack runs ${chains.join(', ')} (add it to HWL_CHAINS or pick one of those)`);
   }
 
-  const natsUrl = urlSetting(env, 'NATS_URL', ['nats', 'tls']);
+  const natsUrl = natsUrlSetting(env);
   const databaseUrl = urlSetting(env, 'DATABASE_URL', ['postgres', 'postgresql']);
   const cfg: StackConfig = {
     home,

@@ -5,12 +5,12 @@
  * while starting, everything already started is stopped before the error is
  * reported (never a half-started stack).
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { ensureChainTopology, streams, natsConnectTarget } from '@hwledger/core';
+import { ensureChainTopology, streams, natsConnectTarget, redactNatsUrl } from '@hwledger/core';
 import { parseKeyFile } from '@hwledger/api';
 import { ensureOperatorKey, type StackKeys } from './api-keys.js';
 import { findNatsServer, startLocalNats, type LocalNats } from './local-nats.js';
@@ -21,7 +21,7 @@ import { checkNats, checkPostgres } from './preflight.js';
 import { planServices, portClaims, type ServiceSpec } from './service-plan.js';
 import { ensurePriceBook } from './price-book.js';
 import type { StackConfig } from './stack-config.js';
-import { redactUrl, StackError } from './stack-error.js';
+import { StackError } from './stack-error.js';
 
 /** The hwledger CLI entry the services run (packages/cli/bin/hwledger.js). */
 export const CLI_ENTRY = fileURLToPath(new URL('../../cli/bin/hwledger.js', import.meta.url));
@@ -54,6 +54,104 @@ export interface Stack {
 }
 
 type Log = (line: string) => void;
+
+/**
+ * HWL_HOME/logs, private to the user (0700; narrowed if an older run made it
+ * 0755): the logs of Postgres and the services are nobody else's business.
+ * HWL_HOME itself keeps its mode (the embedded Postgres may run as another
+ * user that must enter it).
+ */
+export function ensurePrivateLogs(home: string): string {
+  const logs = join(home, 'logs');
+  mkdirSync(home, { recursive: true });
+  mkdirSync(logs, { recursive: true, mode: 0o700 });
+  chmodSync(logs, 0o700);
+  return logs;
+}
+
+/** Flags whose value the services also read from the environment (NATS_URL, DATABASE_URL): passed there instead, so no password is in argv (`ps`). */
+const FLAGS_FROM_ENV = new Map([
+  ['--nats', 'NATS_URL'],
+  ['--db', 'DATABASE_URL'],
+]);
+
+/** A service's arguments without `--nats URL` / `--db URL` (given to it as NATS_URL / DATABASE_URL, whose values must equal `env`'s). */
+export function argsWithoutUrls(args: readonly string[], env: NodeJS.ProcessEnv): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const envName = FLAGS_FROM_ENV.get(args[i]!);
+    if (envName !== undefined && i + 1 < args.length && env[envName] === args[i + 1]) {
+      i++;
+      continue;
+    }
+    out.push(args[i]!);
+  }
+  return out;
+}
+
+/** HWL_HOME/stack.json, 0600, with every URL password redacted. */
+export function writeStackJson(home: string, info: StackInfo): void {
+  const file = join(home, 'stack.json');
+  const { keys, ...rest } = info;
+  writeFileSync(
+    file,
+    `${JSON.stringify(
+      {
+        ...rest,
+        natsUrl: redactNatsUrl(info.natsUrl),
+        databaseUrl: redactNatsUrl(info.databaseUrl),
+        keys: { keysFile: keys.keysFile, operatorKeyFile: keys.operatorKeyFile },
+        // Without the #key=… of the banner's link.
+        dashboardUrl: info.dashboardUrl.replace(/#.*$/, ''),
+        startedAt: new Date().toISOString(),
+        pid: process.pid,
+      },
+      null,
+      2,
+    )}\n`,
+    { mode: 0o600 },
+  );
+  chmodSync(file, 0o600);
+}
+
+/**
+ * Signals that stop the stack: Ctrl-C (SIGINT), kill (SIGTERM), and the
+ * terminal closing (SIGHUP). The children run in their own process groups
+ * (so Ctrl-C reaches only the runner, which stops them in order): a signal
+ * the runner does not handle kills it without its exit hook, and would leave
+ * nats-server, Postgres and every service running with their ports taken.
+ */
+export const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
+/**
+ * Runs a stack from `start()` until a stop signal or a service failing, then
+ * stops it; returns the exit code (0 after a signal, 1 after a failure). A
+ * signal while starting: finish starting, then stop. An error of `start()`
+ * is thrown (start() stops what it started). The signal handlers stay until
+ * the process exits, so a second signal cannot kill the runner mid-stop.
+ */
+export async function runStack(start: () => Promise<Stack>, out: { started(stack: Stack): void; say: Log; warn: Log }): Promise<number> {
+  let signalled: NodeJS.Signals | undefined;
+  let wake: () => void = () => undefined;
+  const signalledP = new Promise<void>((r) => (wake = r));
+  const onSignal = (s: NodeJS.Signals): void => {
+    signalled ??= s;
+    wake();
+  };
+  for (const s of STOP_SIGNALS) process.on(s, onSignal);
+  const stack = await start();
+  out.started(stack);
+  const outcome = await Promise.race([signalledP.then(() => undefined), stack.failed]);
+  if (outcome) {
+    out.warn(`${outcome.service} ${outcome.message.replace(/\s*\n\s*/g, ' ')}; stopping the stack`);
+  } else {
+    out.say('');
+    out.say(`${signalled ?? 'signal'} received, stopping…`);
+  }
+  await stack.stop();
+  out.say('stopped.');
+  return outcome ? 1 : 0;
+}
 
 function pidAlive(pid: number): boolean {
   try {
@@ -141,15 +239,20 @@ export async function preflight(cfg: StackConfig): Promise<void> {
     throw new StackError('MISSING_FILE', 'HWL_CHECKPOINT_KEY', `verifier key ${cfg.checkpointKeyFile}.pub (beside the signer key) does not exist: \`hwledger checkpoint keygen --out FILE\` writes both`);
   }
   await assertPortsFree(portClaims(cfg), cfg.host);
-  if (cfg.natsUrl !== undefined) await checkNats(cfg.natsUrl);
-  if (cfg.databaseUrl !== undefined) await checkPostgres(cfg.databaseUrl);
+  // Their messages name the URL: redacted again here, for any password (one with / or @, several NATS servers).
+  try {
+    if (cfg.natsUrl !== undefined) await checkNats(cfg.natsUrl);
+    if (cfg.databaseUrl !== undefined) await checkPostgres(cfg.databaseUrl);
+  } catch (e) {
+    if (e instanceof StackError) throw new StackError(e.code, e.setting, redactNatsUrl(e.message), { cause: e.cause });
+    throw e;
+  }
 }
 
 export async function startStack(cfg: StackConfig, log: Log = () => undefined): Promise<Stack> {
   await preflight(cfg);
-  mkdirSync(join(cfg.home, 'logs'), { recursive: true });
+  const logs = ensurePrivateLogs(cfg.home);
   const unlock = lockHome(cfg.home);
-  const logs = join(cfg.home, 'logs');
   let nats: LocalNats | undefined;
   let pgsql: LocalPostgres | undefined;
   const running: RunningService[] = [];
@@ -200,7 +303,8 @@ export async function startStack(cfg: StackConfig, log: Log = () => undefined): 
     const roles = [...new Set(specs.map((s) => s.role))];
     for (const role of roles) {
       const batch = specs.filter((s) => s.role === role).map((spec) => {
-        const process_ = new ManagedProcess({ name: spec.name, command: process.execPath, args: [CLI_ENTRY, ...spec.args], env: childEnv, logFile: join(logs, `${spec.name}.log`) });
+        // URLs (passwords) through the environment, not argv: `ps` shows argv to every user.
+        const process_ = new ManagedProcess({ name: spec.name, command: process.execPath, args: [CLI_ENTRY, ...argsWithoutUrls(spec.args, childEnv)], env: childEnv, logFile: join(logs, `${spec.name}.log`) });
         const r = { spec, process: process_ };
         running.push(r);
         return r;
@@ -226,10 +330,7 @@ export async function startStack(cfg: StackConfig, log: Log = () => undefined): 
       ...(nats?.process.pid !== undefined ? { natsPid: nats.process.pid } : {}),
       ...(pgsql?.process.pid !== undefined ? { postgresPid: pgsql.process.pid } : {}),
     };
-    writeFileSync(
-      join(cfg.home, 'stack.json'),
-      `${JSON.stringify({ ...info, databaseUrl: redactUrl(databaseUrl), keys: { keysFile: keys.keysFile, operatorKeyFile: keys.operatorKeyFile }, dashboardUrl: `${apiUrl}/dashboard/`, startedAt: new Date().toISOString(), pid: process.pid }, null, 2)}\n`,
-    );
+    writeStackJson(cfg.home, info);
 
     const failed = new Promise<{ service: string; message: string }>((resolve) => {
       for (const s of running) {

@@ -1,14 +1,22 @@
 /**
  * `hwledger-stack topology --chains A,B [--replicas 3]`: creates the ingest,
- * chain and dead-letter streams of each chain (idempotent: existing streams
- * are left as they are). docker-compose and Kubernetes run it once, as the
- * admin NATS user, so that production streams are R3 (docs/operations.md
- * "Durability") before any sequencer starts.
+ * chain, dead-letter and checkpoint streams of each chain, and the leader
+ * lease and checkpoint KV buckets (idempotent: existing ones are left as they
+ * are). docker-compose and Kubernetes run it once, as the admin NATS user,
+ * so that everything sealing depends on is R3 (docs/operations.md
+ * "Durability") before any sequencer starts: the sequencer and its
+ * checkpointer would otherwise create the buckets and the checkpoint stream
+ * with one replica, and losing that node would stop every chain.
  */
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { assertToken, ensureChainTopology, resolveNatsUrl, streams, natsConnectTarget, redactNatsUrl } from '@hwledger/core';
+import { openLeaderBucket } from '@hwledger/sequencer';
+import { checkpointStreamConfig, openCheckpointBucket } from '@hwledger/ledger-ops';
 import { StackError } from './stack-error.js';
+
+/** The sequencer's default lease TTL (`--lease-ttl-ms`): the leader bucket's max_age. */
+const LEASE_TTL_MS = 5_000;
 
 export interface TopologyArgs {
   chains: string[];
@@ -50,12 +58,17 @@ export async function ensureTopology(args: TopologyArgs, log: (l: string) => voi
     throw new StackError('UNREACHABLE', 'NATS_URL', `cannot reach ${redactNatsUrl(url)}: ${e instanceof Error ? e.message : String(e)}`);
   }
   try {
+    const jsm = await jetstreamManager(nc);
     for (const c of args.chains) {
       await ensureChainTopology(nc, c, { replicas: args.replicas });
-      const jsm = await jetstreamManager(nc);
+      const ckpt = checkpointStreamConfig(c, args.replicas);
+      if ((await jsm.streams.info(ckpt.name).catch(() => undefined)) === undefined) await jsm.streams.add(ckpt);
       const info = await jsm.streams.info(streams.chain(c));
       log(`${streams.chain(c)}: ${info.config.num_replicas} replica(s), ${info.state.messages} record(s)`);
     }
+    const leader = await (await openLeaderBucket(nc, LEASE_TTL_MS, args.replicas)).status();
+    const checkpoints = await (await openCheckpointBucket(nc, args.replicas)).status();
+    log(`KV ${leader.bucket}: ${leader.replicas} replica(s); KV ${checkpoints.bucket}: ${checkpoints.replicas} replica(s)`);
   } finally {
     await nc.close();
   }

@@ -17,7 +17,7 @@ import { parse } from 'yaml';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const compose = parse(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
-  services: Record<string, { image?: string; build?: { context: string; dockerfile: string }; command?: string[]; volumes?: string[]; environment?: Record<string, string>; depends_on?: unknown }>;
+  services: Record<string, { image?: string; build?: { context: string; dockerfile: string }; command?: string[]; volumes?: string[]; environment?: Record<string, string>; env_file?: unknown; user?: string; depends_on?: unknown }>;
   volumes: Record<string, unknown>;
 };
 const HAVE_COMPOSE = spawnSync('docker-compose', ['version'], { encoding: 'utf8' }).status === 0;
@@ -73,5 +73,73 @@ describe('docker-compose.yml', () => {
       ...[...readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8').matchAll(/\$\{(HWL_[A-Z0-9_]+)/g)].map((m) => m[1]!),
     ]);
     for (const v of needed) expect(example, v).toMatch(new RegExp(`^${v}=`, 'm'));
+  });
+
+  it('every target Prometheus scrapes is a compose service serving metrics on that port', () => {
+    const prom = parse(readFileSync(join(ROOT, 'deploy/prometheus/prometheus.yml'), 'utf8')) as { scrape_configs: { job_name: string; static_configs?: { targets: string[] }[] }[] };
+    const targets = prom.scrape_configs.flatMap((j) => (j.static_configs ?? []).flatMap((c) => c.targets.map((t) => ({ job: j.job_name, t }))));
+    expect(targets.length).toBeGreaterThan(0);
+    for (const { job, t } of targets) {
+      if (job === 'prometheus') {
+        expect(t).toBe('localhost:9090'); // Prometheus itself, inside its own container
+        continue;
+      }
+      const [host, port] = t.split(':') as [string, string];
+      const svc = compose.services[host];
+      expect(svc, `${job}: ${t} is not a docker-compose.yml service`).toBeDefined();
+      const cmd = svc?.command ?? [];
+      const served = ['--metrics-port', '--hook-port', '--http-port'].filter((f) => cmd[cmd.indexOf(f) + 1] === port && cmd.includes(f));
+      expect(served, `${job}: ${host} does not listen for /metrics on ${port} (${cmd.join(' ')})`).not.toEqual([]);
+    }
+    // Every compose service that serves metrics is scraped (projectors and reconcilers of both regions included).
+    const scraped = new Set(targets.map(({ t }) => t.split(':')[0]));
+    for (const [name, svc] of Object.entries(compose.services)) {
+      if (svc.command?.includes('--metrics-port') || svc.command?.includes('--hook-port')) expect(scraped.has(name), name).toBe(true);
+    }
+  });
+
+  it('hwledger containers get only their own secrets', () => {
+    const raw = readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8');
+    // Only the NATS servers (they resolve every user of auth.conf) load the whole .env.
+    for (const [name, svc] of Object.entries(compose.services)) {
+      if (!/^nats-\d$/.test(name)) expect(svc.env_file, name).toBeUndefined();
+    }
+    expect(raw.match(/^\s*env_file:/gm)?.length).toBe(1); // the x-nats anchor only
+    const dbUsers = new Set(['projector-eu-west-1', 'projector-us-east-1', 'reconciler-eu-west-1', 'reconciler-us-east-1', 'api']);
+    for (const [name, svc] of Object.entries(compose.services)) {
+      if (svc.image !== 'hwledger:local' || name === 'keys-init') continue;
+      const env = svc.environment ?? {};
+      const url = env['NATS_URL'] ?? '';
+      const users = new Set([...url.matchAll(/nats:\/\/([^:@]+):\$\{(HWL_NATS_PASSWORD_[A-Z0-9_]+)[^}]*\}@/g)].map((m) => `${m[1]}=${m[2]}`));
+      expect(users.size, `${name}: one NATS user in ${url}`).toBe(1);
+      const [user, pwVar] = [...users][0]!.split('=') as [string, string];
+      expect(pwVar, name).toBe(`HWL_NATS_PASSWORD_${user.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`);
+      // No other password reaches the container.
+      const vars = new Set(Object.values(env).flatMap((v) => [...String(v).matchAll(/\$\{(HWL_[A-Z0-9_]+)/g)].map((m) => m[1]!)));
+      const allowed = new Set([pwVar, ...(dbUsers.has(name) ? ['HWL_PG_PASSWORD'] : [])]);
+      for (const v of vars) expect(allowed.has(v), `${name} gets ${v}`).toBe(true);
+      expect('DATABASE_URL' in env, `${name} DATABASE_URL`).toBe(dbUsers.has(name));
+      if (name.startsWith('agent-')) expect(user, name).toMatch(/^agent-/);
+    }
+  });
+
+  it('the key files are readable by the services user, and by nobody else', () => {
+    const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
+    expect(dockerfile).toMatch(/^USER node$/m);
+    const init = compose.services['keys-init']!;
+    const script = (init.command ?? []).join(' ');
+    // Whatever uid keys-init runs as, the keys end up owned by the services' user (node, uid 1000)...
+    if (init.user === undefined || init.user === 'root' || init.user === '0') expect(script).toMatch(/chown -R node:node \/keys\b/);
+    else expect(init.user).toMatch(/^(node|1000)(:|$)/);
+    // ...and never world- or group-readable.
+    for (const m of script.matchAll(/chmod\s+(?:-R\s+)?(\S+)/g)) {
+      expect(m[1], m[0]).toMatch(/^[0-7]{3,4}$/);
+      expect(parseInt(m[1]!, 8) & 0o077, m[0]).toBe(0);
+    }
+    expect(script).toMatch(/chmod 0700 \/keys\b/);
+    // Only the services that use a key mount the volume, read-only.
+    const mounts = Object.entries(compose.services).filter(([, svc]) => (svc.volumes ?? []).some((v) => v.startsWith('keys:')));
+    expect(mounts.map(([n]) => n).sort()).toEqual(['api', 'fleet-anchor', 'keys-init', 'sequencer-eu-west-1', 'sequencer-us-east-1']);
+    for (const [n, svc] of mounts) if (n !== 'keys-init') expect(svc.volumes, n).toContain('keys:/keys:ro');
   });
 });

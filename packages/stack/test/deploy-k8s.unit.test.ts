@@ -83,4 +83,66 @@ describe('deploy/k8s manifests', () => {
     expect(kust.resources).not.toContain('secrets.example.yaml');
     for (const f of kust.resources) expect(load(f).some((o) => o.kind === 'Secret'), f).toBe(false);
   });
+
+  it('NATS resolves every password from hwl-nats-passwords, and each agent logs in as a user it defines', () => {
+    const cm = load('nats.yaml').find((o) => o.kind === 'ConfigMap') as unknown as { data: Record<string, string> };
+    const auth = cm.data['auth.conf']!;
+    const secret = load('secrets.example.yaml').find((o) => o.metadata.name === 'hwl-nats-passwords') as unknown as { stringData: Record<string, string> };
+    // nats-server refuses a config naming an environment variable it does not have.
+    const vars = [...auth.matchAll(/password: \$(HWL_[A-Z0-9_]+)/g)].map((m) => m[1]!);
+    expect(vars.length).toBeGreaterThan(0);
+    for (const v of vars) expect(Object.keys(secret.stringData), v).toContain(v);
+    const users = new Map([...auth.matchAll(/\{ user: "([^"]+)", password: \$(HWL_[A-Z0-9_]+),/g)].map((m) => [m[1]!, m[2]!]));
+    for (const ds of load('agent-daemonset.yaml') as unknown as { metadata: { name: string }; spec: { template: { spec: { containers: (Container & { env: { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } }[] })[] } } } }[]) {
+      const c = ds.spec.template.spec.containers[0]!;
+      const url = c.env.find((e) => e.name === 'NATS_URL')?.value ?? '';
+      const user = /^nats:\/\/([^:]+):\$\(NATS_PASSWORD\)@/.exec(url)?.[1];
+      expect(user, `${ds.metadata.name}: ${url}`).toBeDefined();
+      expect(users.has(user!), `${ds.metadata.name}: NATS user ${user} is not in auth.conf`).toBe(true);
+      const ref = c.env.find((e) => e.name === 'NATS_PASSWORD')?.valueFrom?.secretKeyRef;
+      expect(ref, ds.metadata.name).toEqual({ name: 'hwl-nats-passwords', key: users.get(user!) });
+    }
+    // Every workload's NATS user exists, with its password from the same secret key NATS reads.
+    for (const f of ['chains.yaml', 'api.yaml', 'fleet-anchor.yaml', 'topology-job.yaml']) {
+      for (const w of load(f)) {
+        for (const c of (w.spec?.template?.spec.containers ?? []) as (Container & { env?: { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } }[] })[]) {
+          const url = c.env?.find((e) => e.name === 'NATS_URL')?.value;
+          if (!url) continue;
+          const user = /^nats:\/\/([^:]+):/.exec(url)![1]!;
+          expect(users.get(user), `${w.metadata.name}: ${user}`).toBe(c.env?.find((e) => e.name === 'NATS_PASSWORD')?.valueFrom?.secretKeyRef?.key);
+        }
+      }
+    }
+  });
+
+  it('the agents can write their hostPath outbox', () => {
+    for (const ds of load('agent-daemonset.yaml') as unknown as { metadata: { name: string }; spec: { template: { spec: { initContainers?: { command: string[]; securityContext: { runAsUser: number }; volumeMounts: { name: string; mountPath: string }[] }[]; containers: (Container & { securityContext: { runAsUser: number }; volumeMounts: { name: string; mountPath: string }[] })[]; volumes: { name: string; hostPath?: { type: string } }[] } } } }[]) {
+      const spec = ds.spec.template.spec;
+      const agent = spec.containers[0]!;
+      const outbox = agent.args![agent.args!.indexOf('--outbox') + 1]!;
+      const mount = agent.volumeMounts.find((m) => outbox.startsWith(m.mountPath))!;
+      expect(mount, ds.metadata.name).toBeDefined();
+      const vol = spec.volumes.find((v) => v.name === mount.name)!;
+      if (!vol.hostPath) continue; // an emptyDir/PVC would follow fsGroup
+      // hostPath (DirectoryOrCreate: root 0755) ignores fsGroup: an init container owned by root hands it to the agent's uid.
+      const uid = agent.securityContext.runAsUser;
+      const init = (spec.initContainers ?? []).find((i) => i.volumeMounts.some((m) => m.name === mount.name));
+      expect(init, `${ds.metadata.name}: no init container prepares the hostPath outbox`).toBeDefined();
+      expect(init!.securityContext.runAsUser).toBe(0);
+      const target = init!.volumeMounts.find((m) => m.name === mount.name)!.mountPath;
+      expect(init!.command.join(' ')).toContain(`chown ${uid}:${uid} ${target}`);
+      expect(init!.command.join(' ')).not.toMatch(/chmod\s+\S*[0-7]{2}[1-7]\b|chmod\s+\S*o\+/);
+    }
+  });
+
+  it('Prometheus scrapes only pods that serve metrics', () => {
+    for (const f of ['chains.yaml', 'api.yaml', 'fleet-anchor.yaml', 'agent-daemonset.yaml']) {
+      for (const w of load(f) as unknown as { kind: string; metadata: { name: string }; spec?: { template?: { metadata: { annotations?: Record<string, string> }; spec: { containers: Container[] } } } }[]) {
+        const t = w.spec?.template;
+        if (!t || t.metadata.annotations?.['prometheus.io/scrape'] !== 'true') continue;
+        const port = Number(t.metadata.annotations['prometheus.io/port']);
+        expect(t.spec.containers.flatMap((c) => (c.ports ?? []).map((p) => p.containerPort)), `${w.metadata.name} scraped on ${port}`).toContain(port);
+      }
+    }
+  });
 });

@@ -23,6 +23,7 @@ import { jetstream, jetstreamManager, type StreamConfig } from '@nats-io/jetstre
 import { freePort, NATS_SERVER_BIN, waitFor } from '@hwledger/testkit';
 import { chainStreamConfig, ingestStreamConfig, dlqStreamConfig } from '@hwledger/core';
 import { fleetUsers, EXAMPLE_FLEET, passwordEnvName } from '../src/nats-auth.js';
+import { ensureTopology } from '../src/topology.js';
 
 const DEPLOY = fileURLToPath(new URL('../../../deploy/nats/', import.meta.url));
 const procs: ChildProcess[] = [];
@@ -135,6 +136,32 @@ describe('deploy/nats configs', () => {
     expect(info.cluster?.replicas?.length).toBe(2);
     const ack = await jetstream(nc).publish('hwl.chain.eu-west-1.job_failed.acme', new Uint8Array([1]), { expect: { lastSequence: 0 } });
     expect(ack.seq).toBe(1);
+    // The topology command also makes what sealing depends on R3: the leader
+    // lease and checkpoint buckets and the checkpoint stream (created with one
+    // replica by the sequencer otherwise).
+    const saved = process.env['NATS_URL'];
+    process.env['NATS_URL'] = `nats://admin:${ADMIN_PW}@127.0.0.1:${clients[0]!}`;
+    const lines: string[] = [];
+    try {
+      await waitFor(
+        () =>
+          // Retried while the new cluster settles (waitFor wants a truthy result).
+          ensureTopology({ chains: [chain, 'us-east-1'], replicas: 3 }, (l) => lines.push(l)).then(
+            () => true,
+            () => false,
+          ),
+        30_000,
+        500,
+        'topology',
+      );
+    } finally {
+      if (saved === undefined) delete process.env['NATS_URL'];
+      else process.env['NATS_URL'] = saved;
+    }
+    for (const name of ['KV_hwl_leader', 'KV_hwl_checkpoints', `HWL_CKPT_${chain}`, 'HWL_CKPT_us-east-1', 'HWL_CHAIN_us-east-1']) {
+      expect((await jsm.streams.info(name)).config.num_replicas, name).toBe(3);
+    }
+    expect(lines.join('\n')).toMatch(/KV hwl_leader: 3 replica\(s\); KV hwl_checkpoints: 3 replica\(s\)/);
   });
 
   it('a region site mirrored to the central site keeps every record at the same sequence', async () => {

@@ -2,8 +2,9 @@
  * deploy/nats/auth.conf on a real nats-server: each role is allowed what it
  * needs and refused the rest (agents only their own ingest subject; only the
  * sequencer publishes chain subjects; billing reads and creates nothing).
- * The file is the one committed (and must equal what renderAuthorization()
- * generates), loaded as-is into nats-server with passwords from its env.
+ * The server loads what renderAuthorization() generates for the example fleet
+ * (passwords from its env); the first test checks the committed file equals it
+ * (`node packages/stack/bin/hwledger-stack.js nats-auth > deploy/nats/auth.conf`).
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -12,12 +13,15 @@ import { connect, PermissionViolationError, type NatsConnection } from '@nats-io
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { TestNatsServer } from '@hwledger/testkit';
 import { ensureChainTopology, streams } from '@hwledger/core';
+import { CheckpointLog, checkpointStatus, fleetNames, fleetStreamConfig, kvKeys, readStream } from '@hwledger/ledger-ops';
+import { openLeaderBucket } from '@hwledger/sequencer';
 import { EXAMPLE_FLEET, fleetUsers, passwordEnvName, renderAuthorization } from '../src/nats-auth.js';
 
 const AUTH_CONF = fileURLToPath(new URL('../../../deploy/nats/auth.conf', import.meta.url));
 const EU = 'eu-west-1';
 const US = 'us-east-1';
 const CHAIN_EU = streams.chain(EU);
+const CHAIN_US = streams.chain(US);
 
 let server: TestNatsServer;
 const conns: NatsConnection[] = [];
@@ -64,7 +68,7 @@ async function subscribeRefused(nc: NatsConnection, subject: string): Promise<bo
 
 beforeAll(async () => {
   for (const u of users) process.env[passwordEnvName(u.user)] = pw(u.user);
-  server = await TestNatsServer.start({ config: readFileSync(AUTH_CONF, 'utf8'), probeAuth: { user: 'admin', pass: pw('admin') } });
+  server = await TestNatsServer.start({ config: renderAuthorization(users), probeAuth: { user: 'admin', pass: pw('admin') } });
   const admin = await as('admin');
   for (const c of [EU, US]) await ensureChainTopology(admin, c);
   const jsm = await jetstreamManager(admin);
@@ -131,6 +135,45 @@ describe('sequencer role', () => {
     expect(await publishRefused(nc, `$JS.API.STREAM.DELETE.${CHAIN_EU}`)).toBe(true);
     expect(await publishRefused(nc, `$JS.API.STREAM.PURGE.${CHAIN_EU}`)).toBe(true);
   });
+
+  it('runs what the sequencer and its checkpointer run on start: topology, lease, checkpoint log, ingest purge', async () => {
+    const nc = await as('sequencer-eu-west-1');
+    const admin = await jetstreamManager(conns[0]!);
+    // A missing stream of its own chain is created by the sequencer itself.
+    await admin.streams.delete(streams.dlq(EU));
+    await ensureChainTopology(nc, EU);
+    expect((await admin.streams.info(streams.dlq(EU))).config.name).toBe(streams.dlq(EU));
+    const lease = await openLeaderBucket(nc, 10_000);
+    await lease.put(EU, 'me');
+    expect((await lease.get(EU))?.string()).toBe('me');
+    const log = await CheckpointLog.open(nc, EU);
+    await log.kv.put(kvKeys.latest(EU), '{}');
+    expect(await log.lastStreamSeq()).toBe(0);
+    const jsm = await jetstreamManager(nc);
+    const r = await jsm.streams.purge(streams.ingest(EU), { seq: 1 });
+    expect(r.success).toBe(true);
+  });
+
+  it("is refused updating any stream, creating another chain's streams and touching other chains' or billing's consumers", async () => {
+    const nc = await as('sequencer-eu-west-1');
+    // The attack: max_msgs 1 on another region's chain stream drops its records despite deny_delete.
+    expect(await publishRefused(nc, `$JS.API.STREAM.UPDATE.${CHAIN_US}`)).toBe(true);
+    expect(await publishRefused(nc, `$JS.API.STREAM.UPDATE.${CHAIN_EU}`)).toBe(true);
+    expect(await publishRefused(nc, `$JS.API.STREAM.CREATE.${CHAIN_US}`)).toBe(true);
+    expect(await publishRefused(nc, `$JS.API.STREAM.CREATE.${streams.ingest(US)}`)).toBe(true);
+    expect(await publishRefused(nc, `$JS.API.STREAM.PURGE.${streams.ingest(US)}`)).toBe(true);
+    expect(await publishRefused(nc, `$JS.API.CONSUMER.DELETE.${CHAIN_EU}.billing`)).toBe(true);
+    expect(await publishRefused(nc, `$JS.API.CONSUMER.CREATE.${CHAIN_EU}.billing`)).toBe(true);
+    expect(await publishRefused(nc, `$JS.API.CONSUMER.CREATE.${streams.ingest(US)}.x`)).toBe(true);
+    expect(await publishRefused(nc, `$JS.API.CONSUMER.DELETE.${streams.ingest(US)}.x`)).toBe(true);
+    const admin = await jetstreamManager(conns[0]!);
+    const usBefore = (await admin.streams.info(CHAIN_US)).config;
+    const jsm = await jetstreamManager(nc, { timeout: 1_500 });
+    await expect(jsm.streams.update(CHAIN_US, { max_msgs: 1 })).rejects.toThrow();
+    await expect(jsm.consumers.delete(CHAIN_EU, 'billing')).rejects.toThrow();
+    expect((await admin.streams.info(CHAIN_US)).config.max_msgs).toBe(usBefore.max_msgs);
+    expect((await admin.consumers.info(CHAIN_EU, 'billing')).name).toBe('billing');
+  });
 });
 
 describe('reader role (projector, reconciler, API, verifiers)', () => {
@@ -148,6 +191,54 @@ describe('reader role (projector, reconciler, API, verifiers)', () => {
     expect(await publishRefused(nc, 'hwl.ingest.eu-west-1.node-001')).toBe(true);
     expect(await publishRefused(nc, `$JS.API.STREAM.CREATE.${CHAIN_EU}`)).toBe(true);
     expect(await publishRefused(nc, `$JS.API.STREAM.UPDATE.${CHAIN_EU}`)).toBe(true);
+  });
+
+  it("is refused deleting, replacing, pulling from or acking someone else's durable", async () => {
+    const nc = await as('reader');
+    const admin = await jetstreamManager(conns[0]!);
+    const before = (await admin.consumers.info(CHAIN_EU, 'billing')).config;
+    expect(await publishRefused(nc, `$JS.API.CONSUMER.DELETE.${CHAIN_EU}.billing`)).toBe(true);
+    expect(await publishRefused(nc, `$JS.API.CONSUMER.CREATE.${CHAIN_EU}.billing`)).toBe(true);
+    expect(await publishRefused(nc, `$JS.API.CONSUMER.CREATE.${CHAIN_EU}.billing.hwl.chain.eu-west-1.x`)).toBe(true);
+    expect(await publishRefused(nc, `$JS.API.CONSUMER.DURABLE.CREATE.${CHAIN_EU}.billing`)).toBe(true);
+    expect(await publishRefused(nc, `$JS.API.CONSUMER.MSG.NEXT.${CHAIN_EU}.billing`)).toBe(true);
+    expect(await publishRefused(nc, `$JS.ACK.${CHAIN_EU}.billing.1.1.1.1.0`)).toBe(true);
+    const jsm = await jetstreamManager(nc, { timeout: 1_500 });
+    await expect(jsm.consumers.delete(CHAIN_EU, 'billing')).rejects.toThrow();
+    await expect(jsm.consumers.update(CHAIN_EU, 'billing', { filter_subject: 'hwl.chain.eu-west-1.none' })).rejects.toThrow();
+    const after = await admin.consumers.info(CHAIN_EU, 'billing');
+    expect(after.config).toEqual(before);
+  });
+
+  it("reads checkpoints and the fleet anchor as the API does: KV keys, HWL_CKPT_* and HWL_FLEET_* streams", async () => {
+    const seq = await as('sequencer-eu-west-1');
+    const admin = conns[0]!;
+    const log = await CheckpointLog.open(seq, EU);
+    // Written by the archiver / replicator (operator tools) beside the sequencer's latest key.
+    const adminLog = await CheckpointLog.open(admin, EU);
+    await adminLog.putJson(kvKeys.anchor(EU), { sequence: '1', hash: '00'.repeat(32) });
+    await adminLog.putJson(kvKeys.archive(EU), { cut: '1' });
+    await adminLog.putJson(kvKeys.replica(EU), { last_sequence: '1' });
+
+    const nc = await as('reader');
+    const status = await checkpointStatus(nc, EU);
+    expect(status.archive_anchor).toEqual({ sequence: '1', hash: '00'.repeat(32) });
+    expect(status.last_archive).toEqual({ cut: '1' });
+    expect(status.last_replication).toEqual({ last_sequence: '1' });
+
+    await jetstream(seq).publish(`hwl.checkpoint.${EU}`, new Uint8Array([4, 2]));
+    expect(await log.lastStreamSeq()).toBeGreaterThan(0);
+    const ckpt: number[][] = [];
+    for await (const m of readStream(nc, streams.checkpoint(EU))) ckpt.push([...m.data]);
+    expect(ckpt.at(-1)).toEqual([4, 2]);
+    const got = await (await jetstreamManager(nc)).streams.getMessage(streams.checkpoint(EU), { seq: 1 });
+    expect(got?.seq).toBe(1);
+
+    await (await jetstreamManager(admin)).streams.add(fleetStreamConfig('main'));
+    await jetstream(admin).publish(fleetNames.subject('main'), new Uint8Array([5]));
+    const fleet: number[][] = [];
+    for await (const m of readStream(nc, fleetNames.stream('main'))) fleet.push([...m.data]);
+    expect(fleet).toEqual([[5]]);
   });
 });
 

@@ -27,10 +27,14 @@ export interface LeaseOptions {
   marginMs: number;
 }
 
-/** Opens the leader bucket, creating it (history 1, max_age = TTL) when missing. */
-export async function openLeaderBucket(nc: NatsConnection, ttlMs: number): Promise<KV> {
-  // create() opens an existing bucket as it is (its TTL wins), else creates it.
-  return new Kvm(nc).create(KV_BUCKETS.leader, { history: 1, ttl: ttlMs });
+/**
+ * Opens the leader bucket, creating it (history 1, max_age = TTL, `replicas`
+ * copies) when missing. The topology command creates it first in production
+ * (R3, docs/operations.md "Durability"); create() opens an existing bucket
+ * as it is (its TTL and replicas win).
+ */
+export async function openLeaderBucket(nc: NatsConnection, ttlMs: number, replicas = 1): Promise<KV> {
+  return new Kvm(nc).create(KV_BUCKETS.leader, { history: 1, ttl: ttlMs, replicas });
 }
 
 function isWrongLastSequence(e: unknown): boolean {
