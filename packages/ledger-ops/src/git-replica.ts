@@ -26,6 +26,7 @@ import { HwlError, silentLogger } from '@hwledger/core';
 import { chainStreamState } from '@hwledger/sequencer';
 import { boundedLines, lastLineOfFile, LineTooLongError, MAX_SEGMENT_LINE_BYTES } from './bounded-lines.js';
 import { CheckpointLog } from './checkpoint-log.js';
+import { requireBoundKeys } from './checkpoint.js';
 import { walkChain } from './chain-walk.js';
 import { lockDir } from './dir-lock.js';
 import { git, hasHead } from './git.js';
@@ -291,6 +292,8 @@ export async function verifyGitReplica(dir: string, opts: { chainId?: string; tr
   // A chain with notes but no segments folder left is a replica too (git keeps no empty folder).
   const chains = opts.chainId ? [opts.chainId] : readdirSync(dir).filter((d) => existsSync(join(dir, d, 'segments')) || existsSync(join(dir, d, 'checkpoints')));
   if (chains.length === 0) throw new HwlError('NOT_FOUND', `no chain replica in ${dir}`);
+  // Several chains (counted as verified here, checkpoint-only folders too): unbound keys could sign for any of them.
+  requireBoundKeys(opts.trusted ?? [], chains, `replica ${dir}`);
   const reports: ReplicaReport[] = [];
   for (const chainId of chains) {
     const base = join(dir, chainId);

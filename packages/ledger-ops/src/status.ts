@@ -8,6 +8,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { toHex, verifyCheckpoint, type NoteVerifier } from '@hwledger/chain';
 import { CheckpointLog } from './checkpoint-log.js';
+import { keysForChain } from './checkpoint.js';
 import { fleetNames, kvKeys } from './names.js';
 import { parseFleetEntry } from './fleet.js';
 import { readStream } from './stream-read.js';
@@ -54,7 +55,8 @@ export async function checkpointStatus(nc: NatsConnection, chainId: string, trus
       stream_seq: latest.streamSeq,
       note: latest.note,
       signatures: latest.signed.signatures.map((s) => {
-        const key = trusted.find((k) => k.name === s.keyName && toHex(k.keyId) === toHex(s.keyId));
+        // Only keys trusted for this chain: one bound to another chain is unknown here, not invalid.
+        const key = keysForChain(trusted, chainId).find((k) => k.name === s.keyName && toHex(k.keyId) === toHex(s.keyId));
         let valid: boolean | null = null;
         if (key) {
           try {

@@ -18,7 +18,10 @@ import { jetstream } from '@nats-io/jetstream';
 import { MemoryMerkleTree, generateSigner, signCheckpoint, utf8Encode, verifierOf, type NoteSigner, type NoteVerifier } from '@hwledger/chain';
 import { connectNats } from '@hwledger/core';
 import { TestNatsServer } from '@hwledger/testkit';
-import { CheckpointLog, FleetAnchorer, fleetNames, formatFleetEntry, parseFleetEntry, readStream, verifyCheckpointLog, verifyFleet } from '@hwledger/ledger-ops';
+import { CheckpointLog, checkpointStatus, FleetAnchorer, fleetNames, formatFleetEntry, parseFleetEntry, readStream, verifyCheckpointLog, verifyFleet, verifyGitReplica } from '@hwledger/ledger-ops';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ChainWriter, checkpointWriter } from './chain-fixture.js';
 
 let server: TestNatsServer;
@@ -122,5 +125,30 @@ describe('fleet: region keys bound to their regions', () => {
     expect(r.issue).toMatchObject({ index: BigInt(lastSeq + 1), reason: 'bad_signature' });
     expect(r.issue!.message).toMatch(/no signature by a trusted key for origin hwledger\/kb-eu/);
     expect(await codeOf(() => verifyFleet(nc, FLEET, unbound))).toBe('CONFIG');
+  });
+});
+
+describe('key bindings elsewhere', () => {
+  it('checkpoint status: one key bound to several chains is valid for each of them, unknown for a chain it is not bound to', async () => {
+    const chain = 'kb-status';
+    const w = await ChainWriter.open(nc, chain);
+    await w.append(50);
+    await checkpointWriter(nc, w, euKey, 25);
+    const shared = [bind(euKey, 'other-chain'), bind(euKey, chain)];
+    const st = await checkpointStatus(nc, chain, shared);
+    expect(st.latest?.signatures.map((x) => x.valid)).toEqual([true]);
+    const elsewhere = await checkpointStatus(nc, chain, [bind(euKey, 'other-chain')]);
+    expect(elsewhere.latest?.signatures.map((x) => x.valid)).toEqual([null]);
+  });
+
+  it('verify --git: a replica folder with only checkpoints still counts as a chain (unbound keys refused across two)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hwl-kb-replica-'));
+    try {
+      mkdirSync(join(dir, 'eu-west-1', 'segments'), { recursive: true });
+      mkdirSync(join(dir, 'us-east-1', 'checkpoints'), { recursive: true });
+      expect(await codeOf(() => verifyGitReplica(dir, { trusted: [verifierOf(euKey)] }))).toBe('CONFIG');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -29,6 +29,7 @@ import { HwlError, isHwlError, streams, type Logger } from '@hwledger/core';
 import {
   checkpointStatus,
   fleetNames,
+  keysForChain,
   parseCheckpointMessage,
   parseFleetEntry,
   proveConsistency,
@@ -114,7 +115,7 @@ export class LedgerProofs {
       const lo = Math.max(1, hi - limit + 1);
       const page: q.CheckpointInfo[] = [];
       if (hi >= 1) {
-        for await (const m of readStream(this.o.nc, streams.checkpoint(chainId), lo, hi)) page.push(this.storedInfo(parseCheckpointMessage(chainId, m)));
+        for await (const m of readStream(this.o.nc, streams.checkpoint(chainId), lo, hi)) page.push(this.storedInfo(parseCheckpointMessage(chainId, m), chainId));
         page.reverse();
       }
       return {
@@ -130,8 +131,9 @@ export class LedgerProofs {
     });
   }
 
-  private validity(note: string, sig: { keyName: string; keyId: Uint8Array }): Validity {
-    const key = this.trusted.find((k) => k.name === sig.keyName && constantTimeEqual(k.keyId, sig.keyId));
+  private validity(note: string, sig: { keyName: string; keyId: Uint8Array }, chainId: string): Validity {
+    // Only keys trusted for this chain (a key bound to another chain is unknown here, not invalid).
+    const key = keysForChain(this.trusted, chainId).find((k) => k.name === sig.keyName && constantTimeEqual(k.keyId, sig.keyId));
     if (!key) return 'unknown';
     try {
       verifyCheckpoint(note, [key]);
@@ -141,8 +143,8 @@ export class LedgerProofs {
     }
   }
 
-  private storedInfo(c: StoredCheckpoint): q.CheckpointInfo {
-    const signatures = c.signed.signatures.map((s) => ({ keyName: s.keyName, keyId: toHex(s.keyId), validity: this.validity(c.note, s) }));
+  private storedInfo(c: StoredCheckpoint, chainId: string): q.CheckpointInfo {
+    const signatures = c.signed.signatures.map((s) => ({ keyName: s.keyName, keyId: toHex(s.keyId), validity: this.validity(c.note, s, chainId) }));
     return {
       sequence: c.checkpoint.sequence,
       rootHash: toHex(c.checkpoint.rootHash),

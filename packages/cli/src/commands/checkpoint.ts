@@ -8,7 +8,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { formatSignerKey, formatVerifierKey, generateSigner, toHex, verifierOf, verifyCheckpoint } from '@hwledger/chain';
 import { connectNats, resolveChainId, resolveNatsUrl } from '@hwledger/core';
-import { CheckpointLog, kvKeys, verifyCheckpointLog } from '@hwledger/ledger-ops';
+import { CheckpointLog, keysForChain, kvKeys, verifyCheckpointLog } from '@hwledger/ledger-ops';
 import { ExitError } from '../exit-error.js';
 import { collect } from '../ops/options.js';
 import { trustedKeys } from '../ops/keys-cli.js';
@@ -48,7 +48,8 @@ export function register(program: Command): void {
         if (!latest) throw new ExitError(1, `chain ${chainId} has no checkpoint yet`);
         const cp = latest.checkpoint;
         const sigs = latest.signed.signatures.map((s) => {
-          const key = keys.find((k) => k.name === s.keyName && toHex(k.keyId) === toHex(s.keyId));
+          // Only keys trusted for this chain: one bound to another chain is unknown here, not invalid.
+          const key = keysForChain(keys, chainId).find((k) => k.name === s.keyName && toHex(k.keyId) === toHex(s.keyId));
           let valid: boolean | null = null;
           if (key) {
             try {
