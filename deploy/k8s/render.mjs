@@ -193,7 +193,8 @@ docs['chains.yaml'] = CHAINS.flatMap((chain) => {
       chain,
       // Two replicas: one holds the leader lease and seals, the other stands by (docs/sequencer.md).
       replicas: 2,
-      args: ['sequencer', '--chain', chain, '--metrics-port', '9464', '--checkpoint-key', '/keys/checkpoint.key'],
+      // --replicas 3: what it creates when it starts before the topology Job (k8s cannot order them) is R3 too.
+      args: ['sequencer', '--chain', chain, '--metrics-port', '9464', '--checkpoint-key', '/keys/checkpoint.key', '--replicas', '3'],
       env: [secretEnv('NATS_PASSWORD', 'hwl-nats-passwords', `HWL_NATS_PASSWORD_SEQUENCER_${up}`), { name: 'NATS_URL', value: natsUrl(`sequencer-${chain}`) }],
       ports: metricsPort,
       resources: res('500m', '256Mi', '2', '1Gi'),

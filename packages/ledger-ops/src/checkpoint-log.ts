@@ -106,10 +106,10 @@ export class CheckpointLog {
     readonly kv: KV,
   ) {}
 
-  /** Opens (creating if missing) the checkpoint stream and KV bucket of a chain. */
-  static async open(nc: NatsConnection, chainId: string): Promise<CheckpointLog> {
+  /** Opens (creating if missing, with `replicas` copies) the checkpoint stream and KV bucket of a chain. */
+  static async open(nc: NatsConnection, chainId: string, replicas = 1): Promise<CheckpointLog> {
     const jsm = await jetstreamManager(nc);
-    const cfg = checkpointStreamConfig(chainId);
+    const cfg = checkpointStreamConfig(chainId, replicas);
     try {
       await jsm.streams.info(cfg.name);
     } catch (e) {
@@ -122,7 +122,7 @@ export class CheckpointLog {
         });
       }
     }
-    return new CheckpointLog(nc, chainId, jsm, await openCheckpointBucket(nc));
+    return new CheckpointLog(nc, chainId, jsm, await openCheckpointBucket(nc, replicas));
   }
 
   get streamName(): string {

@@ -55,6 +55,8 @@ export interface CheckpointerOptions {
   trusted?: NoteVerifier[];
   /** Issue a checkpoint once this many records were added since the last one (default 1000). */
   everyRecords?: number;
+  /** Replicas of the checkpoint stream and bucket when this creates them (default 1; R3 in production). */
+  replicas?: number;
   /** Issue a checkpoint this often when records were added (default 10,000 ms; 0: only by count). */
   intervalMs?: number;
   logger?: Logger;
@@ -134,7 +136,7 @@ export class Checkpointer {
 
   /** Opens the checkpoint log and resumes from the latest stored checkpoint. */
   async start(): Promise<void> {
-    this.store = await CheckpointLog.open(this.nc, this.chainId);
+    this.store = await CheckpointLog.open(this.nc, this.chainId, this.opts.replicas ?? 1);
     await this.reload();
     const interval = this.opts.intervalMs ?? 10_000;
     if (interval > 0) {

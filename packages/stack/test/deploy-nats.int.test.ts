@@ -24,6 +24,10 @@ import { freePort, NATS_SERVER_BIN, waitFor } from '@hwledger/testkit';
 import { chainStreamConfig, ingestStreamConfig, dlqStreamConfig } from '@hwledger/core';
 import { fleetUsers, EXAMPLE_FLEET, passwordEnvName } from '../src/nats-auth.js';
 import { ensureTopology } from '../src/topology.js';
+import { Registry } from 'prom-client';
+import { generateSigner } from '@hwledger/chain';
+import { Sequencer } from '@hwledger/sequencer';
+import { Checkpointer } from '@hwledger/ledger-ops';
 
 const DEPLOY = fileURLToPath(new URL('../../../deploy/nats/', import.meta.url));
 const procs: ChildProcess[] = [];
@@ -136,6 +140,21 @@ describe('deploy/nats configs', () => {
     expect(info.cluster?.replicas?.length).toBe(2);
     const ack = await jetstream(nc).publish('hwl.chain.eu-west-1.job_failed.acme', new Uint8Array([1]), { expect: { lastSequence: 0 } });
     expect(ack.seq).toBe(1);
+    // A sequencer and checkpointer started before the topology job (k8s cannot
+    // order them) create what is missing with their --replicas: R3 here.
+    const seqChain = 'seq-first';
+    const seq = new Sequencer({ nc, chainId: seqChain, registry: new Registry(), takeoverGraceMs: 0, topology: { replicas: 3 } });
+    await waitFor(() => seq.start().then(() => true), 30_000, 500, 'sequencer start on the cluster');
+    const cp = new Checkpointer({ nc, chainId: seqChain, signers: [generateSigner('hwl-test')], replicas: 3 });
+    await cp.start();
+    try {
+      for (const name of ['KV_hwl_leader', 'KV_hwl_checkpoints', `HWL_CHAIN_${seqChain}`, `HWL_INGEST_${seqChain}`, `HWL_CKPT_${seqChain}`]) {
+        expect((await jsm.streams.info(name)).config.num_replicas, name).toBe(3);
+      }
+    } finally {
+      await cp.stop();
+      await seq.stop();
+    }
     // The topology command also makes what sealing depends on R3: the leader
     // lease and checkpoint buckets and the checkpoint stream (created with one
     // replica by the sequencer otherwise).

@@ -171,8 +171,18 @@ export class Sequencer {
     if (this.opts.lease) {
       this.lease = this.opts.lease;
     } else {
-      const kv = await openLeaderBucket(this.nc, this.opts.leaseTtlMs ?? 5_000);
-      this.lease = new LeaderLease(kv, this.chainId, this.instanceId, { ttlMs: this.opts.leaseTtlMs ?? 5_000, marginMs: this.opts.leaseMarginMs ?? 2_000 });
+      const ttlMs = this.opts.leaseTtlMs ?? 5_000;
+      const kv = await openLeaderBucket(this.nc, ttlMs, this.opts.topology?.replicas ?? 1);
+      // An existing bucket keeps its own TTL (max_age): the server expires the
+      // lease key after it, whatever this process was told. A lease believed
+      // valid longer than the server keeps it would let a standby take over
+      // while this process still appends (the fence stops a fork, not the
+      // churn), so the shorter of the two is used.
+      const bucketTtl = (await kv.status()).ttl;
+      const effectiveTtl = bucketTtl > 0 && bucketTtl < ttlMs ? bucketTtl : ttlMs;
+      if (effectiveTtl !== ttlMs) this.log.warn({ configuredTtlMs: ttlMs, bucketTtlMs: bucketTtl }, 'the lease bucket expires keys sooner than --lease-ttl-ms: using its TTL');
+      const marginMs = Math.min(this.opts.leaseMarginMs ?? 2_000, Math.floor(effectiveTtl * 0.4));
+      this.lease = new LeaderLease(kv, this.chainId, this.instanceId, { ttlMs: effectiveTtl, marginMs });
     }
     this.metrics.isLeader.set({ chain: this.chainId }, 0);
     this.loop = this.run();

@@ -10,6 +10,7 @@ import { DEFAULT_INGEST_BUFFER_BYTES, Sequencer, startMetricsServer } from '@hwl
 import { nativeHashUnavailable } from '@hwledger/native-hash';
 import { startSequencerCheckpointer } from '../ops/sequencer-checkpoints.js';
 import { intOption } from '../ops/options.js';
+import { ExitError } from '../exit-error.js';
 import { DEFAULT_HEAP_GROWING_PERCENT, setHeapGrowingPercent } from '../ops/heap-growing.js';
 
 /**
@@ -42,7 +43,14 @@ export function register(program: Command): void {
     .option('--checkpoint-key <file>', 'sign checkpoints with this key file (repeatable: key rotation; env HWL_CHECKPOINT_KEY)', (v: string, p: string[] = []) => [...p, v])
     .option('--checkpoint-every <n>', 'records per signed checkpoint', intOption('--checkpoint-every', 1), 1_000)
     .option('--checkpoint-interval-ms <ms>', 'signed checkpoint at least this often when records were sealed', intOption('--checkpoint-interval-ms', 0), 10_000)
-    .action(async (o: { nats?: string; chain?: string; metricsPort?: number; window: number; ingestBufferBytes: number; heapGrowingPercent: number; recentIds: number; leaseTtlMs: number; takeoverGraceMs: number; checkpointKey?: string[]; checkpointEvery: number; checkpointIntervalMs: number }) => {
+    .option(
+      '--replicas <n>',
+      'replicas of the streams and buckets it creates when they are missing (env HWL_STREAM_REPLICAS; default 1; 3 on a 3-node cluster)',
+      intOption('--replicas', 1, 5),
+      Number(process.env['HWL_STREAM_REPLICAS'] ?? 1),
+    )
+    .action(async (o: { nats?: string; chain?: string; metricsPort?: number; window: number; ingestBufferBytes: number; heapGrowingPercent: number; recentIds: number; leaseTtlMs: number; takeoverGraceMs: number; checkpointKey?: string[]; checkpointEvery: number; checkpointIntervalMs: number; replicas: number }) => {
+      if (!Number.isSafeInteger(o.replicas) || o.replicas < 1 || o.replicas > 5) throw new ExitError(2, `--replicas (or HWL_STREAM_REPLICAS) must be an integer from 1 to 5, got ${JSON.stringify(o.replicas)}`);
       const url = resolveNatsUrl(o.nats);
       const chainId = resolveChainId(o.chain);
       setHeapGrowingPercent(o.heapGrowingPercent);
@@ -66,6 +74,7 @@ export function register(program: Command): void {
         leaseMarginMs: margin,
         leaseRenewMs: Math.max(100, Math.min(1_000, Math.floor(o.leaseTtlMs / 5))),
         takeoverGraceMs: o.takeoverGraceMs,
+        topology: { replicas: o.replicas },
         afterSeal: crashHook(process.env),
       });
       const server = o.metricsPort !== undefined ? await startMetricsServer(registry, o.metricsPort) : undefined;

@@ -15,11 +15,11 @@ export async function startSequencerCheckpointer(
   nc: NatsConnection,
   chainId: string,
   logger: Logger,
-  o: { checkpointKey?: string[]; checkpointEvery: number; checkpointIntervalMs: number },
+  o: { checkpointKey?: string[]; checkpointEvery: number; checkpointIntervalMs: number; replicas?: number },
 ): Promise<SequencerCheckpoints | undefined> {
   const files = o.checkpointKey ?? (process.env['HWL_CHECKPOINT_KEY'] ? process.env['HWL_CHECKPOINT_KEY'].split(',') : []);
   if (files.length === 0) return undefined;
-  const cp = new Checkpointer({ nc, chainId, signers: files.map(loadSigner), everyRecords: o.checkpointEvery, intervalMs: o.checkpointIntervalMs, logger });
+  const cp = new Checkpointer({ nc, chainId, signers: files.map(loadSigner), everyRecords: o.checkpointEvery, intervalMs: o.checkpointIntervalMs, replicas: o.replicas ?? 1, logger });
   await cp.start();
   logger.info({ every: o.checkpointEvery, intervalMs: o.checkpointIntervalMs, keys: files.length }, 'signed checkpoints enabled');
   return {
