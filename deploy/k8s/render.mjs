@@ -253,7 +253,8 @@ docs['fleet-anchor.yaml'] = [
     strategy: { type: 'Recreate' },
     // Keys are bound to the chains they sign for (docs/proofs.md): one --key CHAIN=FILE per region.
     args: ['fleet-anchor', '--chains', CHAINS.join(','), ...CHAINS.flatMap((c) => ['--key', `${c}=/keys/checkpoint.key.pub`])],
-    env: [secretEnv('NATS_PASSWORD', 'hwl-nats-passwords', 'HWL_NATS_PASSWORD_ADMIN'), { name: 'NATS_URL', value: natsUrl('admin') }],
+    // Its own NATS user (auth.conf): reads the checkpoint logs, appends to HWL_FLEET_main only.
+    env: [secretEnv('NATS_PASSWORD', 'hwl-nats-passwords', 'HWL_NATS_PASSWORD_FLEET_ANCHOR'), { name: 'NATS_URL', value: natsUrl('fleet-anchor') }],
     ports: [],
     resources: res('50m', '64Mi', '500m', '256Mi'),
     probes: {},
@@ -349,7 +350,7 @@ docs['prometheus.yaml'] = [
 const files = Object.keys(docs);
 // Secrets are created by the operator, never committed: this file shows their shape only.
 docs['secrets.example.yaml'] = [
-  { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'hwl-nats-passwords', namespace: NS }, type: 'Opaque', stringData: Object.fromEntries(['ADMIN', 'READER', 'BILLING', ...CHAINS.flatMap((c) => [`SEQUENCER_${envName(c)}`, `AGENT_${envName(c)}`])].map((u) => [`HWL_NATS_PASSWORD_${u}`, 'change-me'])) },
+  { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'hwl-nats-passwords', namespace: NS }, type: 'Opaque', stringData: Object.fromEntries(['ADMIN', 'READER', 'BILLING', 'FLEET_ANCHOR', ...CHAINS.flatMap((c) => [`SEQUENCER_${envName(c)}`, `AGENT_${envName(c)}`])].map((u) => [`HWL_NATS_PASSWORD_${u}`, 'change-me'])) },
   { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'hwl-database', namespace: NS }, type: 'Opaque', stringData: { DATABASE_URL: 'postgres://hwledger:change-me@postgres.example.internal:5432/hwledger?sslmode=verify-full' } },
   { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'hwl-api-keys', namespace: NS }, type: 'Opaque', stringData: { 'api-keys.json': '[]  # hwledger api keygen --role operator --append api-keys.json' } },
   { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'hwl-checkpoint-key', namespace: NS }, type: 'Opaque', stringData: { 'checkpoint.key': '# hwledger checkpoint keygen --name NAME --out checkpoint.key', 'checkpoint.key.pub': '# written beside it' } },

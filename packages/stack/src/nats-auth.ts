@@ -10,7 +10,11 @@
  * - a billing consumer altering the topology (a consumer with a start
  *   sequence it chose, a deleted stream, a purged chain): billing reads the
  *   chain through subjects, message gets and a durable an operator created
- *   for it, and may create, update or delete nothing.
+ *   for it, and may create, update or delete nothing;
+ * - a compromised fleet anchorer rewriting history: it appends to its fleet
+ *   anchors only (creating their streams when missing) and reads the
+ *   regions' checkpoint logs; it writes no chain, ingest, checkpoint or KV
+ *   subject and updates, deletes or purges no stream.
  *
  * Config-file users in ONE `authorization` block, never combined with an
  * `accounts` block: on nats-server 2.9.10 (Debian's, used by the tests) that
@@ -42,6 +46,8 @@ export type Role =
   /** `fleets`: fleet anchors (HWL_FLEET_<fleet>) it reads; `durables`: operator-made durables it may not replace or pull from. */
   | { role: 'reader'; chains: string[]; fleets?: string[]; durables?: string[] }
   | { role: 'billing'; chains: string[]; durables: string[] }
+  /** `hwledger fleet-anchor`: reads the checkpoint logs of `chains`, appends to the fleet anchors HWL_FLEET_<fleet> of `fleets`. */
+  | { role: 'fleet-anchor'; chains: string[]; fleets: string[] }
   | { role: 'admin' };
 
 /** Inboxes: JetStream PubAcks and API responses come back here. */
@@ -206,6 +212,44 @@ export function rolePermissions(r: Role): Permissions {
         subscribe: { allow: [INBOX, 'hwl.chain.>', 'hwl.checkpoint.>'] },
       };
     }
+    case 'fleet-anchor': {
+      // What FleetAnchorer (packages/ledger-ops/src/fleet.ts) sends: load() = fleet stream info
+      // (create when missing) and an ordered-consumer read of it; tick() = per region,
+      // CheckpointLog.open (checkpoint stream info, KV bucket info: both exist, made by the
+      // sequencer), latest/findBySize (stream info, message gets), the log walk (ordered
+      // consumer), then a publish to hwl.fleet.<fleet> fenced with Nats-Expected-Last-Sequence
+      // (PubAck on an inbox).
+      const allow = ['$JS.API.INFO', `$JS.API.STREAM.INFO.${kvStream(KV_BUCKETS.checkpoints)}`];
+      for (const c of r.chains) {
+        const ckpt = streams.checkpoint(assertToken(c, 'chain id'));
+        allow.push(`$JS.API.STREAM.INFO.${ckpt}`, `$JS.API.STREAM.MSG.GET.${ckpt}`, ...orderedConsumerSubjects(ckpt));
+      }
+      for (const f of r.fleets) {
+        assertToken(f, 'fleet name');
+        const s = `HWL_FLEET_${f}`;
+        allow.push(`hwl.fleet.${f}`, `$JS.API.STREAM.INFO.${s}`, `$JS.API.STREAM.CREATE.${s}`, ...orderedConsumerSubjects(s));
+      }
+      return {
+        publish: {
+          allow,
+          deny: [
+            '$JS.API.STREAM.UPDATE.>',
+            '$JS.API.STREAM.DELETE.>',
+            '$JS.API.STREAM.PURGE.>',
+            '$JS.API.STREAM.MSG.DELETE.>',
+            '$JS.API.CONSUMER.DELETE.>',
+            '$JS.API.CONSUMER.DURABLE.CREATE.>',
+            '$JS.ACK.>',
+            '$KV.>',
+            'hwl.chain.>',
+            'hwl.ingest.>',
+            'hwl.dlq.>',
+            'hwl.checkpoint.>',
+          ],
+        },
+        subscribe: { allow: [INBOX] },
+      };
+    }
     case 'admin':
       return { publish: { allow: ['>'] }, subscribe: { allow: ['>'] } };
   }
@@ -247,6 +291,8 @@ function describe(r: Role): string {
       return `projector / reconciler / API / verifier: reads ${r.chains.join(', ')} and their checkpoints, ordered (ephemeral) consumers only, deletes or replaces none`;
     case 'billing':
       return `billing consumer: reads ${r.chains.join(', ')} through operator-made durables ${r.durables.join(', ')}; creates nothing`;
+    case 'fleet-anchor':
+      return `fleet anchorer: reads the checkpoint logs of ${r.chains.join(', ')}, appends to fleet anchor(s) ${r.fleets.join(', ')} (creates their streams when missing); updates, deletes or purges nothing`;
     case 'admin':
       return 'operator: topology (streams, billing durables), everything';
   }
@@ -276,11 +322,11 @@ export function renderAuthorization(users: AuthUser[]): string {
 export interface FleetLayout {
   regions: { chain: string; nodes: string[] }[];
   billingDurables: string[];
-  /** Fleet anchors the reader (API) reads; default `main` (the fleet-anchor's default name). */
+  /** Fleet anchors the reader (API) reads and the fleet-anchor user appends to; default `main` (the fleet-anchor's default name). */
   fleets?: string[];
 }
 
-/** Users for a fleet: one agent per node, one sequencer per chain, a reader, a billing user and an admin. */
+/** Users for a fleet: one agent per node, one sequencer per chain, a reader, a billing user, a fleet anchorer and an admin. */
 export function fleetUsers(f: FleetLayout): AuthUser[] {
   const chains = f.regions.map((r) => r.chain);
   const users: AuthUser[] = [{ user: 'admin', password: '', role: { role: 'admin' } }];
@@ -290,6 +336,7 @@ export function fleetUsers(f: FleetLayout): AuthUser[] {
   }
   users.push({ user: 'reader', password: '', role: { role: 'reader', chains, fleets: f.fleets ?? ['main'], durables: f.billingDurables } });
   users.push({ user: 'billing', password: '', role: { role: 'billing', chains, durables: f.billingDurables } });
+  users.push({ user: 'fleet-anchor', password: '', role: { role: 'fleet-anchor', chains, fleets: f.fleets ?? ['main'] } });
   return users.map((u) => ({ ...u, password: `$${passwordEnvName(u.user)}` }));
 }
 

@@ -13,8 +13,10 @@ import { connect, PermissionViolationError, type NatsConnection } from '@nats-io
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { TestNatsServer } from '@hwledger/testkit';
 import { ensureChainTopology, streams } from '@hwledger/core';
-import { CheckpointLog, checkpointStatus, fleetNames, fleetStreamConfig, kvKeys, readStream } from '@hwledger/ledger-ops';
+import { generateSigner, verifierOf, type NoteSigner, type NoteVerifier } from '@hwledger/chain';
+import { CheckpointLog, checkpointStatus, FleetAnchorer, fleetNames, fleetStreamConfig, kvKeys, readStream, verifyFleet } from '@hwledger/ledger-ops';
 import { openLeaderBucket } from '@hwledger/sequencer';
+import { ChainWriter, checkpointWriter } from '../../ledger-ops/test/chain-fixture.js';
 import { EXAMPLE_FLEET, fleetUsers, passwordEnvName, renderAuthorization } from '../src/nats-auth.js';
 
 const AUTH_CONF = fileURLToPath(new URL('../../../deploy/nats/auth.conf', import.meta.url));
@@ -28,8 +30,8 @@ const conns: NatsConnection[] = [];
 const users = fleetUsers(EXAMPLE_FLEET);
 const pw = (user: string): string => `pw-${user}-secret`;
 
-async function as(user: string): Promise<NatsConnection> {
-  const nc = await connect({ servers: server.url, user, pass: pw(user), reconnect: false, timeout: 3_000 });
+async function as(user: string, on: TestNatsServer = server): Promise<NatsConnection> {
+  const nc = await connect({ servers: on.url, user, pass: pw(user), reconnect: false, timeout: 3_000 });
   conns.push(nc);
   return nc;
 }
@@ -290,5 +292,95 @@ describe('billing role', () => {
     ).rejects.toThrow();
     expect(await consumerNames()).toEqual(before);
     expect((await admin.streams.info(CHAIN_EU)).state.messages).toBe(2);
+  });
+});
+
+describe('fleet-anchor role', () => {
+  // Its own server: region chains with real signed checkpoints and a fleet anchor no other test writes to.
+  const FA_EU = 'fa-eu';
+  const FA_US = 'fa-us';
+  const FLEET = 'fa';
+  const faUsers = fleetUsers({ regions: [{ chain: FA_EU, nodes: ['node-001'] }, { chain: FA_US, nodes: ['node-001'] }], billingDurables: ['billing'], fleets: [FLEET] });
+  const euKey = generateSigner('hwl-fa-eu');
+  const usKey = generateSigner('hwl-fa-us');
+  const bind = (s: NoteSigner, chain: string): NoteVerifier => ({ ...verifierOf(s), chains: [chain] });
+  const trusted = [bind(euKey, FA_EU), bind(usKey, FA_US)];
+  const FLEET_STREAM = fleetNames.stream(FLEET);
+  let fa: TestNatsServer;
+  let admin: NatsConnection;
+  let eu: ChainWriter;
+  let us: ChainWriter;
+
+  beforeAll(async () => {
+    for (const u of faUsers) process.env[passwordEnvName(u.user)] = pw(u.user);
+    fa = await TestNatsServer.start({ config: renderAuthorization(faUsers), probeAuth: { user: 'admin', pass: pw('admin') } });
+    admin = await as('admin', fa);
+    eu = await ChainWriter.open(admin, FA_EU);
+    us = await ChainWriter.open(admin, FA_US);
+    await eu.append(30);
+    await checkpointWriter(admin, eu, euKey, 10);
+    await us.append(20);
+    await checkpointWriter(admin, us, usKey, 10);
+  });
+
+  afterAll(async () => {
+    await fa?.stop();
+  });
+
+  it('runs FleetAnchorer rounds (load + tick): creates its fleet stream, reads checkpoint logs, appends fenced entries', async () => {
+    const nc = await as('fleet-anchor', fa);
+    const anchorer = new FleetAnchorer({ nc, fleet: FLEET, chains: [FA_EU, FA_US], trusted });
+    await anchorer.load();
+    expect(await anchorer.tick()).toBe(2);
+    // The regions move on: the next round checks each new checkpoint against the anchored one (log walk).
+    await eu.append(20);
+    await checkpointWriter(admin, eu, euKey, 10);
+    await us.append(10);
+    await checkpointWriter(admin, us, usKey, 10);
+    expect(await anchorer.tick()).toBe(2);
+    expect(await anchorer.tick()).toBe(0);
+    // A restarted anchorer reads the fleet anchor back and has nothing new to add.
+    const again = new FleetAnchorer({ nc, fleet: FLEET, chains: [FA_EU, FA_US], trusted });
+    await again.load();
+    expect(await again.tick()).toBe(0);
+    const r = await verifyFleet(admin, FLEET, trusted);
+    expect(r.issue).toBeUndefined();
+    expect(r.ok).toBe(true);
+    expect(r.entries).toBe(4);
+  });
+
+  it('is refused writing chains, ingest, checkpoints and KV, and creating, updating, deleting or purging streams', async () => {
+    const nc = await as('fleet-anchor', fa);
+    for (const subject of [
+      `hwl.chain.${FA_EU}.job_completed.acme`,
+      `hwl.ingest.${FA_EU}.node-001`,
+      `hwl.dlq.${FA_EU}`,
+      `hwl.checkpoint.${FA_EU}`,
+      `hwl.fleet.other`,
+      `$KV.hwl_checkpoints.${FA_EU}`,
+      `$JS.API.STREAM.UPDATE.${FLEET_STREAM}`,
+      `$JS.API.STREAM.DELETE.${FLEET_STREAM}`,
+      `$JS.API.STREAM.PURGE.${FLEET_STREAM}`,
+      `$JS.API.STREAM.MSG.DELETE.${FLEET_STREAM}`,
+      `$JS.API.STREAM.CREATE.${streams.chain(FA_EU)}`,
+      `$JS.API.STREAM.CREATE.${streams.checkpoint(FA_EU)}`,
+      `$JS.API.STREAM.UPDATE.${streams.checkpoint(FA_EU)}`,
+      `$JS.API.STREAM.CREATE.HWL_FLEET_other`,
+      `$JS.API.CONSUMER.CREATE.${streams.chain(FA_EU)}.x`,
+      `$JS.API.CONSUMER.DELETE.${streams.checkpoint(FA_EU)}.x`,
+      `$JS.API.CONSUMER.DURABLE.CREATE.${FLEET_STREAM}.x`,
+    ]) {
+      expect(await publishRefused(nc, subject), subject).toBe(true);
+    }
+    const jsa = await jetstreamManager(admin);
+    const before = (await jsa.streams.info(FLEET_STREAM)).config;
+    const jsm = await jetstreamManager(nc, { timeout: 1_500 });
+    await expect(jsm.streams.update(FLEET_STREAM, { max_msgs: 1 })).rejects.toThrow();
+    await expect(jsm.streams.delete(FLEET_STREAM)).rejects.toThrow();
+    await expect(jsm.streams.update(streams.checkpoint(FA_EU), { max_msgs: 1 })).rejects.toThrow();
+    const after = await jsa.streams.info(FLEET_STREAM);
+    expect(after.config.max_msgs).toBe(before.max_msgs);
+    expect(after.state.messages).toBe(4);
+    expect((await jsa.streams.info(streams.chain(FA_EU))).state.messages).toBe(50);
   });
 });

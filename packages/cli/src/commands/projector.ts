@@ -58,9 +58,13 @@ export async function connectAndMigrate(pool: pg.Pool, url: string): Promise<voi
       const msg = e instanceof Error ? e.message : String(e);
       if (attempt >= 5 || !/ECONNREFUSED|terminat|starting up|ETIMEDOUT|timeout/i.test(msg)) {
         if (/ECONNREFUSED|ENOTFOUND|password|does not exist|timeout/i.test(msg)) {
-          throw new HwlError('PG_UNREACHABLE', `cannot use the database ${new URL(url).pathname.slice(1) || redactNatsUrl(url)} (set --db or DATABASE_URL): ${msg}`, {
-            cause: e,
-          });
+          throw new HwlError(
+            'PG_UNREACHABLE',
+            `cannot use the database ${new URL(url).pathname.slice(1) || redactNatsUrl(url)} (set --db or DATABASE_URL): ${msg}`,
+            {
+              cause: e,
+            },
+          );
         }
         throw e;
       }
