@@ -303,6 +303,14 @@ export class Sequencer {
       return 'unavailable';
     }
     if (this.stopping) return 'stopped';
+    // Reading the tail and warming up can take longer than the lease: a
+    // process whose lease ran out meanwhile must not start a session (it would
+    // delete the new leader's ingest consumer and purge below its own, older,
+    // watermark before its first append found out).
+    if (!this.lease!.isValid()) {
+      this.log.warn('the lease ran out while preparing the session: not starting it');
+      return 'lost';
+    }
     const session = new SealingSession(
       {
         nc: this.nc,

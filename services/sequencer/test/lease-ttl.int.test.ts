@@ -8,9 +8,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import { connectNats, ensureChainTopology } from '@hwledger/core';
+import { AckPolicy, jetstreamManager } from '@nats-io/jetstream';
+import { connectNats, ensureChainTopology, streams } from '@hwledger/core';
 import { TestNatsServer } from '@hwledger/testkit';
-import { openLeaderBucket, Sequencer } from '@hwledger/sequencer';
+import { INGEST_CONSUMER, openLeaderBucket, Sequencer, type Lease } from '@hwledger/sequencer';
+import { makeEvents, publishEvents } from './helpers.js';
 
 let server: TestNatsServer;
 let nc: NatsConnection;
@@ -41,5 +43,38 @@ describe('lease TTL', () => {
     } finally {
       await seq.stop();
     }
+  });
+});
+
+describe('a lease that runs out while the session is being prepared', () => {
+  it('does not start the session: the new leader keeps its ingest consumer, nothing is sealed', async () => {
+    const chain = 'lease-lapse';
+    await ensureChainTopology(nc, chain);
+    const jsm = await jetstreamManager(nc);
+    // The new leader's consumer (a session of another process).
+    await jsm.consumers.add(streams.ingest(chain), { durable_name: `${INGEST_CONSUMER}-other`, ack_policy: AckPolicy.All });
+    await publishEvents(nc, chain, makeEvents(0, 10, 'll/a'), 10);
+    // Granted once; valid when leadership starts, expired by the time the tail is read and warmed up.
+    let acquired = false;
+    let checks = 0;
+    const lease: Lease = {
+      get held() {
+        return acquired;
+      },
+      isValid: () => ++checks <= 1,
+      tryAcquire: () => Promise.resolve(acquired ? false : (acquired = true)),
+      renew: () => Promise.resolve(true),
+      release: () => Promise.resolve(),
+      currentHolder: () => Promise.resolve('other'),
+    };
+    const seq = new Sequencer({ nc, chainId: chain, registry: new Registry(), lease, takeoverGraceMs: 0 });
+    await seq.start();
+    await new Promise((r) => setTimeout(r, 1_500));
+    await seq.stop();
+    const names: string[] = [];
+    for await (const ci of jsm.consumers.list(streams.ingest(chain))) names.push(ci.name);
+    expect(names).toEqual([`${INGEST_CONSUMER}-other`]);
+    expect((await jsm.streams.info(streams.chain(chain))).state.messages).toBe(0);
+    expect(checks).toBeGreaterThanOrEqual(2);
   });
 });
