@@ -39,7 +39,7 @@ beforeAll(async () => {
   server = await TestNatsServer.start();
   nc = await connectNats(server.url, 'archive-hardening-test');
   db = await createTestDatabase();
-  pool = new pg.Pool({ connectionString: db.url, max: 4 });
+  pool = new pg.Pool({ connectionString: db.url, max: 4 }).on('error', () => undefined); // an idle client dies when the test database is dropped: not an uncaught error
   await migrate(pool);
   work = mkdtempSync(join(tmpdir(), 'hwl-archive-hardening-'));
 });

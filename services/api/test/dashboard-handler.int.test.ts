@@ -36,7 +36,7 @@ async function get(path: string, key?: string, method = 'GET'): Promise<{ status
 
 beforeAll(async () => {
   db = await createTestDatabase('hwl_dash');
-  pool = new pg.Pool({ connectionString: db.url, max: 3 });
+  pool = new pg.Pool({ connectionString: db.url, max: 3 }).on('error', () => undefined); // an idle client dies when the test database is dropped: not an uncaught error
   await migrate(pool);
   const h = Buffer.alloc(32, 1);
   const rec = (seq: number, sealed: number, extra: Record<string, unknown> = {}): unknown[] => [
