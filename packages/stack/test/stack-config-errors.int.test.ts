@@ -22,12 +22,29 @@ afterAll(async () => {
   for (const h of homes) rmSync(h, { recursive: true, force: true });
 });
 
+/** The first port of `n` consecutive ports that all bind now, between 20,000 and 30,000 (outside Linux's ephemeral 32768-60999). */
+async function freePortBlock(n: number): Promise<number> {
+  const binds = (port: number): Promise<boolean> =>
+    new Promise((resolve) => {
+      const srv = createServer();
+      srv.once('error', () => resolve(false));
+      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+    });
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * (10_000 - n));
+    let ok = true;
+    for (let p = base; p < base + n && ok; p++) ok = await binds(p);
+    if (ok) return base;
+  }
+  throw new Error(`no block of ${n} free ports found`);
+}
+
 async function isolatedEnv(extra: NodeJS.ProcessEnv = {}): Promise<NodeJS.ProcessEnv> {
   const home = mkdtempSync(join(tmpdir(), 'hwl-stack-cfg-'));
   homes.push(home);
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const k of Object.keys(env)) if (k.startsWith('HWL_') || k === 'NATS_URL' || k === 'DATABASE_URL' || k === 'NATS_SERVER_BIN') delete env[k];
-  const base = await freePort();
+  const base = await freePortBlock(32);
   return {
     ...env,
     HWL_HOME: home,
@@ -35,8 +52,8 @@ async function isolatedEnv(extra: NodeJS.ProcessEnv = {}): Promise<NodeJS.Proces
     HWL_PG_PORT: String(await freePort()),
     HWL_HTTP_PORT: String(await freePort()),
     HWL_GRPC_PORT: String(await freePort()),
-    // Metrics ports: a block above an ephemeral port; checked free by the runner itself.
-    HWL_METRICS_PORT: String(base > 60_000 ? 40_000 + (base % 10_000) : base),
+    // Metrics ports: a block of ports all free now, below the kernel's ephemeral range (other tests' connections).
+    HWL_METRICS_PORT: String(base),
     ...extra,
   };
 }
