@@ -3,6 +3,8 @@
  * setting and what to do (never a stack trace, issue 5). `setting` is the
  * environment variable (or thing) at fault.
  */
+import { redactNatsUrl } from '@hwledger/core';
+
 export type StackErrorCode =
   /** A setting is malformed or refers to something unknown (exit 2). */
   | 'CONFIG'
@@ -42,13 +44,11 @@ export function isStackError(e: unknown): e is StackError {
   return e instanceof StackError;
 }
 
-/** A URL with its password replaced by *** (for messages and logs). */
+/**
+ * A URL (or a comma-separated server list, any scheme) with every password
+ * replaced by *** (for messages and logs): core's redaction, which also
+ * handles passwords holding `/` or `@`.
+ */
 export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
-  }
+  return redactNatsUrl(url);
 }

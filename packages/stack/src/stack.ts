@@ -239,14 +239,9 @@ export async function preflight(cfg: StackConfig): Promise<void> {
     throw new StackError('MISSING_FILE', 'HWL_CHECKPOINT_KEY', `verifier key ${cfg.checkpointKeyFile}.pub (beside the signer key) does not exist: \`hwledger checkpoint keygen --out FILE\` writes both`);
   }
   await assertPortsFree(portClaims(cfg), cfg.host);
-  // Their messages name the URL: redacted again here, for any password (one with / or @, several NATS servers).
-  try {
-    if (cfg.natsUrl !== undefined) await checkNats(cfg.natsUrl);
-    if (cfg.databaseUrl !== undefined) await checkPostgres(cfg.databaseUrl);
-  } catch (e) {
-    if (e instanceof StackError) throw new StackError(e.code, e.setting, redactNatsUrl(e.message), { cause: e.cause });
-    throw e;
-  }
+  // Their messages name the URL, redacted (redactUrl).
+  if (cfg.natsUrl !== undefined) await checkNats(cfg.natsUrl);
+  if (cfg.databaseUrl !== undefined) await checkPostgres(cfg.databaseUrl);
 }
 
 export async function startStack(cfg: StackConfig, log: Log = () => undefined): Promise<Stack> {
