@@ -4,7 +4,9 @@
  * sequences start over below the chain's watermark. The sequencer must
  * consume the new stream from its start, not purge its first messages or
  * skip their events as already handled. Also: a hostile message of more
- * events than any producer sends is one dead letter, not one per event.
+ * events than any producer sends is one dead letter, not one per event; a
+ * tail without hash headers is refused; a dead letter re-published by a
+ * restarted session is counted once.
  * Real nats-server, in-process sequencer.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -121,5 +123,35 @@ describe('the chain tail check', () => {
     await nc.flush();
     await waitFor(async () => (await jsm.streams.info(streams.chain(chain))).state.last_seq === 4, 5_000, 50, 'forged record');
     await expect(readChainTail(jsm, chain)).rejects.toMatchObject({ code: 'INTEGRITY', message: expect.stringMatching(/lacks its Hwl-Prev-Hash\/Hwl-Hash headers/) });
+  });
+});
+
+describe('dead letters after a restart', () => {
+  it('a rejected event dead-lettered again by the next session is stored and counted once', async () => {
+    const chain = 'dlq-once';
+    await ensureChainTopology(nc, chain);
+    // Only rejected input: nothing is sealed, so the watermark does not move and a new session sees it again.
+    for (let i = 0; i < 3; i++) await publishRaw(nc, chain, new Uint8Array([0x0f, i, 0xff]));
+    const counted = async (registry: Registry): Promise<number> => {
+      const m = (await registry.getSingleMetric('hwl_events_rejected_total')?.get())?.values ?? [];
+      return m.reduce((a, v) => a + v.value, 0);
+    };
+    const r1 = new Registry();
+    const s1 = new Sequencer({ nc, chainId: chain, registry: r1, takeoverGraceMs: 0 });
+    await s1.start();
+    await waitFor(async () => (await counted(r1)) >= 3, 30_000, 50, 'first dead letters');
+    await s1.stop();
+    const r2 = new Registry();
+    const s2 = new Sequencer({ nc, chainId: chain, registry: r2, takeoverGraceMs: 0 });
+    await s2.start();
+    try {
+      // The second session has handled the backlog once the next valid event is sealed behind it.
+      await publishEvents(nc, chain, makeEvents(0, 1, 'dq/a'), 1);
+      await waitFor(async () => (await checkChain(nc, chain)).count >= 1, 30_000, 50, 'valid event after the backlog');
+      expect(await counted(r2)).toBe(0);
+      expect(await dlqCounts(nc, chain)).toEqual({ MALFORMED_PROTOBUF: 3 });
+    } finally {
+      await s2.stop();
+    }
   });
 });
