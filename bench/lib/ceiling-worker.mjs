@@ -31,7 +31,7 @@ await runWorker({
   url,
   ingestStream,
   name: 'ceiling',
-  window: Number(windowArg ?? 256),
+  window: Number(windowArg ?? 1024),
   handle(m, pipeline) {
     const events = splitBatchEvents(m.data);
     const count = events.length;

@@ -17,7 +17,7 @@ await runWorker({
   url,
   ingestStream,
   name: 'relay',
-  window: Number(windowArg ?? 256),
+  window: Number(windowArg ?? 1024),
   handle(m, pipeline) {
     const pairs = [['Nats-Expected-Last-Sequence', String(last)]];
     // A message id per relayed message, as every chain record has one (the

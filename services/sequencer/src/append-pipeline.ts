@@ -25,6 +25,7 @@
  * same class, so the benchmark compares like with like.
  */
 import { createInbox, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { FrameWriter } from './frame-writer.js';
 
 export type AppendFailureCode =
   /** Nats-Expected-Last-Sequence / -Msg-Id did not match: another writer appended (err_code 10071 / 10070). */
@@ -52,6 +53,12 @@ export interface AppendPipelineOptions<T> {
   /** Ask for a PubAck on every n-th append (and on the last of each turn); default 32. 1 = every append. */
   ackEvery?: number;
   onSettled: (token: T, outcome: AppendOutcome) => void;
+  /**
+   * Write appends as raw HPUB frames (frame-writer.ts) instead of through
+   * nats.js's publish(); default true. Falls back to publish() when the
+   * client offers no protocol queue.
+   */
+  rawFrames?: boolean;
 }
 
 /** JetStream err_codes of a refused expectation: wrong last sequence, wrong last msg id. */
@@ -78,6 +85,7 @@ export class AppendPipeline<T> {
   private closed = false;
   private readonly lowWater: number;
   private readonly ackEvery: number;
+  private readonly frames: FrameWriter | undefined;
   /** PubAcks asked for so far (diagnostics and tests). */
   pubAcksRequested = 0;
 
@@ -87,6 +95,7 @@ export class AppendPipeline<T> {
   ) {
     this.lowWater = Math.floor(opts.window / 2);
     this.ackEvery = Math.max(1, Math.floor(opts.ackEvery ?? 32));
+    this.frames = opts.rawFrames === false ? undefined : FrameWriter.for(nc);
     const prefix = this.inbox.length + 1;
     this.sub = nc.subscribe(`${this.inbox}.*`, {
       callback: (_err, m) => {
@@ -149,15 +158,16 @@ export class AppendPipeline<T> {
   }
 
   private send(a: { subject: string; body: Uint8Array; headers: MsgHdrs }, id: number, confirm: boolean): void {
-    if (!confirm) {
-      this.nc.publish(a.subject, a.body, { headers: a.headers });
-      return;
+    let reply: string | undefined;
+    if (confirm) {
+      const c: Confirming = { id, sentAt: performance.now(), outcome: undefined };
+      this.confirming.push(c);
+      this.byId.set(id, c);
+      this.pubAcksRequested++;
+      reply = `${this.inbox}.${id}`;
     }
-    const c: Confirming = { id, sentAt: performance.now(), outcome: undefined };
-    this.confirming.push(c);
-    this.byId.set(id, c);
-    this.pubAcksRequested++;
-    this.nc.publish(a.subject, a.body, { reply: `${this.inbox}.${id}`, headers: a.headers });
+    if (this.frames) this.frames.write(a.subject, reply, (a.headers as unknown as { encode(): Uint8Array }).encode(), a.body);
+    else this.nc.publish(a.subject, a.body, reply === undefined ? { headers: a.headers } : { reply, headers: a.headers });
   }
 
   private deliver(): void {

@@ -13,7 +13,8 @@ import { chainStreamConfig, connectNats } from '@hwledger/core';
 import { TestNatsServer, waitFor } from '@hwledger/testkit';
 import { AppendPipeline, RawHeaders, type AppendOutcome } from '@hwledger/sequencer';
 
-describe('AppendPipeline (sparse PubAcks)', () => {
+// Both ways of writing an append: raw HPUB frames (the default, frame-writer.ts) and nats.js's publish().
+describe.each([true, false])('AppendPipeline (sparse PubAcks, rawFrames %s)', (rawFrames) => {
   let server: TestNatsServer;
   let nc: NatsConnection;
   let jsm: JetStreamManager;
@@ -41,7 +42,7 @@ describe('AppendPipeline (sparse PubAcks)', () => {
   it('confirms every append in order with its own stream sequence, asking for about one PubAck in ackEvery', async () => {
     const { name, subject } = await stream();
     const settled: [number, AppendOutcome][] = [];
-    const p = new AppendPipeline<number>(nc, { window: 64, timeoutMs: 5_000, ackEvery: 16, onSettled: (t, o) => void settled.push([t, o]) });
+    const p = new AppendPipeline<number>(nc, { rawFrames, window: 64, timeoutMs: 5_000, ackEvery: 16, onSettled: (t, o) => void settled.push([t, o]) });
     const total = 1_000;
     let i = 0;
     const pump = async (): Promise<void> => {
@@ -65,7 +66,7 @@ describe('AppendPipeline (sparse PubAcks)', () => {
   it('after a refused append reports nothing later as stored; unconfirmed appends before it are failed, not stored', async () => {
     const { name, subject } = await stream();
     const settled: [number, AppendOutcome][] = [];
-    const p = new AppendPipeline<number>(nc, { window: 256, timeoutMs: 5_000, ackEvery: 16, onSettled: (t, o) => void settled.push([t, o]) });
+    const p = new AppendPipeline<number>(nc, { rawFrames, window: 256, timeoutMs: 5_000, ackEvery: 16, onSettled: (t, o) => void settled.push([t, o]) });
     // 50 appends in one turn; the 20th expects the wrong last sequence (as if
     // another writer had appended): it and everything after are refused.
     for (let k = 1; k <= 50; k++) p.append(subject, new Uint8Array([k]), fenced(k === 20 ? 99 : k - 1).asMsgHdrs(), k);
@@ -85,7 +86,7 @@ describe('AppendPipeline (sparse PubAcks)', () => {
 
   it('fails every append when no stream answers', async () => {
     const settled: AppendOutcome[] = [];
-    const p = new AppendPipeline<number>(nc, { window: 256, timeoutMs: 5_000, ackEvery: 8, onSettled: (_t, o) => void settled.push(o) });
+    const p = new AppendPipeline<number>(nc, { rawFrames, window: 256, timeoutMs: 5_000, ackEvery: 8, onSettled: (_t, o) => void settled.push(o) });
     for (let k = 1; k <= 20; k++) p.append('nowhere.at.all', new Uint8Array([k]), fenced(k - 1).asMsgHdrs(), k);
     await waitFor(() => settled.length === 20, 5_000, 20, 'all settled');
     p.close();
@@ -95,7 +96,7 @@ describe('AppendPipeline (sparse PubAcks)', () => {
   it('close() settles appends still in flight as failed', async () => {
     const { subject } = await stream();
     const settled: AppendOutcome[] = [];
-    const p = new AppendPipeline<number>(nc, { window: 256, timeoutMs: 5_000, ackEvery: 8, onSettled: (_t, o) => void settled.push(o) });
+    const p = new AppendPipeline<number>(nc, { rawFrames, window: 256, timeoutMs: 5_000, ackEvery: 8, onSettled: (_t, o) => void settled.push(o) });
     for (let k = 1; k <= 10; k++) p.append(subject, new Uint8Array([k]), fenced(k - 1).asMsgHdrs(), k);
     p.close(); // same turn: the last append was never even sent
     expect(settled).toHaveLength(10);

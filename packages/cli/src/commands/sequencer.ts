@@ -6,7 +6,7 @@
 import type { Command } from 'commander';
 import { Registry } from 'prom-client';
 import { closeNats, connectNats, createLogger, resolveChainId, resolveNatsUrl, registerProcessMetrics, redactNatsUrl } from '@hwledger/core';
-import { DEFAULT_INGEST_BUFFER_BYTES, Sequencer, startMetricsServer } from '@hwledger/sequencer';
+import { DEFAULT_INGEST_BUFFER_BYTES, DEFAULT_WINDOW, Sequencer, startMetricsServer } from '@hwledger/sequencer';
 import { nativeHashUnavailable } from '@hwledger/native-hash';
 import { startSequencerCheckpointer } from '../ops/sequencer-checkpoints.js';
 import { intOption } from '../ops/options.js';
@@ -34,7 +34,7 @@ export function register(program: Command): void {
     .option('--nats <url>', 'NATS server URL (env NATS_URL)')
     .option('--chain <id>', 'chain id (env HWL_CHAIN_ID)')
     .option('--metrics-port <port>', 'serve Prometheus /metrics on this port', intOption('--metrics-port', 0))
-    .option('--window <n>', 'appends in flight', intOption('--window', 1), 256)
+    .option('--window <n>', 'appends in flight', intOption('--window', 1), DEFAULT_WINDOW)
     .option('--ingest-buffer-bytes <n>', 'ingest bytes delivered ahead of sealing, about (sizes the consumer\'s max_ack_pending)', intOption('--ingest-buffer-bytes', 1024), DEFAULT_INGEST_BUFFER_BYTES)
     .option('--heap-growing-percent <n>', 'V8 old-generation growing factor 1 + n/100 (0: V8 default); keeps RSS flat (src/ops/heap-growing.ts)', intOption('--heap-growing-percent', 0, 1_000), DEFAULT_HEAP_GROWING_PERCENT)
     .option('--recent-ids <n>', 'recently sealed event ids kept for duplicate detection', intOption('--recent-ids', 1), 100_000)

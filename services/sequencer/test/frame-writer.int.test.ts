@@ -1,0 +1,137 @@
+/**
+ * FrameWriter (raw HPUB frames for appends) against a real nats-server: what
+ * a subscriber receives is what nats.js's publish() would have delivered
+ * (subject, reply, headers, payload), turns larger than a chunk arrive whole
+ * and in order, and a message over max_payload or a subject that is not
+ * printable ASCII is refused before a byte is written (the server would
+ * otherwise close the connection). The exact bytes are checked against the
+ * NATS protocol's HPUB grammar with a capturing queue.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Msg, NatsConnection } from '@nats-io/transport-node';
+import { connectNats } from '@hwledger/core';
+import { TestNatsServer, waitFor } from '@hwledger/testkit';
+import { FrameWriter, RawHeaders } from '@hwledger/sequencer';
+
+const te = new TextEncoder();
+const td = new TextDecoder();
+const hdrBytes = (pairs: [string, string][]): Uint8Array => (new RawHeaders(pairs).asMsgHdrs() as unknown as { encode(): Uint8Array }).encode();
+
+describe('FrameWriter: exact bytes', () => {
+  function capturing(maxPayload = 1024): { w: FrameWriter; sent: Uint8Array[] } {
+    const sent: Uint8Array[] = [];
+    const fake = { protocol: { sendCommand: (b: Uint8Array) => void sent.push(b.slice()) }, info: { max_payload: maxPayload } };
+    const w = FrameWriter.for(fake as unknown as NatsConnection);
+    if (!w) throw new Error('no writer');
+    return { w, sent };
+  }
+
+  it('writes HPUB <subject> [reply] <hlen> <total> CRLF headers payload CRLF, one array per turn', async () => {
+    const { w, sent } = capturing();
+    const h = hdrBytes([['Nats-Expected-Last-Sequence', '41']]);
+    w.write('hwl.chain.c1.job_completed._', undefined, h, te.encode('body-1'));
+    w.write('hwl.chain.c1.job_completed.acme', '_INBOX.abc.7', h, te.encode(''));
+    expect(sent).toHaveLength(0); // handed over at the end of the turn
+    await Promise.resolve();
+    expect(sent).toHaveLength(1);
+    const hs = td.decode(h);
+    expect(td.decode(sent[0])).toBe(
+      `HPUB hwl.chain.c1.job_completed._ ${h.length} ${h.length + 6}\r\n${hs}body-1\r\n` +
+        `HPUB hwl.chain.c1.job_completed.acme _INBOX.abc.7 ${h.length} ${h.length}\r\n${hs}\r\n`,
+    );
+  });
+
+  it('refuses, writing nothing, a message over max_payload or a subject that is not printable ASCII', async () => {
+    const { w, sent } = capturing(100);
+    const h = hdrBytes([['A', 'b']]);
+    expect(() => w.write('s.x', undefined, h, new Uint8Array(100))).toThrow(/max_payload/);
+    expect(() => w.write('s.ü', undefined, h, new Uint8Array(1))).toThrow(/printable ASCII/);
+    expect(() => w.write('s x', undefined, h, new Uint8Array(1))).toThrow(/printable ASCII/);
+    expect(() => w.write('s.x', 'bad reply', h, new Uint8Array(1))).toThrow(/printable ASCII/);
+    await Promise.resolve();
+    expect(sent).toHaveLength(0);
+  });
+
+  it('is not offered for a client without a protocol queue (the pipeline then uses publish())', () => {
+    expect(FrameWriter.for({} as NatsConnection)).toBeUndefined();
+    expect(FrameWriter.for({ protocol: {} } as unknown as NatsConnection)).toBeUndefined();
+  });
+});
+
+describe('FrameWriter on a real nats-server', () => {
+  let server: TestNatsServer;
+  let nc: NatsConnection;
+  let sub: NatsConnection;
+
+  beforeAll(async () => {
+    server = await TestNatsServer.start();
+    nc = await connectNats(server.url, 'frames');
+    sub = await connectNats(server.url, 'frames-sub');
+  });
+
+  afterAll(async () => {
+    await nc?.close();
+    await sub?.close();
+    await server?.stop();
+  });
+
+  function collect(subject: string): Msg[] {
+    const got: Msg[] = [];
+    sub.subscribe(subject, { callback: (_e, m) => void got.push(m) });
+    return got;
+  }
+
+  it('delivers what publish() delivers: subject, reply, headers and payload', async () => {
+    const got = collect('fw.same.>');
+    await sub.flush();
+    const w = FrameWriter.for(nc)!;
+    expect(w).toBeDefined();
+    const pairs: [string, string][] = [
+      ['Nats-Msg-Id', 'abc.def'],
+      ['Hwl-Hash', 'ff'.repeat(32)],
+    ];
+    const body = te.encode('canonical bytes \u00e9');
+    nc.publish('fw.same.a', body, { reply: 'fw.reply.1', headers: new RawHeaders(pairs).asMsgHdrs() });
+    w.write('fw.same.b', 'fw.reply.1', hdrBytes(pairs), body);
+    await nc.flush();
+    await waitFor(() => got.length === 2, 5_000, 10, 'both delivered');
+    const [a, b] = got as [Msg, Msg];
+    expect(b.subject).toBe('fw.same.b');
+    expect(b.reply).toBe(a.reply);
+    expect(b.data).toEqual(a.data);
+    for (const [k, v] of pairs) expect(b.headers?.get(k)).toBe(v);
+    expect([...(b.headers?.keys() ?? [])]).toEqual([...(a.headers?.keys() ?? [])]);
+  });
+
+  it('a turn larger than a chunk arrives whole and in order', async () => {
+    const got = collect('fw.big');
+    await sub.flush();
+    const w = FrameWriter.for(nc)!;
+    const h = hdrBytes([['X', '1']]);
+    const n = 2_000; // about 600 KiB: more than two 256 KiB chunks
+    for (let i = 0; i < n; i++) {
+      const body = new Uint8Array(300).fill(i % 251);
+      new DataView(body.buffer).setUint32(0, i);
+      w.write('fw.big', undefined, h, body);
+    }
+    await nc.flush();
+    await waitFor(() => got.length === n, 10_000, 20, 'all delivered');
+    got.forEach((m, i) => {
+      expect(new DataView(m.data.buffer, m.data.byteOffset).getUint32(0)).toBe(i);
+      expect(m.data.length).toBe(300);
+    });
+  });
+
+  it('a refused message leaves the connection working (nothing was written)', async () => {
+    const got = collect('fw.after');
+    await sub.flush();
+    const w = FrameWriter.for(nc)!;
+    const max = nc.info!.max_payload;
+    expect(() => w.write('fw.after', undefined, hdrBytes([['X', '1']]), new Uint8Array(max))).toThrow(/max_payload/);
+    w.write('fw.after', undefined, hdrBytes([['X', '2']]), te.encode('ok'));
+    await nc.flush();
+    await waitFor(() => got.length === 1, 5_000, 10, 'delivered');
+    expect(td.decode(got[0]!.data)).toBe('ok');
+    expect(nc.isClosed()).toBe(false);
+  });
+});
