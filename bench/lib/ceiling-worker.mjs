@@ -23,6 +23,7 @@ const slab = new Slab();
 const KINDS = ['inference_request_completed', 'job_completed', 'metrics_collected'];
 const TENANTS = ['acme', 'globex', 'initech', 'umbrella', 'hooli', 'stark', '_'];
 const SUBJECTS = KINDS.flatMap((k) => TENANTS.map((t) => `hwl.chain.${chain}.${k}.${t}`));
+const STREAM = new TextEncoder().encode(`HWL_CHAIN_${chain}`);
 const KEY = 'k'.repeat(24); // a binary event key (24 latin1 chars), written as 48 hex digits
 let seq = 0;
 let prevHash = new Uint8Array(32);
@@ -44,7 +45,7 @@ await runWorker({
       slab.room(ev.length + PAD);
       const body = slab.take(ev.length + PAD);
       body.set(ev, PAD);
-      const { headers, msgId } = encodeRecordHeaders({ key: KEY, keyIsBinary: true, hash, prevHash, sequence: BigInt(seq), ingestSeq: m.seq, index: i, count, expectedLastMsgId: lastMsgId }, slab);
+      const { headers, msgId } = encodeRecordHeaders({ stream: STREAM, key: KEY, keyIsBinary: true, hash, prevHash, sequence: BigInt(seq), ingestSeq: m.seq, index: i, count, expectedLastMsgId: lastMsgId }, slab);
       lastMsgId = msgId;
       prevHash = hash;
       pipeline.append(SUBJECTS[seq % SUBJECTS.length], body, headers.asMsgHdrs(), i === count - 1 ? m : undefined);

@@ -193,7 +193,7 @@ export class FleetAnchorer {
     const h = natsHeaders();
     h.set(HEADERS.hash, toHex(hash));
     try {
-      await jetstream(this.opts.nc).publish(fleetNames.subject(this.opts.fleet), body, { headers: h, expect: { lastSequence: this.lastSeq }, timeout: 10_000 });
+      await jetstream(this.opts.nc).publish(fleetNames.subject(this.opts.fleet), body, { headers: h, expect: { lastSequence: this.lastSeq, streamName: fleetNames.stream(this.opts.fleet) }, timeout: 10_000 });
     } catch (e) {
       if (e instanceof JetStreamApiError) {
         await this.load(); // another anchorer appended: re-read and let the next round decide

@@ -7,7 +7,7 @@
  */
 import { resolve } from 'node:path';
 import { validateEvent, type ChainEvent } from '@hwledger/chain';
-import { assertToken, ensureChainTopology, silentLogger, subjects, type Logger, type TopologyOptions } from '@hwledger/core';
+import { assertToken, ensureChainTopology, silentLogger, streams, subjects, type Logger, type TopologyOptions } from '@hwledger/core';
 import { Registry } from 'prom-client';
 import { agentMetrics, type AgentMetrics } from './agent-metrics.js';
 import { MAX_INGEST_BODY_BYTES } from './ingest-batch-builder.js';
@@ -104,6 +104,7 @@ export class Agent {
     metricsRef.m = metrics;
     shipper = new Shipper({
       subject: subjects.ingest(o.chainId, o.node),
+      stream: streams.ingest(o.chainId),
       outbox,
       link,
       logger,

@@ -60,6 +60,12 @@ export interface ShipperStats {
 
 export interface ShipperOptions {
   subject: string;
+  /**
+   * The ingest stream's name, sent as Nats-Expected-Stream: a stored batch
+   * that someone replays into another stream (a push consumer's deliver
+   * subject, nats-io/nats-server#8274) is refused there.
+   */
+  stream: string;
   outbox: Outbox;
   link: ShipperLink;
   logger: Logger;
@@ -241,7 +247,7 @@ export class Shipper {
     const lost = new Promise<never>((_, reject) => {
       off = this.o.link.onceDown(() => reject(new HwlError('UNAVAILABLE', 'NATS connection lost while publishing')));
     });
-    const pub = js.publish(this.o.subject, body, { msgID: msgId, timeout: this.o.publishTimeoutMs });
+    const pub = js.publish(this.o.subject, body, { msgID: msgId, expect: { streamName: this.o.stream }, timeout: this.o.publishTimeoutMs });
     pub.catch(() => undefined);
     lost.catch(() => undefined);
     return Promise.race([pub, lost]).finally(off);

@@ -13,7 +13,7 @@
  */
 import { headers as natsHeaders, type MsgHdrs } from '@nats-io/transport-node';
 import type { JetStreamClient } from '@nats-io/jetstream';
-import { HEADERS, subjects } from '@hwledger/core';
+import { HEADERS, streams, subjects } from '@hwledger/core';
 import type { RejectCode } from './admission.js';
 
 export interface DeadLetter {
@@ -71,6 +71,8 @@ export async function publishDeadLetters(js: JetStreamClient, chainId: string, l
         const body = truncated ? d.body.subarray(0, room) : d.body;
         return js.publish(subjects.dlq(chainId), body, {
           msgID: deadLetterMsgId(d.ingestSeq, d.index),
+          // Hostile bytes: refused by any other stream they are ever replayed into (record-headers.ts, `stream`).
+          expect: { streamName: streams.dlq(chainId) },
           headers: deadLetterHeaders(d, truncated ? d.body.length : undefined),
           timeout: 10_000,
         });

@@ -6,6 +6,7 @@
  *
  *   NATS/1.0
  *   Nats-Msg-Id: <event key>.<32 hex of current_hash>
+ *   Nats-Expected-Stream: HWL_CHAIN_<chain>
  *   Nats-Expected-Last-Sequence: <sequence - 1>
  *   Hwl-Prev-Hash: <64 hex>
  *   Hwl-Hash: <64 hex>
@@ -20,6 +21,7 @@ const ascii = (s: string): Uint8Array => Uint8Array.from(s, (c) => c.charCodeAt(
 const HEX = ascii('0123456789abcdef');
 
 const P_MSG_ID = ascii(`NATS/1.0\r\n${HEADERS.msgId}: `);
+const P_EXP_STREAM = ascii(`\r\nNats-Expected-Stream: `);
 const P_EXP_SEQ = ascii(`\r\nNats-Expected-Last-Sequence: `);
 const P_PREV = ascii(`\r\n${HEADERS.prevHash}: `);
 const P_HASH = ascii(`\r\n${HEADERS.hash}: `);
@@ -33,6 +35,17 @@ const END = ascii('\r\n\r\n');
 export const MSG_ID_HASH_HEX = 32;
 
 export interface RecordHeaderFields {
+  /**
+   * The chain stream's name (ASCII bytes), sent as Nats-Expected-Stream: a
+   * stored record replayed into another stream is refused there. The threat:
+   * any user allowed to create a consumer on a stream can make nats-server
+   * deliver its stored messages, headers included, to a subject of its
+   * choosing (a push consumer's deliver subject is not checked against the
+   * creator's publish permissions: nats-io/nats-server#8274), and a stream
+   * listening on that subject stores them. A replay into this same stream is
+   * refused by Nats-Expected-Last-Sequence, into any other by this header.
+   */
+  stream: Uint8Array;
   /** recordMsgId(source, event_id): 48 hex digits, or its 24 bytes as a latin1 string (keyIsBinary). */
   key: string;
   keyIsBinary?: boolean;
@@ -107,7 +120,7 @@ export function encodeRecordHeaders(f: RecordHeaderFields, slab?: Slab): Encoded
   const expected = f.expectedLastMsgId;
   const keyHex = f.keyIsBinary ? key.length * 2 : key.length;
   const size =
-    P_MSG_ID.length + keyHex + 1 + MSG_ID_HASH_HEX + P_EXP_SEQ.length + DEC_MAX + P_PREV.length + 64 + P_HASH.length + 64 +
+    P_MSG_ID.length + keyHex + 1 + MSG_ID_HASH_HEX + P_EXP_STREAM.length + f.stream.length + P_EXP_SEQ.length + DEC_MAX + P_PREV.length + 64 + P_HASH.length + 64 +
     P_ISEQ.length + DEC_MAX + P_IDX.length + DEC_MAX + P_CNT.length + DEC_MAX + (expected ? P_EXP_ID.length + expected.length : 0) + END.length;
   let buf: Uint8Array;
   let o0 = 0;
@@ -128,6 +141,8 @@ export function encodeRecordHeaders(f: RecordHeaderFields, slab?: Slab): Encoded
   buf[o++] = 0x2e; // '.'
   o = putHex(buf, o, f.hash, MSG_ID_HASH_HEX / 2);
   const idEnd = o;
+  o = putBytes(buf, o, P_EXP_STREAM);
+  o = putBytes(buf, o, f.stream);
   o = putBytes(buf, o, P_EXP_SEQ);
   if (f.sequence <= SAFE_SEQ) o = putDecimal(buf, o, Number(f.sequence) - 1);
   else {

@@ -269,6 +269,8 @@ export class SealingSession {
   private readonly ingestStream: string;
   /** format_version and chain_id: the constant start of every canonical record of this chain. */
   private readonly prefix: Uint8Array;
+  /** HWL_CHAIN_<chain> as bytes: every record carries it as Nats-Expected-Stream (record-headers.ts). */
+  private readonly chainStreamBytes: Uint8Array;
   private readonly limits: ValidationLimits;
   /** Per-record debug lines (the level is read once per session, not per record). */
   private readonly debug: boolean;
@@ -307,6 +309,7 @@ export class SealingSession {
     this.chainStream = streams.chain(ctx.chainId);
     this.ingestStream = streams.ingest(ctx.chainId);
     this.prefix = canonicalPrefix(ctx.chainId);
+    this.chainStreamBytes = new TextEncoder().encode(streams.chain(ctx.chainId));
     this.limits = ctx.limits ?? DEFAULT_LIMITS;
     this.debug = ctx.log.isLevelEnabled('debug');
     this.m = {
@@ -665,6 +668,7 @@ export class SealingSession {
     // stream sequence `sequence`, and (after this session's first append)
     // only right after this writer's own previous record.
     const { headers: h, msgId } = encodeRecordHeaders({
+      stream: this.chainStreamBytes,
       key: s.key,
       keyIsBinary: s.fast !== undefined,
       hash,

@@ -259,11 +259,13 @@ describe('encodeRecordHeaders', () => {
     const key = recordMsgId('eu-west-1/node-1', 'ev-1');
     const hash = sha256(new Uint8Array([1]));
     const prevHash = sha256(new Uint8Array([2]));
-    const first = encodeRecordHeaders({ key, hash, prevHash, sequence: 42n, ingestSeq: 7, index: 3, count: 10, expectedLastMsgId: undefined });
+    const stream = new TextEncoder().encode('HWL_CHAIN_eu-west-1');
+    const first = encodeRecordHeaders({ stream, key, hash, prevHash, sequence: 42n, ingestSeq: 7, index: 3, count: 10, expectedLastMsgId: undefined });
     const msgId = chainMsgId(key, toHex(hash));
     expect(Buffer.from(first.msgId).toString('latin1')).toBe(msgId);
     const h = headers();
     h.set('Nats-Msg-Id', msgId);
+    h.set('Nats-Expected-Stream', 'HWL_CHAIN_eu-west-1');
     h.set('Nats-Expected-Last-Sequence', '41');
     h.set('Hwl-Prev-Hash', toHex(prevHash));
     h.set('Hwl-Hash', toHex(hash));
@@ -272,12 +274,13 @@ describe('encodeRecordHeaders', () => {
     h.set('Hwl-Ingest-Count', '10');
     const latin1 = (b: Uint8Array): string => Buffer.from(b).toString('latin1');
     expect(latin1(first.headers.encode())).toBe(latin1((h as unknown as { encode(): Uint8Array }).encode()));
-    const next = encodeRecordHeaders({ key, hash: prevHash, prevHash: hash, sequence: 43n, ingestSeq: 7, index: 4, count: 10, expectedLastMsgId: first.msgId });
+    const next = encodeRecordHeaders({ stream, key, hash: prevHash, prevHash: hash, sequence: 43n, ingestSeq: 7, index: 4, count: 10, expectedLastMsgId: first.msgId });
     expect(latin1(next.headers.encode())).toContain(`\r\nNats-Expected-Last-Msg-Id: ${msgId}\r\n\r\n`);
   });
 
   it('writes decimals of every size exactly (u64 sequences past 2^53 included)', () => {
     const key = recordMsgId('s', 'e');
+    const stream = new TextEncoder().encode('HWL_CHAIN_c');
     const hash = sha256(new Uint8Array([3]));
     const cases: [bigint, number, number, number][] = [
       [1n, 0, 0, 1],
@@ -287,7 +290,7 @@ describe('encodeRecordHeaders', () => {
       [2n ** 64n - 1n, 1, 0, 1],
     ];
     for (const [sequence, ingestSeq, index, count] of cases) {
-      const text = Buffer.from(encodeRecordHeaders({ key, hash, prevHash: hash, sequence, ingestSeq, index, count, expectedLastMsgId: undefined }).headers.encode()).toString('latin1');
+      const text = Buffer.from(encodeRecordHeaders({ stream, key, hash, prevHash: hash, sequence, ingestSeq, index, count, expectedLastMsgId: undefined }).headers.encode()).toString('latin1');
       expect(text).toContain(`\r\nNats-Expected-Last-Sequence: ${sequence - 1n}\r\n`);
       expect(text).toContain(`\r\nHwl-Ingest-Seq: ${ingestSeq}\r\nHwl-Ingest-Index: ${index}\r\nHwl-Ingest-Count: ${count}\r\n\r\n`);
     }
@@ -295,7 +298,7 @@ describe('encodeRecordHeaders', () => {
     const slab = new Slab();
     let prev: Uint8Array | undefined;
     for (let i = 0; i < 500; i++) {
-      const f = { key, hash, prevHash: hash, sequence: BigInt(i + 1), ingestSeq: i, index: 0, count: 1, expectedLastMsgId: prev };
+      const f = { stream, key, hash, prevHash: hash, sequence: BigInt(i + 1), ingestSeq: i, index: 0, count: 1, expectedLastMsgId: prev };
       const a = encodeRecordHeaders(f, slab);
       const b = encodeRecordHeaders({ ...f, expectedLastMsgId: prev && prev.slice() });
       expect(Buffer.from(a.headers.encode()).toString('latin1')).toBe(Buffer.from(b.headers.encode()).toString('latin1'));
@@ -377,7 +380,7 @@ describe('binary event keys (the fast path)', () => {
   it('encodeRecordHeaders writes a binary key as its hex digits', () => {
     const key = recordMsgId('eu-west-1/node-1', 'ev-9');
     const hash = sha256(new Uint8Array([9]));
-    const f = { hash, prevHash: hash, sequence: 5n, ingestSeq: 3, index: 0, count: 1, expectedLastMsgId: undefined };
+    const f = { stream: new TextEncoder().encode('HWL_CHAIN_c'), hash, prevHash: hash, sequence: 5n, ingestSeq: 3, index: 0, count: 1, expectedLastMsgId: undefined };
     const a = encodeRecordHeaders({ ...f, key });
     const b = encodeRecordHeaders({ ...f, key: Buffer.from(key, 'hex').toString('latin1'), keyIsBinary: true });
     expect(Buffer.from(b.headers.encode()).toString('latin1')).toBe(Buffer.from(a.headers.encode()).toString('latin1'));

@@ -10,7 +10,7 @@ import type { Command } from 'commander';
 import { headers } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
 import { eventFromJson, isChainError, validateEvent, type ChainEvent } from '@hwledger/chain';
-import { closeNats, assertToken, connectNats, ensureChainTopology, HEADERS, resolveChainId, resolveNatsUrl, subjects } from '@hwledger/core';
+import { closeNats, assertToken, connectNats, ensureChainTopology, HEADERS, resolveChainId, resolveNatsUrl, streams, subjects } from '@hwledger/core';
 import { ingestMsgId, MAX_INGEST_BODY_BYTES } from '@hwledger/agent';
 import { encodeIngestBatch } from '@hwledger/proto';
 import { ExitError } from '../exit-error.js';
@@ -122,7 +122,8 @@ export function register(program: Command): void {
           const h = headers();
           h.set(HEADERS.msgId, chunk.msgId);
           inflight.push(
-            js.publish(subject, chunk.body, { headers: h, timeout: 10_000 }).then(
+            // Nats-Expected-Stream: a stored batch replayed into another stream is refused there (docs/sequencer.md).
+            js.publish(subject, chunk.body, { headers: h, expect: { streamName: streams.ingest(chainId) }, timeout: 10_000 }).then(
               (ack) => {
                 if (ack.duplicate) duplicates += chunk.events;
                 else accepted += chunk.events;
