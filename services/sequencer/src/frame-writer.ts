@@ -21,6 +21,7 @@
  * queued in the socket, so a full chunk is replaced, not reset.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
+import { putDecimal } from './put-decimal.js';
 
 const CHUNK = 256 * 1024;
 const HPUB = [0x48, 0x50, 0x55, 0x42, 0x20]; // "HPUB "
@@ -131,17 +132,3 @@ export class FrameWriter {
   }
 }
 
-function putDecimal(out: Uint8Array, o: number, v: number): number {
-  if (v < 10) {
-    out[o] = 48 + v;
-    return o + 1;
-  }
-  let digits = 0;
-  for (let x = v; x >= 1; x = Math.floor(x / 10)) digits++;
-  let x = v;
-  for (let i = o + digits - 1; i >= o; i--) {
-    out[i] = 48 + (x % 10);
-    x = Math.floor(x / 10);
-  }
-  return o + digits;
-}

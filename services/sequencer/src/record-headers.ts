@@ -16,6 +16,7 @@
 import type { MsgHdrs } from '@nats-io/transport-node';
 import { HEADERS } from '@hwledger/core';
 import type { Slab } from './slab.js';
+import { putDecimal } from './put-decimal.js';
 
 const ascii = (s: string): Uint8Array => Uint8Array.from(s, (c) => c.charCodeAt(0));
 const HEX = ascii('0123456789abcdef');
@@ -79,22 +80,6 @@ export interface EncodedRecordHeaders {
 /** Two lowercase hex digits of every byte value, as char codes (high << 8 | low). */
 const HEX2 = new Uint16Array(256);
 for (let v = 0; v < 256; v++) HEX2[v] = (HEX[v >> 4]! << 8) | HEX[v & 15]!;
-
-/** Decimal digits of a non-negative safe integer, written at `o`; returns the new offset. */
-function putDecimal(out: Uint8Array, o: number, v: number): number {
-  if (v < 10) {
-    out[o] = 48 + v;
-    return o + 1;
-  }
-  let digits = 0;
-  for (let x = v; x >= 1; x = Math.floor(x / 10)) digits++;
-  let x = v;
-  for (let i = o + digits - 1; i >= o; i--) {
-    out[i] = 48 + (x % 10);
-    x = Math.floor(x / 10);
-  }
-  return o + digits;
-}
 
 function putBytes(out: Uint8Array, o: number, b: Uint8Array): number {
   out.set(b, o);
