@@ -13,7 +13,8 @@
 // sealer that writes the spec's messages can be faster than this on the same
 // server: the target row compares the sequencer with it.
 //   node ceiling-worker.mjs <nats-url> <ingest-stream> <chain> <window>
-import { Slab, encodeRecordHeaders, splitBatchEvents } from '@hwledger/sequencer';
+import { streams } from '@hwledger/core';
+import { DEFAULT_WINDOW, Slab, encodeRecordHeaders, splitBatchEvents } from '@hwledger/sequencer';
 import { runWorker } from './worker-kit.mjs';
 
 const [url, ingestStream, chain, windowArg] = process.argv.slice(2);
@@ -23,7 +24,7 @@ const slab = new Slab();
 const KINDS = ['inference_request_completed', 'job_completed', 'metrics_collected'];
 const TENANTS = ['acme', 'globex', 'initech', 'umbrella', 'hooli', 'stark', '_'];
 const SUBJECTS = KINDS.flatMap((k) => TENANTS.map((t) => `hwl.chain.${chain}.${k}.${t}`));
-const STREAM = new TextEncoder().encode(`HWL_CHAIN_${chain}`);
+const STREAM = new TextEncoder().encode(streams.chain(chain));
 const KEY = 'k'.repeat(24); // a binary event key (24 latin1 chars), written as 48 hex digits
 let seq = 0;
 let prevHash = new Uint8Array(32);
@@ -32,7 +33,7 @@ await runWorker({
   url,
   ingestStream,
   name: 'ceiling',
-  window: Number(windowArg ?? 1024),
+  window: Number(windowArg ?? DEFAULT_WINDOW),
   handle(m, pipeline) {
     const events = splitBatchEvents(m.data);
     const count = events.length;

@@ -6,7 +6,7 @@
 // sequencer's own pipelined publisher (AppendPipeline) and header encoder
 // (RawHeaders) with the same window, so only the sealing work differs.
 //   node relay-worker.mjs <nats-url> <ingest-stream> <target-subject> <window>
-import { RawHeaders, Slab } from '@hwledger/sequencer';
+import { DEFAULT_WINDOW, RawHeaders, Slab } from '@hwledger/sequencer';
 import { runWorker } from './worker-kit.mjs';
 
 const [url, ingestStream, target, windowArg] = process.argv.slice(2);
@@ -17,7 +17,7 @@ await runWorker({
   url,
   ingestStream,
   name: 'relay',
-  window: Number(windowArg ?? 1024),
+  window: Number(windowArg ?? DEFAULT_WINDOW),
   handle(m, pipeline) {
     const pairs = [['Nats-Expected-Last-Sequence', String(last)]];
     // A message id per relayed message, as every chain record has one (the

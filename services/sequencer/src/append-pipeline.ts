@@ -154,7 +154,14 @@ export class AppendPipeline<T> {
     const h = this.held;
     if (!h || this.closed) return;
     this.held = undefined;
-    this.send(h, this.nextId - 1, true);
+    try {
+      this.send(h, this.nextId - 1, true);
+    } catch {
+      // Refused before a byte was written (over max_payload, connection
+      // closed or draining). In this microtask nobody could catch it: settle
+      // everything in flight as failed instead, as close() does.
+      this.close();
+    }
   }
 
   private send(a: { subject: string; body: Uint8Array; headers: MsgHdrs }, id: number, confirm: boolean): void {

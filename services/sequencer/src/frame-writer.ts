@@ -20,7 +20,7 @@
  * Chunks are never rewritten: a chunk handed to the connection may still be
  * queued in the socket, so a full chunk is replaced, not reset.
  */
-import type { NatsConnection } from '@nats-io/transport-node';
+import { ClosedConnectionError, DrainingConnectionError, type NatsConnection } from '@nats-io/transport-node';
 import { putDecimal } from './put-decimal.js';
 
 const CHUNK = 256 * 1024;
@@ -28,6 +28,8 @@ const HPUB = [0x48, 0x50, 0x55, 0x42, 0x20]; // "HPUB "
 
 interface ProtocolQueue {
   sendCommand(cmd: Uint8Array): void;
+  /** Set by drain(): publish() refuses from then on, and so does write(). */
+  noMorePublishing?: boolean;
 }
 
 export class FrameWriter {
@@ -55,9 +57,13 @@ export class FrameWriter {
    * Queues one message; it leaves with the others of this turn (a
    * microtask hands them over). Throws, sending nothing, when the message
    * is larger than the server's max_payload (the server would close the
-   * connection) or a subject is not printable ASCII.
+   * connection) or a subject is not printable ASCII, and, as publish()
+   * does, when the connection is closed or draining (a frame queued then
+   * would be dropped without a word).
    */
   write(subject: string, reply: string | undefined, headers: Uint8Array, body: Uint8Array): void {
+    if (this.nc.isClosed()) throw new ClosedConnectionError();
+    if (this.queue.noMorePublishing === true) throw new DrainingConnectionError();
     const total = headers.length + body.length;
     const max = this.nc.info?.max_payload;
     if (max !== undefined && total > max) throw new RangeError(`message of ${total} bytes exceeds the server's max_payload (${max})`);

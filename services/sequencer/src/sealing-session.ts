@@ -309,7 +309,7 @@ export class SealingSession {
     this.chainStream = streams.chain(ctx.chainId);
     this.ingestStream = streams.ingest(ctx.chainId);
     this.prefix = canonicalPrefix(ctx.chainId);
-    this.chainStreamBytes = new TextEncoder().encode(streams.chain(ctx.chainId));
+    this.chainStreamBytes = new TextEncoder().encode(this.chainStream);
     this.limits = ctx.limits ?? DEFAULT_LIMITS;
     this.debug = ctx.log.isLevelEnabled('debug');
     this.m = {

@@ -33,9 +33,10 @@ import { DEFAULT_MAX_INGEST_BYTES } from './admission.js';
 export const DEFAULT_INGEST_BUFFER_BYTES = 256 * 1024;
 /**
  * Appends in flight. 1,024 rather than 256: a turn resumes at half the
- * window, so each socket write carries about 512 records, and in alternating
- * bench runs (docs/bench-seal.md) both the sequencer and the relay stored
- * about 12% more per second with it; memory held is about 1 KiB per append.
+ * window, so each socket write carries about 512 records. In 6 alternating
+ * bench rounds on 2026-12-07 (2 × AMD EPYC, docs/bench-seal.md) both the
+ * sequencer and the relay stored about 12% more per second with it than
+ * with 256; memory held is about 1 KiB per append.
  */
 export const DEFAULT_WINDOW = 1024;
 

@@ -93,6 +93,18 @@ describe.each([true, false])('AppendPipeline (sparse PubAcks, rawFrames %s)', (r
     expect(settled.every((o) => !o.ok)).toBe(true);
   });
 
+  it('an append refused before it is written (over max_payload) settles as failed, not as an uncaught error', async () => {
+    const { name, subject } = await stream();
+    const settled: AppendOutcome[] = [];
+    const p = new AppendPipeline<number>(nc, { rawFrames, window: 256, timeoutMs: 5_000, ackEvery: 8, onSettled: (_t, o) => void settled.push(o) });
+    // The last append of a turn is sent in a microtask (the held append).
+    p.append(subject, new Uint8Array(nc.info!.max_payload + 1), fenced(0).asMsgHdrs(), 1);
+    await waitFor(() => settled.length === 1, 5_000, 10, 'settled');
+    expect(settled[0]).toMatchObject({ ok: false, code: 'UNAVAILABLE' });
+    expect(p.inFlight).toBe(0);
+    expect((await jsm.streams.info(name)).state.messages).toBe(0);
+  });
+
   it('close() settles appends still in flight as failed', async () => {
     const { subject } = await stream();
     const settled: AppendOutcome[] = [];

@@ -20,7 +20,7 @@ const hdrBytes = (pairs: [string, string][]): Uint8Array => (new RawHeaders(pair
 describe('FrameWriter: exact bytes', () => {
   function capturing(maxPayload = 1024): { w: FrameWriter; sent: Uint8Array[] } {
     const sent: Uint8Array[] = [];
-    const fake = { protocol: { sendCommand: (b: Uint8Array) => void sent.push(b.slice()) }, info: { max_payload: maxPayload } };
+    const fake = { protocol: { sendCommand: (b: Uint8Array) => void sent.push(b.slice()) }, info: { max_payload: maxPayload }, isClosed: () => false };
     const w = FrameWriter.for(fake as unknown as NatsConnection);
     if (!w) throw new Error('no writer');
     return { w, sent };
@@ -48,6 +48,14 @@ describe('FrameWriter: exact bytes', () => {
     expect(() => w.write('s.ü', undefined, h, new Uint8Array(1))).toThrow(/printable ASCII/);
     expect(() => w.write('s x', undefined, h, new Uint8Array(1))).toThrow(/printable ASCII/);
     expect(() => w.write('s.x', 'bad reply', h, new Uint8Array(1))).toThrow(/printable ASCII/);
+    await Promise.resolve();
+    expect(sent).toHaveLength(0);
+  });
+
+  it('refuses, as publish() does, once a drain has stopped publishing', async () => {
+    const { w, sent } = capturing();
+    (w as unknown as { queue: { noMorePublishing: boolean } }).queue.noMorePublishing = true;
+    expect(() => w.write('s.x', undefined, hdrBytes([['A', 'b']]), new Uint8Array(1))).toThrow(/draining/i);
     await Promise.resolve();
     expect(sent).toHaveLength(0);
   });
@@ -120,6 +128,14 @@ describe('FrameWriter on a real nats-server', () => {
       expect(new DataView(m.data.buffer, m.data.byteOffset).getUint32(0)).toBe(i);
       expect(m.data.length).toBe(300);
     });
+  });
+
+  it('refuses, as publish() does, on a closed connection', async () => {
+    const c = await connectNats(server.url, 'frames-closing');
+    const w = FrameWriter.for(c)!;
+    await c.close();
+    expect(() => c.publish('fw.x', te.encode('a'))).toThrow(/closed/i);
+    expect(() => w.write('fw.x', undefined, hdrBytes([['X', '1']]), te.encode('a'))).toThrow(/closed/i);
   });
 
   it('a refused message leaves the connection working (nothing was written)', async () => {
