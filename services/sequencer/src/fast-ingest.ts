@@ -26,6 +26,7 @@ import { DEFAULT_LIMITS, FORMAT_VERSION, KIND_FIELDS, KIND_TAGS, type KindName, 
 import { nativeHash } from '@hwledger/native-hash';
 import { INGEST_ENVELOPE_VERSION } from '@hwledger/proto';
 import type { Slab } from './slab.js';
+import { MAX_EVENTS_PER_MESSAGE } from './admission.js';
 
 /** One event of a message the fast path accepted. */
 export interface FastEvent {
@@ -330,6 +331,8 @@ export function fastAdmit(body: Uint8Array, limits: ValidationLimits = DEFAULT_L
     const len = readU32(end);
     if (len < 0 || len > end - pos) return undefined;
     const evEnd = pos + len;
+    // More than MAX_EVENTS_PER_MESSAGE: the reference path rejects the whole message (TOO_MANY_EVENTS).
+    if (events.length === MAX_EVENTS_PER_MESSAGE) return undefined;
     if (!readEvent(evEnd)) return undefined;
     const ev = writeEvent(events.length, limits);
     if (ev === undefined) return undefined;

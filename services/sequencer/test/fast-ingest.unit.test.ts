@@ -13,7 +13,7 @@ import fc from 'fast-check';
 import { chainHash, encodeRecord, KIND_NAMES, sealEvent, toHex, type ChainEvent, type ChainRecord, type KindName } from '@hwledger/chain';
 import { recordMsgId } from '@hwledger/core';
 import { encodeIngestBatch, eventToProto, pb } from '@hwledger/proto';
-import { admitIngestMessage, canonicalPrefix, fastAdmit } from '@hwledger/sequencer';
+import { admitIngestMessage, canonicalPrefix, fastAdmit, MAX_EVENTS_PER_MESSAGE } from '@hwledger/sequencer';
 import { nativeChainHash } from '../src/native-hash.js';
 import { anyEvent } from '../../../packages/chain/test/support/arbitraries.js';
 import { makeEvent } from './helpers.js';
@@ -103,6 +103,14 @@ describe('fastAdmit', () => {
       }),
       { numRuns: 2_000 },
     );
+  });
+
+  it('leaves a message of more than MAX_EVENTS_PER_MESSAGE valid events to the reference path, which rejects it whole', () => {
+    const at = (n: number): Uint8Array => encodeIngestBatch(Array.from({ length: n }, (_, i) => makeEvent(i, 'cap/a')));
+    expect(fastAdmit(at(MAX_EVENTS_PER_MESSAGE))?.events).toHaveLength(MAX_EVENTS_PER_MESSAGE);
+    const over = at(MAX_EVENTS_PER_MESSAGE + 1);
+    expect(fastAdmit(over)).toBeUndefined();
+    expect(admitIngestMessage(over)).toMatchObject({ ok: false, rejection: { code: 'TOO_MANY_EVENTS' } });
   });
 
   it('accepts the test traffic of every kind (helpers.makeEvent)', () => {
