@@ -4,9 +4,12 @@
  * however long it is: a 1 MB gzip segment that inflates to one newline-free
  * line of hundreds of MB grows memory until V8 throws. Here a line is
  * buffered only up to `maxLineBytes`; one longer than that stops the read
- * with LineTooLongError (code INTEGRITY, reason `line_too_long`, naming the
- * file and line). Line breaks are as readline's with crlfDelay Infinity:
- * `\n`, `\r\n` or a lone `\r`; line numbers count empty lines too.
+ * with LineTooLongError (code INTEGRITY, naming the file and line; its
+ * message starts `line_too_long:` and names the cap). The verifiers that
+ * catch it (archive and replica segments) report it as a `malformed_line`
+ * failure carrying that message. Line breaks are as readline's with
+ * crlfDelay Infinity: `\n`, `\r\n` or a lone `\r`; line numbers count empty
+ * lines too (lastLineOfFile splits on the same breaks).
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { HwlError } from '@hwledger/core';
@@ -15,6 +18,7 @@ import { HwlError } from '@hwledger/core';
 export const MAX_SEGMENT_LINE_BYTES = 64 * 1024 * 1024;
 
 export class LineTooLongError extends HwlError {
+  /** Names the error kind; verifiers report the failure as `malformed_line` (with this error's message). */
   readonly reason = 'line_too_long';
   constructor(
     readonly file: string,
@@ -93,9 +97,11 @@ export async function* boundedLines(source: AsyncIterable<Buffer | string>, file
 }
 
 /**
- * The last non-empty line of a file (lines split on `\n`), read backwards
- * from its end: at most `maxLineBytes` of it are held, never the whole file.
- * Undefined when the file holds no non-empty line.
+ * The last non-empty line of a file, read backwards from its end: at most
+ * `maxLineBytes` of it are held, never the whole file. Lines split on `\n`
+ * and `\r` as in boundedLines (so `\r\n` and a lone `\r` end a line too, and
+ * trailing empty lines of any of those breaks are skipped). Undefined when
+ * the file holds no non-empty line.
  */
 export function lastLineOfFile(path: string, file: string = path, maxLineBytes: number = MAX_SEGMENT_LINE_BYTES): string | undefined {
   const fd = openSync(path, 'r');
@@ -114,7 +120,7 @@ export function lastLineOfFile(path: string, file: string = path, maxLineBytes: 
       let stop = n; // exclusive end, in buf, of the part of the line in this chunk
       let i = n - 1;
       if (!inLine) {
-        while (i >= 0 && buf[i] === LF) i--; // trailing (empty) lines
+        while (i >= 0 && (buf[i] === LF || buf[i] === CR)) i--; // trailing (empty) lines
         if (i < 0) {
           end = start;
           continue;
@@ -122,7 +128,7 @@ export function lastLineOfFile(path: string, file: string = path, maxLineBytes: 
         inLine = true;
         stop = i + 1;
       }
-      while (i >= 0 && buf[i] !== LF) i--;
+      while (i >= 0 && buf[i] !== LF && buf[i] !== CR) i--;
       const piece = buf.subarray(i + 1, stop);
       if (len + piece.length > maxLineBytes) throw new LineTooLongError(file, undefined, maxLineBytes);
       parts.push(Buffer.from(piece));

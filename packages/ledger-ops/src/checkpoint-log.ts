@@ -17,7 +17,9 @@ import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-
 import { JetStreamApiCodes, JetStreamApiError, PubHeaders, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import {
+  isChainError,
   parseSignedCheckpoint,
+  parseU64,
   rootFromCompactRange,
   constantTimeEqual,
   toHex,
@@ -280,11 +282,16 @@ export class CheckpointLog {
     if (typeof v !== 'object' || v === null || Array.isArray(v)) throw bad('not a JSON object');
     const o = v as Record<string, unknown>;
     if (typeof o['note'] !== 'string') throw bad('note is not a string');
-    const size = o['size'];
-    if (typeof size !== 'string' || !/^(0|[1-9][0-9]{0,19})$/.test(size) || BigInt(size) > 0xffffffffffffffffn) throw bad(`size ${JSON.stringify(size)} is not a decimal u64`);
+    let size: bigint;
+    try {
+      size = parseU64(o['size'], 'size');
+    } catch (e) {
+      if (!isChainError(e)) throw e;
+      throw bad(`size ${JSON.stringify(o['size'])} is not a decimal u64`);
+    }
     const streamSeq = o['stream_seq'];
     if (typeof streamSeq !== 'number' || !Number.isSafeInteger(streamSeq) || streamSeq < 0) throw bad(`stream_seq ${JSON.stringify(streamSeq)} is not a non-negative integer`);
-    return { note: o['note'], size: BigInt(size), streamSeq };
+    return { note: o['note'], size, streamSeq };
   }
 
   /** A KV value as JSON (undefined when absent or deleted); INTEGRITY when it is not JSON. Its shape is the caller's to check. */

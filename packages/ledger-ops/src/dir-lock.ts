@@ -22,7 +22,16 @@
  *   than overwrite a newer one). A lock is created complete (written to a
  *   temporary file, then hard-linked into place: atomic and exclusive like
  *   O_EXCL), so nobody ever reads a half-written lock and judges it stale,
- *   and ownership is re-read after taking.
+ *   and ownership is re-read after taking. This closes the two-contender
+ *   race, not every one: a narrow race remains that needs a stale lock and
+ *   three contenders. B reads stale lock T; A takes T over, creates its lock
+ *   LA and passes its re-check; B renames the lock file (now LA) aside; C
+ *   creates LC in the empty slot and passes its re-check; B's link-back of
+ *   LA fails with EEXIST (by design), so A and C both believe they hold the
+ *   lock (A's release then leaves LC alone, but A has run unlocked).
+ *   Serialising takeovers would close it (e.g. moving a stale lock aside
+ *   only while holding an exclusive `.hwledger.lock.takeover` file, created
+ *   like the lock itself); that is not done here.
  */
 import { randomBytes } from 'node:crypto';
 import { closeSync, constants, linkSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';

@@ -4,7 +4,7 @@
  * chunking, a line longer than the cap stops the read with
  * LineTooLongError (INTEGRITY, `line_too_long`, file and line) without the
  * line being buffered (an endless generated stream ends), and the last line
- * of a file is read from its end, capped too.
+ * of a file is read from its end, capped too, with the same line breaks.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -102,6 +102,24 @@ describe('lastLineOfFile', () => {
     expect(lastLineOfFile(file('e', ''))).toBeUndefined();
     const long = 'é'.repeat(100_000); // 200,000 bytes: spans read chunks
     expect(lastLineOfFile(file('f', `first\n${long}\n${'\n'.repeat(70_000)}`))).toBe(long);
+  });
+
+  it('splits on \\r as boundedLines does: trailing \\r\\n / lone \\r are empty lines, not the last line', async () => {
+    // A segment ending `}\n\r\n` verifies (boundedLines yields an empty line after it, skipped).
+    expect(lastLineOfFile(file('h', '{"a":1}\n{"b":2}\n\r\n'))).toBe('{"b":2}');
+    expect(lastLineOfFile(file('i', '{"a":1}\r\n{"b":2}\r\n'))).toBe('{"b":2}');
+    expect(lastLineOfFile(file('j', 'one\rtwo\r'))).toBe('two');
+    expect(lastLineOfFile(file('k', '\r\n\r\r'))).toBeUndefined();
+    // The last non-empty line readline (so boundedLines) yields, for any text.
+    const piece = fc.constantFrom('a', 'bc', '\n', '\r', '\r\n', '\n\r\n', 'é', ' ');
+    await fc.assert(
+      fc.asyncProperty(fc.array(piece, { maxLength: 30 }), async (parts) => {
+        const text = parts.join('');
+        const lines = (await viaReadline(text)).filter((l) => l !== '');
+        expect(lastLineOfFile(file('p', text))).toBe(lines[lines.length - 1]);
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it('refuses a last line longer than the cap (without reading the rest of the file)', () => {
