@@ -5,7 +5,7 @@
  *
  * Headers: Hwl-Reject-Code (stable), Hwl-Reject-Reason, Hwl-Orig-Subject,
  * Hwl-Ingest-Seq, Hwl-Ingest-Index (events only), Nats-Msg-Id
- * `dlq-<ingestSeq>-<index|m>` so that re-dead-lettering after a crash (the
+ * `dlq-<ingest stream epoch>-<ingestSeq>-<index|m>` so that re-dead-lettering after a crash (the
  * events between the chain's watermark and the crash are processed again)
  * is deduplicated within the DLQ stream's duplicate window.
  * Body: the whole message (message-level rejects) or the event's own bytes
@@ -36,8 +36,14 @@ function headerValue(s: string, max = 512): string {
   return clean.length > max ? `${clean.slice(0, max)}…` : clean;
 }
 
-export function deadLetterMsgId(ingestSeq: number, index: number | undefined): string {
-  return `dlq-${ingestSeq}-${index === undefined ? 'm' : index}`;
+/**
+ * `epoch`: when the ingest stream was created (ms, from its stream info). A
+ * re-created stream numbers its messages from 1 again; without the epoch a
+ * new rejection at an old position would be taken for the old one's
+ * re-publication (within the DLQ's duplicate window) and dropped uncounted.
+ */
+export function deadLetterMsgId(epoch: number, ingestSeq: number, index: number | undefined): string {
+  return `dlq-${epoch}-${ingestSeq}-${index === undefined ? 'm' : index}`;
 }
 
 function deadLetterHeaders(d: DeadLetter, truncatedFrom: number | undefined): MsgHdrs {
@@ -61,7 +67,7 @@ const DLQ_IN_FLIGHT = 256;
  * Throws when any is refused: the caller must not move past these events
  * until their dead letters are durable.
  */
-export async function publishDeadLetters(js: JetStreamClient, chainId: string, letters: readonly DeadLetter[], maxPayload: number): Promise<boolean[]> {
+export async function publishDeadLetters(js: JetStreamClient, chainId: string, letters: readonly DeadLetter[], maxPayload: number, epoch: number): Promise<boolean[]> {
   const room = Math.max(1024, maxPayload - 8192);
   const duplicate: boolean[] = [];
   for (let from = 0; from < letters.length; from += DLQ_IN_FLIGHT) {
@@ -70,7 +76,7 @@ export async function publishDeadLetters(js: JetStreamClient, chainId: string, l
         const truncated = d.body.length > room;
         const body = truncated ? d.body.subarray(0, room) : d.body;
         return js.publish(subjects.dlq(chainId), body, {
-          msgID: deadLetterMsgId(d.ingestSeq, d.index),
+          msgID: deadLetterMsgId(epoch, d.ingestSeq, d.index),
           // Hostile bytes: refused by any other stream they are ever replayed into (record-headers.ts, `stream`).
           expect: { streamName: streams.dlq(chainId) },
           headers: deadLetterHeaders(d, truncated ? d.body.length : undefined),

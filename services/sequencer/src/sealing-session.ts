@@ -808,13 +808,13 @@ export class SealingSession {
     const { js, chainId, log, metrics, nc } = this.ctx;
     let duplicate: boolean[];
     try {
-      duplicate = await publishDeadLetters(js, chainId, letters, nc.info?.max_payload ?? 1024 * 1024);
+      duplicate = await publishDeadLetters(js, chainId, letters, nc.info?.max_payload ?? 1024 * 1024, this.ingestEpoch);
     } catch (e) {
       this.fail('unavailable', `dead-letter publish failed: ${e instanceof Error ? e.message : String(e)}`);
       return;
     }
     letters.forEach((d, i) => {
-      // Already dead-lettered by an earlier session (same ingest position): counted and logged then.
+      // Already dead-lettered by an earlier session (same ingest stream and position): counted and logged then.
       if (duplicate[i]) {
         log.debug({ code: d.code, ingestSeq: d.ingestSeq, index: d.index }, 'already dead-lettered');
         return;
@@ -831,18 +831,29 @@ export class SealingSession {
    * since (an operator, or a recovery that re-creates missing streams), its
    * sequences start over: the old watermark would purge the new stream's
    * first messages and mark its events as already handled (lost without a
-   * trace). A stream whose last sequence is below the watermark, or that was
-   * created after the tail record was sealed (by more than a minute: the
-   * two times come from different clocks), is a new one: it is consumed from
-   * its start.
+   * trace). The stream is taken for a new one, and consumed from its start,
+   * when its last sequence is below the watermark, or when its message at
+   * the watermark is not the one the tail record came from (another event
+   * key at the watermark's index). Only where that message is gone (removed
+   * by limits or by hand) does the clock decide: a stream created more than
+   * a minute after the tail was sealed is new (the two times come from
+   * different clocks).
    */
+  /** Creation time (ms) of the ingest stream this session consumes: part of every dead letter's id (dead-letter.ts). */
+  private ingestEpoch = 0;
+
   private async checkIngestEpoch(): Promise<void> {
     const w = this.watermark;
-    if (w.ingestSeq === 0) return;
     const info = await this.ctx.jsm.streams.info(this.ingestStream);
     const createdMs = Date.parse(info.created);
-    const recreatedAfterTail = Number.isFinite(createdMs) && this.tail.sealedAtMs > 0n && createdMs > Number(this.tail.sealedAtMs) + 60_000;
-    if (info.state.last_seq >= w.ingestSeq && !recreatedAfterTail) return;
+    this.ingestEpoch = Number.isFinite(createdMs) ? createdMs : 0;
+    if (w.ingestSeq === 0) return;
+    if (info.state.last_seq >= w.ingestSeq) {
+      const same = await this.holdsTailEvent(w);
+      if (same === true) return;
+      const recreatedAfterTail = Number.isFinite(createdMs) && this.tail.sealedAtMs > 0n && createdMs > Number(this.tail.sealedAtMs) + 60_000;
+      if (same === undefined && !recreatedAfterTail) return;
+    }
     this.ctx.log.warn(
       { watermark: w, ingestLastSeq: info.state.last_seq, ingestCreated: info.created },
       `ingest stream ${this.ingestStream} was created after the chain's watermark ${w.ingestSeq}/${w.index}: consuming it from its start`,
@@ -851,6 +862,22 @@ export class SealingSession {
     this.confirmedIngestSeq = 0;
     this.confirmedIndex = -1;
     this.expectedNext = undefined;
+  }
+
+  /**
+   * Whether the ingest stream's message at the watermark holds, at the
+   * watermark's index, the event the tail record was sealed from (same
+   * event key); undefined when that message cannot be read (gone, or no
+   * answer).
+   */
+  private async holdsTailEvent(w: Watermark): Promise<boolean | undefined> {
+    const record = this.tail.record;
+    if (!record) return undefined;
+    const held = await this.ctx.jsm.streams.getMessage(this.ingestStream, { seq: w.ingestSeq }).catch(() => undefined);
+    if (!held) return undefined;
+    const a = admitIngestMessage(held.data);
+    const ev = a.ok ? a.events[w.index] : undefined;
+    return ev !== undefined && ev.ok && recordMsgId(ev.event.source, ev.event.eventId) === recordMsgId(record.source, record.eventId);
   }
 
   private async maxAckPending(): Promise<number> {

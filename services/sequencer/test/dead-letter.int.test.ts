@@ -55,7 +55,7 @@ describe('publishDeadLetters', () => {
       index: i,
     }));
     const first = counting(jetstream(nc));
-    const dup1 = await publishDeadLetters(first.js, chain, letters, nc.info!.max_payload);
+    const dup1 = await publishDeadLetters(first.js, chain, letters, nc.info!.max_payload, 1);
     expect(dup1).toHaveLength(1_000);
     expect(dup1.every((d) => !d)).toBe(true);
     expect(first.max()).toBe(256);
@@ -63,7 +63,7 @@ describe('publishDeadLetters', () => {
     expect((await jsm.streams.info(streams.dlq(chain))).state.messages).toBe(1_000);
 
     const again = counting(jetstream(nc));
-    const dup2 = await publishDeadLetters(again.js, chain, letters, nc.info!.max_payload);
+    const dup2 = await publishDeadLetters(again.js, chain, letters, nc.info!.max_payload, 1);
     expect(dup2.every((d) => d)).toBe(true);
     expect(again.max()).toBeLessThanOrEqual(256);
     expect((await jsm.streams.info(streams.dlq(chain))).state.messages).toBe(1_000);

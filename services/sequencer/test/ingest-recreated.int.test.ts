@@ -6,7 +6,8 @@
  * skip their events as already handled. Also: a hostile message of more
  * events than any producer sends is one dead letter, not one per event; a
  * tail without hash headers is refused; a dead letter re-published by a
- * restarted session is counted once.
+ * restarted session is counted once, and a new rejection at an old position
+ * of a re-created stream is not taken for it.
  * Real nats-server, in-process sequencer.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -153,5 +154,31 @@ describe('dead letters after a restart', () => {
     } finally {
       await s2.stop();
     }
+  });
+
+  it('a re-created ingest stream refilled past the watermark within a minute is recognised by its content: its rejection is counted, its valid event sealed', async () => {
+    const chain = 'dlq-epoch';
+    await ensureChainTopology(nc, chain);
+    const counted = async (registry: Registry): Promise<number> => {
+      const m = (await registry.getSingleMetric('hwl_events_rejected_total')?.get())?.values ?? [];
+      return m.reduce((a, v) => a + v.value, 0);
+    };
+    const run = async (bad: Uint8Array, valid: number): Promise<number> => {
+      await publishRaw(nc, chain, bad); // ingest position 1 of the current stream
+      const r = new Registry();
+      const s = new Sequencer({ nc, chainId: chain, registry: r, takeoverGraceMs: 0 });
+      await s.start();
+      try {
+        await publishEvents(nc, chain, makeEvents(valid, 1, 'de/a'), 1);
+        await waitFor(async () => (await checkChain(nc, chain)).count >= valid + 1, 30_000, 50, 'valid event after the rejection');
+        return await counted(r);
+      } finally {
+        await s.stop();
+      }
+    };
+    expect(await run(new Uint8Array([0x0f, 1, 0xff]), 0)).toBe(1);
+    await recreateIngest(chain);
+    expect(await run(new Uint8Array([0x0f, 2, 0xff]), 1)).toBe(1);
+    expect(await dlqCounts(nc, chain)).toEqual({ MALFORMED_PROTOBUF: 2 });
   });
 });
