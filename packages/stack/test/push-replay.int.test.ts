@@ -16,6 +16,9 @@
  * all) into it. Either would break that chain for good: its sequencer then
  * refuses to seal (INTEGRITY).
  *
+ * The same for the first checkpoint and the first fleet anchor entry, which
+ * also expect last sequence 0.
+ *
  * What stops it: every message hwledger writes into a stream names that
  * stream in Nats-Expected-Stream (chain records, ingest batches, dead
  * letters, checkpoints, fleet entries), so any other stream refuses a copy;
@@ -32,7 +35,9 @@ import { Registry } from 'prom-client';
 import { TestNatsServer, waitFor } from '@hwledger/testkit';
 import { ensureChainTopology, streams } from '@hwledger/core';
 import { Agent } from '@hwledger/agent';
-import { Sequencer } from '@hwledger/sequencer';
+import { readChain, Sequencer } from '@hwledger/sequencer';
+import { chainHash, generateSigner, genesisHash, verifierOf } from '@hwledger/chain';
+import { Checkpointer, FleetAnchorer, fleetNames } from '@hwledger/ledger-ops';
 import { EXAMPLE_FLEET, fleetUsers, passwordEnvName, renderAuthorization } from '../src/nats-auth.js';
 
 const EU = 'eu-west-1';
@@ -76,6 +81,23 @@ beforeAll(async () => {
   } finally {
     await seq.stop();
   }
+
+  // Its checkpoint (the sequencer's checkpointer, own credentials) and a fleet anchor entry (the fleet anchorer's).
+  const signer = generateSigner('hwl-replay-eu');
+  const cp = new Checkpointer({ nc: seqNc, chainId: EU, signers: [signer], everyRecords: 3, intervalMs: 0 });
+  await cp.start();
+  await cp.onResume({ sequence: 0n, hash: genesisHash(EU) });
+  let prev = genesisHash(EU);
+  for await (const e of readChain(seqNc, EU, { fromSeq: 1n, toSeq: 3n })) {
+    const hash = chainHash(prev, e.canonical);
+    await cp.onSealed({ sequence: e.sequence, hash, prevHash: prev });
+    prev = hash;
+  }
+  await cp.stop({ flush: true });
+  if (cp.failure) throw cp.failure;
+  const anchorer = new FleetAnchorer({ nc: await as('fleet-anchor'), fleet: 'main', chains: [EU], trusted: [{ ...verifierOf(signer), chains: [EU] }] });
+  await anchorer.load();
+  expect(await anchorer.tick()).toBe(1);
 });
 
 afterAll(async () => {
@@ -120,5 +142,22 @@ describe('a push consumer aimed at another chain', () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(await usChain()).toBe(0);
     expect(got[0]!.headers?.get('Nats-Expected-Stream')).toBe(streams.ingest(EU));
+  });
+
+  it("delivers the reader's copies of the first checkpoint and fleet entry, and the other region's chain stream refuses them", async () => {
+    const reader = await as('reader');
+    const target = `hwl.chain.${US}.job_failed.initech`;
+    const got = await listen(reader, target);
+    const jsm = await jetstreamManager(reader, { checkAPI: false });
+    for (const [stream, name] of [
+      [streams.checkpoint(EU), 'replay-ckpt'],
+      [fleetNames.stream('main'), 'replay-fleet'],
+    ] as const) {
+      await jsm.consumers.add(stream, { name, deliver_subject: target, ack_policy: AckPolicy.None, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: 1 });
+    }
+    await waitFor(() => got.length >= 2, 5_000, 20, 'both copies delivered');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await usChain()).toBe(0);
+    expect(got.map((m) => m.headers?.get('Nats-Expected-Stream')).sort()).toEqual([streams.checkpoint(EU), fleetNames.stream('main')].sort());
   });
 });
