@@ -223,7 +223,7 @@ export function parseSignedCheckpoint(note: string): SignedCheckpoint {
 }
 
 /** Whether `key` may sign checkpoints of `chainId` (unbound keys: any chain). */
-function keyMaySignFor(key: NoteVerifier, chainId: string): boolean {
+export function keyMaySignFor(key: NoteVerifier, chainId: string): boolean {
   return key.chains === undefined || key.chains.includes(chainId);
 }
 

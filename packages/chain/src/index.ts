@@ -63,6 +63,7 @@ export { merkleLeafHash, merkleNodeHash, merkleRoot, MerkleAccumulator, EMPTY_TR
 export {
   signCheckpoint,
   verifyCheckpoint,
+  keyMaySignFor,
   parseSignedCheckpoint,
   formatCheckpointBody,
   parseCheckpointBody,

@@ -14,7 +14,7 @@
  * verified; wherever several chains are verified with one key set, every key
  * must be bound (requireBoundKeys).
  */
-import type { NoteVerifier } from '@hwledger/chain';
+import { keyMaySignFor, type NoteVerifier } from '@hwledger/chain';
 import { HwlError } from '@hwledger/core';
 
 /** Whether the key may sign for any chain (no binding). */
@@ -24,7 +24,7 @@ export function isUnbound(k: NoteVerifier): boolean {
 
 /** The keys that may sign checkpoints of `chainId`: those bound to it, and unbound ones. */
 export function keysForChain(trusted: readonly NoteVerifier[], chainId: string): NoteVerifier[] {
-  return trusted.filter((k) => k.chains === undefined || k.chains.includes(chainId));
+  return trusted.filter((k) => keyMaySignFor(k, chainId));
 }
 
 /** Binds every unbound key to `chainId` (the one chain the caller verifies); bound keys are kept as they are. */
