@@ -11,12 +11,9 @@
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { assertToken, ensureChainTopology, resolveNatsUrl, streams, natsConnectTarget, redactNatsUrl } from '@hwledger/core';
-import { openLeaderBucket } from '@hwledger/sequencer';
-import { checkpointStreamConfig, openCheckpointBucket } from '@hwledger/ledger-ops';
+import { DEFAULT_LEASE_TTL_MS, openLeaderBucket } from '@hwledger/sequencer';
+import { CheckpointLog, openCheckpointBucket } from '@hwledger/ledger-ops';
 import { StackError } from './stack-error.js';
-
-/** The sequencer's default lease TTL (`--lease-ttl-ms`): the leader bucket's max_age. */
-const LEASE_TTL_MS = 5_000;
 
 export interface TopologyArgs {
   chains: string[];
@@ -61,12 +58,11 @@ export async function ensureTopology(args: TopologyArgs, log: (l: string) => voi
     const jsm = await jetstreamManager(nc);
     for (const c of args.chains) {
       await ensureChainTopology(nc, c, { replicas: args.replicas });
-      const ckpt = checkpointStreamConfig(c, args.replicas);
-      if ((await jsm.streams.info(ckpt.name).catch(() => undefined)) === undefined) await jsm.streams.add(ckpt);
+      await CheckpointLog.open(nc, c, args.replicas); // its checkpoint stream, created when missing
       const info = await jsm.streams.info(streams.chain(c));
       log(`${streams.chain(c)}: ${info.config.num_replicas} replica(s), ${info.state.messages} record(s)`);
     }
-    const leader = await (await openLeaderBucket(nc, LEASE_TTL_MS, args.replicas)).status();
+    const leader = await (await openLeaderBucket(nc, DEFAULT_LEASE_TTL_MS, args.replicas)).status();
     const checkpoints = await (await openCheckpointBucket(nc, args.replicas)).status();
     log(`KV ${leader.bucket}: ${leader.replicas} replica(s); KV ${checkpoints.bucket}: ${checkpoints.replicas} replica(s)`);
   } finally {

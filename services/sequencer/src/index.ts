@@ -2,7 +2,7 @@
  * @hwledger/sequencer: the single writer that validates ingest events and
  * seals them onto a chain (docs/sequencer.md).
  */
-export { Sequencer, DEFAULT_INGEST_BUFFER_BYTES, DEFAULT_WINDOW, type SequencerOptions } from './sequencer.js';
+export { Sequencer, DEFAULT_INGEST_BUFFER_BYTES, DEFAULT_LEASE_TTL_MS, DEFAULT_WINDOW, type SequencerOptions } from './sequencer.js';
 export { type SealedLink, type SealedRecord, type SessionOutcome, INGEST_CONSUMER, streamSeqOfReply } from './sealing-session.js';
 export { readChain, chainStreamState, chainStreamExtent, type ChainStreamExtent, type ChainEntry, type ReadChainOptions } from './chain-reader.js';
 export { readChainTail, type ChainTail } from './chain-tail.js';

@@ -40,6 +40,9 @@ export const DEFAULT_INGEST_BUFFER_BYTES = 256 * 1024;
  */
 export const DEFAULT_WINDOW = 1024;
 
+/** Leader lease TTL (ms): the `hwl_leader` bucket's max_age when the sequencer creates it. */
+export const DEFAULT_LEASE_TTL_MS = 5_000;
+
 export interface SequencerOptions {
   nc: NatsConnection;
   chainId: string;
@@ -179,7 +182,7 @@ export class Sequencer {
     if (this.opts.lease) {
       this.lease = this.opts.lease;
     } else {
-      const ttlMs = this.opts.leaseTtlMs ?? 5_000;
+      const ttlMs = this.opts.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS;
       const kv = await openLeaderBucket(this.nc, ttlMs, this.opts.topology?.replicas ?? 1);
       // An existing bucket keeps its own TTL (max_age): the server expires the
       // lease key after it, whatever this process was told. A lease believed

@@ -6,7 +6,7 @@
 import type { Command } from 'commander';
 import { Registry } from 'prom-client';
 import { closeNats, connectNats, createLogger, resolveChainId, resolveNatsUrl, registerProcessMetrics, redactNatsUrl } from '@hwledger/core';
-import { DEFAULT_INGEST_BUFFER_BYTES, DEFAULT_WINDOW, Sequencer, startMetricsServer } from '@hwledger/sequencer';
+import { DEFAULT_INGEST_BUFFER_BYTES, DEFAULT_LEASE_TTL_MS, DEFAULT_WINDOW, Sequencer, startMetricsServer } from '@hwledger/sequencer';
 import { nativeHashUnavailable } from '@hwledger/native-hash';
 import { startSequencerCheckpointer } from '../ops/sequencer-checkpoints.js';
 import { intOption } from '../ops/options.js';
@@ -38,7 +38,7 @@ export function register(program: Command): void {
     .option('--ingest-buffer-bytes <n>', 'ingest bytes delivered ahead of sealing, about (sizes the consumer\'s max_ack_pending)', intOption('--ingest-buffer-bytes', 1024), DEFAULT_INGEST_BUFFER_BYTES)
     .option('--heap-growing-percent <n>', 'V8 old-generation growing factor 1 + n/100 (0: V8 default); keeps RSS flat (src/ops/heap-growing.ts)', intOption('--heap-growing-percent', 0, 1_000), DEFAULT_HEAP_GROWING_PERCENT)
     .option('--recent-ids <n>', 'recently sealed event ids kept for duplicate detection', intOption('--recent-ids', 1), 100_000)
-    .option('--lease-ttl-ms <ms>', 'leader lease TTL when the lease bucket is created', intOption('--lease-ttl-ms', 500), 5_000)
+    .option('--lease-ttl-ms <ms>', 'leader lease TTL when the lease bucket is created', intOption('--lease-ttl-ms', 500), DEFAULT_LEASE_TTL_MS)
     .option('--takeover-grace-ms <ms>', 'wait after taking the lease before the first append', intOption('--takeover-grace-ms', 0), 1_000)
     .option('--checkpoint-key <file>', 'sign checkpoints with this key file (repeatable: key rotation; env HWL_CHECKPOINT_KEY)', (v: string, p: string[] = []) => [...p, v])
     .option('--checkpoint-every <n>', 'records per signed checkpoint', intOption('--checkpoint-every', 1), 1_000)
