@@ -111,6 +111,33 @@ describe('FrameWriter on a real nats-server', () => {
     expect([...(b.headers?.keys() ?? [])]).toEqual([...(a.headers?.keys() ?? [])]);
   });
 
+  it("writes byte for byte what nats.js's publish() queues for the same message", async () => {
+    const c = await connectNats(server.url, 'frames-bytes');
+    try {
+      const proto = (c as unknown as { protocol: { sendCommand: (...parts: (string | Uint8Array)[]) => void } }).protocol;
+      const original = proto.sendCommand.bind(proto);
+      const queued: Uint8Array[] = [];
+      proto.sendCommand = (...parts) => {
+        const bytes = parts.map((p) => (typeof p === 'string' ? te.encode(p) : p));
+        queued.push(Buffer.concat(bytes));
+      };
+      const w = FrameWriter.for(c)!;
+      const pairs: [string, string][] = [['Nats-Msg-Id', 'k.1'], ['Nats-Expected-Last-Sequence', '9']];
+      const body = te.encode('record \u00e9');
+      for (const reply of [undefined, '_INBOX.abc.3']) {
+        queued.length = 0;
+        c.publish('hwl.chain.c1.job_failed.acme', body, { headers: new RawHeaders(pairs).asMsgHdrs(), ...(reply ? { reply } : {}) });
+        w.write('hwl.chain.c1.job_failed.acme', reply, hdrBytes(pairs), body);
+        await Promise.resolve();
+        expect(queued).toHaveLength(2);
+        expect(Buffer.from(queued[1]!).toString('latin1')).toBe(Buffer.from(queued[0]!).toString('latin1'));
+      }
+      proto.sendCommand = original;
+    } finally {
+      await c.close();
+    }
+  });
+
   it('a turn larger than a chunk arrives whole and in order', async () => {
     const got = collect('fw.big');
     await sub.flush();
