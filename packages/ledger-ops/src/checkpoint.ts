@@ -27,11 +27,6 @@ export function keysForChain(trusted: readonly NoteVerifier[], chainId: string):
   return trusted.filter((k) => keyMaySignFor(k, chainId));
 }
 
-/** Binds every unbound key to `chainId` (the one chain the caller verifies); bound keys are kept as they are. */
-export function bindUnboundKeys(trusted: readonly NoteVerifier[], chainId: string): NoteVerifier[] {
-  return trusted.map((k) => (k.chains === undefined ? { ...k, chains: [chainId] } : k));
-}
-
 /**
  * Refuses unbound keys when `chains` holds more than one chain: with several
  * chains an unbound key could sign for any of them (cross-region forgery).

@@ -44,4 +44,4 @@ export { archiveChain, verifyArchive, readManifest, ARCHIVE_FORMAT, type Archive
 export { loadArchiveAnchor, verifyLiveFromAnchor, type LiveReport } from './live-verify.js';
 export { FleetAnchorer, verifyFleet, formatFleetEntry, parseFleetEntry, fleetGenesisHash, FLEET_FORMAT, type FleetEntry, type FleetAnchorerOptions, type FleetReport, type FleetChainReport } from './fleet.js';
 export { checkpointStatus, fleetStatus, type CheckpointStatus, type FleetStatus } from './status.js';
-export { keysForChain, requireBoundKeys, bindUnboundKeys } from './checkpoint.js';
+export { keysForChain, requireBoundKeys } from './checkpoint.js';

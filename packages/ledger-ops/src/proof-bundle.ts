@@ -31,7 +31,6 @@ import {
   type RecordJson,
 } from '@hwledger/chain';
 import { HwlError } from '@hwledger/core';
-import { bindUnboundKeys } from './checkpoint.js';
 
 export const INCLUSION_BUNDLE = 'hwledger.inclusion-proof.v1';
 export const CONSISTENCY_BUNDLE = 'hwledger.consistency-proof.v1';
@@ -162,8 +161,8 @@ export interface VerifyBundleOptions {
 export function verifyProofBundle(bundle: ProofBundle, keys: readonly NoteVerifier[], opts: VerifyBundleOptions = {}): VerifiedInclusion | VerifiedConsistency {
   if (keys.length === 0) throw new HwlError('CONFIG', 'verifying a proof bundle needs at least one trusted key (--key)');
   if (opts.chainId !== undefined) {
+    // Every checkpoint must then be of this chain too (checked below), so an unbound key verifies it only.
     if (bundle.chain_id !== opts.chainId) throw bad(`bundle is for chain ${String(bundle.chain_id)}, expected ${opts.chainId}`);
-    keys = bindUnboundKeys(keys, opts.chainId);
   }
   if (bundle.type === CONSISTENCY_BUNDLE) {
     const a = checkNote(bundle.old_checkpoint, keys, 'old checkpoint');
