@@ -13,17 +13,25 @@
  * of the segment (later frames were fsync'd and acknowledged):
  *
  * - it looks for the first position after `pos` where a valid frame starts
- *   (`next`). When the bad frame's length field is intact that is exactly the
- *   end of the bad frame; when the length is damaged it is where the frames
- *   resume. The frame format has no magic marker, so the CRC-32 (plus the
- *   length bound, version byte and payload structure) is what makes a false
- *   resynchronisation practically impossible on damaged bytes: a random
+ *   (`next`). When the bad frame's length field is intact that is normally
+ *   the end of the bad frame; when the length is damaged it is where the
+ *   frames resume. The frame format has no magic marker, so the CRC-32 (plus
+ *   the length bound, version byte and payload structure) is what makes a
+ *   false resynchronisation practically impossible on damaged bytes: a random
  *   position passes with probability far below 2^-32.
  * - one exception: if the bad frame's own stored checksum matches its bytes
- *   up to some later point that is followed by a valid frame, only its length
- *   field was damaged, and that point is its true end. Any "frame" found
- *   before it lies inside the bad frame's (intact) payload, i.e. inside event
- *   data, and is not taken for a frame.
+ *   up to some later point that is followed by a valid frame (or is the end
+ *   of the segment), only its length field was damaged, and that point is its
+ *   true end. Any "frame" found before it lies inside the bad frame's (intact)
+ *   payload, i.e. inside event data, and is not taken for a frame.
+ * - limit: event data is chosen by producers and may hold the bytes of a
+ *   valid frame. When the payload of the frame that carries them is damaged,
+ *   the checksum cannot tell where that frame ends, and the scan resumes at
+ *   the embedded frame even if the length field still points past it. The
+ *   length field is not preferred: when it is damaged too (a run of garbage
+ *   over the header and the payload start) it can point at a later valid
+ *   frame or at the end of the segment, and trusting it would drop intact,
+ *   acknowledged frames; the two cases cannot be told apart.
  * - the bytes in between form a `corrupt` region: reported, kept for a human,
  *   never replayed.
  * - when no valid frame follows, everything from `pos` to the end is the
@@ -31,8 +39,9 @@
  *   of an append leaves (fewer bytes than a frame header, a valid header
  *   whose frame runs past the end, or only zero bytes: a size extended
  *   before the data reached the disk); `corrupt` otherwise (a complete frame
- *   failing its checksum, or a damaged header: that frame may have been
- *   acknowledged).
+ *   failing its checksum, or a damaged header, including a length field that
+ *   grew past the end while the stored checksum still matches the bytes
+ *   there: that frame may have been acknowledged).
  * - limit: after a power failure, a file system may persist the pages of one
  *   multi-frame append out of order (a hole, then later frames of the same
  *   unacknowledged write). The scan replays the later frames; their events
@@ -206,10 +215,11 @@ const CRC_TABLE = ((): Int32Array => {
 /**
  * For a bad frame at `pos` whose length field may be damaged: the first end
  * `e` (beyond `after`) such that the stored checksum matches the bytes
- * pos+8..e, they decode as a payload and a valid frame starts at e.
+ * pos+8..e, they decode as a payload and a valid frame starts at e or e is
+ * the end of the segment (with `anyEnd`, whatever follows e).
  * Undefined when there is none (the checksum field or payload is damaged).
  */
-async function endByStoredChecksum(r: SegmentReader, pos: number, after: number): Promise<number | undefined> {
+async function endByStoredChecksum(r: SegmentReader, pos: number, after: number, anyEnd = false): Promise<number | undefined> {
   const header = await r.bytes(pos, FRAME_HEADER_BYTES);
   if (header.length < FRAME_HEADER_BYTES) return undefined;
   const stored = u32(header, 4);
@@ -221,7 +231,7 @@ async function endByStoredChecksum(r: SegmentReader, pos: number, after: number)
     const end = from + i + 1;
     if (i + 1 < MIN_PAYLOAD || end <= after || (c ^ -1) >>> 0 !== stored) continue;
     if (!decodeFramePayload(payload.subarray(0, i + 1), stored).ok) continue;
-    if (end < r.size && (await frameAt(r, end)).ok) return end;
+    if (anyEnd || end === r.size || (await frameAt(r, end)).ok) return end;
   }
   return undefined;
 }
@@ -242,8 +252,17 @@ export async function scanSegment(r: SegmentReader): Promise<SegmentScan> {
     }
     const next = await nextValidFrame(r, pos + 1);
     if (next === undefined) {
-      const torn = !f.complete && (r.size - pos < FRAME_HEADER_BYTES || f.why === TRUNCATED || (await allZero(r, pos)));
-      bad.push({ pos, end: r.size, kind: torn ? 'torn' : 'corrupt', why: f.why, resync: 'none' });
+      let why = f.why;
+      let torn = !f.complete && (r.size - pos < FRAME_HEADER_BYTES || f.why === TRUNCATED || (await allZero(r, pos)));
+      if (torn && f.why === TRUNCATED) {
+        // A torn append's bytes never match its stored checksum; a complete frame whose length field grew does.
+        const end = await endByStoredChecksum(r, pos, pos, true);
+        if (end !== undefined) {
+          torn = false;
+          why = `damaged length field (the stored checksum matches the ${end - pos - FRAME_HEADER_BYTES} payload bytes before offset ${end})`;
+        }
+      }
+      bad.push({ pos, end: r.size, kind: torn ? 'torn' : 'corrupt', why, resync: 'none' });
       break;
     }
     if (next === f.end) {

@@ -320,7 +320,8 @@ export class Outbox {
       this.stats.corruptRegions++;
       this.stats.corruptBytes += bytes;
       const what = b.end < seg.size ? 'skipped it; the valid frames after it are kept' : 'cut it off (no valid frame follows)';
-      if (flushed) this.logger.warn(info, `outbox: corrupt region in already flushed frames; ${what}`);
+      // Wholly before the flushed offset: published before the damage, or skipped (and logged as an error) at an earlier start.
+      if (flushed) this.logger.warn(info, `outbox: corrupt region before the flushed offset (published before it was damaged, or reported at an earlier start); ${what}`);
       else this.logger.error(info, `outbox: corrupt region (frames failing their checksum; acknowledged batches in it are lost); ${what}`);
     }
   }

@@ -138,6 +138,21 @@ describe('Outbox: corrupt frames in the middle', () => {
     await box.close();
   });
 
+  it('a frame-shaped byte string inside the last frame, whose length field is damaged, is never taken for a frame', async () => {
+    const inner = encodeFrame({ msgId: 'forged', body: new Uint8Array([1, 2, 3]), events: 1 });
+    const carrier: OutboxEntry = { msgId: 'm-2', body: new Uint8Array([9, 9, ...inner, 9, 9, 9]), events: 1 };
+    const { dir, seg, at, bytes } = await outboxWith([entry(1), carrier]);
+    bytes.writeUInt32BE(0xffffffff, at[1]!); // the carrier's length field is damaged; its payload and checksum are intact
+    writeFileSync(seg, bytes);
+    const { logger, lines } = capturingLogger();
+    const box = await Outbox.open(dir, { logger });
+    expect(await drain(box)).toEqual(ids(1));
+    expect(box.quarantined).toEqual({ tornTails: 0, tornBytes: 0, corruptRegions: 1, corruptBytes: bytes.length - at[1]! });
+    await box.close();
+    // the stored checksum matches the carrier's bytes up to the end of the segment: that is its end
+    expect(lines.find((l) => String(l['msg']).includes('corrupt region'))).toMatchObject({ offset: at[1], bytes: bytes.length - at[1]!, resync: 'checksum' });
+  });
+
   it('several corrupt frames (adjacent and apart) and garbage across a frame boundary: only the damaged frames are lost, in order', async () => {
     const es = Array.from({ length: 10 }, (_, i) => entry(i + 1, 10 + i * 7));
     const { dir, seg, at, bytes } = await outboxWith(es);
@@ -323,6 +338,30 @@ describe('Outbox: the last frame damaged vs torn', () => {
     expect(await drain(box)).toEqual(ids(1));
     expect(box.quarantined).toMatchObject({ tornTails: 0, corruptRegions: 1, corruptBytes: bytes.length - at[1]! });
     await box.close();
+  });
+
+  it.each([
+    ['at the end of the segment', 0],
+    ['followed by a torn append', 17],
+  ])('a grown length field in the last frame (still under the bound, so it reads as running past the end) is corrupt when its stored checksum matches its bytes (%s)', async (_name, tornBytes) => {
+    const es = [1, 2].map((i) => entry(i));
+    const { dir, seg, at, bytes } = await outboxWith(es);
+    bytes.writeUInt32BE(bytes.readUInt32BE(at[1]!) + 1000, at[1]!); // the last frame's length field is damaged, its payload is intact
+    const file = Buffer.concat([bytes, encodeFrame(entry(3)).subarray(0, tornBytes)]);
+    writeFileSync(seg, file);
+    const { logger, lines } = capturingLogger();
+    const box = await Outbox.open(dir, { logger });
+    expect(await drain(box)).toEqual(ids(1));
+    expect(box.quarantined).toEqual({ tornTails: 0, tornBytes: 0, corruptRegions: 1, corruptBytes: file.length - at[1]! });
+    await box.close();
+    expect(kept(dir, 'torn')).toEqual([]);
+    expect(kept(dir, 'corrupt')).toEqual([`${SEG}.corrupt-${at[1]}`]);
+    expect(lines.find((l) => String(l['msg']).includes('corrupt region'))).toMatchObject({
+      level: 'error',
+      offset: at[1],
+      why: expect.stringContaining('damaged length field') as unknown,
+      resync: 'none',
+    });
   });
 
   it('a zero-filled tail (the size grew before the data reached the disk) is a torn append', async () => {

@@ -114,7 +114,7 @@ export function register(program: Command): void {
         const subject = subjects.ingest(chainId, node);
         let accepted = 0;
         let duplicates = 0;
-        /** The first chunk whose publish failed (its events and every later chunk's are not confirmed). */
+        /** The first chunk (in input order) whose publish failed: its events are not confirmed; later chunks are not sent once it is seen, but those already in flight may still be acknowledged, and are counted. */
         let failed: { chunk: Chunk; error: unknown } | undefined;
         const inflight: Promise<void>[] = [];
         for (const chunk of chunks) {
