@@ -78,7 +78,8 @@ describe('sequencer crashes', () => {
     procs.push(last);
     await waitFor(async () => (await chainHead(nc, CHAIN)) >= events.length, 90_000, 100, `all ${events.length} events sealed`);
     await sleep(500);
-    expect((await last.term()).code).toBe(0);
+    const ended = await last.term();
+    expect(ended.code, `exit signal ${ended.signal}; last log lines:\n${last.logs().slice(-4_000)}`).toBe(0);
 
     expect(kills).toBe(7);
     expect(killedWhileSealing).toBeGreaterThanOrEqual(3);
@@ -114,7 +115,8 @@ describe('sequencer crashes', () => {
     procs.push(last);
     await waitFor(async () => (await chainHead(nc, CHAIN)) >= events.length, 60_000, 100, 'all events sealed');
     await sleep(1_200); // a re-seal of a redelivered message would appear now
-    expect((await last.term()).code).toBe(0);
+    const ended = await last.term();
+    expect(ended.code, `exit signal ${ended.signal}; last log lines:\n${last.logs().slice(-4_000)}`).toBe(0);
     const check = await checkChain(nc, CHAIN);
     expect(check.result.ok).toBe(true);
     expect(check.count).toBe(events.length);
