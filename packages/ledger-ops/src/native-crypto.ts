@@ -42,9 +42,16 @@ export const nodeCryptoMerkleHasher: MerkleHasher = {
  * node against 0.37 and 0.40 through node:crypto), or undefined where it was
  * not built.
  */
+const leafSrc = new Uint8Array(new ArrayBuffer(32));
 export const addonMerkleHasher: MerkleHasher | undefined = ((h) =>
   h && {
-    leafInto: (src, at, out, off) => h.prefixedSha256Into(0x00, src, at, 32, out, off),
+    // A leaf's input is often a record's fresh 32-byte hash, kept on the V8
+    // heap: handed to the addon, it would first be moved off it (about 1 µs;
+    // see NativeHash). Its 32 bytes go through a scratch with a backing store.
+    leafInto: (src, at, out, off) => {
+      for (let k = 0; k < 32; k++) leafSrc[k] = src[at + k]!;
+      h.prefixedSha256Into(0x00, leafSrc, 0, 32, out, off);
+    },
     nodeInto: (src, at, out, off) => h.prefixedSha256Into(0x01, src, at, 64, out, off),
   })(nativeHash);
 

@@ -70,9 +70,14 @@ static napi_value prefixed_sha256_into(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* src/ingest-transcode.c: the sequencer's fast path, in the same addon (one build, one load). */
+napi_value hwl_transcode_ingest(napi_env env, napi_callback_info info);
+
 NAPI_MODULE_INIT() {
   napi_value fn;
   if (napi_create_function(env, "prefixedSha256Into", NAPI_AUTO_LENGTH, prefixed_sha256_into, NULL, &fn) != napi_ok) return NULL;
   if (napi_set_named_property(env, exports, "prefixedSha256Into", fn) != napi_ok) return NULL;
+  if (napi_create_function(env, "transcodeIngest", NAPI_AUTO_LENGTH, hwl_transcode_ingest, NULL, &fn) != napi_ok) return NULL;
+  if (napi_set_named_property(env, exports, "transcodeIngest", fn) != napi_ok) return NULL;
   return exports;
 }

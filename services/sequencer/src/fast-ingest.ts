@@ -23,7 +23,7 @@
  */
 import { hash as nodeHash } from 'node:crypto';
 import { DEFAULT_LIMITS, FORMAT_VERSION, KIND_FIELDS, KIND_TAGS, type KindName, type ValidationLimits } from '@hwledger/chain';
-import { nativeHash } from '@hwledger/native-hash';
+import { nativeHash, nativeTranscodeIngest } from '@hwledger/native-hash';
 import { INGEST_ENVELOPE_VERSION } from '@hwledger/proto';
 import type { Slab } from './slab.js';
 import { MAX_EVENTS_PER_MESSAGE } from './admission.js';
@@ -189,7 +189,7 @@ const digestScratch = Buffer.alloc(32);
 const TENANT_SLOTS = 64;
 const tenantBytes: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(TENANT_SLOTS);
 const tenantStrings: string[] = new Array<string>(TENANT_SLOTS).fill('');
-function tenantString(at: number, len: number): string {
+function tenantString(buf: Uint8Array, at: number, len: number): string {
   let h = len;
   for (let i = 0; i < len; i++) h = (h * 31 + buf[at + i]!) | 0;
   const slot = h & (TENANT_SLOTS - 1);
@@ -309,9 +309,98 @@ function readPayload(layout: T[]): boolean {
 /**
  * Transcodes one ingest message. Returns the events and their canonical
  * tails, or undefined: use the reference path (admitIngestMessage) for this
- * message. Never throws.
+ * message. Never throws. Uses the addon's transcoder (src/ingest-transcode.c
+ * in @hwledger/native-hash) where it is loaded, else fastAdmitPortable; both
+ * give the same answer and the same bytes (fast-ingest.unit.test.ts).
  */
 export function fastAdmit(body: Uint8Array, limits: ValidationLimits = DEFAULT_LIMITS, maxBytes = Infinity, slab?: Slab): FastBatch | undefined {
+  if (body.length > maxBytes) return undefined;
+  const transcode = nativeTranscodeIngest;
+  if (transcode === undefined) return fastAdmitPortable(body, limits, maxBytes, slab);
+  nativeLimits[0] = limitOf(limits.maxIdBytes);
+  nativeLimits[1] = limitOf(limits.maxTextBytes);
+  const n = transcode(body, NATIVE_TABLE, nativeLimits, nativeOut, nativeDesc, nativeKeys);
+  if (n === -1) return undefined;
+  if (n < 1) {
+    // -2: the output scratch was too small for this message. The portable
+    // path takes this one; the next large message finds a larger scratch.
+    if (nativeOut.length < NATIVE_OUT_MAX) nativeOut = new Uint8Array(Math.min(NATIVE_OUT_MAX, nativeOut.length * 4));
+    return fastAdmitPortable(body, limits, maxBytes, slab);
+  }
+  const d = nativeDesc;
+  const len = d[DESC_INTS * (n - 1) + 2]!;
+  let tail: Uint8Array;
+  if (slab) {
+    slab.room(len);
+    slab.buf.set(nativeOut.subarray(0, len), slab.at);
+    tail = slab.take(len);
+  } else tail = nativeOut.slice(0, len);
+  const events: FastEvent[] = new Array<FastEvent>(n);
+  for (let i = 0, j = 0; i < n; i++, j += DESC_INTS) {
+    const tenLen = d[j + 4]!;
+    events[i] = {
+      index: i,
+      kind: PAYLOAD_KINDS[d[j]!]!,
+      start: d[j + 1]!,
+      end: d[j + 2]!,
+      keyBinary: nativeKeys.toString('latin1', i * KEY_BYTES, i * KEY_BYTES + KEY_BYTES),
+      tenant: tenLen === 0 ? '' : tenantString(body, d[j + 3]!, tenLen),
+      observedAtMs: (d[j + 5]! >>> 0) * 4294967296 + (d[j + 6]! >>> 0),
+    };
+  }
+  return { events, tail };
+}
+
+/**
+ * The native transcoder's schema table (format: src/ingest-transcode.c in
+ * @hwledger/native-hash), built from the same layouts as the portable path;
+ * the rules are writeEvent's per-kind checks, by field name.
+ */
+const enum R {
+  NONE = 0,
+  NONZERO = 1,
+  MAX_100 = 2,
+  REASON = 3,
+  EQ_TENANT = 4,
+}
+const FIELD_RULES: Record<string, R> = { vram_total_mib: R.NONZERO, utilization_pct: R.MAX_100, reason: R.REASON, tenant_id: R.EQ_TENANT };
+/** Which kinds each rule applies to (writeEvent's switch); anywhere else the field has no rule. */
+const RULE_KINDS: Record<string, KindName[]> = {
+  vram_total_mib: ['metrics_collected', 'device_registered'],
+  utilization_pct: ['metrics_collected'],
+  reason: ['inference_request_completed'],
+  tenant_id: ['inference_request_completed'],
+};
+function nativeTable(): Uint8Array {
+  const t: number[] = [];
+  const kinds = PAYLOAD_KINDS.flatMap((k, field) => (k === undefined ? [] : [[field, k] as const]));
+  t.push(kinds.length);
+  for (const [field, kind] of kinds) {
+    const layout = LAYOUTS.get(kind)!;
+    t.push(field, KIND_TAGS[kind], layout.length);
+    KIND_FIELDS[kind].forEach((f, n) => {
+      const rule = RULE_KINDS[f.name]?.includes(kind) ? FIELD_RULES[f.name]! : R.NONE;
+      t.push(layout[n]!, rule);
+    });
+  }
+  t.push(REASONS.length - 1);
+  for (const r of REASONS.slice(1)) t.push(r.length, ...r);
+  return Uint8Array.from(t);
+}
+const NATIVE_TABLE = nativeTable();
+/** [maxIdBytes, maxTextBytes, MAX_EVENTS_PER_MESSAGE, INGEST_ENVELOPE_VERSION]. */
+const nativeLimits = Int32Array.of(0, 0, MAX_EVENTS_PER_MESSAGE, INGEST_ENVELOPE_VERSION);
+// As the portable path compares: NaN limits nothing, a negative limit refuses every string.
+const limitOf = (v: number): number => (Number.isNaN(v) || v >= 0x7fff_ffff ? 0x7fff_ffff : v > 0 ? Math.floor(v) : 0);
+const DESC_INTS = 7;
+const KEY_BYTES = 24;
+const NATIVE_OUT_MAX = 64 * 1024 * 1024;
+let nativeOut = new Uint8Array(256 * 1024);
+const nativeDesc = new Int32Array(DESC_INTS * MAX_EVENTS_PER_MESSAGE);
+const nativeKeys = Buffer.alloc(KEY_BYTES * MAX_EVENTS_PER_MESSAGE);
+
+/** fastAdmit without the addon (and the reference the addon's transcoder is tested against). */
+export function fastAdmitPortable(body: Uint8Array, limits: ValidationLimits = DEFAULT_LIMITS, maxBytes = Infinity, slab?: Slab): FastBatch | undefined {
   if (body.length > maxBytes) return undefined;
   buf = body;
   pos = 0;
@@ -456,7 +545,7 @@ function writeEvent(index: number, limits: ValidationLimits): FastEvent | undefi
     if (keyView.length !== keyLen) keyView = keyScratch.subarray(0, keyLen);
     keyBinary = nodeHash('sha256', keyView, 'binary').slice(0, 24);
   }
-  const tenant = tenLen === 0 ? '' : tenantString(tenAt, tenLen);
+  const tenant = tenLen === 0 ? '' : tenantString(buf, tenAt, tenLen);
   return { index, kind, start, end: o, keyBinary, tenant, observedAtMs: obsHi * 4294967296 + obsLo };
 }
 

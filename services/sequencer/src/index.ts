@@ -34,4 +34,4 @@ export { Slab } from './slab.js';
 export { FrameWriter } from './frame-writer.js';
 export { SerialRunner } from './serial-runner.js';
 export { encodeRecordHeaders, EncodedHeaders, type RecordHeaderFields } from './record-headers.js';
-export { fastAdmit, canonicalPrefix, type FastBatch, type FastEvent } from './fast-ingest.js';
+export { fastAdmit, fastAdmitPortable, canonicalPrefix, type FastBatch, type FastEvent } from './fast-ingest.js';

@@ -10,10 +10,11 @@ import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { chainHash, encodeRecord, KIND_NAMES, sealEvent, toHex, type ChainEvent, type ChainRecord, type KindName } from '@hwledger/chain';
+import { chainHash, encodeRecord, KIND_FIELDS, KIND_NAMES, sealEvent, toHex, type ChainEvent, type ChainRecord, type KindName, type ValidationLimits } from '@hwledger/chain';
 import { recordMsgId } from '@hwledger/core';
 import { encodeIngestBatch, eventToProto, pb } from '@hwledger/proto';
-import { admitIngestMessage, canonicalPrefix, fastAdmit, MAX_EVENTS_PER_MESSAGE } from '@hwledger/sequencer';
+import { admitIngestMessage, canonicalPrefix, fastAdmit, fastAdmitPortable, MAX_EVENTS_PER_MESSAGE, type FastBatch } from '@hwledger/sequencer';
+import { nativeTranscodeIngest } from '@hwledger/native-hash';
 import { nativeChainHash } from '../src/native-hash.js';
 import { anyEvent } from '../../../packages/chain/test/support/arbitraries.js';
 import { makeEvent } from './helpers.js';
@@ -34,11 +35,19 @@ function assemble(tail: Uint8Array, start: number, end: number): Uint8Array {
   return out;
 }
 
-/** Fast accepted ⇒ reference accepted every event with identical bytes/keys. Returns whether fast accepted. */
-function checkAgainstReference(body: Uint8Array): boolean {
-  const fast = fastAdmit(body);
+/** A fast batch as plain data: every event's fields and its canonical tail. */
+const summary = (b: FastBatch | undefined): unknown =>
+  b && b.events.map((f) => ({ ...f, keyBinary: Buffer.from(f.keyBinary, 'latin1').toString('hex'), tail: Buffer.from(b.tail.subarray(f.start, f.end)).toString('hex') }));
+
+/**
+ * Fast accepted ⇒ reference accepted every event with identical bytes/keys. Returns whether fast accepted.
+ * Also: the addon's transcoder (fastAdmit, where loaded) and the portable path give the same answer and bytes.
+ */
+function checkAgainstReference(body: Uint8Array, limits?: ValidationLimits): boolean {
+  const fast = fastAdmit(body, limits);
+  expect(summary(fast)).toEqual(summary(fastAdmitPortable(body, limits)));
   if (!fast) return false;
-  const ref = admitIngestMessage(body);
+  const ref = admitIngestMessage(body, limits ? { limits } : {});
   expect(ref.ok).toBe(true);
   if (!ref.ok) return true;
   expect(fast.events.length).toBe(ref.events.length);
@@ -87,6 +96,13 @@ const plainEvent: fc.Arbitrary<ChainEvent> = fc
     return data[kind].map((d) => ({ ...base, kind, data: d }) as ChainEvent);
   });
 
+const varint = (n: number): number[] => {
+  const out: number[] = [];
+  for (; n >= 0x80; n = Math.floor(n / 128)) out.push((n % 128) | 0x80);
+  out.push(n);
+  return out;
+};
+
 const encodeOrUndefined = (events: ChainEvent[]): Uint8Array | undefined => {
   try {
     return encodeIngestBatch(events);
@@ -103,6 +119,18 @@ describe('fastAdmit', () => {
       }),
       { numRuns: 2_000 },
     );
+  });
+
+  it.skipIf(process.env['HWL_NATIVE_HASH'] === '0' || process.env['HWL_NATIVE_INGEST'] === '0')('uses the addon\'s transcoder where it is built', () => {
+    expect(nativeTranscodeIngest).toBeDefined();
+  });
+
+  it('admits a message larger than the transcoder\'s output scratch (portable path once, then a larger scratch), identically', () => {
+    // About 1.5 MB of canonical tails: more than the first 256 KiB scratch and its first growth.
+    const body = encodeIngestBatch(Array.from({ length: MAX_EVENTS_PER_MESSAGE }, (_, i) => makeEvent(i, 'big/a')));
+    const portable = summary(fastAdmitPortable(body));
+    for (let i = 0; i < 3; i++) expect(summary(fastAdmit(body))).toEqual(portable);
+    expect((portable as unknown[]).length).toBe(MAX_EVENTS_PER_MESSAGE);
   });
 
   it('leaves a message of more than MAX_EVENTS_PER_MESSAGE valid events to the reference path, which rejects it whole', () => {
@@ -213,10 +241,71 @@ describe('fastAdmit', () => {
       { ...e, eventId: 'a\u0001b' },
       { ...e, instanceId: 'x'.repeat(257) },
       { ...e, tenant: '-bad' },
+      { ...e, tenant: 'ac.me' },
+      { ...e, tenant: 'ac me' },
+      { ...e, tenant: 'x'.repeat(129) },
       { ...e, data: { ...(e.data as object), tenant_id: 'other' } } as ChainEvent,
     ]) {
       expect(fastAdmit(encodeIngestBatch([makeEvent(1), bad]))).toBeUndefined();
     }
+  });
+
+  it('applies every per-kind rule at its boundaries exactly as the reference (numbers, reasons, observed_at_ms)', () => {
+    const U32 = [0, 1, 99, 100, 101, 255, 2 ** 31, 2 ** 32 - 1];
+    const U64 = [0n, 1n, 100n, 101n, 2n ** 32n - 1n, 2n ** 32n, 2n ** 63n, 2n ** 64n - 1n];
+    const I32 = [-(2 ** 31), -1, 0, 1, 100, 101, 2 ** 31 - 1];
+    const outcomes = new Set<boolean>();
+    for (let i = 0; i < 6; i++) {
+      const base = makeEvent(i);
+      for (const f of KIND_FIELDS[base.kind]) {
+        const values = f.type === 'u32' ? U32 : f.type === 'u64' ? U64 : f.type === 'i32' ? I32 : [];
+        for (const v of values) {
+          const e = { ...base, data: { ...(base.data as object), [f.name]: v } } as unknown as ChainEvent;
+          outcomes.add(checkAgainstReference(encodeIngestBatch([e])));
+          checkAgainstReference(encodeIngestBatch([makeEvent(7), e]));
+        }
+      }
+      for (const observedAtMs of [0n, 1n, 2n ** 32n, 2n ** 64n - 1n]) outcomes.add(checkAgainstReference(encodeIngestBatch([{ ...base, observedAtMs }])));
+    }
+    expect(outcomes).toEqual(new Set([true, false]));
+    // Completion reasons by number, defined (1-5) or not (0, 6, 7, 2^31 - 1, -1 as ten bytes), straight into the protobuf.
+    const inference = makeEvent(5);
+    const proto = eventToProto(inference);
+    const accepted: number[] = [];
+    for (const reason of [0, 1, 2, 3, 4, 5, 6, 7, 0x7fff_ffff, -1]) {
+      const value = { ...(proto.data as { value: object }).value, reason };
+      const p = pb.IngestEvent.encode({ ...proto, data: { ...(proto.data as object), value } } as typeof proto).finish();
+      const body = pb.IngestBatch.encode({ version: 1, events: [] }).finish();
+      const batch = Uint8Array.from([...body, 0x12, ...varint(p.length), ...p]);
+      if (checkAgainstReference(batch)) accepted.push(reason);
+    }
+    expect(accepted).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  it('treats raw edge encodings exactly as the portable path (explicit zeros, over-long varints, tenant tokens)', () => {
+    const str = (field: number, text: string): number[] => [(field << 3) | 2, ...varint(text.length), ...Buffer.from(text)];
+    const batch = (ev: number[]): Uint8Array => Uint8Array.from([0x08, 0x01, 0x12, ...varint(ev.length), ...ev]);
+    const head = (obs: number[]): number[] => [...str(1, 's'), ...str(2, 'e'), 0x18, ...obs, ...str(5, 'i')];
+    // job_completed (payload field 12): job_id, tokens_generated (u32) as given.
+    const job = (tokens: number[]): number[] => [0x62, 3 + tokens.length + 1, ...str(1, 'j'), 0x10, ...tokens];
+    const results = [
+      batch([...head([0x01]), ...job([0x01])]), // plain
+      batch([...head([0x00]), ...job([0x01])]), // observed_at_ms written out as 0
+      batch([...head([0x01]), ...job([0x81, 0x80, 0x80, 0x80, 0x00])]), // u32 in 5 bytes
+      batch([...head([0x01]), ...job([0x81, 0x80, 0x80, 0x80, 0x80, 0x00])]), // u32 in 6 bytes
+      batch([...head([0x81, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01]), ...job([0x01])]), // u64 in 10 bytes, bit 63
+      batch([...head([0x81, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x02]), ...job([0x01])]), // beyond 64 bits
+      // A string length in 6 bytes.
+      batch([0x0a, 0x81, 0x80, 0x80, 0x80, 0x80, 0x00, 0x73, ...str(2, 'e'), 0x18, 0x01, ...str(5, 'i'), ...job([0x01])]),
+      // Tenant tokens: the longest allowed, one more, inner '_' and '-', a leading '_', a dot, a wildcard.
+      batch([...head([0x01]), ...str(4, 'x'.repeat(128)), ...job([0x01])]),
+      batch([...head([0x01]), ...str(4, 'x'.repeat(129)), ...job([0x01])]),
+      batch([...head([0x01]), ...str(4, 'a_b-c'), ...job([0x01])]),
+      batch([...head([0x01]), ...str(4, '_ab'), ...job([0x01])]),
+      batch([...head([0x01]), ...str(4, 'a.b'), ...job([0x01])]),
+      batch([...head([0x01]), ...str(4, 'a*'), ...job([0x01])]),
+    ].map((b) => checkAgainstReference(b));
+    expect(results).toEqual([true, false, true, false, true, false, false, true, false, true, false, false, false]);
   });
 
   it('respects custom limits and the size cap', () => {
@@ -224,6 +313,17 @@ describe('fastAdmit', () => {
     const body = encodeIngestBatch([e]);
     expect(fastAdmit(body, { maxIdBytes: 49, maxTextBytes: 4096 })).toBeUndefined();
     expect(fastAdmit(body, { maxIdBytes: 50, maxTextBytes: 4096 })).toBeDefined();
+    for (const limits of [
+      { maxIdBytes: 49, maxTextBytes: 4096 },
+      { maxIdBytes: 50, maxTextBytes: 4096 },
+      { maxIdBytes: 50.5, maxTextBytes: 4096 },
+      { maxIdBytes: Infinity, maxTextBytes: 3 },
+      { maxIdBytes: NaN, maxTextBytes: NaN },
+      { maxIdBytes: -1, maxTextBytes: 4096 },
+    ]) {
+      checkAgainstReference(body, limits);
+      checkAgainstReference(encodeIngestBatch(Array.from({ length: 60 }, (_, i) => makeEvent(i))), limits);
+    }
     expect(fastAdmit(body, undefined, body.length - 1)).toBeUndefined();
   });
 });
