@@ -22,7 +22,7 @@ const skip = (why) => {
 
 if (process.env.HWL_NATIVE_HASH === '0') skip('HWL_NATIVE_HASH=0');
 // `npm start` calls this on every start: an addon newer than its sources is kept.
-const newest = Math.max(...['src/native-hash.c', 'src/ingest-transcode.c', 'binding.gyp'].map((f) => statSync(join(here, f)).mtimeMs));
+const newest = Math.max(...['src/native-hash.c', 'src/ingest-transcode.c', 'src/record-link.c', 'binding.gyp'].map((f) => statSync(join(here, f)).mtimeMs));
 if (existsSync(target) && statSync(target).mtimeMs >= newest && process.argv[2] !== '--force') process.exit(0);
 const nodedir = process.env.npm_config_nodedir || resolve(dirname(process.execPath), '..');
 if (!existsSync(join(nodedir, 'include', 'node', 'node_api.h'))) skip(`no Node.js headers under ${nodedir}/include/node`);

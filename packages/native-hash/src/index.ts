@@ -41,6 +41,15 @@ export interface NativeHash {
  * Throws TypeError/RangeError (ERR_NATIVE_ARGS) on arguments of the wrong
  * type or a malformed table, and then writes nothing.
  */
+/**
+ * The sequencer's chain link and header block of one record
+ * (src/record-link.c documents the arguments and the state's layout; its one
+ * caller is services/sequencer/src/sealing-session.ts, its state is made by
+ * record-headers.ts). Returns the header block's length. Throws
+ * TypeError/RangeError (ERR_NATIVE_ARGS) and writes nothing on a bad argument.
+ */
+export type SealLink = (buf: Uint8Array, recAt: number, recLen: number, hdrAt: number, nums: Float64Array, state: Uint8Array) => number;
+
 export type TranscodeIngest = (body: Uint8Array, table: Uint8Array, limits: Int32Array, out: Uint8Array, desc: Int32Array, keys: Uint8Array) => number;
 
 /** Where scripts/build-addon.mjs puts the addon. */
@@ -51,7 +60,7 @@ export const ADDON_PATH = fileURLToPath(new URL('../dist/hwl_native_hash.node', 
  * a file that does not load (another platform, a Node.js without OpenSSL's
  * symbols) or one without the function gives `hash: undefined` and the reason.
  */
-export function loadNativeHash(path: string = ADDON_PATH): { hash: NativeHash | undefined; transcodeIngest?: TranscodeIngest; reason?: string } {
+export function loadNativeHash(path: string = ADDON_PATH): { hash: NativeHash | undefined; transcodeIngest?: TranscodeIngest; sealLink?: SealLink; reason?: string } {
   if (process.env['HWL_NATIVE_HASH'] === '0') return { hash: undefined, reason: 'HWL_NATIVE_HASH=0' };
   if (!existsSync(path)) return { hash: undefined, reason: `not built (${path})` };
   let mod: unknown;
@@ -64,8 +73,12 @@ export function loadNativeHash(path: string = ADDON_PATH): { hash: NativeHash | 
   if (typeof mod !== 'object' || mod === null || typeof (mod as { prefixedSha256Into?: unknown }).prefixedSha256Into !== 'function') {
     return { hash: undefined, reason: 'has no prefixedSha256Into' };
   }
-  const transcode = (mod as { transcodeIngest?: unknown }).transcodeIngest;
-  return { hash: mod as NativeHash, ...(typeof transcode === 'function' ? { transcodeIngest: transcode as TranscodeIngest } : {}) };
+  const { transcodeIngest, sealLink } = mod as { transcodeIngest?: unknown; sealLink?: unknown };
+  return {
+    hash: mod as NativeHash,
+    ...(typeof transcodeIngest === 'function' ? { transcodeIngest: transcodeIngest as TranscodeIngest } : {}),
+    ...(typeof sealLink === 'function' ? { sealLink: sealLink as SealLink } : {}),
+  };
 }
 
 const loaded = loadNativeHash();
@@ -79,6 +92,9 @@ export const nativeHash: NativeHash | undefined = loaded.hash;
  * which gives the same bytes; the switch is for comparisons and tests).
  */
 export const nativeTranscodeIngest: TranscodeIngest | undefined = process.env['HWL_NATIVE_INGEST'] === '0' ? undefined : loaded.transcodeIngest;
+
+/** The addon's record link and header writer, or undefined (same switches as nativeTranscodeIngest). */
+export const nativeSealLink: SealLink | undefined = process.env['HWL_NATIVE_INGEST'] === '0' ? undefined : loaded.sealLink;
 
 /** Why `nativeHash` is undefined, for logs and diagnostics. */
 export const nativeHashUnavailable: string | undefined = loaded.reason;

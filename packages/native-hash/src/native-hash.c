@@ -70,8 +70,9 @@ static napi_value prefixed_sha256_into(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* src/ingest-transcode.c: the sequencer's fast path, in the same addon (one build, one load). */
+/* src/ingest-transcode.c and src/record-link.c: the sequencer's fast path, in the same addon (one build, one load). */
 napi_value hwl_transcode_ingest(napi_env env, napi_callback_info info);
+napi_value hwl_seal_link(napi_env env, napi_callback_info info);
 
 NAPI_MODULE_INIT() {
   napi_value fn;
@@ -79,5 +80,7 @@ NAPI_MODULE_INIT() {
   if (napi_set_named_property(env, exports, "prefixedSha256Into", fn) != napi_ok) return NULL;
   if (napi_create_function(env, "transcodeIngest", NAPI_AUTO_LENGTH, hwl_transcode_ingest, NULL, &fn) != napi_ok) return NULL;
   if (napi_set_named_property(env, exports, "transcodeIngest", fn) != napi_ok) return NULL;
+  if (napi_create_function(env, "sealLink", NAPI_AUTO_LENGTH, hwl_seal_link, NULL, &fn) != napi_ok) return NULL;
+  if (napi_set_named_property(env, exports, "sealLink", fn) != napi_ok) return NULL;
   return exports;
 }

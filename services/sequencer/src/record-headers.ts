@@ -152,3 +152,49 @@ export function encodeRecordHeaders(f: RecordHeaderFields, slab?: Slab): Encoded
   const out = slab ? slab.take(o - o0) : buf.subarray(0, o);
   return { headers: new EncodedHeaders(out), msgId: new Uint8Array(out.buffer, out.byteOffset + (idStart - o0), idEnd - idStart) };
 }
+
+/**
+ * Layout of the state the addon's sealLink (native-hash src/record-link.c)
+ * reads and writes: the event key's 24 bytes (written by the caller), the
+ * current_hash it computes, the previous record's Nats-Msg-Id (length byte,
+ * then the bytes; it replaces it with the new record's), and from
+ * LINK_TEMPLATE_AT the constant pieces of the header block above.
+ */
+export const LINK_KEY_AT = 0;
+export const LINK_HASH_AT = 24;
+export const LINK_LAST_ID_AT = 56;
+export const LINK_LAST_ID_MAX = 120;
+export const LINK_TEMPLATE_AT = 180;
+
+/**
+ * A fresh sealLink state for a chain stream: no previous record (a session's
+ * first append has no Nats-Expected-Last-Msg-Id) and the header block's
+ * pieces, the same bytes encodeRecordHeaders writes between its values.
+ */
+export function recordLinkState(stream: Uint8Array): Uint8Array {
+  const pieces = [P_MSG_ID, Uint8Array.from([...P_EXP_STREAM, ...stream, ...P_EXP_SEQ]), P_PREV, P_HASH, P_ISEQ, P_IDX, P_CNT, P_EXP_ID, END];
+  const size = LINK_TEMPLATE_AT + 1 + pieces.reduce((n, p) => n + 2 + p.length, 0);
+  const st = new Uint8Array(new ArrayBuffer(size)); // a backing store of its own (see NativeHash in @hwledger/native-hash)
+  let o = LINK_TEMPLATE_AT;
+  st[o++] = pieces.length;
+  for (const p of pieces) {
+    if (p.length > 0xffff) throw new RangeError('header piece too long');
+    st[o++] = p.length >> 8;
+    st[o++] = p.length & 0xff;
+    st.set(p, o);
+    o += p.length;
+  }
+  return st;
+}
+
+/** The largest header block sealLink writes with this state (its room check). */
+export function recordLinkMaxHeader(state: Uint8Array): number {
+  let fixed = 0;
+  let o = LINK_TEMPLATE_AT + 1;
+  for (let i = 0; i < state[LINK_TEMPLATE_AT]!; i++) {
+    const n = (state[o]! << 8) | state[o + 1]!;
+    fixed += n;
+    o += 2 + n;
+  }
+  return fixed + 2 * 24 + 1 + MSG_ID_HASH_HEX + 4 * DEC_MAX + 2 * 64 + LINK_LAST_ID_MAX;
+}

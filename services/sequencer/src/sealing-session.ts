@@ -37,7 +37,7 @@ import {
 import { hash as nodeHash } from 'node:crypto';
 import { DEFAULT_LIMITS, decodeRecord, sealEvent, type ChainEvent, type ChainRecord, type KindName, type ValidationLimits } from '@hwledger/chain';
 import { HwlError, recordMsgId, streams, subjects } from '@hwledger/core';
-import { nativeHash } from '@hwledger/native-hash';
+import { nativeHash, nativeSealLink, type SealLink } from '@hwledger/native-hash';
 import { admitIngestMessage, rejectionOf, singleEventBatch, splitBatchEvents, type Rejection } from './admission.js';
 import { AppendPipeline, type AppendOutcome } from './append-pipeline.js';
 import type { ChainTail } from './chain-tail.js';
@@ -47,7 +47,7 @@ import type { Lease } from './leader-lease.js';
 import type { SequencerMetrics } from './metrics.js';
 import type { RecentIds } from './recent-ids.js';
 import { isCovered, type Watermark } from './watermark.js';
-import { encodeRecordHeaders } from './record-headers.js';
+import { EncodedHeaders, encodeRecordHeaders, LINK_HASH_AT, LINK_KEY_AT, LINK_LAST_ID_AT, LINK_LAST_ID_MAX, recordLinkMaxHeader, recordLinkState } from './record-headers.js';
 import { canonicalPrefix, fastAdmit, type FastBatch, type FastEvent } from './fast-ingest.js';
 import { nativeChainHash } from './native-hash.js';
 import { Slab } from './slab.js';
@@ -310,6 +310,10 @@ export class SealingSession {
     this.ingestStream = streams.ingest(ctx.chainId);
     this.prefix = canonicalPrefix(ctx.chainId);
     this.chainStreamBytes = new TextEncoder().encode(this.chainStream);
+    if (nativeSealLink) {
+      const state = recordLinkState(this.chainStreamBytes);
+      this.link = { seal: nativeSealLink, state, nums: new Float64Array(4), hash: state.subarray(LINK_HASH_AT, LINK_HASH_AT + 32), maxHeader: recordLinkMaxHeader(state) };
+    }
     this.limits = ctx.limits ?? DEFAULT_LIMITS;
     this.debug = ctx.log.isLevelEnabled('debug');
     this.m = {
@@ -604,8 +608,32 @@ export class SealingSession {
   }
   /** Where the addon writes each link digest: a view of an ArrayBuffer, so never moved off the V8 heap (see NativeHash in @hwledger/native-hash). */
   private readonly linkOut = new Uint8Array(new ArrayBuffer(32));
-  /** Nats-Msg-Id of this session's previous append (undefined before the first). */
+  /**
+   * Nats-Msg-Id of this session's previous append (undefined before the
+   * first). Where the addon's sealLink runs, its state holds it instead
+   * (both paths read and write it through lastMsgIdBytes/setLastMsgId).
+   */
   private lastMsgId: Uint8Array | undefined;
+  /** The addon's sealLink with this session's state, or undefined (HWL_NATIVE_INGEST=0, no addon). */
+  private readonly link: { seal: SealLink; state: Uint8Array; nums: Float64Array; hash: Uint8Array; maxHeader: number } | undefined;
+
+  private lastMsgIdBytes(): Uint8Array | undefined {
+    const link = this.link;
+    if (link === undefined) return this.lastMsgId;
+    const n = link.state[LINK_LAST_ID_AT]!;
+    return n === 0 ? undefined : link.state.slice(LINK_LAST_ID_AT + 1, LINK_LAST_ID_AT + 1 + n);
+  }
+
+  private setLastMsgId(id: Uint8Array): void {
+    const link = this.link;
+    if (link === undefined) {
+      this.lastMsgId = id;
+      return;
+    }
+    if (id.length > LINK_LAST_ID_MAX) throw new RangeError(`Nats-Msg-Id of ${id.length} bytes`); // 81 by construction
+    link.state[LINK_LAST_ID_AT] = id.length;
+    link.state.set(id, LINK_LAST_ID_AT + 1);
+  }
 
   /** Seals one event at time `now` (ms) and sends its append; false (lastSealError set) when it cannot be encoded. */
   private append(ingestSeq: number, s: ToSeal, count: number, now: number): boolean {
@@ -618,6 +646,7 @@ export class SealingSession {
     let tenant: string;
     let observedAtMs: number;
     let record: ChainRecord | undefined;
+    let headers: EncodedHeaders | undefined;
     const f = s.fast;
     if (f !== undefined && sequence <= MAX_SAFE) {
       // prev_hash || canonical in one buffer: one native SHA-256 call for the link.
@@ -625,7 +654,8 @@ export class SealingSession {
       const at = 32 + prefix.length;
       const slab = this.slab;
       const len = at + 16 + f.end - f.start;
-      slab.room(len);
+      const link = this.link;
+      slab.room(link ? len + link.maxHeader : len);
       const b = slab.buf;
       const w = slab.at;
       b.set(prevHash, w);
@@ -636,19 +666,37 @@ export class SealingSession {
       // The tail usually lies in this same slab chunk: copyWithin, no view per record.
       if (tail.buffer === b.buffer) b.copyWithin(w + at + 16, tail.byteOffset - b.byteOffset + f.start, tail.byteOffset - b.byteOffset + f.end);
       else b.set(tail.subarray(f.start, f.end), w + at + 16);
-      slab.at = w + len;
       hash = new Uint8Array(32); // small: on the V8 heap, no backing store of its own
-      if (nativeHash) {
-        // The addon (@hwledger/native-hash), into a scratch that already has
-        // its own backing store, then copied: handed a fresh 32-byte array,
-        // N-API would give it one first (about 1 µs per record).
-        const out = this.linkOut;
-        nativeHash.prefixedSha256Into(-1, b, w, len, out, 0);
-        hash.set(out);
+      if (link) {
+        // The addon's sealLink (native-hash src/record-link.c): the link and
+        // the header block right after the record, in one call; the same
+        // bytes as encodeRecordHeaders (record-link.unit.test.ts).
+        const st = link.state;
+        const key = s.key;
+        for (let i = 0; i < 24; i++) st[LINK_KEY_AT + i] = key.charCodeAt(i);
+        const nums = link.nums;
+        nums[0] = Number(sequence);
+        nums[1] = ingestSeq;
+        nums[2] = s.index;
+        nums[3] = count;
+        const n = link.seal(b, w, len, w + len, nums, st);
+        hash.set(link.hash);
+        headers = new EncodedHeaders(new Uint8Array(b.buffer, b.byteOffset + w + len, n));
+        slab.at = w + len + n;
       } else {
-        // 'binary' (latin1): one char per digest byte.
-        const d = nodeHash('sha256', b.subarray(w, w + len), 'binary');
-        for (let i = 0; i < 32; i++) hash[i] = d.charCodeAt(i);
+        slab.at = w + len;
+        if (nativeHash) {
+          // The addon (@hwledger/native-hash), into a scratch that already has
+          // its own backing store, then copied: handed a fresh 32-byte array,
+          // N-API would give it one first (about 1 µs per record).
+          const out = this.linkOut;
+          nativeHash.prefixedSha256Into(-1, b, w, len, out, 0);
+          hash.set(out);
+        } else {
+          // 'binary' (latin1): one char per digest byte.
+          const d = nodeHash('sha256', b.subarray(w, w + len), 'binary');
+          for (let i = 0; i < 32; i++) hash[i] = d.charCodeAt(i);
+        }
       }
       canonical = new Uint8Array(b.buffer, b.byteOffset + w + 32, len - 32);
       kind = f.kind;
@@ -670,30 +718,33 @@ export class SealingSession {
       tenant = event.tenant;
       observedAtMs = Number(event.observedAtMs);
     }
-    // The fence (docs/sequencer.md, "Fencing"): the record lands only at
-    // stream sequence `sequence`, and (after this session's first append)
-    // only right after this writer's own previous record.
-    const { headers: h, msgId } = encodeRecordHeaders({
-      stream: this.chainStreamBytes,
-      key: s.key,
-      keyIsBinary: s.fast !== undefined,
-      hash,
-      prevHash,
-      sequence,
-      ingestSeq,
-      index: s.index,
-      count,
-      expectedLastMsgId: this.lastMsgId,
-    }, this.slab);
+    if (headers === undefined) {
+      // The fence (docs/sequencer.md, "Fencing"): the record lands only at
+      // stream sequence `sequence`, and (after this session's first append)
+      // only right after this writer's own previous record.
+      const encoded = encodeRecordHeaders({
+        stream: this.chainStreamBytes,
+        key: s.key,
+        keyIsBinary: s.fast !== undefined,
+        hash,
+        prevHash,
+        sequence,
+        ingestSeq,
+        index: s.index,
+        count,
+        expectedLastMsgId: this.lastMsgIdBytes(),
+      }, this.slab);
+      headers = encoded.headers;
+      this.setLastMsgId(encoded.msgId);
+    }
     const token = new Token(++this.issued, sequence, hash, prevHash, canonical, kind, ingestSeq, s.index, observedAtMs, record);
     // The fast path checked the key with hasBinary() when it took the message (processFast).
     if (s.fast !== undefined) this.ctx.recent.addBinaryAbsent(s.key);
     else this.ctx.recent.add(s.key);
-    this.lastMsgId = msgId;
     this.nextSeq = sequence + 1n;
     this.prevHash = hash;
     this.lastSealedAt = sealedAt;
-    this.pipeline.append(this.subjectOf(kind, tenant), canonical, h.asMsgHdrs(), token);
+    this.pipeline.append(this.subjectOf(kind, tenant), canonical, headers.asMsgHdrs(), token);
     if (this.debug) {
       this.ctx.log.debug({ sequence: sequence.toString(), source: token.record.source, eventId: token.record.eventId }, 'append sent');
     }

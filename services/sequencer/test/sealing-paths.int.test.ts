@@ -1,0 +1,98 @@
+/**
+ * The two ways a record is sealed, interleaved in one session, with and
+ * without the addon's fast path (native transcoder and sealLink, or
+ * HWL_NATIVE_INGEST=0: the TypeScript fast path and encodeRecordHeaders):
+ * plain messages take the fast path; a message with a non-ASCII (valid)
+ * string, or with an event already on the chain, goes the reference way. The
+ * Nats-Expected-Last-Msg-Id fence links each record to the previous one
+ * whichever path wrote either, so a mistake in handing it over would stop
+ * the sequencer (FENCED) instead of sealing. Each chain verifies from genesis,
+ * every accepted event is sealed once, the duplicate is dead-lettered, and
+ * every record's headers are the ones docs/sequencer.md lists, with values
+ * recomputed here from its body.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { connectNats, ensureChainTopology, HEADERS, recordMsgId } from '@hwledger/core';
+import { encodeIngestBatch } from '@hwledger/proto';
+import { decodeRecord, type ChainEvent } from '@hwledger/chain';
+import { readChain } from '@hwledger/sequencer';
+import { TestNatsServer, waitFor } from '@hwledger/testkit';
+import { checkChain, dlqCounts, exactlyOnce, makeEvent, makeEvents, publishEvents, publishRaw } from './helpers.js';
+import { startSequencer, type SequencerProcess } from './processes.js';
+
+describe.each([
+  ['the addon', '1'],
+  ['TypeScript only (HWL_NATIVE_INGEST=0)', '0'],
+])('sealing paths interleaved, %s', (_name, nativeIngest) => {
+  const chain = `paths${nativeIngest}`;
+  let server: TestNatsServer;
+  let nc: NatsConnection;
+  let seq: SequencerProcess;
+
+  beforeAll(async () => {
+    server = await TestNatsServer.start();
+    nc = await connectNats(server.url, 'test');
+    await ensureChainTopology(nc, chain);
+    seq = startSequencer(server.url, chain, ['--takeover-grace-ms', '0'], { HWL_NATIVE_INGEST: nativeIngest });
+  });
+
+  afterAll(async () => {
+    await seq?.term();
+    await nc?.close();
+    await server?.stop();
+  });
+
+  it('seals fast and reference records in turn into one verifiable chain, each with its fence', async () => {
+    const unicode = (i: number): ChainEvent => ({ ...makeEvent(50_000 + i, 'nöde/ü'), eventId: `é-${i}` });
+    const sealed: ChainEvent[] = [];
+    const plain = (from: number, n: number): Promise<number> => {
+      const evs = makeEvents(from, n, 'plain/node');
+      sealed.push(...evs);
+      return publishEvents(nc, chain, evs, 10, 'node-1', `p${from}-`);
+    };
+    await plain(0, 30); // fast
+    for (let i = 0; i < 3; i++) {
+      const evs = [makeEvent(1_000 + i, 'mixed/node'), unicode(i), makeEvent(2_000 + i, 'mixed/node')];
+      sealed.push(...evs);
+      await publishRaw(nc, chain, encodeIngestBatch(evs), 'node-2'); // reference path (non-ASCII)
+      await plain(100 * (i + 1), 20); // fast again
+    }
+    // An event already on the chain, between two new ones: the whole message goes the reference way.
+    const fresh = [makeEvent(3_000, 'dup/node'), makeEvent(3_001, 'dup/node')];
+    sealed.push(...fresh);
+    await publishRaw(nc, chain, encodeIngestBatch([fresh[0]!, sealed[5]!, fresh[1]!]), 'node-3');
+    await plain(900, 25);
+    await publishRaw(nc, chain, encodeIngestBatch([unicode(9)]), 'node-2');
+    sealed.push(unicode(9));
+
+    const check = await waitFor(async () => {
+      const c = await checkChain(nc, chain);
+      return c.count >= sealed.length ? c : undefined;
+    }, 60_000, 200, `${sealed.length} records`);
+    expect(check.result.ok).toBe(true);
+    expect(check.count).toBe(sealed.length);
+    expect(exactlyOnce(check.ids, sealed)).toEqual({ missing: [], doubled: [], unexpected: [] });
+    expect(await dlqCounts(nc, chain)).toEqual({ duplicate_event: 1 });
+
+    let prevId: string | undefined;
+    let n = 0;
+    for await (const e of readChain(nc, chain)) {
+      const r = decodeRecord(e.canonical);
+      const h = e.headers!;
+      // Hwl-Hash was checked against the recomputed hash by checkChain.
+      const id = `${recordMsgId(r.source, r.eventId)}.${h.get(HEADERS.hash).slice(0, 32)}`;
+      expect(h.get(HEADERS.msgId)).toBe(id);
+      expect(h.get('Nats-Expected-Stream')).toBe(`HWL_CHAIN_${chain}`);
+      expect(h.get('Nats-Expected-Last-Sequence')).toBe(String(e.sequence - 1n));
+      // Within one session every record after the first names the one before it.
+      if (prevId !== undefined) expect(h.get('Nats-Expected-Last-Msg-Id')).toBe(prevId);
+      else expect(h.get('Nats-Expected-Last-Msg-Id')).toBe('');
+      for (const name of [HEADERS.ingestSeq, HEADERS.ingestIndex, HEADERS.ingestCount]) expect(h.get(name)).toMatch(/^(0|[1-9][0-9]*)$/);
+      prevId = id;
+      n++;
+    }
+    expect(n).toBe(sealed.length);
+    expect(seq.proc.exitCode).toBeNull();
+  });
+});
