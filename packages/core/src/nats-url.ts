@@ -13,11 +13,18 @@
  * comma in a password as `%2C`, and a `%` as `%25`.
  */
 import { HwlError } from './errors.js';
+import { inboxPrefixFor } from './nats-inbox.js';
 
 export interface NatsConnectTarget {
   servers: string[];
   user?: string;
   pass?: string;
+  /**
+   * The user's own inbox prefix `_INBOX_<user>` (nats-inbox.ts): set with a
+   * user, so every connection made from this target takes its replies where
+   * the generated permissions let that user read them, and nowhere else.
+   */
+  inboxPrefix?: string;
 }
 
 interface ServerParts {
@@ -60,6 +67,8 @@ export function natsConnectTarget(url: string): NatsConnectTarget {
     }
     out.servers.push(`${scheme}${rest}`);
   }
+  const inboxPrefix = inboxPrefixFor(out.user);
+  if (inboxPrefix !== undefined) out.inboxPrefix = inboxPrefix;
   return out;
 }
 

@@ -8,7 +8,8 @@ import { natsConnectTarget, redactNatsUrl } from './nats-url.js';
 export async function connectNats(url: string, name: string, opts: { maxReconnectAttempts?: number; timeoutMs?: number } = {}): Promise<NatsConnection> {
   try {
     return await connect({
-      // Credentials in the URL (nats://user:pass@host) become user/pass: nats.js ignores URL userinfo.
+      // Credentials in the URL (nats://user:pass@host) become user/pass (nats.js
+      // ignores URL userinfo), with the user's own inbox prefix (nats-inbox.ts).
       ...natsConnectTarget(url),
       name,
       maxReconnectAttempts: opts.maxReconnectAttempts ?? -1,

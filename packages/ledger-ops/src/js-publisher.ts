@@ -18,8 +18,8 @@
  * caller that retries under a fence (the checkpointer) goes on within a
  * reconnect rather than a timeout.
  */
-import { createInbox, type Msg, type MsgHdrs, type NatsConnection, type Status, type Subscription } from '@nats-io/transport-node';
-import { HwlError } from '@hwledger/core';
+import type { Msg, MsgHdrs, NatsConnection, Status, Subscription } from '@nats-io/transport-node';
+import { connectionInbox, HwlError } from '@hwledger/core';
 
 /** JetStream's answer to a publish: stored (possibly as a duplicate of an earlier message), or refused with its API error. */
 export type PubAckResult = { ok: true; stream: string; seq: number; duplicate: boolean } | { ok: false; errCode: number; description: string };
@@ -39,7 +39,7 @@ export class JsPublisher {
   private readonly statuses: AsyncIterable<Status> & { stop?: () => void };
 
   constructor(private readonly nc: NatsConnection) {
-    this.prefix = `${createInbox()}.`;
+    this.prefix = `${connectionInbox(nc)}.`; // the connection's own (per-user) inbox prefix
     this.sub = nc.subscribe(`${this.prefix}*`, { callback: (err, m) => (err ? this.failAll(err) : this.onReply(m)) });
     const statuses: AsyncIterable<Status> & { stop?: () => void } = nc.status();
     this.statuses = statuses;

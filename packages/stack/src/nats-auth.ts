@@ -11,6 +11,10 @@
  *   sequence it chose, a deleted stream, a purged chain): billing reads the
  *   chain through subjects, message gets and a durable an operator created
  *   for it, and may create, update or delete nothing;
+ * - one user reading another's replies (PubAcks, API answers, and the
+ *   messages pull consumers deliver: ingest events, chain records): each
+ *   user subscribes to its own inbox prefix `_INBOX_<user>` only, never
+ *   `_INBOX.>` (@hwledger/core nats-inbox.ts);
  * - a compromised fleet anchorer rewriting history: it appends to its fleet
  *   anchors only (creating their streams when missing) and reads the
  *   regions' checkpoint logs; it writes no chain, ingest, checkpoint or KV
@@ -25,7 +29,7 @@
  * (`HWL_CHAIN_<chain>`) are enumerated per chain rather than written
  * `HWL_CHAIN_*`.
  */
-import { streams, subjects, KV_BUCKETS, assertToken } from '@hwledger/core';
+import { streams, subjects, KV_BUCKETS, assertToken, inboxSubscribeSubject } from '@hwledger/core';
 
 export interface SubjectPermission {
   allow: string[];
@@ -50,8 +54,6 @@ export type Role =
   | { role: 'fleet-anchor'; chains: string[]; fleets: string[] }
   | { role: 'admin' };
 
-/** Inboxes: JetStream PubAcks and API responses come back here. */
-const INBOX = '_INBOX.>';
 
 /** Topology changes nobody but an admin makes. */
 const TOPOLOGY_WRITES = ['$JS.API.STREAM.CREATE.>', '$JS.API.STREAM.UPDATE.>', '$JS.API.STREAM.DELETE.>', '$JS.API.STREAM.PURGE.>', '$JS.API.STREAM.MSG.DELETE.>'];
@@ -99,7 +101,15 @@ function guardDurables(stream: string, durables: readonly string[]): string[] {
   });
 }
 
-export function rolePermissions(r: Role): Permissions {
+/**
+ * What `user` (default: none) in role `r` may publish and subscribe. Inboxes
+ * (PubAcks, API answers, pull-consumer deliveries) are the user's own only,
+ * `_INBOX_<user>.>`, which is the prefix its connections use (@hwledger/core
+ * nats-inbox.ts): one user cannot read another's replies. Without a user
+ * (unit tests of a role) the default `_INBOX.>`.
+ */
+export function rolePermissions(r: Role, user?: string): Permissions {
+  const INBOX = inboxSubscribeSubject(user);
   switch (r.role) {
     case 'agent':
       assertToken(r.chain, 'chain id');
@@ -308,7 +318,8 @@ export function renderAuthorization(users: AuthUser[]): string {
     '  users = [',
   ];
   for (const u of users) {
-    const p = rolePermissions(u.role);
+    assertToken(u.user, 'NATS user name'); // it is also the user's inbox prefix: one subject token
+    const p = rolePermissions(u.role, u.user);
     out.push(`    # ${describe(u.role)}`);
     out.push(`    { user: ${q(u.user)}, password: ${u.password}, permissions: {`);
     out.push(`        publish: ${renderPermission(p.publish, '        ')}`);

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, PermissionViolationError, type NatsConnection } from '@nats-io/transport-node';
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { TestNatsServer } from '@hwledger/testkit';
-import { ensureChainTopology, streams } from '@hwledger/core';
+import { connectNats, ensureChainTopology, inboxPrefixFor, streams } from '@hwledger/core';
 import { generateSigner, verifierOf, type NoteSigner, type NoteVerifier } from '@hwledger/chain';
 import { CheckpointLog, checkpointStatus, FleetAnchorer, fleetNames, fleetStreamConfig, kvKeys, readStream, verifyFleet } from '@hwledger/ledger-ops';
 import { openLeaderBucket } from '@hwledger/sequencer';
@@ -31,18 +31,19 @@ const users = fleetUsers(EXAMPLE_FLEET);
 const pw = (user: string): string => `pw-${user}-secret`;
 
 async function as(user: string, on: TestNatsServer = server): Promise<NatsConnection> {
-  const nc = await connect({ servers: on.url, user, pass: pw(user), reconnect: false, timeout: 3_000 });
+  // The user's own inbox prefix, as connectNats sets it (the generated permissions allow no other).
+  const nc = await connect({ servers: on.url, user, pass: pw(user), inboxPrefix: inboxPrefixFor(user), reconnect: false, timeout: 3_000 });
   conns.push(nc);
   return nc;
 }
 
 /** Resolves with the permission violation the server reports for `subject` (publish or subscription), or undefined after `ms`. */
-function nextViolation(nc: NatsConnection, subject: string, ms = 2_000): Promise<PermissionViolationError | undefined> {
+function nextViolation(nc: NatsConnection, subject: string | RegExp, ms = 2_000): Promise<PermissionViolationError | undefined> {
   return new Promise((resolve) => {
     const t = setTimeout(() => resolve(undefined), ms);
     void (async () => {
       for await (const s of nc.status()) {
-        if (s.type === 'error' && s.error instanceof PermissionViolationError && s.error.subject === subject) {
+        if (s.type === 'error' && s.error instanceof PermissionViolationError && (typeof subject === 'string' ? s.error.subject === subject : subject.test(s.error.subject))) {
           clearTimeout(t);
           resolve(s.error);
           return;
@@ -382,5 +383,37 @@ describe('fleet-anchor role', () => {
     expect(after.config.max_msgs).toBe(before.max_msgs);
     expect(after.state.messages).toBe(4);
     expect((await jsa.streams.info(streams.chain(FA_EU))).state.messages).toBe(50);
+  });
+});
+
+describe('inboxes', () => {
+  it("each user subscribes below its own inbox prefix only: no one reads another's replies", async () => {
+    const names = ['agent-eu-west-1-node-001', 'sequencer-eu-west-1', 'reader', 'billing', 'fleet-anchor'];
+    for (const user of names) {
+      const nc = await as(user);
+      expect(await subscribeRefused(nc, '_INBOX.>'), `${user}: _INBOX.>`).toBe(true);
+      expect(await subscribeRefused(nc, '>'), `${user}: >`).toBe(true);
+      for (const other of names.filter((o) => o !== user)) expect(await subscribeRefused(nc, `${inboxPrefixFor(other)}.>`), `${user} on ${other}'s inbox`).toBe(true);
+      // Its own: a request to itself is answered there.
+      const own = `${inboxPrefixFor(user)}.>`;
+      expect(await subscribeRefused(nc, own), `${user}: own inbox`).toBe(false);
+    }
+  });
+
+  // Last in the file: its publishes add to eu-west-1's ingest stream, which earlier tests count.
+  it('connectNats puts a user from the URL on its own prefix, and a JetStream round trip works there', async () => {
+    const user = 'agent-eu-west-1-node-002';
+    const nc = await connectNats(`nats://${user}:${encodeURIComponent(pw(user))}@127.0.0.1:${server.port}`, 'inbox-test', { maxReconnectAttempts: 0 });
+    conns.push(nc);
+    const violation = nextViolation(nc, /^_INBOX/, 1_500);
+    const ack = await jetstream(nc).publish('hwl.ingest.eu-west-1.node-002', new Uint8Array([7]));
+    expect(ack.stream).toBe(streams.ingest(EU));
+    expect(await violation).toBeUndefined();
+    // Without the prefix, the same user's request cannot get its answer: the server refuses the reply subscription.
+    const plain = await connect({ servers: server.url, user, pass: pw(user), reconnect: false, timeout: 3_000 });
+    conns.push(plain);
+    const refused = nextViolation(plain, /^_INBOX\./, 2_000);
+    await expect(jetstream(plain, { timeout: 1_500 }).publish('hwl.ingest.eu-west-1.node-002', new Uint8Array([8]))).rejects.toThrow();
+    expect((await refused)?.operation).toBe('subscription');
   });
 });

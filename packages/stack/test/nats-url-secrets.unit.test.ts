@@ -13,17 +13,17 @@ const PASSWORDS = ['ab/cd+ef==', 'p@ss', 'p:ss', 'a/b@c:d', 'x/y@z/w'];
 describe('natsConnectTarget with any password characters', () => {
   for (const pw of PASSWORDS) {
     it(`splits the raw password ${JSON.stringify(pw)} out of the URL`, () => {
-      expect(natsConnectTarget(`nats://svc:${pw}@nats-0:4222`)).toEqual({ servers: ['nats://nats-0:4222'], user: 'svc', pass: pw });
-      expect(natsConnectTarget(`svc:${pw}@127.0.0.1:4222`)).toEqual({ servers: ['127.0.0.1:4222'], user: 'svc', pass: pw });
+      expect(natsConnectTarget(`nats://svc:${pw}@nats-0:4222`)).toEqual({ servers: ['nats://nats-0:4222'], user: 'svc', pass: pw, inboxPrefix: '_INBOX_svc' });
+      expect(natsConnectTarget(`svc:${pw}@127.0.0.1:4222`)).toEqual({ servers: ['127.0.0.1:4222'], user: 'svc', pass: pw, inboxPrefix: '_INBOX_svc' });
     });
     it(`splits the percent-encoded password ${JSON.stringify(pw)} out of the URL`, () => {
-      expect(natsConnectTarget(`nats://svc:${encodeURIComponent(pw)}@nats-0:4222`)).toEqual({ servers: ['nats://nats-0:4222'], user: 'svc', pass: pw });
+      expect(natsConnectTarget(`nats://svc:${encodeURIComponent(pw)}@nats-0:4222`)).toEqual({ servers: ['nats://nats-0:4222'], user: 'svc', pass: pw, inboxPrefix: '_INBOX_svc' });
     });
   }
 
   it('decodes %2F and keeps a raw / as it is', () => {
     expect(natsConnectTarget('nats://svc:a%2Fb@h:4222').pass).toBe('a/b');
-    expect(natsConnectTarget('tls://svc:a/b@h:4222')).toEqual({ servers: ['tls://h:4222'], user: 'svc', pass: 'a/b' });
+    expect(natsConnectTarget('tls://svc:a/b@h:4222')).toEqual({ servers: ['tls://h:4222'], user: 'svc', pass: 'a/b', inboxPrefix: '_INBOX_svc' });
   });
 
   it('splits several servers sharing a password with / and @', () => {
@@ -31,6 +31,7 @@ describe('natsConnectTarget with any password characters', () => {
       servers: ['nats://nats-0:4222', 'nats://nats-1:4222', 'nats://nats-2:4222'],
       user: 'r',
       pass: 'a/b@c',
+      inboxPrefix: '_INBOX_r',
     });
   });
 

@@ -4,12 +4,14 @@ import { natsConnectTarget, redactNatsUrl } from '@hwledger/core';
 
 describe('natsConnectTarget', () => {
   it('moves userinfo into user/pass (nats.js ignores it in the URL), percent-decoded', () => {
-    expect(natsConnectTarget('nats://agent-eu-west-1-node-001:p%40ss%3Aw0rd@nats-0:4222')).toEqual({ servers: ['nats://nats-0:4222'], user: 'agent-eu-west-1-node-001', pass: 'p@ss:w0rd' });
+    expect(natsConnectTarget('nats://agent-eu-west-1-node-001:p%40ss%3Aw0rd@nats-0:4222')).toEqual({ servers: ['nats://nats-0:4222'], user: 'agent-eu-west-1-node-001', pass: 'p@ss:w0rd', inboxPrefix: '_INBOX_agent-eu-west-1-node-001' });
   });
 
   it('splits comma-separated servers that share one user', () => {
-    expect(natsConnectTarget('nats://r:x@nats-0:4222, nats://r:x@nats-1:4222')).toEqual({ servers: ['nats://nats-0:4222', 'nats://nats-1:4222'], user: 'r', pass: 'x' });
+    expect(natsConnectTarget('nats://r:x@nats-0:4222, nats://r:x@nats-1:4222')).toEqual({ servers: ['nats://nats-0:4222', 'nats://nats-1:4222'], user: 'r', pass: 'x', inboxPrefix: '_INBOX_r' });
     expect(natsConnectTarget('nats://127.0.0.1:4222')).toEqual({ servers: ['nats://127.0.0.1:4222'] });
+    // A user name that is not one subject token cannot be a prefix: nats.js's default then (the permission generator refuses such names).
+    expect(natsConnectTarget('nats://a.b:x@h:4222')).toEqual({ servers: ['nats://h:4222'], user: 'a.b', pass: 'x' });
     expect(natsConnectTarget('127.0.0.1:4222')).toEqual({ servers: ['127.0.0.1:4222'] });
   });
 

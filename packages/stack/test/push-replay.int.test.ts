@@ -33,7 +33,7 @@ import { connect, type Msg, type NatsConnection } from '@nats-io/transport-node'
 import { AckPolicy, DeliverPolicy, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { Registry } from 'prom-client';
 import { TestNatsServer, waitFor } from '@hwledger/testkit';
-import { ensureChainTopology, streams } from '@hwledger/core';
+import { ensureChainTopology, inboxPrefixFor, streams } from '@hwledger/core';
 import { Agent } from '@hwledger/agent';
 import { readChain, Sequencer } from '@hwledger/sequencer';
 import { chainHash, generateSigner, genesisHash, verifierOf } from '@hwledger/chain';
@@ -51,7 +51,7 @@ const conns: NatsConnection[] = [];
 let outboxDir: string;
 
 async function as(user: string): Promise<NatsConnection> {
-  const nc = await connect({ servers: server.url, user, pass: pw(user), reconnect: false, timeout: 3_000 });
+  const nc = await connect({ servers: server.url, user, pass: pw(user), inboxPrefix: inboxPrefixFor(user), reconnect: false, timeout: 3_000 });
   conns.push(nc);
   return nc;
 }

@@ -24,7 +24,8 @@
  * and re-reads the chain tail. The bare relay of the seal benchmark uses this
  * same class, so the benchmark compares like with like.
  */
-import { createInbox, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import type { MsgHdrs, NatsConnection, Subscription } from '@nats-io/transport-node';
+import { connectionInbox } from '@hwledger/core';
 import { FrameWriter } from './frame-writer.js';
 
 export type AppendFailureCode =
@@ -66,7 +67,8 @@ const FENCE_ERRORS = new Set([10071, 10070]);
 const decoder = new TextDecoder();
 
 export class AppendPipeline<T> {
-  private readonly inbox = createInbox();
+  /** On the connection's own inbox prefix (per-user under the generated permissions: @hwledger/core nats-inbox.ts). */
+  private readonly inbox: string;
   private readonly sub: Subscription;
   /** Tokens of appends not yet settled, in append order; tokens[tHead] has id headId. */
   private tokens: (T | undefined)[] = [];
@@ -96,6 +98,7 @@ export class AppendPipeline<T> {
     this.lowWater = Math.floor(opts.window / 2);
     this.ackEvery = Math.max(1, Math.floor(opts.ackEvery ?? 32));
     this.frames = opts.rawFrames === false ? undefined : FrameWriter.for(nc);
+    this.inbox = connectionInbox(nc);
     const prefix = this.inbox.length + 1;
     this.sub = nc.subscribe(`${this.inbox}.*`, {
       callback: (_err, m) => {
