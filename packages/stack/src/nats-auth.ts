@@ -169,7 +169,8 @@ export function rolePermissions(r: Role, user?: string): Permissions {
           ],
           deny: ['$JS.API.STREAM.UPDATE.>', '$JS.API.STREAM.DELETE.>', '$JS.API.STREAM.MSG.DELETE.>', '$JS.API.CONSUMER.DURABLE.CREATE.>', ...guardDurables(chain, r.durables ?? [])],
         },
-        subscribe: { allow: [INBOX, subjects.ingestAll(c)] },
+        // Its own inbox only: it reads ingest through a pull consumer (deliveries come to its inbox).
+        subscribe: { allow: [INBOX] },
       };
     }
     case 'reader': {
@@ -202,7 +203,11 @@ export function rolePermissions(r: Role, user?: string): Permissions {
       allow.push(`$JS.API.STREAM.INFO.${kvStream(C)}`);
       return {
         publish: { allow, deny },
-        subscribe: { allow: [INBOX, 'hwl.chain.>', 'hwl.checkpoint.>'] },
+        // No plain subscriptions to chain or checkpoint subjects: it reads through consumers
+        // (deliveries to its own inbox), which count stream sequences and lose nothing across a
+        // disconnect, and a copy replayed through someone's push consumer (nats-server#8274)
+        // can reach a plain subscriber only.
+        subscribe: { allow: [INBOX] },
       };
     }
     case 'billing': {
@@ -219,7 +224,11 @@ export function rolePermissions(r: Role, user?: string): Permissions {
       }
       return {
         publish: { allow, deny: [...TOPOLOGY_WRITES, '$JS.API.CONSUMER.CREATE.>', '$JS.API.CONSUMER.DURABLE.CREATE.>', '$JS.API.CONSUMER.DELETE.>', 'hwl.>'] },
-        subscribe: { allow: [INBOX, 'hwl.chain.>', 'hwl.checkpoint.>'] },
+        // No plain subscriptions to chain or checkpoint subjects: it reads through consumers
+        // (deliveries to its own inbox), which count stream sequences and lose nothing across a
+        // disconnect, and a copy replayed through someone's push consumer (nats-server#8274)
+        // can reach a plain subscriber only.
+        subscribe: { allow: [INBOX] },
       };
     }
     case 'fleet-anchor': {

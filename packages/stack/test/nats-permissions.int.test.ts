@@ -246,13 +246,10 @@ describe('reader role (projector, reconciler, API, verifiers)', () => {
 });
 
 describe('billing role', () => {
-  it('reads the chain: live subject, message get, and its operator-made durable', async () => {
+  it('reads the chain through message gets and its operator-made durable, never a plain subscription', async () => {
     const nc = await as('billing');
-    const live = nc.subscribe('hwl.chain.eu-west-1.inference_request_completed.acme', { max: 1 });
-    await nc.flush();
-    const seq = await as('sequencer-eu-west-1');
-    await jetstream(seq).publish('hwl.chain.eu-west-1.inference_request_completed.acme', new Uint8Array([7]), { expect: { lastSequence: 1 } });
-    for await (const m of live) expect([...m.data]).toEqual([7]);
+    // Plain subscriptions: none (a replayed copy could reach one; a consumer counts stream sequences).
+    for (const subject of ['hwl.chain.>', 'hwl.chain.eu-west-1.inference_request_completed.acme', 'hwl.checkpoint.>']) expect(await subscribeRefused(nc, subject), subject).toBe(true);
 
     const jsm = await jetstreamManager(nc, { checkAPI: false });
     const got = await jsm.streams.getMessage(CHAIN_EU, { seq: 1 });
@@ -292,7 +289,7 @@ describe('billing role', () => {
       })(),
     ).rejects.toThrow();
     expect(await consumerNames()).toEqual(before);
-    expect((await admin.streams.info(CHAIN_EU)).state.messages).toBe(2);
+    expect((await admin.streams.info(CHAIN_EU)).state.messages).toBe(1);
   });
 });
 
@@ -387,12 +384,15 @@ describe('fleet-anchor role', () => {
 });
 
 describe('inboxes', () => {
-  it("each user subscribes below its own inbox prefix only: no one reads another's replies", async () => {
+  it("each user subscribes below its own inbox prefix only: no one reads another's replies or subscribes to hwledger's subjects", async () => {
     const names = ['agent-eu-west-1-node-001', 'sequencer-eu-west-1', 'reader', 'billing', 'fleet-anchor'];
     for (const user of names) {
       const nc = await as(user);
       expect(await subscribeRefused(nc, '_INBOX.>'), `${user}: _INBOX.>`).toBe(true);
       expect(await subscribeRefused(nc, '>'), `${user}: >`).toBe(true);
+      // No plain subscriptions to hwledger's subjects either: every role reads through consumers,
+      // so a copy replayed through a push consumer (nats-server#8274) has no role to reach.
+      for (const subject of ['hwl.>', 'hwl.chain.>', 'hwl.ingest.>', 'hwl.checkpoint.>', 'hwl.dlq.>', 'hwl.fleet.>']) expect(await subscribeRefused(nc, subject), `${user}: ${subject}`).toBe(true);
       for (const other of names.filter((o) => o !== user)) expect(await subscribeRefused(nc, `${inboxPrefixFor(other)}.>`), `${user} on ${other}'s inbox`).toBe(true);
       // Its own: a request to itself is answered there.
       const own = `${inboxPrefixFor(user)}.>`;

@@ -7,8 +7,10 @@
  * on 2.9.10): any user allowed to create a consumer on a stream can make the
  * server deliver that stream's stored messages, headers included, to any
  * subject that has a subscriber (a plain subscriber on that exact subject
- * makes the consumer active; the reader may subscribe to `hwl.chain.>`
- * itself). A stream listening on that subject then stores them. The attack
+ * makes the consumer active). A stream listening on that subject then stores
+ * them. The generated permissions let no role but admin be such a plain
+ * subscriber on hwledger's subjects (nats-permissions.int.test.ts), so here
+ * an operator's tool (admin) is the subscriber; the attackers are the roles. The attack
  * shown: the reader role (projector, API) copies the first record of region
  * eu-west-1 into the still empty chain of us-east-1 (it carries
  * Nats-Expected-Last-Sequence 0, which that empty stream satisfies), and the
@@ -120,7 +122,7 @@ describe('a push consumer aimed at another chain', () => {
   it("delivers the reader's copy of a chain record, and the other region's chain stream refuses it", async () => {
     const reader = await as('reader');
     const target = `hwl.chain.${US}.job_failed.acme`;
-    const got = await listen(reader, target);
+    const got = await listen(await as('admin'), target);
     const jsm = await jetstreamManager(reader, { checkAPI: false });
     // Record 1 of eu-west-1: a session's first append (no Nats-Expected-Last-Msg-Id), expecting last sequence 0.
     await jsm.consumers.add(streams.chain(EU), { name: 'replay', deliver_subject: target, ack_policy: AckPolicy.None, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: 1 });
@@ -132,9 +134,8 @@ describe('a push consumer aimed at another chain', () => {
   });
 
   it("delivers the eu-west-1 sequencer's copy of an agent batch, and the other region's chain stream refuses it", async () => {
-    const billing = await as('billing'); // a live billing subscriber on a us-east-1 subject: the interest
     const target = `hwl.chain.${US}.job_failed.globex`;
-    const got = await listen(billing, target);
+    const got = await listen(await as('admin'), target); // a live subscriber on a us-east-1 subject: the interest
     const seqNc = await as('sequencer-eu-west-1');
     const jsm = await jetstreamManager(seqNc, { checkAPI: false });
     await jsm.consumers.add(streams.ingest(EU), { name: 'hwl-sequencer-replay', deliver_subject: target, ack_policy: AckPolicy.None, deliver_policy: DeliverPolicy.All });
@@ -147,7 +148,7 @@ describe('a push consumer aimed at another chain', () => {
   it("delivers the reader's copies of the first checkpoint and fleet entry, and the other region's chain stream refuses them", async () => {
     const reader = await as('reader');
     const target = `hwl.chain.${US}.job_failed.initech`;
-    const got = await listen(reader, target);
+    const got = await listen(await as('admin'), target);
     const jsm = await jetstreamManager(reader, { checkAPI: false });
     for (const [stream, name] of [
       [streams.checkpoint(EU), 'replay-ckpt'],
