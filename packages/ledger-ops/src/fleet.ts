@@ -77,9 +77,15 @@ export function parseFleetEntry(bytes: Uint8Array): FleetEntry {
   return { fleet: m0[1]!, index: BigInt(m1[1]!), prev: hashFromHex(m2[1]!), chainId: m3[1]!, note, checkpoint, hash: sha256(bytes) };
 }
 
-async function ensureFleetStream(nc: NatsConnection, fleet: string): Promise<void> {
+/**
+ * Creates the fleet anchor stream `HWL_FLEET_<fleet>` when it is missing
+ * (an existing one is left as it is). The topology job creates it with the
+ * deployment's replicas before the anchorer starts; the anchorer's own call
+ * is the fallback for a bare setup, with one replica.
+ */
+export async function ensureFleetStream(nc: NatsConnection, fleet: string, replicas = 1): Promise<void> {
   const jsm = await jetstreamManager(nc);
-  const cfg = fleetStreamConfig(fleet);
+  const cfg = fleetStreamConfig(fleet, replicas);
   try {
     await jsm.streams.info(cfg.name);
   } catch (e) {

@@ -42,6 +42,6 @@ export { replicateToGit, verifyGitReplica, type ReplicateOptions, type Replicate
 export { parseDuration } from './duration.js';
 export { archiveChain, verifyArchive, readManifest, ARCHIVE_FORMAT, type ArchiveOptions, type ArchiveResult, type ArchiveReport, type ArchiveManifest, type ArchiveSegmentEntry } from './archive.js';
 export { loadArchiveAnchor, verifyLiveFromAnchor, type LiveReport } from './live-verify.js';
-export { FleetAnchorer, verifyFleet, formatFleetEntry, parseFleetEntry, fleetGenesisHash, FLEET_FORMAT, type FleetEntry, type FleetAnchorerOptions, type FleetReport, type FleetChainReport } from './fleet.js';
+export { FleetAnchorer, ensureFleetStream, verifyFleet, formatFleetEntry, parseFleetEntry, fleetGenesisHash, FLEET_FORMAT, type FleetEntry, type FleetAnchorerOptions, type FleetReport, type FleetChainReport } from './fleet.js';
 export { checkpointStatus, fleetStatus, type CheckpointStatus, type FleetStatus } from './status.js';
 export { keysForChain, requireBoundKeys } from './checkpoint.js';

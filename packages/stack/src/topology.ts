@@ -1,8 +1,9 @@
 /**
- * `hwledger-stack topology --chains A,B [--replicas 3]`: creates the ingest,
- * chain, dead-letter and checkpoint streams of each chain, and the leader
- * lease and checkpoint KV buckets (idempotent: existing ones are left as they
- * are). docker-compose and Kubernetes run it once, as the admin NATS user,
+ * `hwledger-stack topology --chains A,B [--replicas 3] [--fleets main]`:
+ * creates the ingest, chain, dead-letter and checkpoint streams of each
+ * chain, the leader lease and checkpoint KV buckets, and the fleet anchor
+ * streams `HWL_FLEET_<fleet>` (default `main`, the fleet anchorer's default;
+ * `--fleets ''` for none) (idempotent: existing ones are left as they are). docker-compose and Kubernetes run it once, as the admin NATS user,
  * so that everything sealing depends on is R3 (docs/operations.md
  * "Durability") before any sequencer starts: the sequencer and its
  * checkpointer would otherwise create the buckets and the checkpoint stream
@@ -12,17 +13,20 @@ import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { assertToken, ensureChainTopology, resolveNatsUrl, streams, natsConnectTarget, redactNatsUrl } from '@hwledger/core';
 import { DEFAULT_LEASE_TTL_MS, openLeaderBucket } from '@hwledger/sequencer';
-import { CheckpointLog, openCheckpointBucket } from '@hwledger/ledger-ops';
+import { CheckpointLog, ensureFleetStream, fleetNames, openCheckpointBucket } from '@hwledger/ledger-ops';
 import { StackError } from './stack-error.js';
 
 export interface TopologyArgs {
   chains: string[];
   replicas: number;
+  /** Fleet anchors whose streams to create (default ['main']). */
+  fleets: string[];
 }
 
 export function parseTopologyArgs(argv: string[]): TopologyArgs {
   let chains: string[] | undefined;
   let replicas = 1;
+  let fleets = ['main'];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = argv[i + 1];
@@ -33,7 +37,13 @@ export function parseTopologyArgs(argv: string[]): TopologyArgs {
       replicas = Number(v);
       if (!Number.isSafeInteger(replicas) || replicas < 1 || replicas > 5) throw new StackError('CONFIG', '--replicas', `${JSON.stringify(v)}: use 1, 3 or 5`);
       i++;
-    } else throw new StackError('CONFIG', 'usage', `unknown argument ${JSON.stringify(a)}: hwledger-stack topology --chains A,B [--replicas N]`);
+    } else if (a === '--fleets' && v !== undefined) {
+      fleets = v
+        .split(',')
+        .map((f) => f.trim())
+        .filter((f) => f !== '');
+      i++;
+    } else throw new StackError('CONFIG', 'usage', `unknown argument ${JSON.stringify(a)}: hwledger-stack topology --chains A,B [--replicas N] [--fleets F,G]`);
   }
   if (!chains || chains.length === 0) throw new StackError('CONFIG', '--chains', 'is required (e.g. --chains eu-west-1,us-east-1)');
   for (const c of chains) {
@@ -43,7 +53,14 @@ export function parseTopologyArgs(argv: string[]): TopologyArgs {
       throw new StackError('CONFIG', '--chains', e instanceof Error ? e.message : String(e));
     }
   }
-  return { chains, replicas };
+  for (const f of fleets) {
+    try {
+      assertToken(f, 'fleet name');
+    } catch (e) {
+      throw new StackError('CONFIG', '--fleets', e instanceof Error ? e.message : String(e));
+    }
+  }
+  return { chains, replicas, fleets };
 }
 
 export async function ensureTopology(args: TopologyArgs, log: (l: string) => void): Promise<void> {
@@ -65,6 +82,11 @@ export async function ensureTopology(args: TopologyArgs, log: (l: string) => voi
     const leader = await (await openLeaderBucket(nc, DEFAULT_LEASE_TTL_MS, args.replicas)).status();
     const checkpoints = await (await openCheckpointBucket(nc, args.replicas)).status();
     log(`KV ${leader.bucket}: ${leader.replicas} replica(s); KV ${checkpoints.bucket}: ${checkpoints.replicas} replica(s)`);
+    for (const f of args.fleets) {
+      await ensureFleetStream(nc, f, args.replicas);
+      const info = await jsm.streams.info(fleetNames.stream(f));
+      log(`${info.config.name}: ${info.config.num_replicas} replica(s), ${info.state.messages} entr${info.state.messages === 1 ? 'y' : 'ies'}`);
+    }
   } finally {
     await nc.close();
   }

@@ -165,7 +165,7 @@ describe('deploy/nats configs', () => {
       await waitFor(
         () =>
           // Retried while the new cluster settles (waitFor wants a truthy result).
-          ensureTopology({ chains: [chain, 'us-east-1'], replicas: 3 }, (l) => lines.push(l)).then(
+          ensureTopology({ chains: [chain, 'us-east-1'], replicas: 3, fleets: ['main'] }, (l) => lines.push(l)).then(
             () => true,
             () => false,
           ),
@@ -177,7 +177,7 @@ describe('deploy/nats configs', () => {
       if (saved === undefined) delete process.env['NATS_URL'];
       else process.env['NATS_URL'] = saved;
     }
-    for (const name of ['KV_hwl_leader', 'KV_hwl_checkpoints', `HWL_CKPT_${chain}`, 'HWL_CKPT_us-east-1', 'HWL_CHAIN_us-east-1']) {
+    for (const name of ['KV_hwl_leader', 'KV_hwl_checkpoints', `HWL_CKPT_${chain}`, 'HWL_CKPT_us-east-1', 'HWL_CHAIN_us-east-1', 'HWL_FLEET_main']) {
       expect((await jsm.streams.info(name)).config.num_replicas, name).toBe(3);
     }
     expect(lines.join('\n')).toMatch(/KV hwl_leader: 3 replica\(s\); KV hwl_checkpoints: 3 replica\(s\)/);
