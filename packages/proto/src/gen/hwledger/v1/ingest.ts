@@ -144,7 +144,27 @@ export interface IngestEvent {
     | undefined;
 }
 
-/** The body of every message on hwl.ingest.<chain>.<node>. */
+/**
+ * The body of every message on hwl.ingest.<chain>.<node>.
+ *
+ * The producer contract (README "NATS subjects and streams", docs/sequencer.md):
+ * - Publish through JetStream to stream HWL_INGEST_<chain> and wait for its
+ *   PubAck; an event counts as accepted only then.
+ * - Header Nats-Msg-Id: one id per message, the same on every retry of it
+ *   (the stream drops repeats within its 10-minute duplicate window).
+ * - Header Nats-Expected-Stream: HWL_INGEST_<chain>, so that a copy of the
+ *   message replayed into any other stream is refused there.
+ * - At most 1 MiB per message (the stream refuses larger ones) and at most
+ *   10,000 events (the sequencer dead-letters a larger message whole, as
+ *   TOO_MANY_EVENTS).
+ * - Per event: UTF-8 strings; source, event_id, instance_id and ids at most
+ *   256 bytes, error_message, device_type and hostname at most 4096 (the
+ *   sequencer's defaults); tenant empty or one subject token
+ *   ([A-Za-z0-9][A-Za-z0-9_-]{0,127}); observed_at_ms above 0; a defined
+ *   reason; (source, event_id) never reused: a repeat is dead-lettered as
+ *   duplicate_event. An invalid event is dead-lettered with its reason and
+ *   the other events of its message are still sealed.
+ */
 export interface IngestBatch {
   /** Envelope version; 1 for this file. */
   version: number;
