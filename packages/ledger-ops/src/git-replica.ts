@@ -170,7 +170,8 @@ export async function replicateToGit(opts: ReplicateOptions): Promise<ReplicateR
   try {
     const exclude = join(dir, '.git', 'info', 'exclude');
     mkdirSync(join(dir, '.git', 'info'), { recursive: true });
-    if (!existsSync(exclude) || !readFileSync(exclude, 'utf8').includes('.hwledger.lock')) appendFileSync(exclude, '\n.hwledger.lock\n');
+    // The directory lock's files (.hwledger.lock, .hwledger.lock.<pid>.<token>.held) are not the replica's.
+    if (!existsSync(exclude) || !readFileSync(exclude, 'utf8').split('\n').includes('.hwledger.lock*')) appendFileSync(exclude, '\n.hwledger.lock*\n');
     recover(dir, chainId, log);
     const state = readState(dir, chainId);
     const cpl = await CheckpointLog.open(nc, chainId);

@@ -1,17 +1,17 @@
 /**
- * The directory lock (tree stores, git replicas, archives):
+ * The directory lock (tree stores, git replicas, archives): each acquisition
+ * creates a file of its own, then backs off if any other live lock file is
+ * there.
  * - a lock held by this very process is not stale: a second acquisition in
  *   the same process (two proof computations in one API process) is refused,
  *   instead of both sharing the store;
- * - release removes only this acquisition's own lock, never one another
- *   holder has taken since;
- * - a stale lock (dead pid, an earlier process with this pid, a torn write,
- *   the format before tokens) is taken over;
- * - a takeover that races another one never deletes the lock the other just
- *   took (the race is injected at the exact point between reading the stale
- *   lock and removing it);
- * - several processes hammering one directory never hold it at once
- *   (built dist: run `npx tsc -b packages/ledger-ops` first).
+ * - release removes only this acquisition's own file;
+ * - stale lock files (dead pid, an earlier process with this pid, a torn
+ *   write, the single-file formats of earlier versions) are ignored and swept;
+ * - a contender whose file appears while this one looks makes it back off
+ *   (and its file is never touched); one that backs off in turn lets it retry;
+ * - several processes hammering one directory from stale locks never hold
+ *   it at once (built dist: run `npx tsc -b packages/ledger-ops` first).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,18 +21,18 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { lockDir, withDirLock } from '@hwledger/ledger-ops';
 
-/** A hook run after each readFileSync of a path ending in `.hwledger.lock` (to inject a concurrent takeover). */
-const fsHook: { afterLockRead?: (path: string, text: string) => void } = {};
+/** A hook run right after this process creates a lock file of its own (to inject a concurrent contender). */
+const fsHook: { afterCreate?: (path: string) => void } = {};
 
 vi.mock('node:fs', async (importOriginal) => {
   const fs = await importOriginal<typeof import('node:fs')>();
-  const readFileSync = ((...args: Parameters<typeof fs.readFileSync>) => {
-    const out = fs.readFileSync(...args);
+  const openSync = ((...args: Parameters<typeof fs.openSync>) => {
+    const fd = fs.openSync(...args);
     const p = String(args[0]);
-    if (fsHook.afterLockRead && p.endsWith('.hwledger.lock') && typeof out === 'string') fsHook.afterLockRead(p, out);
-    return out;
-  }) as typeof fs.readFileSync;
-  return { ...fs, default: { ...fs, readFileSync }, readFileSync };
+    if (fsHook.afterCreate && /\.hwledger\.lock\.[0-9]+\.[0-9a-f]{32}\.held$/.test(p)) fsHook.afterCreate(p);
+    return fd;
+  }) as typeof fs.openSync;
+  return { ...fs, default: { ...fs, openSync }, openSync };
 });
 
 const DIST = fileURLToPath(new URL('../dist/dir-lock.js', import.meta.url));
@@ -54,7 +54,7 @@ afterAll(() => {
 });
 
 afterEach(() => {
-  delete fsHook.afterLockRead;
+  delete fsHook.afterCreate;
 });
 
 let n = 0;
@@ -63,7 +63,12 @@ const freshDir = (): string => {
   spawnSync('mkdir', ['-p', d]);
   return d;
 };
-const lockFile = (d: string): string => join(d, '.hwledger.lock');
+/** The single lock file of earlier versions. */
+const legacyLock = (d: string): string => join(d, '.hwledger.lock');
+/** An acquisition's file for `pid` and `token`. */
+const heldFile = (d: string, pid: number, token = TOKEN): string => join(d, `.hwledger.lock.${pid}.${token}.held`);
+/** Every lock-related file in `d`. */
+const lockFiles = (d: string): string[] => readdirSync(d).filter((f) => f.startsWith('.hwledger.lock')).sort();
 const codeOf = async (f: () => unknown): Promise<string | undefined> => {
   try {
     await f();
@@ -77,14 +82,18 @@ describe('dir lock', () => {
   it('refuses a second acquisition in the same process, and frees the directory on release', async () => {
     const d = freshDir();
     const unlock = lockDir(d);
+    const mine = lockFiles(d);
+    expect(mine).toHaveLength(1);
+    expect(mine[0]).toMatch(new RegExp(`^\\.hwledger\\.lock\\.${process.pid}\\.[0-9a-f]{32}\\.held$`));
     expect(await codeOf(() => lockDir(d))).toBe('CONFLICT');
     expect(() => lockDir(d)).toThrow(/in use by this process/);
-    expect(existsSync(lockFile(d))).toBe(true); // the failed attempts did not remove the holder's lock
+    expect(lockFiles(d)).toEqual(mine); // the failed attempts removed their own files only
     unlock();
-    expect(existsSync(lockFile(d))).toBe(false);
+    expect(lockFiles(d)).toEqual([]);
     const again = lockDir(d);
     again();
     unlock(); // a second release is a no-op
+    expect(lockFiles(d)).toEqual([]);
   });
 
   it('two concurrent computations in one process do not share the directory', async () => {
@@ -93,67 +102,97 @@ describe('dir lock', () => {
     const first = withDirLock(d, () => new Promise<string>((r) => (release = () => r('first'))));
     // The second starts while the first is still running: refused, not run alongside.
     expect(await codeOf(() => withDirLock(d, async () => 'second'))).toBe('CONFLICT');
-    expect(existsSync(lockFile(d))).toBe(true);
+    expect(lockFiles(d)).toHaveLength(1);
     release();
     expect(await first).toBe('first');
-    expect(existsSync(lockFile(d))).toBe(false);
+    expect(lockFiles(d)).toEqual([]);
     expect(await withDirLock(d, async () => 'third')).toBe('third');
   });
 
-  it('release removes only its own lock, not one another holder has taken since', () => {
+  it("release removes only its own file, never another holder's", () => {
     const d = freshDir();
     const unlock = lockDir(d);
-    // Another (live) process now holds the directory, e.g. after a mistaken takeover.
-    const theirs = `${sleeper.pid} ${TOKEN}\n`;
-    writeFileSync(lockFile(d), theirs);
+    // Another (live) process's lock file appears, as if it had raced in.
+    writeFileSync(heldFile(d, sleeper.pid!), '');
     unlock();
-    expect(readFileSync(lockFile(d), 'utf8')).toBe(theirs);
+    expect(lockFiles(d)).toEqual([`.hwledger.lock.${sleeper.pid}.${TOKEN}.held`]);
     expect(() => lockDir(d)).toThrow(new RegExp(`in use by process ${sleeper.pid}`));
+    expect(lockFiles(d)).toEqual([`.hwledger.lock.${sleeper.pid}.${TOKEN}.held`]);
   });
 
-  it('a lock held by another live process is respected', () => {
-    const d = freshDir();
-    writeFileSync(lockFile(d), `${sleeper.pid}`); // the format before tokens, too
-    expect(() => lockDir(d)).toThrow(/in use by process/);
-    writeFileSync(lockFile(d), `${sleeper.pid} ${TOKEN}\n`);
-    expect(() => lockDir(d)).toThrow(/in use by process/);
-  });
-
-  it('takes over stale locks: dead pid (both formats), an earlier process with this pid, a torn write', () => {
-    for (const stale of [`${deadPid}`, `${deadPid} ${TOKEN}\n`, `${process.pid} ${TOKEN}\n`, `${process.pid}`, '']) {
+  it('a lock held by another live process is respected, in every format', () => {
+    for (const make of [
+      (d: string) => writeFileSync(heldFile(d, sleeper.pid!), ''),
+      (d: string) => writeFileSync(legacyLock(d), `${sleeper.pid} ${TOKEN}\n`), // an earlier version's lock
+      (d: string) => writeFileSync(legacyLock(d), `${sleeper.pid}`), // the format before tokens
+    ]) {
       const d = freshDir();
-      writeFileSync(lockFile(d), stale);
-      const unlock = lockDir(d);
-      expect(readFileSync(lockFile(d), 'utf8')).toMatch(new RegExp(`^${process.pid} [0-9a-f]{32}\\n$`));
-      unlock();
-      expect(existsSync(lockFile(d))).toBe(false);
-      expect(readdirSync(d)).toEqual([]); // no temporary or moved-aside file left behind
+      make(d);
+      const before = lockFiles(d);
+      expect(() => lockDir(d)).toThrow(new RegExp(`in use by process ${sleeper.pid}`));
+      expect(lockFiles(d)).toEqual(before);
     }
   });
 
-  it('a takeover racing another one does not delete the lock the other just took', () => {
-    const d = freshDir();
-    const stale = `${deadPid} ${TOKEN}\n`;
-    writeFileSync(lockFile(d), stale);
-    const theirs = `${sleeper.pid} ${'cd'.repeat(16)}\n`;
-    let injected = false;
-    fsHook.afterLockRead = (p, text) => {
-      // Right after this process has read the stale lock, another process takes it over.
-      if (injected || text !== stale) return;
-      injected = true;
-      rmSync(p);
-      writeFileSync(p, theirs);
-    };
-    expect(() => lockDir(d)).toThrow(new RegExp(`in use by process ${sleeper.pid}`));
-    expect(injected).toBe(true);
-    expect(readFileSync(lockFile(d), 'utf8')).toBe(theirs);
-    expect(readdirSync(d)).toEqual(['.hwledger.lock']);
+  it('ignores and sweeps stale locks: dead pid (every format), an earlier process with this pid, a torn write, old side files', () => {
+    const stale: ((d: string) => void)[] = [
+      (d) => writeFileSync(heldFile(d, deadPid), ''),
+      (d) => writeFileSync(heldFile(d, process.pid), ''), // this pid, a token this process does not hold
+      (d) => writeFileSync(legacyLock(d), `${deadPid}`),
+      (d) => writeFileSync(legacyLock(d), `${deadPid} ${TOKEN}\n`),
+      (d) => writeFileSync(legacyLock(d), `${process.pid} ${TOKEN}\n`),
+      (d) => writeFileSync(legacyLock(d), ''),
+      (d) => writeFileSync(join(d, `.hwledger.lock.${deadPid}.0123abcd.tmp`), ''),
+      (d) => writeFileSync(join(d, `.hwledger.lock.${deadPid}.0123abcd.stale`), ''),
+    ];
+    for (const make of stale) {
+      const d = freshDir();
+      make(d);
+      writeFileSync(join(d, 'data.txt'), 'x'); // not a lock file: left alone
+      const unlock = lockDir(d);
+      expect(lockFiles(d)).toHaveLength(1);
+      expect(lockFiles(d)[0]).toMatch(new RegExp(`^\\.hwledger\\.lock\\.${process.pid}\\.[0-9a-f]{32}\\.held$`));
+      unlock();
+      expect(readdirSync(d)).toEqual(['data.txt']);
+    }
   });
 
-  it('processes racing for one directory (starting from a stale lock) never hold it at the same time', async () => {
+  it('backs off from a contender whose file appears while it looks, and never touches that file', () => {
+    const d = freshDir();
+    const theirs = heldFile(d, sleeper.pid!, 'cd'.repeat(16));
+    let injected = 0;
+    fsHook.afterCreate = () => {
+      // Right after this process created its file, a live contender's file is there too.
+      if (!existsSync(theirs)) writeFileSync(theirs, '');
+      injected++;
+    };
+    expect(() => lockDir(d)).toThrow(new RegExp(`in use by process ${sleeper.pid}`));
+    expect(injected).toBeGreaterThan(1); // it retried before giving up
+    expect(lockFiles(d)).toEqual([`.hwledger.lock.${sleeper.pid}.${'cd'.repeat(16)}.held`]);
+  });
+
+  it('retries when the contender backs off in turn, and then holds the directory alone', () => {
+    const d = freshDir();
+    const theirs = heldFile(d, sleeper.pid!, 'ef'.repeat(16));
+    let round = 0;
+    fsHook.afterCreate = () => {
+      // The first time, a contender arrives together with this process (and will back off, removing its file).
+      if (round++ === 0) writeFileSync(theirs, '');
+      else rmSync(theirs, { force: true });
+    };
+    const unlock = lockDir(d);
+    expect(round).toBe(2);
+    expect(lockFiles(d)).toHaveLength(1);
+    expect(lockFiles(d)[0]).toMatch(new RegExp(`^\\.hwledger\\.lock\\.${process.pid}\\.`));
+    unlock();
+    expect(lockFiles(d)).toEqual([]);
+  });
+
+  it('processes racing for one directory (starting from stale locks) never hold it at the same time', async () => {
     expect(existsSync(DIST), `build first: ${DIST}`).toBe(true);
     const d = freshDir();
-    writeFileSync(lockFile(d), `${deadPid}`);
+    writeFileSync(legacyLock(d), `${deadPid}`);
+    writeFileSync(heldFile(d, deadPid), '');
     const log = join(d, 'log.txt');
     const script = `
       import { appendFileSync } from 'node:fs';
@@ -170,7 +209,8 @@ describe('dir lock', () => {
         await new Promise((r) => setImmediate(r));
       }`;
     const ROUNDS = 25;
-    const procs = Array.from({ length: 3 }, () => spawn(process.execPath, ['--input-type=module', '-e', script, d, log, String(ROUNDS)], { stdio: ['ignore', 'ignore', 'pipe'] }));
+    const PROCS = 4;
+    const procs = Array.from({ length: PROCS }, () => spawn(process.execPath, ['--input-type=module', '-e', script, d, log, String(ROUNDS)], { stdio: ['ignore', 'ignore', 'pipe'] }));
     const codes = await Promise.all(
       procs.map(
         (p) =>
@@ -183,11 +223,11 @@ describe('dir lock', () => {
     );
     expect(codes).toEqual(procs.map(() => ({ code: 0, err: '' })));
     const lines = readFileSync(log, 'utf8').trimEnd().split('\n');
-    expect(lines).toHaveLength(3 * ROUNDS * 2);
+    expect(lines).toHaveLength(PROCS * ROUNDS * 2);
     for (let i = 0; i < lines.length; i += 2) {
       expect(lines[i]!.startsWith('+')).toBe(true);
       expect(lines[i + 1]).toBe(`-${lines[i]!.slice(1)}`);
     }
-    expect(existsSync(lockFile(d))).toBe(false);
+    expect(lockFiles(d)).toEqual([]);
   });
 });
