@@ -15,7 +15,7 @@
  */
 import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
 import { JetStreamApiCodes, JetStreamApiError, PubHeaders, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
-import { Kvm, type KV } from '@nats-io/kv';
+import type { KV } from '@nats-io/kv';
 import {
   isChainError,
   parseSignedCheckpoint,
@@ -31,7 +31,7 @@ import {
   type NoteVerifier,
   type SignedCheckpoint,
 } from '@hwledger/chain';
-import { HwlError, streams, subjects } from '@hwledger/core';
+import { HwlError, openKvBucket, streams, subjects } from '@hwledger/core';
 import { decodeHashList, encodeHashList } from './hex-list.js';
 import { CHECKPOINT_BUCKET, CKPT_HEADERS, checkpointStreamConfig, kvKeys } from './names.js';
 import { readStream, type StreamMsg } from './stream-read.js';
@@ -97,7 +97,8 @@ export function parseCheckpointMessage(chainId: string, m: StreamMsg): StoredChe
 
 /** Opens the checkpoint bucket, creating it with `replicas` copies when missing (an existing bucket is opened as it is). */
 export async function openCheckpointBucket(nc: NatsConnection, replicas = 1): Promise<KV> {
-  return new Kvm(nc).create(CHECKPOINT_BUCKET, { history: 5, replicas });
+  // Rollups refused: one chain's sequencer cannot purge the others' checkpoints (@hwledger/core kv-bucket.ts).
+  return openKvBucket(nc, CHECKPOINT_BUCKET, { history: 5, replicas });
 }
 
 export class CheckpointLog {

@@ -1,7 +1,8 @@
 /**
  * `hwledger-stack topology --chains A,B [--replicas 3] [--fleets main]`:
  * creates the ingest, chain, dead-letter and checkpoint streams of each
- * chain, the leader lease and checkpoint KV buckets, and the fleet anchor
+ * chain, the leader lease and checkpoint KV buckets (rollups refused, also on
+ * buckets made before: @hwledger/core kv-bucket.ts), and the fleet anchor
  * streams `HWL_FLEET_<fleet>` (default `main`, the fleet anchorer's default;
  * `--fleets ''` for none) (idempotent: existing ones are left as they are). docker-compose and Kubernetes run it once, as the admin NATS user,
  * so that everything sealing depends on is R3 (docs/operations.md
@@ -11,7 +12,7 @@
  */
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { assertToken, ensureChainTopology, resolveNatsUrl, streams, natsConnectTarget, redactNatsUrl } from '@hwledger/core';
+import { assertToken, ensureChainTopology, hardenKvBucket, resolveNatsUrl, streams, natsConnectTarget, redactNatsUrl } from '@hwledger/core';
 import { DEFAULT_LEASE_TTL_MS, openLeaderBucket } from '@hwledger/sequencer';
 import { CheckpointLog, ensureFleetStream, fleetNames, openCheckpointBucket } from '@hwledger/ledger-ops';
 import { StackError } from './stack-error.js';
@@ -81,6 +82,8 @@ export async function ensureTopology(args: TopologyArgs, log: (l: string) => voi
     }
     const leader = await (await openLeaderBucket(nc, DEFAULT_LEASE_TTL_MS, args.replicas)).status();
     const checkpoints = await (await openCheckpointBucket(nc, args.replicas)).status();
+    // Buckets made before rollups were refused (or by an older sequencer): refuse them now.
+    for (const b of [leader.bucket, checkpoints.bucket]) if (await hardenKvBucket(nc, b)) log(`KV ${b}: rollups now refused`);
     log(`KV ${leader.bucket}: ${leader.replicas} replica(s); KV ${checkpoints.bucket}: ${checkpoints.replicas} replica(s)`);
     for (const f of args.fleets) {
       await ensureFleetStream(nc, f, args.replicas);

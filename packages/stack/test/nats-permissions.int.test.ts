@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, PermissionViolationError, type NatsConnection } from '@nats-io/transport-node';
+import { connect, headers, PermissionViolationError, type NatsConnection } from '@nats-io/transport-node';
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { TestNatsServer } from '@hwledger/testkit';
 import { connectNats, ensureChainTopology, inboxPrefixFor, streams } from '@hwledger/core';
@@ -155,6 +155,24 @@ describe('sequencer role', () => {
     const jsm = await jetstreamManager(nc);
     const r = await jsm.streams.purge(streams.ingest(EU), { seq: 1 });
     expect(r.success).toBe(true);
+  });
+
+  it("cannot purge the other chains' leases and checkpoints from the shared buckets with a rollup", async () => {
+    // us-east-1's sequencer has its lease and latest checkpoint in the shared buckets.
+    const us = await as('sequencer-us-east-1');
+    await (await openLeaderBucket(us, 10_000)).put(US, 'us-holder');
+    await (await CheckpointLog.open(us, US)).kv.put(kvKeys.latest(US), '{"us":1}');
+    // eu-west-1's may write its own keys; with `Nats-Rollup: all` that would purge every other key.
+    const eu = await as('sequencer-eu-west-1');
+    for (const subject of [`$KV.hwl_leader.${EU}`, `$KV.hwl_checkpoints.${EU}`]) {
+      const h = headers();
+      h.set('Nats-Rollup', 'all');
+      await expect(jetstream(eu).publish(subject, new TextEncoder().encode('x'), { headers: h }), subject).rejects.toThrow(/rollup/i);
+    }
+    const admin = await as('admin');
+    expect((await (await openLeaderBucket(admin, 10_000)).get(US))?.string()).toBe('us-holder');
+    expect((await (await CheckpointLog.open(admin, US)).kv.get(kvKeys.latest(US)))?.string()).toBe('{"us":1}');
+    for (const s of ['KV_hwl_leader', 'KV_hwl_checkpoints']) expect((await (await jetstreamManager(admin)).streams.info(s)).config.allow_rollup_hdrs, s).toBe(false);
   });
 
   it("is refused updating any stream, creating another chain's streams and touching other chains' or billing's consumers", async () => {

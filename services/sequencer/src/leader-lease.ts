@@ -14,9 +14,9 @@
  * docs/sequencer.md, "Fencing").
  */
 import { JetStreamApiError } from '@nats-io/jetstream';
-import { Kvm, type KV } from '@nats-io/kv';
+import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { KV_BUCKETS } from '@hwledger/core';
+import { KV_BUCKETS, openKvBucket } from '@hwledger/core';
 
 const WRONG_LAST_SEQUENCE = 10071;
 
@@ -34,7 +34,8 @@ export interface LeaseOptions {
  * as it is (its TTL and replicas win).
  */
 export async function openLeaderBucket(nc: NatsConnection, ttlMs: number, replicas = 1): Promise<KV> {
-  return new Kvm(nc).create(KV_BUCKETS.leader, { history: 1, ttl: ttlMs, replicas });
+  // Rollups refused: one chain's sequencer cannot purge the others' leases (@hwledger/core kv-bucket.ts).
+  return openKvBucket(nc, KV_BUCKETS.leader, { history: 1, ttlMs, replicas });
 }
 
 function isWrongLastSequence(e: unknown): boolean {
