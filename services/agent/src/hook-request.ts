@@ -27,7 +27,7 @@ export const HOOK_ROUTES = {
 export type HookRoute = keyof typeof HOOK_ROUTES;
 export type HookKind = (typeof HOOK_ROUTES)[HookRoute];
 
-export type HookErrorCode = 'INVALID_JSON' | 'INVALID_FIELD' | 'INVALID_UTF8' | 'UNKNOWN_KIND' | 'BODY_TOO_LARGE' | 'IDEMPOTENCY_CONFLICT' | 'NOT_FOUND' | 'METHOD_NOT_ALLOWED' | 'UNAVAILABLE' | 'INTERNAL';
+export type HookErrorCode = 'INVALID_JSON' | 'INVALID_FIELD' | 'INVALID_UTF8' | 'UNKNOWN_KIND' | 'BODY_TOO_LARGE' | 'EVENT_TOO_LARGE' | 'INVALID_EVENT' | 'IDEMPOTENCY_CONFLICT' | 'NOT_FOUND' | 'METHOD_NOT_ALLOWED' | 'UNAVAILABLE' | 'INTERNAL';
 
 /** A refused hook request: `status` and a stable `code` for the JSON error body. */
 export class HookRequestError extends Error {

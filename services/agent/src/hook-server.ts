@@ -10,6 +10,7 @@
  *        400 {error: {code, message}}   malformed input; nothing was stored
  *        409 IDEMPOTENCY_CONFLICT       the key was used for a different body
  *        400 EVENT_TOO_LARGE            the event cannot fit an ingest message (--batch-max-bytes)
+ *        400 INVALID_EVENT              the agent refused the event otherwise (not retryable)
  *        413 BODY_TOO_LARGE, 404, 405
  *        503 UNAVAILABLE                neither JetStream nor the outbox took it,
  *                                       or the hook is shutting down
@@ -37,7 +38,7 @@ import { isHwlError, silentLogger, type Logger } from '@hwledger/core';
 import { Counter, type Registry } from 'prom-client';
 import type { Agent } from './agent.js';
 import { eventFromHookBody, HOOK_ROUTES, HookRequestError, type HookKind } from './hook-request.js';
-import type { Acceptance } from './shipper.js';
+import { EventTooLargeError, type Acceptance } from './shipper.js';
 import { createUlidFactory, type UlidFactory } from './ulid.js';
 
 export interface HookServerOptions {
@@ -120,7 +121,9 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
  * (neither JetStream nor the outbox took it; retry later).
  */
 function notStored(e: unknown): HookRequestError {
-  if (isHwlError(e) && e.code === 'INVALID_ARGUMENT') return new HookRequestError(400, 'EVENT_TOO_LARGE', `event not stored: ${e.message}`);
+  if (e instanceof EventTooLargeError) return new HookRequestError(400, 'EVENT_TOO_LARGE', `event not stored: ${e.message}`);
+  // Any other refusal of the event itself (it passed the hook's own checks): not retryable either.
+  if (isHwlError(e) && e.code === 'INVALID_ARGUMENT') return new HookRequestError(400, 'INVALID_EVENT', `event not stored: ${e.message}`);
   return new HookRequestError(503, 'UNAVAILABLE', `event not stored: ${e instanceof Error ? e.message : String(e)}`);
 }
 

@@ -25,6 +25,17 @@ import type { AgentMetrics } from './agent-metrics.js';
 import { IngestBatchBuilder, type SealedBatch } from './ingest-batch-builder.js';
 import type { Outbox } from './outbox.js';
 
+
+/**
+ * An event that cannot fit one ingest message (`--batch-max-bytes`): a retry
+ * cannot help. Code INVALID_ARGUMENT; its own class, so the hook answers
+ * 400 EVENT_TOO_LARGE for exactly this and not for every invalid argument.
+ */
+export class EventTooLargeError extends HwlError {
+  constructor(message: string) {
+    super('INVALID_ARGUMENT', message);
+  }
+}
 export type StoredIn = 'jetstream' | 'outbox';
 
 export interface Acceptance {
@@ -144,7 +155,7 @@ export class Shipper {
     if (this.stopping) throw new HwlError('UNAVAILABLE', 'the agent is stopping');
     const enc = IngestBatchBuilder.encode(event);
     if (IngestBatchBuilder.framedSize(enc) + 2 > this.builder.maxBytes) {
-      throw new HwlError('INVALID_ARGUMENT', `event ${event.eventId} encodes to ${enc.length} bytes, more than an ingest message may carry`);
+      throw new EventTooLargeError(`event ${event.eventId} encodes to ${enc.length} bytes, more than an ingest message may carry`);
     }
     if (this.builder.count > 0 && !this.builder.fits(enc)) this.sealOpen();
     if (this.builder.count === 0) {
