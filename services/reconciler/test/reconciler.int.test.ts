@@ -10,7 +10,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { ChainEvent } from '@hwledger/chain';
 import { connectNats } from '@hwledger/core';
 import { createTestDatabase, runCli, TestNatsServer, type TestDatabase } from '@hwledger/testkit';
-import { fleetReconciliation, listFlaggedJobs, migrate, Projector, reconcileJob, RECONCILE_FLAGS, setPriceBook } from '@hwledger/projector';
+import { fleetReconciliation, listFlaggedJobs, migrate, Projector, reconcileJob, RECONCILE_FLAGS, rerateRange, setPriceBook } from '@hwledger/projector';
 import { Reconciler } from '@hwledger/reconciler';
 import { seedChain, SEED_START_MS } from '../../projector/test/helpers/seed-chain.js';
 
@@ -182,6 +182,27 @@ describe('reconciler', () => {
     expect(before).not.toBe('60000');
     expect(await fleetRated()).toBe(60_000n);
     expect(fleetBefore).not.toBe(60_000n);
+
+    // A re-rate that changes no job's cost or book version leaves the reconciler where it was.
+    const lastSeq = async (): Promise<string> =>
+      (await pool.query<{ s: string }>('SELECT last_sequence::text AS s FROM reconciler_state WHERE chain_id = $1', [chain])).rows[0]!.s;
+    const caughtUp = await lastSeq();
+    expect(caughtUp).not.toBe('0');
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN');
+      const again = await rerateRange(client, 0n, null);
+      await client.query('COMMIT');
+      expect(again.jobs).toBeGreaterThanOrEqual(1); // the job was looked at...
+    } finally {
+      client.release();
+    }
+    expect(await lastSeq()).toBe(caughtUp); // ...and nothing changed, so no reset
+    // A new book that changes the cost resets it (the reconciler then re-evaluates every job).
+    await setPriceBook(pool, { effectiveFromMs: 0n, gpuHour: new Map([['*', 7_200_000n]]), tokenPerMtok: new Map([['*', 0n]]) });
+    expect(await lastSeq()).toBe('0');
+    await rec.runOnce();
+    expect(await rated()).toBe('120000');
   });
 
   it('job ids with tab, LF or CR (which the chain accepts) can be looked up and paged through', async () => {

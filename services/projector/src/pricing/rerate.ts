@@ -4,8 +4,9 @@
  * its hour window, then the cost columns and price_book_versions of the
  * hourly and daily tenant windows over that range. The same formula as
  * rating.ts (exact numeric arithmetic, rounded half-up once per line). The
- * reconciler of each chain whose job costs changed re-evaluates all its jobs
- * on its next pass (reconciler_state.last_sequence reset to 0).
+ * reconciler of each chain where a job's rated cost or book version changed
+ * re-evaluates all its jobs on its next pass (reconciler_state.last_sequence
+ * reset to 0); a re-rate that changes nothing leaves it alone.
  * Runs inside the caller's transaction, which holds PRICING_LOCK_KEY.
  */
 import type pg from 'pg';
@@ -43,29 +44,34 @@ export async function rerateRange(client: pg.PoolClient, fromMs: bigint, toMs: b
         AND ir.sealed_at_ms >= iv.f AND (iv.t IS NULL OR ir.sealed_at_ms < iv.t)`,
     params,
   );
-  const jobs = await client.query(
-    `WITH ${INTERVALS}
-     UPDATE jobs j
-        SET price_book_version = iv.version,
-            rated_cost_micro_usd = div(
-              j.duration_ms * coalesce((SELECT micro_usd FROM price_book_rates r WHERE r.version = iv.version AND r.rate_kind = 'gpu_hour' AND r.rate_key = j.rated_device_type), iv.gpu) * 5
-              + j.tokens_generated * coalesce((SELECT micro_usd FROM price_book_rates r WHERE r.version = iv.version AND r.rate_kind = 'token' AND r.rate_key = j.rated_model_id), iv.tok) * 18
-              + 9000000, 18000000)
-       FROM iv
-      WHERE j.completion_sequence IS NOT NULL AND ${RANGE('j.completed_at_ms')}
-        AND j.completed_at_ms >= iv.f AND (iv.t IS NULL OR j.completed_at_ms < iv.t)`,
+  // One pass over the jobs in range: the new cost and version, and which
+  // rows they change (compared before the update), so the reconciler is reset
+  // only for chains where something changed.
+  const jobs = await client.query<{ n: string; chains: string[] | null }>(
+    `WITH ${INTERVALS},
+     calc AS (
+       SELECT j.chain_id, j.job_id, iv.version AS v,
+              div(
+                j.duration_ms * coalesce((SELECT micro_usd FROM price_book_rates r WHERE r.version = iv.version AND r.rate_kind = 'gpu_hour' AND r.rate_key = j.rated_device_type), iv.gpu) * 5
+                + j.tokens_generated * coalesce((SELECT micro_usd FROM price_book_rates r WHERE r.version = iv.version AND r.rate_kind = 'token' AND r.rate_key = j.rated_model_id), iv.tok) * 18
+                + 9000000, 18000000) AS c,
+              j.price_book_version AS old_v, j.rated_cost_micro_usd AS old_c
+         FROM jobs j JOIN iv ON j.completed_at_ms >= iv.f AND (iv.t IS NULL OR j.completed_at_ms < iv.t)
+        WHERE j.completion_sequence IS NOT NULL AND ${RANGE('j.completed_at_ms')}),
+     upd AS (
+       UPDATE jobs j SET price_book_version = calc.v, rated_cost_micro_usd = calc.c
+         FROM calc WHERE j.chain_id = calc.chain_id AND j.job_id = calc.job_id
+       RETURNING calc.chain_id, (calc.v IS DISTINCT FROM calc.old_v OR calc.c IS DISTINCT FROM calc.old_c) AS changed)
+     SELECT count(*)::text AS n, array_agg(DISTINCT chain_id) FILTER (WHERE changed) AS chains FROM upd`,
     params,
   );
-  if ((jobs.rowCount ?? 0) > 0) {
+  const changedChains = jobs.rows[0]?.chains ?? [];
+  if (changedChains.length > 0) {
     // The reconciler evaluates only jobs with new chain records since its
     // last pass, and a re-rate adds none: have it re-evaluate every job of
     // the chains whose job costs changed, so its rated cost (the fleet
     // reconciliation view) follows the new book on its next pass.
-    await client.query(
-      `UPDATE reconciler_state SET last_sequence = 0, updated_at = now()
-        WHERE chain_id IN (SELECT DISTINCT j.chain_id FROM jobs j WHERE j.completion_sequence IS NOT NULL AND ${RANGE('j.completed_at_ms')})`,
-      params,
-    );
+    await client.query(`UPDATE reconciler_state SET last_sequence = 0, updated_at = now() WHERE chain_id = ANY($1::text[])`, [changedChains]);
   }
   const hourly = await client.query(
     `WITH lines AS (
@@ -116,7 +122,7 @@ export async function rerateRange(client: pg.PoolClient, fromMs: bigint, toMs: b
   );
   return {
     requests: requests.rowCount ?? 0,
-    jobs: jobs.rowCount ?? 0,
+    jobs: Number(jobs.rows[0]?.n ?? 0),
     hourlyWindows: hourly.rowCount ?? 0,
     dailyWindows: daily.rowCount ?? 0,
   };
