@@ -233,7 +233,7 @@ describe('hwledger verify --file', () => {
     let verdict = '';
     out.on('data', (d: Buffer) => (verdict += d.toString()));
     await expect(verifyFile({ file: path, maxLineBytes: 100_000, run: { out } })).rejects.toMatchObject({ exitCode: 1 });
-    expect(verdict).toMatch(/^FAILED at sequence 3: undecodable: a line longer than 100000 bytes \(long-line\.jsonl\)\n$/);
+    expect(verdict).toMatch(/^FAILED at sequence 3: undecodable: a line longer than 100000 bytes \(long-line\.jsonl:3\)\n$/);
     // Under the limit the same file verifies.
     await expect(verifyFile({ file: path, maxLineBytes: 1_000_000, run: { out } })).resolves.toMatchObject({ ok: true, verified: 4 });
   });

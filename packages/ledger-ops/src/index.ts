@@ -45,3 +45,4 @@ export { loadArchiveAnchor, verifyLiveFromAnchor, type LiveReport } from './live
 export { FleetAnchorer, ensureFleetStream, verifyFleet, formatFleetEntry, parseFleetEntry, fleetGenesisHash, FLEET_FORMAT, type FleetEntry, type FleetAnchorerOptions, type FleetReport, type FleetChainReport } from './fleet.js';
 export { checkpointStatus, fleetStatus, type CheckpointStatus, type FleetStatus } from './status.js';
 export { keysForChain, requireBoundKeys } from './checkpoint.js';
+export { boundedLines, LineTooLongError, MAX_SEGMENT_LINE_BYTES, type BoundedLine } from './bounded-lines.js';

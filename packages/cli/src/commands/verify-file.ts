@@ -1,28 +1,26 @@
 /**
  * File mode of `hwledger verify --file EXPORT.jsonl [--anchor SEQ:HASH]
  * [--chain ID]` (spec: "Export (JSONL)"): verifies an export offline,
- * streaming it line by line (node:readline), so memory stays constant however
- * large the file. Every hash is recomputed from `canonical`; the `hash`,
+ * streaming it line by line, so memory stays constant however large the file. Every hash is recomputed from `canonical`; the `hash`,
  * `prev_hash`, `sequence` and `chain_id` members are claims that must agree.
  *
  * An export that starts after sequence 1 can only be verified from the
  * anchor of the sequence just before it (a trusted `SEQ:HASH`, e.g. from a
  * signed checkpoint): without --anchor it is refused, never trusted.
- * Threat: an oversized line (a hostile or corrupt file) would make readline
- * buffer it whole; a line found (at a read chunk's end) to have grown past
- * MAX_LINE_BYTES stops the read instead, so a line buffers at most that plus
- * one chunk (64 KiB).
+ * Threat: an oversized line (a hostile or corrupt file) would make a line
+ * reader buffer it whole; lines are read with ledger-ops's boundedLines (as
+ * archive and replica segments are), which stops at MAX_LINE_BYTES.
  */
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { createInterface } from 'node:readline';
 import { basename } from 'node:path';
 import { genesisAnchor, hashFromHex, isChainError, parseExportLine, parseU64, type Anchor, type ExportEntry, type VerifySuccess } from '@hwledger/chain';
+import { boundedLines, LineTooLongError, MAX_SEGMENT_LINE_BYTES } from '@hwledger/ledger-ops';
 import { ExitError } from '../exit-error.js';
 import { runVerify, VerifyInputError, type LocatedInput, type RunVerifyOptions } from './verify-run.js';
 
-/** The longest export line read (a record's canonical hex is twice its size; policy caps strings at 4 KiB). */
-export const MAX_LINE_BYTES = 64 * 1024 * 1024;
+/** The longest export line read (a record's canonical hex is twice its size; policy caps strings at 4 KiB): the segments' cap. */
+export const MAX_LINE_BYTES = MAX_SEGMENT_LINE_BYTES;
 
 export interface VerifyFileOptions {
   file: string;
@@ -52,34 +50,33 @@ interface ExportReader {
   close(): void;
 }
 
-/** Streams the export's records; throws VerifyInputError for a line that is not one. */
+/**
+ * Streams the export's records; throws VerifyInputError for a line that is
+ * not one, or one longer than `maxLineBytes` (read through ledger-ops's
+ * boundedLines: an unfinished line is buffered up to the cap, never whole).
+ */
 function readExport(file: string, maxLineBytes: number): ExportReader {
   const name = basename(file);
   const input = createReadStream(file);
-  let sinceNewline = 0;
-  input.on('data', (chunk) => {
-    const buf = chunk as Buffer;
-    const nl = buf.lastIndexOf(0x0a);
-    sinceNewline = nl < 0 ? sinceNewline + buf.length : buf.length - nl - 1;
-    if (sinceNewline > maxLineBytes) input.destroy(new VerifyInputError(`a line longer than ${maxLineBytes} bytes`, name));
-  });
-  const rl = createInterface({ input, crlfDelay: Infinity });
   async function* entries(): AsyncGenerator<LocatedInput & ExportEntry> {
-    let lineNo = 0;
-    for await (const line of rl) {
-      lineNo++;
-      if (line.trim() === '') continue;
-      let entry: ExportEntry;
-      try {
-        entry = parseExportLine(line, lineNo);
-      } catch (e) {
-        if (isChainError(e)) throw new VerifyInputError(`not an export record: ${e.code}: ${e.message}`, `${name}:${lineNo}`);
-        throw e;
+    try {
+      for await (const { text, line } of boundedLines(input, name, maxLineBytes)) {
+        if (text.trim() === '') continue;
+        let entry: ExportEntry;
+        try {
+          entry = parseExportLine(text, line);
+        } catch (e) {
+          if (isChainError(e)) throw new VerifyInputError(`not an export record: ${e.code}: ${e.message}`, `${name}:${line}`);
+          throw e;
+        }
+        yield { ...entry, where: `${name}:${line}` };
       }
-      yield { ...entry, where: `${name}:${lineNo}` };
+    } catch (e) {
+      if (e instanceof LineTooLongError) throw new VerifyInputError(`a line longer than ${maxLineBytes} bytes`, `${name}:${e.line ?? '?'}`);
+      throw e;
     }
   }
-  return { entries: entries(), bytesRead: () => input.bytesRead, close: () => rl.close() };
+  return { entries: entries(), bytesRead: () => input.bytesRead, close: () => input.destroy() };
 }
 
 export async function verifyFile(o: VerifyFileOptions): Promise<VerifySuccess> {
