@@ -40,7 +40,8 @@ import { HwlError, silentLogger, streams } from '@hwledger/core';
 import { chainStreamState } from '@hwledger/sequencer';
 import { CheckpointLog, type StoredCheckpoint } from './checkpoint-log.js';
 import { walkChain, ChainIntegrityError } from './chain-walk.js';
-import { boundedLines, LineTooLongError, MAX_SEGMENT_LINE_BYTES } from './bounded-lines.js';
+import { MAX_SEGMENT_LINE_BYTES } from './bounded-lines.js';
+import { feedSegmentLines } from './segment-lines.js';
 import { lockDir } from './dir-lock.js';
 import { kvKeys } from './names.js';
 import { SegmentVerifier, type SegmentFailure, type SegmentVerifySuccess } from './segment-verifier.js';
@@ -415,18 +416,9 @@ export async function verifyArchive(
       gunzip.destroy(e);
     });
     input.pipe(gunzip);
-    let n = 0;
-    try {
-      // Lines are capped: a small segment can inflate to one huge line (it would be buffered whole).
-      for await (const { text, line } of boundedLines(gunzip, seg.file, maxLineBytes)) {
-        n = line;
-        if (text === '') continue;
-        if (v.pushLine(text, seg.file, line)) break;
-      }
-    } catch (e) {
-      if (e instanceof LineTooLongError) v.fail(v.expected, 'malformed_line', `${e.message} (the export format has no line that long)`, seg.file, e.line);
-      else if (!readError) zlibError = e instanceof Error ? e : new Error(String(e));
-    }
+    // A line over the cap fails the verifier; any other error is a read or inflate error.
+    const { lastLine: n, error } = await feedSegmentLines(v, gunzip, seg.file, maxLineBytes);
+    if (error && !readError) zlibError = error;
     input.destroy();
     gunzip.destroy();
     if (readError) throw new HwlError('UNAVAILABLE', `cannot read segment ${path}: ${readError.message}`);

@@ -24,7 +24,8 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { formatExportLine, parseExportLine, type NoteVerifier } from '@hwledger/chain';
 import { HwlError, silentLogger } from '@hwledger/core';
 import { chainStreamState } from '@hwledger/sequencer';
-import { boundedLines, lastLineOfFile, LineTooLongError, MAX_SEGMENT_LINE_BYTES } from './bounded-lines.js';
+import { lastLineOfFile, MAX_SEGMENT_LINE_BYTES } from './bounded-lines.js';
+import { feedSegmentLines } from './segment-lines.js';
 import { CheckpointLog } from './checkpoint-log.js';
 import { requireBoundKeys } from './checkpoint.js';
 import { walkChain } from './chain-walk.js';
@@ -262,13 +263,8 @@ export interface ReplicaReport {
 async function verifyLines(v: SegmentVerifier, path: string, file: string): Promise<void> {
   const input = createReadStream(path);
   try {
-    for await (const { text, line } of boundedLines(input, file, MAX_SEGMENT_LINE_BYTES)) {
-      if (text === '') continue;
-      if (v.pushLine(text, file, line)) break;
-    }
-  } catch (e) {
-    if (!(e instanceof LineTooLongError)) throw e;
-    v.fail(v.expected, 'malformed_line', `${e.message} (the export format has no line that long)`, file, e.line);
+    const { error } = await feedSegmentLines(v, input, file, MAX_SEGMENT_LINE_BYTES);
+    if (error) throw error;
   } finally {
     input.destroy();
   }
