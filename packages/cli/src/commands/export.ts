@@ -66,7 +66,7 @@ export function register(program: Command): void {
           try {
             yield* lines();
           } catch (err) {
-            sourceError = err; // pipeline hands it to the output too: not an output error
+            sourceError = err; // to tell it from an output error when pipeline rejects
             throw err;
           }
         }
@@ -100,16 +100,12 @@ export function register(program: Command): void {
         }
         // pipeline: backpressure, and an output error (ENOENT, EISDIR, ENOSPC) rejects here instead of
         // being an unhandled 'error' event; it also closes the chain read.
-        const out = createWriteStream(tmp, { encoding: 'utf8' });
-        let outError: unknown;
-        out.on('error', (err) => {
-          if (err !== sourceError) outError ??= err;
-        });
         try {
-          await pipeline(source(), out);
+          await pipeline(source(), createWriteStream(tmp, { encoding: 'utf8' }));
         } catch (err) {
-          if (outError !== undefined && err === outError) throw new ExitError(2, `cannot write export ${o.out}: ${errorText(err)}`);
-          throw err;
+          // The chain read's own error as it is; anything else came from the output.
+          if (err === sourceError) throw err;
+          throw new ExitError(2, `cannot write export ${o.out}: ${errorText(err)}`);
         }
         try {
           await rename(tmp, o.out);
