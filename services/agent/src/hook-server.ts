@@ -257,13 +257,13 @@ export async function startHookServer(o: HookServerOptions): Promise<HookServer>
     for (const res of inflight.keys()) if (!res.headersSent) res.setHeader('connection', 'close');
     if (inflight.size > 0) {
       logger.info({ inFlight: inflight.size, drainTimeoutMs: drainMs }, 'agent: scheduler hook closing; waiting for the answers of requests in flight');
-      const deadline = Date.now() + drainMs;
       let timer: NodeJS.Timeout | undefined;
       const expired = new Promise<'expired'>((resolve) => {
         timer = setTimeout(() => resolve('expired'), drainMs);
       });
-      // Requests answered 503 while draining join the map; wait until it is empty.
-      while (inflight.size > 0 && Date.now() < deadline) {
+      // Requests answered 503 while draining join the map; wait until it is empty
+      // (once the timer has fired, every race below ends at once).
+      while (inflight.size > 0) {
         if ((await Promise.race([Promise.all(inflight.values()), expired])) === 'expired') break;
       }
       clearTimeout(timer);
