@@ -6,6 +6,7 @@ export {
   connectNats,
   closeNats,
   ensureChainTopology,
+  ensureStream,
   chainStreamConfig,
   ingestStreamConfig,
   dlqStreamConfig,

@@ -15,6 +15,7 @@
 import { DiscardPolicy, jetstreamManager, RetentionPolicy, StorageType, type StreamConfig } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { ensureStream } from './nats.js';
 
 export interface KvBucketOptions {
   /** Values kept per key. */
@@ -47,19 +48,7 @@ export function kvStreamConfig(bucket: string, o: KvBucketOptions): Partial<Stre
 
 /** Opens a shared bucket, creating its stream with rollups refused when missing (an existing one is opened as it is). */
 export async function openKvBucket(nc: NatsConnection, bucket: string, o: KvBucketOptions): Promise<KV> {
-  const jsm = await jetstreamManager(nc);
-  const cfg = kvStreamConfig(bucket, o);
-  try {
-    await jsm.streams.info(cfg.name);
-  } catch (e) {
-    if (!(e instanceof Error) || !/not found/i.test(e.message)) throw e;
-    // Two creators at once: the loser finds the winner's stream.
-    await jsm.streams.add(cfg).catch(async (e2: unknown) => {
-      await jsm.streams.info(cfg.name).catch(() => {
-        throw e2;
-      });
-    });
-  }
+  await ensureStream(await jetstreamManager(nc), kvStreamConfig(bucket, o));
   return new Kvm(nc).create(bucket, { history: o.history, replicas: o.replicas ?? 1, ...(o.ttlMs !== undefined ? { ttl: o.ttlMs } : {}) });
 }
 

@@ -94,7 +94,8 @@ export function dlqStreamConfig(chain: string, o: TopologyOptions = {}): Partial
   };
 }
 
-async function ensureStream(jsm: JetStreamManager, cfg: Partial<StreamConfig> & { name: string }): Promise<void> {
+/** Creates a stream when it is missing; an existing one is left as it is, and a concurrent creator winning is fine. */
+export async function ensureStream(jsm: JetStreamManager, cfg: Partial<StreamConfig> & { name: string }): Promise<void> {
   try {
     await jsm.streams.info(cfg.name);
     return;

@@ -31,7 +31,7 @@ import {
   type NoteVerifier,
   type SignedCheckpoint,
 } from '@hwledger/chain';
-import { HwlError, openKvBucket, streams, subjects } from '@hwledger/core';
+import { ensureStream, HwlError, openKvBucket, streams, subjects } from '@hwledger/core';
 import { decodeHashList, encodeHashList } from './hex-list.js';
 import { CHECKPOINT_BUCKET, CKPT_HEADERS, checkpointStreamConfig, kvKeys } from './names.js';
 import { readStream, type StreamMsg } from './stream-read.js';
@@ -112,19 +112,7 @@ export class CheckpointLog {
   /** Opens (creating if missing, with `replicas` copies) the checkpoint stream and KV bucket of a chain. */
   static async open(nc: NatsConnection, chainId: string, replicas = 1): Promise<CheckpointLog> {
     const jsm = await jetstreamManager(nc);
-    const cfg = checkpointStreamConfig(chainId, replicas);
-    try {
-      await jsm.streams.info(cfg.name);
-    } catch (e) {
-      if (!(e instanceof Error) || !/not found/i.test(e.message)) throw e;
-      try {
-        await jsm.streams.add(cfg);
-      } catch (e2) {
-        await jsm.streams.info(cfg.name).catch(() => {
-          throw e2;
-        });
-      }
-    }
+    await ensureStream(jsm, checkpointStreamConfig(chainId, replicas));
     return new CheckpointLog(nc, chainId, jsm, await openCheckpointBucket(nc, replicas));
   }
 

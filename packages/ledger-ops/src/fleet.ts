@@ -29,7 +29,7 @@ import type { Logger } from 'pino';
 import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
 import { JetStreamApiError, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { constantTimeEqual, hashFromHex, parseSignedCheckpoint, sha256, toHex, utf8Decode, utf8Encode, verifyCheckpoint, type Checkpoint, type NoteVerifier } from '@hwledger/chain';
-import { HEADERS, HwlError, silentLogger } from '@hwledger/core';
+import { ensureStream, HEADERS, HwlError, silentLogger } from '@hwledger/core';
 import { CheckpointLog, checkNext, verifyCheckpointLog, type StoredCheckpoint } from './checkpoint-log.js';
 import { fleetNames, fleetStreamConfig } from './names.js';
 import { readStream } from './stream-read.js';
@@ -84,18 +84,7 @@ export function parseFleetEntry(bytes: Uint8Array): FleetEntry {
  * is the fallback for a bare setup, with one replica.
  */
 export async function ensureFleetStream(nc: NatsConnection, fleet: string, replicas = 1): Promise<void> {
-  const jsm = await jetstreamManager(nc);
-  const cfg = fleetStreamConfig(fleet, replicas);
-  try {
-    await jsm.streams.info(cfg.name);
-  } catch (e) {
-    if (!(e instanceof Error) || !/not found/i.test(e.message)) throw e;
-    await jsm.streams.add(cfg).catch(async (e2: unknown) => {
-      await jsm.streams.info(cfg.name).catch(() => {
-        throw e2;
-      });
-    });
-  }
+  await ensureStream(await jetstreamManager(nc), fleetStreamConfig(fleet, replicas));
 }
 
 export interface FleetAnchorerOptions {
