@@ -306,6 +306,14 @@ function readPayload(layout: T[]): boolean {
   return pos === end;
 }
 
+/** The first `len` bytes of a reused scratch, kept: a view into the caller's slab (a fresh array per message costs more than the copy), or a copy. */
+function keepTail(scratch: Uint8Array, len: number, slab: Slab | undefined): Uint8Array {
+  if (!slab) return scratch.slice(0, len);
+  slab.room(len);
+  slab.buf.set(scratch.subarray(0, len), slab.at);
+  return slab.take(len);
+}
+
 /**
  * Transcodes one ingest message. Returns the events and their canonical
  * tails, or undefined: use the reference path (admitIngestMessage) for this
@@ -329,12 +337,7 @@ export function fastAdmit(body: Uint8Array, limits: ValidationLimits = DEFAULT_L
   }
   const d = nativeDesc;
   const len = d[DESC_INTS * (n - 1) + 2]!;
-  let tail: Uint8Array;
-  if (slab) {
-    slab.room(len);
-    slab.buf.set(nativeOut.subarray(0, len), slab.at);
-    tail = slab.take(len);
-  } else tail = nativeOut.slice(0, len);
+  const tail = keepTail(nativeOut, len, slab);
   const events: FastEvent[] = new Array<FastEvent>(n);
   for (let i = 0, j = 0; i < n; i++, j += DESC_INTS) {
     const tenLen = d[j + 4]!;
@@ -429,13 +432,7 @@ export function fastAdmitPortable(body: Uint8Array, limits: ValidationLimits = D
     pos = evEnd;
   }
   if (version !== INGEST_ENVELOPE_VERSION || events.length === 0) return undefined;
-  let tail: Uint8Array;
-  if (slab) {
-    // A view into the caller's slab (a fresh array per message costs more than the copy).
-    slab.room(o);
-    slab.buf.set(out.subarray(0, o), slab.at);
-    tail = slab.take(o);
-  } else tail = out.slice(0, o);
+  const tail = keepTail(out, o, slab);
   buf = EMPTY;
   return { events, tail };
 }
