@@ -14,7 +14,7 @@
  *   it at once (built dist: run `npx tsc -b packages/ledger-ops` first).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,7 +29,7 @@ vi.mock('node:fs', async (importOriginal) => {
   const openSync = ((...args: Parameters<typeof fs.openSync>) => {
     const fd = fs.openSync(...args);
     const p = String(args[0]);
-    if (fsHook.afterCreate && /\.hwledger\.lock\.[0-9]+\.[0-9a-f]{32}\.held$/.test(p)) fsHook.afterCreate(p);
+    if (fsHook.afterCreate && /\.hwledger\.lock\.[0-9]+\.[0-9]+_[0-9]+\.[0-9a-f]{32}\.held$/.test(p)) fsHook.afterCreate(p);
     return fd;
   }) as typeof fs.openSync;
   return { ...fs, default: { ...fs, openSync }, openSync };
@@ -65,8 +65,15 @@ const freshDir = (): string => {
 };
 /** The single lock file of earlier versions. */
 const legacyLock = (d: string): string => join(d, '.hwledger.lock');
-/** An acquisition's file for `pid` and `token`. */
-const heldFile = (d: string, pid: number, token = TOKEN): string => join(d, `.hwledger.lock.${pid}.${token}.held`);
+/** A process's pid namespace and start time, as the lock's file names hold them. */
+const identity = (pid: number): string => {
+  const ns = /\[([0-9]+)\]/.exec(readlinkSync(`/proc/${pid}/ns/pid`))![1]!;
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return `${ns}_${stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]!}`;
+};
+/** An acquisition's file for `pid` (identity: its namespace and start time; made up for a dead pid) and `token`. */
+const heldFile = (d: string, pid: number, token = TOKEN, id = pid === deadPid ? '4026531836_12345' : identity(pid)): string => join(d, `.hwledger.lock.${pid}.${id}.${token}.held`);
+const heldName = (pid: number, token = TOKEN): string => heldFile('', pid, token);
 /** Every lock-related file in `d`. */
 const lockFiles = (d: string): string[] => readdirSync(d).filter((f) => f.startsWith('.hwledger.lock')).sort();
 const codeOf = async (f: () => unknown): Promise<string | undefined> => {
@@ -84,7 +91,7 @@ describe('dir lock', () => {
     const unlock = lockDir(d);
     const mine = lockFiles(d);
     expect(mine).toHaveLength(1);
-    expect(mine[0]).toMatch(new RegExp(`^\\.hwledger\\.lock\\.${process.pid}\\.[0-9a-f]{32}\\.held$`));
+    expect(mine[0]).toMatch(new RegExp(`^\\.hwledger\\.lock\\.${process.pid}\\.${identity(process.pid)}\\.[0-9a-f]{32}\\.held$`));
     expect(await codeOf(() => lockDir(d))).toBe('CONFLICT');
     expect(() => lockDir(d)).toThrow(/in use by this process/);
     expect(lockFiles(d)).toEqual(mine); // the failed attempts removed their own files only
@@ -115,9 +122,9 @@ describe('dir lock', () => {
     // Another (live) process's lock file appears, as if it had raced in.
     writeFileSync(heldFile(d, sleeper.pid!), '');
     unlock();
-    expect(lockFiles(d)).toEqual([`.hwledger.lock.${sleeper.pid}.${TOKEN}.held`]);
+    expect(lockFiles(d)).toEqual([heldName(sleeper.pid!)]);
     expect(() => lockDir(d)).toThrow(new RegExp(`in use by process ${sleeper.pid}`));
-    expect(lockFiles(d)).toEqual([`.hwledger.lock.${sleeper.pid}.${TOKEN}.held`]);
+    expect(lockFiles(d)).toEqual([heldName(sleeper.pid!)]);
   });
 
   it('a lock held by another live process is respected, in every format', () => {
@@ -151,10 +158,48 @@ describe('dir lock', () => {
       writeFileSync(join(d, 'data.txt'), 'x'); // not a lock file: left alone
       const unlock = lockDir(d);
       expect(lockFiles(d)).toHaveLength(1);
-      expect(lockFiles(d)[0]).toMatch(new RegExp(`^\\.hwledger\\.lock\\.${process.pid}\\.[0-9a-f]{32}\\.held$`));
+      expect(lockFiles(d)[0]).toMatch(new RegExp(`^\\.hwledger\\.lock\\.${process.pid}\\.${identity(process.pid)}\\.[0-9a-f]{32}\\.held$`));
       unlock();
       expect(readdirSync(d)).toEqual(['data.txt']);
     }
+  });
+
+  it('a reused pid is not its old holder: a file whose start time differs from the running process is stale', () => {
+    const d = freshDir();
+    writeFileSync(heldFile(d, sleeper.pid!, TOKEN, `${identity(sleeper.pid!).split('_')[0]!}_1`), '');
+    const unlock = lockDir(d);
+    expect(lockFiles(d)).toHaveLength(1);
+    unlock();
+    expect(lockFiles(d)).toEqual([]);
+  });
+
+  it('a holder in another pid namespace (another container on a shared volume) counts as live: CONFLICT naming the file', () => {
+    const d = freshDir();
+    // pid 1 of another namespace, as two containers' entrypoints are: it cannot be checked from here.
+    writeFileSync(heldFile(d, 1, TOKEN, '4026599999_77'), '');
+    expect(() => lockDir(d)).toThrow(/in use by process 1 in another pid namespace .*remove the lock file/);
+    expect(lockFiles(d)).toEqual([`.hwledger.lock.1.4026599999_77.${TOKEN}.held`]);
+  });
+
+  it('a stale file it cannot sweep does not leave the lock held (in this process or for others)', () => {
+    const d = freshDir();
+    mkdirSync(join(d, `.hwledger.lock.${deadPid}.0123abcd.stale`)); // rmSync without recursive refuses a directory
+    const unlock = lockDir(d);
+    unlock();
+    const again = lockDir(d);
+    again();
+    expect(lockFiles(d)).toEqual([`.hwledger.lock.${deadPid}.0123abcd.stale`]);
+  });
+
+  it('answers CONFLICT at once for a holder that has held for a while (no retries, no pauses)', () => {
+    const d = freshDir();
+    writeFileSync(heldFile(d, sleeper.pid!), '');
+    const past = new Date(Date.now() - 60_000);
+    utimesSync(heldFile(d, sleeper.pid!), past, past);
+    let creates = 0;
+    fsHook.afterCreate = () => void creates++;
+    expect(() => lockDir(d)).toThrow(new RegExp(`in use by process ${sleeper.pid}`));
+    expect(creates).toBe(1);
   });
 
   it('backs off from a contender whose file appears while it looks, and never touches that file', () => {
@@ -168,7 +213,7 @@ describe('dir lock', () => {
     };
     expect(() => lockDir(d)).toThrow(new RegExp(`in use by process ${sleeper.pid}`));
     expect(injected).toBeGreaterThan(1); // it retried before giving up
-    expect(lockFiles(d)).toEqual([`.hwledger.lock.${sleeper.pid}.${'cd'.repeat(16)}.held`]);
+    expect(lockFiles(d)).toEqual([heldName(sleeper.pid!, 'cd'.repeat(16))]);
   });
 
   it('retries when the contender backs off in turn, and then holds the directory alone', () => {
