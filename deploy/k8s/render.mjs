@@ -166,6 +166,10 @@ docs['topology-job.yaml'] = [
     metadata: { name: 'hwl-topology', namespace: NS, labels: labels('topology') },
     spec: {
       backoffLimit: 10,
+      // A finished Job is deleted after an hour, so the next `kubectl apply` (an
+      // upgrade) runs it again: it is idempotent, and it is what changes streams and
+      // buckets made by an earlier release (rollups refused on the shared KV buckets).
+      ttlSecondsAfterFinished: 3600,
       template: {
         metadata: { labels: labels('topology') },
         spec: {
@@ -175,7 +179,7 @@ docs['topology-job.yaml'] = [
               name: 'topology',
               image: IMAGE,
               command: ['node', 'packages/stack/bin/hwledger-stack.js'],
-              args: ['topology', '--chains', CHAINS.join(','), '--replicas', '3'],
+              args: ['topology', '--chains', CHAINS.join(','), '--replicas', '3', '--fleets', 'main'],
               env: [secretEnv('NATS_PASSWORD', 'hwl-nats-passwords', 'HWL_NATS_PASSWORD_ADMIN'), { name: 'NATS_URL', value: natsUrl('admin') }],
               resources: res('50m', '64Mi', '500m', '256Mi'),
               securityContext,

@@ -3,8 +3,11 @@
  * creates the ingest, chain, dead-letter and checkpoint streams of each
  * chain, the leader lease and checkpoint KV buckets (rollups refused, also on
  * buckets made before: @hwledger/core kv-bucket.ts), and the fleet anchor
- * streams `HWL_FLEET_<fleet>` (default `main`, the fleet anchorer's default;
- * `--fleets ''` for none) (idempotent: existing ones are left as they are). docker-compose and Kubernetes run it once, as the admin NATS user,
+ * streams `HWL_FLEET_<fleet>` of `--fleets` (idempotent: existing ones are
+ * left as they are). Name the fleets only where the fleet anchorer writes
+ * (the central site of the multi-region layout): a region site connected to
+ * it as a leaf node would otherwise hold a second copy that captures the
+ * central site's fleet entries too. docker-compose and Kubernetes run it once, as the admin NATS user,
  * so that everything sealing depends on is R3 (docs/operations.md
  * "Durability") before any sequencer starts: the sequencer and its
  * checkpointer would otherwise create the buckets and the checkpoint stream
@@ -20,14 +23,14 @@ import { StackError } from './stack-error.js';
 export interface TopologyArgs {
   chains: string[];
   replicas: number;
-  /** Fleet anchors whose streams to create (default ['main']). */
+  /** Fleet anchors whose streams to create (default none: only the site the fleet anchorer writes to has them). */
   fleets: string[];
 }
 
 export function parseTopologyArgs(argv: string[]): TopologyArgs {
   let chains: string[] | undefined;
   let replicas = 1;
-  let fleets = ['main'];
+  let fleets: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = argv[i + 1];

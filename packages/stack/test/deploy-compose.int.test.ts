@@ -63,7 +63,7 @@ describe('docker-compose.yml', () => {
     expect(s['nats-0']?.volumes).toContain('./deploy/nats:/etc/nats:ro');
     // Each agent connects as its own NATS user (it may publish only its own ingest subject).
     expect(s['agent-eu-west-1']?.environment?.['NATS_URL']).toMatch(/^nats:\/\/agent-eu-west-1-node-001:/);
-    expect(s['topology']?.command).toEqual(['topology', '--chains', 'eu-west-1,us-east-1', '--replicas', '3']);
+    expect(s['topology']?.command).toEqual(['topology', '--chains', 'eu-west-1,us-east-1', '--replicas', '3', '--fleets', 'main']);
   });
 
   it('every password the NATS config and compose need is in the example .env', () => {

@@ -69,7 +69,7 @@ describe('deploy/k8s manifests', () => {
 
   it('runs the chain stream R3 and the NATS cluster with three nodes', () => {
     const job = load('topology-job.yaml')[0]!;
-    expect(job.spec?.template?.spec.containers[0]?.args).toEqual(['topology', '--chains', 'eu-west-1,us-east-1', '--replicas', '3']);
+    expect(job.spec?.template?.spec.containers[0]?.args).toEqual(['topology', '--chains', 'eu-west-1,us-east-1', '--replicas', '3', '--fleets', 'main']);
     const sts = load('nats.yaml').find((o) => o.kind === 'StatefulSet') as unknown as { spec: { replicas: number } };
     expect(sts.spec.replicas).toBe(3);
     const cm = load('nats.yaml').find((o) => o.kind === 'ConfigMap') as unknown as { data: Record<string, string> };

@@ -3,8 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { parseTopologyArgs } from '../src/topology.js';
 
 describe('parseTopologyArgs', () => {
-  it('creates the default fleet anchor stream (main) unless told otherwise', () => {
-    expect(parseTopologyArgs(['--chains', 'eu-west-1,us-east-1'])).toEqual({ chains: ['eu-west-1', 'us-east-1'], replicas: 1, fleets: ['main'] });
+  it('creates fleet anchor streams only when named (a region site must not hold one)', () => {
+    expect(parseTopologyArgs(['--chains', 'eu-west-1,us-east-1'])).toEqual({ chains: ['eu-west-1', 'us-east-1'], replicas: 1, fleets: [] });
     expect(parseTopologyArgs(['--chains', 'a', '--replicas', '3', '--fleets', 'main, emea'])).toEqual({ chains: ['a'], replicas: 3, fleets: ['main', 'emea'] });
     expect(parseTopologyArgs(['--chains', 'a', '--fleets', ''])).toEqual({ chains: ['a'], replicas: 1, fleets: [] });
   });

@@ -393,8 +393,12 @@ function nativeTable(): Uint8Array {
 const NATIVE_TABLE = nativeTable();
 /** [maxIdBytes, maxTextBytes, MAX_EVENTS_PER_MESSAGE, INGEST_ENVELOPE_VERSION]. */
 const nativeLimits = Int32Array.of(0, 0, MAX_EVENTS_PER_MESSAGE, INGEST_ENVELOPE_VERSION);
-// As the portable path compares: NaN limits nothing, a negative limit refuses every string.
-const limitOf = (v: number): number => (Number.isNaN(v) || v >= 0x7fff_ffff ? 0x7fff_ffff : v > 0 ? Math.floor(v) : 0);
+// As the portable path compares (`len > limit`, converting the limit to a number): a limit
+// that is not a number limits nothing, a negative one (or null) refuses every string.
+const limitOf = (v: unknown): number => {
+  const n = Number(v);
+  return Number.isNaN(n) || n >= 0x7fff_ffff ? 0x7fff_ffff : n > 0 ? Math.floor(n) : 0;
+};
 const DESC_INTS = 7;
 const KEY_BYTES = 24;
 const NATIVE_OUT_MAX = 64 * 1024 * 1024;

@@ -170,6 +170,7 @@ interface PendingAck {
 
 const HOOK_BACKLOG_LIMIT = 10_000;
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+const MAX_SAFE_NUMBER = Number.MAX_SAFE_INTEGER;
 /**
  * Ingest messages delivered but not yet acked, at most: bounds what the
  * callback can queue while sealing waits. Sized per session from the ingest
@@ -445,6 +446,18 @@ export class SealingSession {
   private handle(m: JsMsg): Promise<void> | undefined {
     if (this.outcome) return undefined;
     const ingestSeq = ingestSeqOf(m);
+    if (ingestSeq > MAX_SAFE_NUMBER) {
+      // Ingest sequences are exact numbers below 2^53 (the watermark, the gap
+      // check, the redelivery check): past that, one could be taken for another
+      // and skipped. Stop for good, saying what to do, rather than risk it.
+      this.fatal = new HwlError(
+        'FAILED_PRECONDITION',
+        `ingest stream ${this.ingestStream} is past sequence 2^53 (${m.seq}): the sequencer cannot track it exactly; ` +
+          'recreate the ingest stream (a buffer: everything sealed is on the chain) and restart',
+      );
+      this.stop('unavailable');
+      return undefined;
+    }
     // A redelivery of a message this session already handled (ack_wait ran
     // out while it was in flight): its own outcome acks it.
     if (ingestSeq <= this.lastIngestSeq) return undefined;
@@ -654,7 +667,8 @@ export class SealingSession {
       const at = 32 + prefix.length;
       const slab = this.slab;
       const len = at + 16 + f.end - f.start;
-      const link = this.link;
+      // sealLink takes numbers below 2^53 only; an ingest sequence beyond (a stream started there) goes the TypeScript way.
+      const link = ingestSeq <= MAX_SAFE_NUMBER ? this.link : undefined;
       slab.room(link ? len + link.maxHeader : len);
       const b = slab.buf;
       const w = slab.at;

@@ -133,6 +133,12 @@ const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
     signal.addEventListener('abort', done, { once: true });
   });
 
+/** Errors that stop the sequencer for good: a chain that fails verification, or a state it cannot seal from safely. */
+function isFatal(e: unknown): boolean {
+  const code = e instanceof Error ? (e as { code?: string }).code : undefined;
+  return code === 'INTEGRITY' || code === 'FAILED_PRECONDITION';
+}
+
 export class Sequencer {
   readonly chainId: string;
   readonly instanceId: string;
@@ -201,7 +207,7 @@ export class Sequencer {
     this.loop.catch(() => undefined);
   }
 
-  /** Settles when the sequencer stops: resolves after stop(), rejects on an INTEGRITY error. */
+  /** Settles when the sequencer stops: resolves after stop(), rejects on an INTEGRITY or FAILED_PRECONDITION error (it stops for good). */
   get done(): Promise<void> {
     if (!this.loop) return Promise.reject(new Error('sequencer not started'));
     return this.loop;
@@ -296,7 +302,7 @@ export class Sequencer {
       await ensureChainTopology(this.nc, this.chainId, this.opts.topology);
       tail = await readChainTail(jsm, this.chainId);
     } catch (e) {
-      if (e instanceof Error && (e as { code?: string }).code === 'INTEGRITY') throw e;
+      if (isFatal(e)) throw e;
       this.log.warn({ err: e instanceof Error ? e.message : String(e) }, 'cannot read the chain tail');
       return 'unavailable';
     }
@@ -350,7 +356,7 @@ export class Sequencer {
     try {
       return await session.run();
     } catch (e) {
-      if (e instanceof Error && (e as { code?: string }).code === 'INTEGRITY') throw e;
+      if (isFatal(e)) throw e;
       this.log.warn({ err: e instanceof Error ? e.message : String(e) }, 'sealing session failed');
       return 'unavailable';
     } finally {

@@ -320,6 +320,10 @@ describe('fastAdmit', () => {
       { maxIdBytes: Infinity, maxTextBytes: 3 },
       { maxIdBytes: NaN, maxTextBytes: NaN },
       { maxIdBytes: -1, maxTextBytes: 4096 },
+      // Not numbers (limits come from code, but both paths must still agree): undefined and text limit nothing, null refuses.
+      { maxIdBytes: 256 } as unknown as ValidationLimits,
+      { maxIdBytes: 'abc', maxTextBytes: 4096 } as unknown as ValidationLimits,
+      { maxIdBytes: null, maxTextBytes: 4096 } as unknown as ValidationLimits,
     ]) {
       checkAgainstReference(body, limits);
       checkAgainstReference(encodeIngestBatch(Array.from({ length: 60 }, (_, i) => makeEvent(i))), limits);

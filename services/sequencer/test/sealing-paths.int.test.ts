@@ -94,5 +94,7 @@ describe.each([
     }
     expect(n).toBe(sealed.length);
     expect(seq.proc.exitCode).toBeNull();
+    // The variant ran the path it names (the process says which at start).
+    expect(seq.logs()).toContain(`"fastPath":"${nativeIngest === '1' ? 'addon' : 'typescript'}"`);
   });
 });

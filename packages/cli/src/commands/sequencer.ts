@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { Registry } from 'prom-client';
 import { closeNats, connectNats, createLogger, resolveChainId, resolveNatsUrl, registerProcessMetrics, redactNatsUrl } from '@hwledger/core';
 import { DEFAULT_INGEST_BUFFER_BYTES, DEFAULT_LEASE_TTL_MS, DEFAULT_WINDOW, Sequencer, startMetricsServer } from '@hwledger/sequencer';
-import { nativeHashUnavailable } from '@hwledger/native-hash';
+import { nativeHashUnavailable, nativeSealLink, nativeTranscodeIngest } from '@hwledger/native-hash';
 import { startSequencerCheckpointer } from '../ops/sequencer-checkpoints.js';
 import { intOption } from '../ops/options.js';
 import { ExitError } from '../exit-error.js';
@@ -80,7 +80,16 @@ export function register(program: Command): void {
       const server = o.metricsPort !== undefined ? await startMetricsServer(registry, o.metricsPort) : undefined;
       await seq.start();
       // Which SHA-256 the chain link and the Merkle tree use (packages/native-hash).
-      logger.info({ nats: redactNatsUrl(url), metricsPort: o.metricsPort, sha256: nativeHashUnavailable === undefined ? 'addon' : `node:crypto (addon ${nativeHashUnavailable})` }, 'sequencer started');
+      logger.info(
+        {
+          nats: redactNatsUrl(url),
+          metricsPort: o.metricsPort,
+          sha256: nativeHashUnavailable === undefined ? 'addon' : `node:crypto (addon ${nativeHashUnavailable})`,
+          // The sealing fast path: the addon's C transcoder and link writer, or the TypeScript one (same bytes).
+          fastPath: nativeTranscodeIngest && nativeSealLink ? 'addon' : 'typescript',
+        },
+        'sequencer started',
+      );
       let signalled: NodeJS.Signals | undefined;
       const stopSignal = new Promise<void>((resolve) => {
         const on = (s: NodeJS.Signals): void => {
