@@ -15,4 +15,4 @@ export {
 export { registerProcessMetrics, NONCOMPLIANT_DEFAULT_METRICS, FORBIDDEN_METRIC_LABELS } from './metrics.js';
 export { natsConnectTarget, redactNatsUrl, type NatsConnectTarget } from './nats-url.js';
 export { inboxPrefixFor, inboxSubscribeSubject, connectionInbox, DEFAULT_INBOX_PREFIX } from './nats-inbox.js';
-export { openKvBucket, hardenKvBucket, kvStreamConfig, kvStreamName, type KvBucketOptions } from './kv-bucket.js';
+export { openKvBucket, hardenKvBucket, kvBucketAllowsRollups, kvStreamConfig, kvStreamName, type KvBucketOptions } from './kv-bucket.js';

@@ -60,3 +60,12 @@ export async function hardenKvBucket(nc: NatsConnection, bucket: string): Promis
   await jsm.streams.update(info.config.name, { ...info.config, allow_rollup_hdrs: false });
   return true;
 }
+
+/** Whether a bucket's stream still allows rollups (made before they were refused); undefined when it does not exist or cannot be read. */
+export async function kvBucketAllowsRollups(nc: NatsConnection, bucket: string): Promise<boolean | undefined> {
+  try {
+    return (await (await jetstreamManager(nc)).streams.info(kvStreamName(bucket))).config.allow_rollup_hdrs === true;
+  } catch {
+    return undefined;
+  }
+}

@@ -11,6 +11,9 @@ import { Kvm } from '@nats-io/kv';
 import { connectNats, streams } from '@hwledger/core';
 import { TestNatsServer } from '@hwledger/testkit';
 import { ensureTopology } from '../src/topology.js';
+import { pino } from 'pino';
+import { Registry } from 'prom-client';
+import { Sequencer } from '@hwledger/sequencer';
 
 let server: TestNatsServer;
 let nc: NatsConnection;
@@ -36,6 +39,13 @@ describe('ensureTopology', () => {
     await old.put('us-east-1', 'holder');
     const jsm = await jetstreamManager(nc);
     expect((await jsm.streams.info('KV_hwl_leader')).config.allow_rollup_hdrs).toBe(true);
+
+    // A sequencer started on it says so.
+    const logged: string[] = [];
+    const seq = new Sequencer({ nc, chainId: 'eu-west-1', registry: new Registry(), takeoverGraceMs: 0, logger: pino({ level: 'warn' }, { write: (l: string) => void logged.push(l) }) });
+    await seq.start();
+    await seq.stop();
+    expect(logged.join('')).toMatch(/"bucket":"hwl_leader".*still allows rollups/);
 
     const lines: string[] = [];
     await ensureTopology({ chains: ['eu-west-1'], replicas: 1, fleets: ['main'] }, (l) => lines.push(l));

@@ -18,7 +18,7 @@ import { nuid, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type { Registry } from 'prom-client';
 import { constantTimeEqual, type ValidationLimits } from '@hwledger/chain';
-import { HEADERS, HwlError, ensureChainTopology, silentLogger, type TopologyOptions } from '@hwledger/core';
+import { HEADERS, HwlError, KV_BUCKETS, ensureChainTopology, kvBucketAllowsRollups, silentLogger, type TopologyOptions } from '@hwledger/core';
 import { readChain } from './chain-reader.js';
 import { readChainTail, type ChainTail } from './chain-tail.js';
 import { SerialRunner } from './serial-runner.js';
@@ -200,6 +200,13 @@ export class Sequencer {
       if (effectiveTtl !== ttlMs) this.log.warn({ configuredTtlMs: ttlMs, bucketTtlMs: bucketTtl }, 'the lease bucket expires keys sooner than --lease-ttl-ms: using its TTL');
       const marginMs = Math.min(this.opts.leaseMarginMs ?? 2_000, Math.floor(effectiveTtl * 0.4));
       this.lease = new LeaderLease(kv, this.chainId, this.instanceId, { ttlMs: effectiveTtl, marginMs });
+      // Buckets made by an earlier release allow rollups: any chain's sequencer could purge them all
+      // (@hwledger/core kv-bucket.ts). The topology job changes them; until then, say so.
+      for (const bucket of [KV_BUCKETS.leader, KV_BUCKETS.checkpoints]) {
+        if ((await kvBucketAllowsRollups(this.nc, bucket)) === true) {
+          this.log.warn({ bucket }, 'a shared KV bucket still allows rollups (made by an earlier release): run the topology job (hwledger-stack topology) as the NATS admin to refuse them');
+        }
+      }
     }
     this.metrics.isLeader.set({ chain: this.chainId }, 0);
     this.loop = this.run();
