@@ -2,6 +2,7 @@
 // Renders the Kubernetes manifests of deploy/k8s from one description, so the
 // per-chain services stay identical: `node deploy/k8s/render.mjs` rewrites
 // deploy/k8s/*.yaml (a test fails when they drift from this file).
+import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
@@ -116,7 +117,9 @@ docs['nats.yaml'] = [
       podManagementPolicy: 'Parallel',
       selector: { matchLabels: { 'app.kubernetes.io/name': 'nats' } },
       template: {
-        metadata: { labels: labels('nats') },
+        // The config's digest: a changed nats.conf or auth.conf (new users, per-user inboxes)
+        // rolls the NATS pods one by one, which nothing else would make them load.
+        metadata: { labels: labels('nats'), annotations: { 'hwledger.io/config-sha256': createHash('sha256').update(natsConf).update(authConf).digest('hex') } },
         spec: {
           affinity: { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: { 'app.kubernetes.io/name': 'nats' } } }] } },
           terminationGracePeriodSeconds: 60,

@@ -67,7 +67,7 @@ export function natsConnectTarget(url: string): NatsConnectTarget {
     }
     out.servers.push(`${scheme}${rest}`);
   }
-  const inboxPrefix = inboxPrefixFor(out.user);
+  const inboxPrefix = inboxPrefixOverride() ?? inboxPrefixFor(out.user);
   if (inboxPrefix !== undefined) out.inboxPrefix = inboxPrefix;
   return out;
 }
@@ -92,4 +92,19 @@ function redactPiece(piece: string): string {
  */
 export function redactNatsUrl(text: string): string {
   return text.replace(/[^\s,]+/g, redactPiece);
+}
+
+/**
+ * HWL_NATS_INBOX_PREFIX: the inbox prefix to use instead of `_INBOX_<user>`,
+ * for a server whose permissions were written by hand (for example `_INBOX`
+ * where users may subscribe `_INBOX.>`, during a rolling upgrade). Subject
+ * tokens separated by dots, no wildcards.
+ */
+function inboxPrefixOverride(): string | undefined {
+  const v = process.env['HWL_NATS_INBOX_PREFIX'];
+  if (v === undefined || v === '') return undefined;
+  if (!/^[A-Za-z0-9_$-]+(?:\.[A-Za-z0-9_$-]+)*$/.test(v)) {
+    throw new HwlError('CONFIG', `HWL_NATS_INBOX_PREFIX ${JSON.stringify(v)}: use subject tokens separated by dots, without wildcards or spaces (e.g. _INBOX_billing)`);
+  }
+  return v;
 }

@@ -17,6 +17,7 @@ export async function connectNats(url: string, name: string, opts: { maxReconnec
       timeout: opts.timeoutMs ?? 5_000,
     });
   } catch (e) {
+    if (e instanceof HwlError && e.code === 'CONFIG') throw e; // a malformed URL or inbox prefix: not a reachability problem
     throw new HwlError('NATS_UNREACHABLE', `cannot reach NATS at ${redactNatsUrl(url)} (set --nats or NATS_URL): ${redactNatsUrl(e instanceof Error ? e.message : String(e))}`, { cause: e });
   }
 }

@@ -4,6 +4,7 @@
  * limits, and (where it serves HTTP) liveness and readiness probes. Not
  * applied to a cluster here (none on this machine): docs/operations.md.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -76,6 +77,10 @@ describe('deploy/k8s manifests', () => {
     expect(cm.data['nats.conf']).toMatch(/sync_interval: always/);
     expect(cm.data['nats.conf']).toContain('include ./auth.conf');
     expect(cm.data['auth.conf']).not.toMatch(/^\s*accounts\s*[{:=]/m);
+    // A changed config (new users, per-user inboxes) rolls the NATS pods: the pod template carries its digest.
+    const podAnnotations = (sts as unknown as { spec: { template: { metadata: { annotations?: Record<string, string> } } } }).spec.template.metadata.annotations ?? {};
+    const raw = readFileSync(fileURLToPath(new URL('../../../deploy/nats/cluster/nats.conf', import.meta.url)), 'utf8');
+    expect(podAnnotations['hwledger.io/config-sha256']).toBe(createHash('sha256').update(raw).update(cm.data['auth.conf']!).digest('hex'));
   });
 
   it('keeps secrets out of the kustomization', () => {

@@ -12,6 +12,26 @@ describe('natsConnectTarget', () => {
     expect(natsConnectTarget('nats://127.0.0.1:4222')).toEqual({ servers: ['nats://127.0.0.1:4222'] });
     // A user name that is not one subject token cannot be a prefix: nats.js's default then (the permission generator refuses such names).
     expect(natsConnectTarget('nats://a.b:x@h:4222')).toEqual({ servers: ['nats://h:4222'], user: 'a.b', pass: 'x' });
+  });
+
+  it('takes HWL_NATS_INBOX_PREFIX instead of the per-user prefix, and refuses one with wildcards', () => {
+    const saved = process.env['HWL_NATS_INBOX_PREFIX'];
+    try {
+      process.env['HWL_NATS_INBOX_PREFIX'] = '_INBOX';
+      expect(natsConnectTarget('nats://reader:x@h:4222').inboxPrefix).toBe('_INBOX');
+      expect(natsConnectTarget('nats://h:4222').inboxPrefix).toBe('_INBOX');
+      process.env['HWL_NATS_INBOX_PREFIX'] = 'replies.billing';
+      expect(natsConnectTarget('nats://billing:x@h:4222').inboxPrefix).toBe('replies.billing');
+      for (const bad of ['_INBOX.>', 'a.*', 'a b', 'a.', '.a']) {
+        process.env['HWL_NATS_INBOX_PREFIX'] = bad;
+        expect(() => natsConnectTarget('nats://reader:x@h:4222'), bad).toThrow(expect.objectContaining({ code: 'CONFIG' }));
+      }
+      process.env['HWL_NATS_INBOX_PREFIX'] = '';
+      expect(natsConnectTarget('nats://reader:x@h:4222').inboxPrefix).toBe('_INBOX_reader');
+    } finally {
+      if (saved === undefined) delete process.env['HWL_NATS_INBOX_PREFIX'];
+      else process.env['HWL_NATS_INBOX_PREFIX'] = saved;
+    }
     expect(natsConnectTarget('127.0.0.1:4222')).toEqual({ servers: ['127.0.0.1:4222'] });
   });
 
