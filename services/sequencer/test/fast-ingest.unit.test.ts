@@ -16,6 +16,7 @@ import { encodeIngestBatch, eventToProto, pb } from '@hwledger/proto';
 import { admitIngestMessage, canonicalPrefix, fastAdmit, fastAdmitPortable, MAX_EVENTS_PER_MESSAGE, type FastBatch } from '@hwledger/sequencer';
 import { nativeTranscodeIngest } from '@hwledger/native-hash';
 import { nativeChainHash } from '../src/native-hash.js';
+import { NATIVE_TABLE } from '../src/fast-ingest.js';
 import { anyEvent } from '../../../packages/chain/test/support/arbitraries.js';
 import { makeEvent } from './helpers.js';
 
@@ -306,6 +307,59 @@ describe('fastAdmit', () => {
       batch([...head([0x01]), ...str(4, 'a*'), ...job([0x01])]),
     ].map((b) => checkAgainstReference(b));
     expect(results).toEqual([true, false, true, false, true, false, false, true, false, true, false, false, false]);
+  });
+
+  it('treats structural edge encodings exactly as the portable path (field numbers 0 and past 15, wrong wire types, empty and repeated payloads)', () => {
+    const str = (field: number, text: string): number[] => [...varint((field << 3) | 2), ...varint(text.length), ...Buffer.from(text)];
+    const batch = (ev: number[]): Uint8Array => Uint8Array.from([0x08, 0x01, 0x12, ...varint(ev.length), ...ev]);
+    const head = [...str(1, 's'), ...str(2, 'e'), 0x18, 0x01, ...str(5, 'i')];
+    const job = [0x62, 5, ...str(1, 'j'), 0x10, 0x01];
+    const cases = [
+      batch([...head, ...job]), // plain
+      batch([...head, ...str(16, 'x'), ...job]), // field 16: a two-byte tag
+      batch([...head, 0x02, 0x00, ...job]), // field 0
+      batch([...head.slice(0, 6), 0x19, 0, 0, 0, 0, 0, 0, 0, 1, ...str(5, 'i'), ...job]), // observed_at_ms as fixed64
+      batch([...str(1, 's'), 0x10, 0x01, ...str(2, 'e'), 0x18, 0x01, ...str(5, 'i'), ...job]), // source again as a varint
+      batch([...head, 0x62, 0x00]), // an empty payload message
+      batch([...head, ...job, ...job]), // the payload twice
+      batch([...head, ...job, 0x6a, 3, ...str(1, 'j')]), // two payloads
+      batch([...head, 0x62, 7, ...str(1, 'j'), 0x10, 0x01, 0x10, 0x02]), // a payload field twice
+      batch([...head, 0x62, 6, ...str(1, 'j'), 0x80, 0x01, 0x01]), // a payload field number past 15
+      Uint8Array.from([0x08, 0x01]), // no events
+      Uint8Array.from([0x08, 0x02, 0x12, 0]), // version 2
+    ].map((b) => checkAgainstReference(b));
+    expect(cases[0]).toBe(true);
+    expect(cases.slice(1).every((c) => c === false)).toBe(true);
+  });
+
+  it.skipIf(process.env['HWL_NATIVE_HASH'] === '0' || process.env['HWL_NATIVE_INGEST'] === '0')('the C transcoder with the real schema writes nothing outside its outputs, whatever the input and however small the outputs', () => {
+    const transcode = nativeTranscodeIngest!;
+    const GUARD = 64;
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.uint8Array({ maxLength: 400 }),
+          fc.tuple(fc.array(plainEvent, { minLength: 1, maxLength: 4 }), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 4 })).map(([events, edits]) => {
+            const b = Array.from(encodeIngestBatch(events));
+            for (const [at, v] of edits) b[at % b.length] = v;
+            return Uint8Array.from(b);
+          }),
+        ),
+        fc.nat(2_000),
+        fc.nat(40),
+        fc.nat(150),
+        (body, outLen, descLen, keysLen) => {
+          const out = new Uint8Array(outLen + 2 * GUARD).fill(0xaa);
+          const desc = new Int32Array(descLen + 2 * GUARD).fill(-7);
+          const keys = new Uint8Array(keysLen + 2 * GUARD).fill(0xaa);
+          const n = transcode(body, NATIVE_TABLE, Int32Array.of(256, 4096, 10_000, 1), out.subarray(GUARD, GUARD + outLen), desc.subarray(GUARD, GUARD + descLen), keys.subarray(GUARD, GUARD + keysLen));
+          expect(n === -1 || n === -2 || (n >= 1 && n * 7 <= descLen && n * 24 <= keysLen)).toBe(true);
+          for (const [a, len] of [[out, outLen], [keys, keysLen]] as const) expect(a.subarray(0, GUARD).every((x) => x === 0xaa) && a.subarray(GUARD + len).every((x) => x === 0xaa)).toBe(true);
+          expect(desc.subarray(0, GUARD).every((x) => x === -7) && desc.subarray(GUARD + descLen).every((x) => x === -7)).toBe(true);
+        },
+      ),
+      { numRuns: 5_000 },
+    );
   });
 
   it('respects custom limits and the size cap', () => {
