@@ -12,6 +12,7 @@
  * or percent-encoded (`%2F`, `%40`, `%3A`). A `,` separates servers: write a
  * comma in a password as `%2C`, and a `%` as `%25`.
  */
+import { existsSync } from 'node:fs';
 import { HwlError } from './errors.js';
 import { inboxPrefixFor } from './nats-inbox.js';
 
@@ -25,6 +26,8 @@ export interface NatsConnectTarget {
    * the generated permissions let that user read them, and nowhere else.
    */
   inboxPrefix?: string;
+  /** TLS files for nats.js (`tls`), from HWL_NATS_TLS_CA / _CERT / _KEY: set, the connection requires TLS. */
+  tls?: { caFile?: string; certFile?: string; keyFile?: string };
 }
 
 interface ServerParts {
@@ -69,6 +72,8 @@ export function natsConnectTarget(url: string): NatsConnectTarget {
   }
   const inboxPrefix = inboxPrefixOverride() ?? inboxPrefixFor(out.user);
   if (inboxPrefix !== undefined) out.inboxPrefix = inboxPrefix;
+  const tls = tlsFromEnv();
+  if (tls !== undefined) out.tls = tls;
   return out;
 }
 
@@ -107,4 +112,24 @@ function inboxPrefixOverride(): string | undefined {
     throw new HwlError('CONFIG', `HWL_NATS_INBOX_PREFIX ${JSON.stringify(v)}: use subject tokens separated by dots, without wildcards or spaces (e.g. _INBOX_billing)`);
   }
   return v;
+}
+
+/**
+ * TLS to the NATS servers (docs/operations.md "TLS"): HWL_NATS_TLS_CA, the
+ * PEM file of the CA that signed the servers' certificates (the server's
+ * name or IP must be in its certificate); HWL_NATS_TLS_CERT and
+ * HWL_NATS_TLS_KEY, a client certificate and its key, where the servers
+ * verify clients. Any of them set makes the connection require TLS.
+ * Files that are not there are a CONFIG error here, not a failed handshake.
+ */
+function tlsFromEnv(): NatsConnectTarget['tls'] {
+  const ca = process.env['HWL_NATS_TLS_CA'] || undefined;
+  const cert = process.env['HWL_NATS_TLS_CERT'] || undefined;
+  const key = process.env['HWL_NATS_TLS_KEY'] || undefined;
+  if (ca === undefined && cert === undefined && key === undefined) return undefined;
+  if ((cert === undefined) !== (key === undefined)) throw new HwlError('CONFIG', 'HWL_NATS_TLS_CERT and HWL_NATS_TLS_KEY go together (a client certificate and its key)');
+  for (const [name, file] of [['HWL_NATS_TLS_CA', ca], ['HWL_NATS_TLS_CERT', cert], ['HWL_NATS_TLS_KEY', key]] as const) {
+    if (file !== undefined && !existsSync(file)) throw new HwlError('CONFIG', `${name}: no file ${file}`);
+  }
+  return { ...(ca !== undefined ? { caFile: ca } : {}), ...(cert !== undefined ? { certFile: cert, keyFile: key! } : {}) };
 }

@@ -17,6 +17,8 @@ export interface NatsServerOptions {
   keepStore?: boolean;
   /** Credentials for the readiness probe when `config` requires authentication. */
   probeAuth?: { user: string; pass: string };
+  /** TLS options for the readiness probe when `config` requires TLS (nats.js `tls`, e.g. `{ caFile }`). */
+  probeTls?: { caFile?: string; certFile?: string; keyFile?: string };
 }
 
 export const NATS_SERVER_BIN = process.env['NATS_SERVER_BIN'] ?? (existsSync('/usr/sbin/nats-server') ? '/usr/sbin/nats-server' : 'nats-server');
@@ -58,7 +60,7 @@ export class TestNatsServer {
     for (;;) {
       if (proc.exitCode !== null) throw new Error(`nats-server exited (${proc.exitCode}): ${stderr}`);
       try {
-        const nc = await connect({ servers: this.url, timeout: 500, reconnect: false, ...this.opts.probeAuth });
+        const nc = await connect({ servers: this.url, timeout: 500, reconnect: false, ...this.opts.probeAuth, ...(this.opts.probeTls ? { tls: this.opts.probeTls } : {}) });
         await nc.close();
         return;
       } catch {
