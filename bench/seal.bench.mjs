@@ -20,9 +20,10 @@
 // Knobs: HWL_BENCH_SINGLE (records stored by each of runs 1-4), HWL_BENCH_RECORDS
 // (run 5), HWL_BENCH_BATCH, HWL_BENCH_WINDOW, HWL_BENCH_RATE (events/s in run 6),
 // HWL_BENCH_LATENCY_S, HWL_BENCH_REPEAT (rounds of runs 1-4; ratios are medians),
-// HWL_BENCH_NODE_ARGS (node flags for the relay and sequencer, e.g. --cpu-prof).
+// HWL_BENCH_NODE_ARGS (node flags for the relay and sequencer, e.g. --cpu-prof),
+// HWL_BENCH_STDOUT_DIR (their stdout to files there, e.g. with --trace-gc).
 import { spawn, execFileSync } from 'node:child_process';
-import { writeFileSync, mkdirSync } from 'node:fs';
+import { writeFileSync, mkdirSync, openSync, closeSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -143,7 +144,10 @@ async function measure(jsm, stream, total, pid, rssMarks = []) {
 const NODE_ARGS = (env.HWL_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
 
 function startProcess(args, name) {
-  const p = spawn(process.execPath, [...NODE_ARGS, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...env, HWL_LOG_LEVEL: 'warn' } });
+  // HWL_BENCH_STDOUT_DIR: each measured process's stdout (e.g. HWL_BENCH_NODE_ARGS=--trace-gc) to a file there.
+  const out = env.HWL_BENCH_STDOUT_DIR ? openSync(join(env.HWL_BENCH_STDOUT_DIR, `${name.replace(/[^a-z0-9]+/gi, '_')}-${Date.now()}.log`), 'w') : 'ignore';
+  const p = spawn(process.execPath, [...NODE_ARGS, ...args], { stdio: ['ignore', out, 'pipe'], env: { ...env, HWL_LOG_LEVEL: 'warn' } });
+  if (typeof out === 'number') closeSync(out); // the child has its own copy
   let err = '';
   p.stderr.on('data', (d) => (err = (err + d).slice(-4000)));
   p.on('exit', (code, sig) => {

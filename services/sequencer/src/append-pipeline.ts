@@ -45,6 +45,8 @@ interface Confirming {
   id: number;
   sentAt: number;
   outcome: AppendOutcome | undefined;
+  /** Its FrameWriter frame number (0 when sent through publish()). */
+  frame: number;
 }
 
 export interface AppendPipelineOptions<T> {
@@ -60,6 +62,8 @@ export interface AppendPipelineOptions<T> {
    * client offers no protocol queue.
    */
   rawFrames?: boolean;
+  /** Size of the frame writer's chunks (default 256 KiB); small ones let tests recycle chunks often. */
+  frameChunkBytes?: number;
 }
 
 /** JetStream err_codes of a refused expectation: wrong last sequence, wrong last msg id. */
@@ -97,7 +101,7 @@ export class AppendPipeline<T> {
   ) {
     this.lowWater = Math.floor(opts.window / 2);
     this.ackEvery = Math.max(1, Math.floor(opts.ackEvery ?? 32));
-    this.frames = opts.rawFrames === false ? undefined : FrameWriter.for(nc);
+    this.frames = opts.rawFrames === false ? undefined : FrameWriter.for(nc, opts.frameChunkBytes);
     this.inbox = connectionInbox(nc);
     const prefix = this.inbox.length + 1;
     this.sub = nc.subscribe(`${this.inbox}.*`, {
@@ -106,6 +110,9 @@ export class AppendPipeline<T> {
         const c = this.byId.get(id);
         if (!c || c.outcome) return;
         c.outcome = parseAck(m.data, m.headers);
+        // A reply from the server, whatever it says, proves it received this
+        // frame and every byte before it: their chunks may be reused.
+        if (c.frame > 0) this.frames?.delivered(c.frame);
         this.deliver();
       },
     });
@@ -169,15 +176,18 @@ export class AppendPipeline<T> {
 
   private send(a: { subject: string; body: Uint8Array; headers: MsgHdrs }, id: number, confirm: boolean): void {
     let reply: string | undefined;
+    let c: Confirming | undefined;
     if (confirm) {
-      const c: Confirming = { id, sentAt: performance.now(), outcome: undefined };
+      c = { id, sentAt: performance.now(), outcome: undefined, frame: 0 };
       this.confirming.push(c);
       this.byId.set(id, c);
       this.pubAcksRequested++;
       reply = `${this.inbox}.${id}`;
     }
-    if (this.frames) this.frames.write(a.subject, reply, (a.headers as unknown as { encode(): Uint8Array }).encode(), a.body);
-    else this.nc.publish(a.subject, a.body, reply === undefined ? { headers: a.headers } : { reply, headers: a.headers });
+    if (this.frames) {
+      const frame = this.frames.write(a.subject, reply, (a.headers as unknown as { encode(): Uint8Array }).encode(), a.body);
+      if (c) c.frame = frame;
+    } else this.nc.publish(a.subject, a.body, reply === undefined ? { headers: a.headers } : { reply, headers: a.headers });
   }
 
   private deliver(): void {
@@ -251,7 +261,7 @@ export class AppendPipeline<T> {
       }
       const tailC = this.confirming[this.confirming.length - 1];
       if (!tailC || tailC.id < last) {
-        this.confirming.push({ id: last, sentAt: 0, outcome: { ok: false, code: 'UNAVAILABLE', message: 'pipeline closed before the append was confirmed' } });
+        this.confirming.push({ id: last, sentAt: 0, frame: 0, outcome: { ok: false, code: 'UNAVAILABLE', message: 'pipeline closed before the append was confirmed' } });
       }
     }
     this.deliver();

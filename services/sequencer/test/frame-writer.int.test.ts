@@ -66,6 +66,83 @@ describe('FrameWriter: exact bytes', () => {
   });
 });
 
+describe('FrameWriter: chunk recycling', () => {
+  /** A queue that keeps the handed-over views themselves (as a socket still holding them would) and a copy of each as it was handed over. */
+  function holding(chunkBytes: number): { w: FrameWriter; views: Uint8Array[]; copies: Uint8Array[] } {
+    const views: Uint8Array[] = [];
+    const copies: Uint8Array[] = [];
+    const fake = {
+      protocol: {
+        sendCommand: (b: Uint8Array) => {
+          views.push(b);
+          copies.push(b.slice());
+        },
+      },
+      info: { max_payload: 1 << 20 },
+      isClosed: () => false,
+    };
+    const w = FrameWriter.for(fake as unknown as NatsConnection, chunkBytes);
+    if (!w) throw new Error('no writer');
+    return { w, views, copies };
+  }
+  const h = hdrBytes([['Nats-Msg-Id', 'x']]);
+  /** One frame per turn, each with its own bytes; returns the frame numbers. */
+  async function writeFrames(w: FrameWriter, n: number, from: number): Promise<number[]> {
+    const out: number[] = [];
+    for (let i = from; i < from + n; i++) {
+      out.push(w.write('rec.x', undefined, h, new Uint8Array(60).fill(i % 256)));
+      await Promise.resolve();
+    }
+    return out;
+  }
+  const intact = (views: Uint8Array[], copies: Uint8Array[]): void => {
+    for (let i = 0; i < views.length; i++) expect(Buffer.compare(views[i]!, copies[i]!), `hand-over ${i}`).toBe(0);
+  };
+
+  it('numbers frames 1, 2, 3, … and never rewrites a chunk the server has not been reported to hold', async () => {
+    const { w, views, copies } = holding(256); // two or three frames a chunk
+    expect(await writeFrames(w, 3, 0)).toEqual([1, 2, 3]);
+    await writeFrames(w, 197, 3);
+    intact(views, copies);
+    // Without delivered() every chunk is fresh.
+    expect(w.allocated).toBeGreaterThan(60);
+  });
+
+  it('reuses a chunk once delivered() covers its last frame, and not before', async () => {
+    const { w, views, copies } = holding(256);
+    const frames = await writeFrames(w, 40, 0);
+    const before = w.allocated;
+    const bufferOf = (i: number): ArrayBufferLike => views[i]!.buffer;
+    // Hand-overs whose chunk holds frames after 20 must survive whatever comes next.
+    w.delivered(frames[19]!);
+    await writeFrames(w, 40, 40);
+    intact(views.slice(20), copies.slice(20));
+    // Some chunks came back (fewer new ones than the first 40 frames needed)…
+    expect(w.allocated - before).toBeLessThan(before - 1);
+    // …and every reused buffer held only frames up to 20.
+    const reused = new Set(views.slice(40).map((v) => v.buffer));
+    const early = new Set(views.slice(0, 20).map((_, i) => bufferOf(i)));
+    const late = new Set(views.slice(20, 40).map((_, i) => bufferOf(20 + i)));
+    const back = [...reused].filter((b) => early.has(b));
+    expect(back.length).toBeGreaterThan(0);
+    for (const b of back) expect(late.has(b), 'a chunk holding a frame after 20 was reused').toBe(false);
+  });
+
+  it('a frame larger than a chunk gets a chunk of its own, which is not recycled', async () => {
+    const { w, views, copies } = holding(256);
+    await writeFrames(w, 3, 0);
+    const big = w.write('rec.x', undefined, h, new Uint8Array(1000).fill(7));
+    await Promise.resolve();
+    await writeFrames(w, 3, 3);
+    w.delivered(big + 3);
+    await writeFrames(w, 20, 6);
+    // Hand-overs 0-6 (frames 1-7) were reported delivered; what came after is intact.
+    intact(views.slice(7), copies.slice(7));
+    const bigView = views.find((v) => v.length > 1000)!;
+    expect(views.filter((v) => v.buffer === bigView.buffer)).toHaveLength(1);
+  });
+});
+
 describe('FrameWriter on a real nats-server', () => {
   let server: TestNatsServer;
   let nc: NatsConnection;
