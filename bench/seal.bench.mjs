@@ -143,11 +143,27 @@ async function measure(jsm, stream, total, pid, rssMarks = []) {
 /** Extra node flags for the measured processes, e.g. HWL_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof". */
 const NODE_ARGS = (env.HWL_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
 
+/** Measured processes still running, and the bench's nats-server: killed if the bench itself dies (an uncaught error skips the `finally`). */
+const children = new Set();
+let serverRunning = false;
+process.on('exit', () => {
+  for (const c of children) c.kill('SIGKILL');
+  if (serverRunning && serverPid) {
+    try {
+      process.kill(serverPid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+});
+
 function startProcess(args, name) {
   // HWL_BENCH_STDOUT_DIR: each measured process's stdout (e.g. HWL_BENCH_NODE_ARGS=--trace-gc) to a file there.
   const out = env.HWL_BENCH_STDOUT_DIR ? openSync(join(env.HWL_BENCH_STDOUT_DIR, `${name.replace(/[^a-z0-9]+/gi, '_')}-${Date.now()}.log`), 'w') : 'ignore';
   const p = spawn(process.execPath, [...NODE_ARGS, ...args], { stdio: ['ignore', out, 'pipe'], env: { ...env, HWL_LOG_LEVEL: 'warn' } });
   if (typeof out === 'number') closeSync(out); // the child has its own copy
+  children.add(p);
+  p.on('exit', () => children.delete(p));
   let err = '';
   p.stderr.on('data', (d) => (err = (err + d).slice(-4000)));
   p.on('exit', (code, sig) => {
@@ -276,6 +292,7 @@ async function main() {
   const loadBefore = loadavg()[0];
   const server = await TestNatsServer.start();
   serverPid = server['proc']?.pid;
+  serverRunning = true;
   const nc = await connectNats(server.url, 'bench');
   const jsm = await jetstreamManager(nc);
   try {
@@ -383,6 +400,7 @@ Reproduce: \`npm run bench -- seal\` (full scale, about 5 minutes) or \`HWL_BENC
   } finally {
     await nc.close();
     await server.stop();
+    serverRunning = false;
   }
 }
 
