@@ -89,6 +89,8 @@ export class AppendPipeline<T> {
   private drainWaiters: (() => void)[] = [];
   private readonly timer: ReturnType<typeof setInterval>;
   private closed = false;
+  /** Why close() was called, where it was given a reason (the PubAck subscription refused). */
+  private closeReason: string | undefined;
   private readonly lowWater: number;
   private readonly ackEvery: number;
   private readonly frames: FrameWriter | undefined;
@@ -105,7 +107,14 @@ export class AppendPipeline<T> {
     this.inbox = connectionInbox(nc);
     const prefix = this.inbox.length + 1;
     this.sub = nc.subscribe(`${this.inbox}.*`, {
-      callback: (_err, m) => {
+      callback: (err, m) => {
+        if (err) {
+          // The server refused the subscription (permissions: this user may
+          // not subscribe below its inbox prefix): no PubAck can come, so
+          // fail what is in flight now, saying why, rather than time out.
+          this.close(`the PubAck subscription on ${this.inbox}.* was refused: ${err.message}`);
+          return;
+        }
         const id = Number(m.subject.slice(prefix));
         const c = this.byId.get(id);
         if (!c || c.outcome) return;
@@ -147,7 +156,7 @@ export class AppendPipeline<T> {
 
   /** Sends one append; its outcome arrives through onSettled, in order. */
   append(subject: string, body: Uint8Array, headers: MsgHdrs, token: T): void {
-    if (this.closed) throw new Error('append pipeline is closed');
+    if (this.closed) throw new Error(`append pipeline is closed${this.closeReason ? `: ${this.closeReason}` : ''}`);
     this.nextId++;
     this.tokens.push(token);
     // The previous append goes out now, with a PubAck request only if it is
@@ -248,20 +257,21 @@ export class AppendPipeline<T> {
     this.deliver();
   }
 
-  /** Fails whatever is still in flight (outcome unknown) and stops listening. */
-  close(): void {
+  /** Fails whatever is still in flight (outcome unknown) and stops listening; `reason` goes into the failures' message. */
+  close(reason?: string): void {
     if (this.closed) return;
+    this.closeReason = reason;
     this.held = undefined; // never sent: certainly not stored
     const last = this.nextId - 1;
     if (this.headId <= last) {
       // One synthetic confirmation settles everything left as failed.
       for (let i = this.cHead; i < this.confirming.length; i++) {
         const c = this.confirming[i]!;
-        c.outcome ??= { ok: false, code: 'UNAVAILABLE', message: 'pipeline closed before the PubAck arrived' };
+        c.outcome ??= { ok: false, code: 'UNAVAILABLE', message: reason ?? 'pipeline closed before the PubAck arrived' };
       }
       const tailC = this.confirming[this.confirming.length - 1];
       if (!tailC || tailC.id < last) {
-        this.confirming.push({ id: last, sentAt: 0, frame: 0, outcome: { ok: false, code: 'UNAVAILABLE', message: 'pipeline closed before the append was confirmed' } });
+        this.confirming.push({ id: last, sentAt: 0, frame: 0, outcome: { ok: false, code: 'UNAVAILABLE', message: reason ?? 'pipeline closed before the append was confirmed' } });
       }
     }
     this.deliver();

@@ -23,7 +23,14 @@
  * caller has reported (delivered()) that the server received its last
  * frame: a reply to a frame (a PubAck) proves that every byte before it on
  * the connection reached the server, so nothing can still read the chunk.
- * Until then a fresh chunk is allocated. Why recycle at all: every fresh
+ * Until then a fresh chunk is allocated. This rests on the client sending
+ * its queue in order: nats.js v3 keeps outgoing bytes in one first-in,
+ * first-out queue and Node's socket writes in order; on a reconnect nats.js
+ * drops what it had queued for the old socket, and a reply on the new one
+ * still comes after every byte before it. A chunk freed too early is caught
+ * by the capturing-queue tests in frame-writer.int.test.ts (every cut
+ * point); on a real connection the kernel's socket buffers usually hide it.
+ * Why recycle at all: every fresh
  * chunk is an ArrayBuffer whose memory V8 counts as external, and every
  * 64 MiB of external allocations starts a full (mark-compact) collection.
  * At about 800 bytes of frame per record that was a full collection every
@@ -36,8 +43,12 @@ import { ClosedConnectionError, DrainingConnectionError, type NatsConnection } f
 import { putDecimal } from './put-decimal.js';
 
 const CHUNK = 256 * 1024;
-/** Bytes of retired chunks kept waiting for delivered(); older ones are left to the garbage collector. */
-const MAX_RETIRED_BYTES = 16 * 1024 * 1024;
+/**
+ * Bytes of retired chunks kept waiting for delivered(); older ones are left
+ * to the garbage collector. More than a window's frames ever hold (1,024
+ * appends of a few KiB at most), so every chunk of a normal run comes back.
+ */
+const MAX_RETIRED_BYTES = 64 * 1024 * 1024;
 /** Bytes of free chunks kept for reuse (more than a default window's frames: 1,024 appends of about 800 bytes). */
 const MAX_FREE_BYTES = 4 * 1024 * 1024;
 const HPUB = [0x48, 0x50, 0x55, 0x42, 0x20]; // "HPUB "

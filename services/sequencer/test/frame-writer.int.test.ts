@@ -100,7 +100,7 @@ describe('FrameWriter: chunk recycling', () => {
   };
 
   it('numbers frames 1, 2, 3, … and never rewrites a chunk the server has not been reported to hold', async () => {
-    const { w, views, copies } = holding(256); // two or three frames a chunk
+    const { w, views, copies } = holding(256); // two frames a chunk
     expect(await writeFrames(w, 3, 0)).toEqual([1, 2, 3]);
     await writeFrames(w, 197, 3);
     intact(views, copies);
@@ -126,6 +126,35 @@ describe('FrameWriter: chunk recycling', () => {
     const back = [...reused].filter((b) => early.has(b));
     expect(back.length).toBeGreaterThan(0);
     for (const b of back) expect(late.has(b), 'a chunk holding a frame after 20 was reused').toBe(false);
+  });
+
+  it('for every cut point f, exactly the chunks whose frames all lie at or before f come back', async () => {
+    // Frames of 3 sizes, so chunks hold 1 to 4 frames and their last frames
+    // fall everywhere: an off-by-one in either direction shows at some f.
+    const sizeOf = (i: number): number => [20, 75, 130][i % 3]!;
+    const N = 40;
+    for (let f = 0; f <= N; f++) {
+      const { w, views, copies } = holding(320);
+      const bufOfFrame: ArrayBufferLike[] = [];
+      for (let i = 0; i < N; i++) {
+        w.write('rec.x', undefined, h, new Uint8Array(sizeOf(i)).fill(i + 1));
+        await Promise.resolve(); // one frame per hand-over: views[i] is frame i + 1
+        bufOfFrame.push(views[i]!.buffer);
+      }
+      const current = bufOfFrame[N - 1]!; // still being written: never retired
+      const chunks = [...new Set(bufOfFrame)];
+      const lastFrameOf = (b: ArrayBufferLike): number => bufOfFrame.lastIndexOf(b) + 1;
+      const expected = new Set(chunks.filter((b) => b !== current && lastFrameOf(b) <= f));
+      w.delivered(f);
+      for (let i = N; i < N + 200; i++) {
+        w.write('rec.x', undefined, h, new Uint8Array(sizeOf(i)).fill(i + 1));
+        await Promise.resolve();
+      }
+      const reused = new Set(views.slice(N).map((v) => v.buffer).filter((b) => chunks.includes(b)));
+      expect([...reused].map(lastFrameOf).sort((a, b) => a - b), `cut at ${f}`).toEqual([...expected].map(lastFrameOf).sort((a, b) => a - b));
+      // Frames after f are untouched, whatever was reused.
+      intact(views.slice(f, N), copies.slice(f, N));
+    }
   });
 
   it('a frame larger than a chunk gets a chunk of its own, which is not recycled', async () => {
