@@ -169,6 +169,7 @@ describe('AppendPipeline: recycled frame chunks', () => {
     expect(writer.allocated).toBeLessThan(60);
     for (let i = 0; i < total; i++) {
       const m = await jsm.streams.getMessage('RECYCLE', { seq: i + 1 });
+      if (!m) throw new Error(`message ${i + 1} is missing`);
       expect(m.subject).toBe(`recycle.${i % 7}`);
       expect(m.header.get('Nats-Msg-Id')).toBe(`m-${i}`);
       expect(Buffer.compare(m.data, bodyOf(i)), `message ${i + 1}`).toBe(0);
@@ -260,6 +261,7 @@ describe('AppendPipeline: recycled frame chunks', () => {
       expect(writer.allocated).toBeLessThan(((total * size) / (256 * 1024)) * 0.75);
       for (let i = 0; i < total; i++) {
         const m = await jsm.streams.getMessage('BACKED', { seq: i + 1 });
+        if (!m) throw new Error(`message ${i + 1} is missing`);
         expect(digest(m.data), `message ${i + 1}`).toBe(digests[i]);
       }
     } finally {

@@ -46,7 +46,7 @@ async function refused(nc: NatsConnection, op: 'publish' | 'subscription', subje
 }
 
 beforeAll(async () => {
-  const m = (await import(new URL('../../../deploy/k8s/render.mjs', import.meta.url).href)) as { render: () => Record<string, string> };
+  const m = (await import(new URL('../deploy/k8s/render.mjs', import.meta.url).href)) as { render: () => Record<string, string> };
   const nats = parseAllDocuments(m.render()['nats.yaml']!).map((d) => d.toJSON() as { kind: string; data?: Record<string, string> });
   authConf = nats.find((d) => d.kind === 'ConfigMap')!.data!['auth.conf']!;
   for (const [, env] of authConf.matchAll(/password: \$(HWL_NATS_PASSWORD_[A-Z0-9_]+)/g)) process.env[env!] = pw(env!);

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const PROM = join(ROOT, 'deploy/prometheus');
 const promtool = spawnSync('promtool', ['--version'], { encoding: 'utf8' });
 const HAVE_PROMTOOL = promtool.status === 0;

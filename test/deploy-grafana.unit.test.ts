@@ -9,8 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 
-const G = fileURLToPath(new URL('../../../deploy/grafana/', import.meta.url));
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const G = fileURLToPath(new URL('../deploy/grafana/', import.meta.url));
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
 
 describe('deploy/grafana', () => {
   it('provisions one Prometheus datasource and a dashboard that uses it', () => {

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 
-const K8S = fileURLToPath(new URL('../../../deploy/k8s/', import.meta.url));
+const K8S = fileURLToPath(new URL('../deploy/k8s/', import.meta.url));
 
 interface Container {
   name: string;
@@ -29,7 +29,7 @@ interface Obj {
 }
 
 async function rendered(): Promise<Record<string, string>> {
-  const m = (await import(new URL('../../../deploy/k8s/render.mjs', import.meta.url).href)) as { render: () => Record<string, string> };
+  const m = (await import(new URL('../deploy/k8s/render.mjs', import.meta.url).href)) as { render: () => Record<string, string> };
   return m.render();
 }
 
@@ -79,7 +79,7 @@ describe('deploy/k8s manifests', () => {
     expect(cm.data['auth.conf']).not.toMatch(/^\s*accounts\s*[{:=]/m);
     // A changed config (new users, per-user inboxes) rolls the NATS pods: the pod template carries its digest.
     const podAnnotations = (sts as unknown as { spec: { template: { metadata: { annotations?: Record<string, string> } } } }).spec.template.metadata.annotations ?? {};
-    const raw = readFileSync(fileURLToPath(new URL('../../../deploy/nats/cluster/nats.conf', import.meta.url)), 'utf8');
+    const raw = readFileSync(fileURLToPath(new URL('../deploy/nats/cluster/nats.conf', import.meta.url)), 'utf8');
     expect(podAnnotations['hwledger.io/config-sha256']).toBe(createHash('sha256').update(raw).update(cm.data['auth.conf']!).digest('hex'));
   });
 

@@ -22,14 +22,14 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type StreamConfig } from '@nats-io/jetstream';
 import { freePort, NATS_SERVER_BIN, waitFor } from '@hwledger/testkit';
 import { chainStreamConfig, ingestStreamConfig, dlqStreamConfig } from '@hwledger/core';
-import { fleetUsers, EXAMPLE_FLEET, passwordEnvName } from '../src/nats-auth.js';
-import { ensureTopology } from '../src/topology.js';
+import { fleetUsers, EXAMPLE_FLEET, passwordEnvName } from '../packages/stack/src/nats-auth.js';
+import { ensureTopology } from '../packages/stack/src/topology.js';
 import { Registry } from 'prom-client';
 import { generateSigner } from '@hwledger/chain';
 import { Sequencer } from '@hwledger/sequencer';
 import { Checkpointer } from '@hwledger/ledger-ops';
 
-const DEPLOY = fileURLToPath(new URL('../../../deploy/nats/', import.meta.url));
+const DEPLOY = fileURLToPath(new URL('../deploy/nats/', import.meta.url));
 const procs: ChildProcess[] = [];
 const conns: NatsConnection[] = [];
 const dirs: string[] = [];
