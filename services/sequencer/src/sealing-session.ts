@@ -574,6 +574,10 @@ export class SealingSession {
         }
         now = this.ctx.now();
       }
+      if (this.nextSeq > MAX_SAFE) {
+        this.refuseBeyondSafeSequences();
+        return undefined;
+      }
       const s = toSeal[k]!;
       if (!this.append(ingestSeq, s, count, now)) {
         const rest = k + 1;
@@ -582,6 +586,24 @@ export class SealingSession {
     }
     if (!this.outcome) this.enqueueAck(m);
     return undefined;
+  }
+
+  /**
+   * The chain has reached record 2^53 - 1. JetStream's API gives stream
+   * sequences as JSON numbers (nats.js parses them as doubles: the stream's
+   * last sequence, PubAck sequences, message gets), which are exact only
+   * below 2^53, so a record past it could not be placed or read back
+   * reliably. Stop for good, saying so, rather than seal records the tail
+   * check and the fence could no longer tell apart. Nothing is acked: the
+   * events stay on the ingest stream.
+   */
+  private refuseBeyondSafeSequences(): void {
+    this.fatal = new HwlError(
+      'FAILED_PRECONDITION',
+      `chain ${this.ctx.chainId} has reached record ${MAX_SAFE} (2^53 - 1), the last one JetStream's API numbers can address exactly; ` +
+        'nothing more can be sealed on it: verify and archive it, and continue on a new chain id',
+    );
+    this.stop('unavailable');
   }
 
   private lastSealError: Rejection | undefined;
