@@ -38,7 +38,8 @@ export type AppendFailureCode =
 
 export type AppendOutcome =
   | { ok: true; seq: number; duplicate: boolean }
-  | { ok: false; code: AppendFailureCode; message: string };
+  /** `unrecognized`: the reply was not a PubAck, a JetStream error or a status (not known to come from the server). */
+  | { ok: false; code: AppendFailureCode; message: string; unrecognized?: true };
 
 /** An append that asked for a PubAck. */
 interface Confirming {
@@ -118,10 +119,14 @@ export class AppendPipeline<T> {
         const id = Number(m.subject.slice(prefix));
         const c = this.byId.get(id);
         if (!c || c.outcome) return;
-        c.outcome = parseAck(m.data, m.headers);
-        // A reply from the server, whatever it says, proves it received this
-        // frame and every byte before it: their chunks may be reused.
-        if (c.frame > 0) this.frames?.delivered(c.frame);
+        const o = parseAck(m.data, m.headers);
+        c.outcome = o;
+        // An answer from the server (a PubAck, a JetStream error or a status),
+        // whatever it says, proves it received this frame and every byte
+        // before it: their chunks may be reused. Anything else on this inbox
+        // (which no other user may publish to; a push consumer could still
+        // aim at it, nats-server#8274, given its random name) frees nothing.
+        if (c.frame > 0 && !(!o.ok && o.unrecognized)) this.frames?.delivered(c.frame);
         this.deliver();
       },
     });
@@ -299,12 +304,12 @@ function parseAck(data: Uint8Array, headers: MsgHdrs | undefined): AppendOutcome
   try {
     a = JSON.parse(text) as typeof a;
   } catch {
-    return { ok: false, code: 'UNAVAILABLE', message: 'unparseable PubAck' };
+    return { ok: false, code: 'UNAVAILABLE', message: 'unparseable PubAck', unrecognized: true };
   }
   if (a.error) {
     const description = typeof a.error.description === 'string' ? a.error.description : 'unknown error';
     return { ok: false, code: FENCE_ERRORS.has(a.error.err_code as number) ? 'FENCED' : 'UNAVAILABLE', message: description };
   }
-  if (typeof a.seq !== 'number') return { ok: false, code: 'UNAVAILABLE', message: 'PubAck without a sequence' };
+  if (typeof a.seq !== 'number') return { ok: false, code: 'UNAVAILABLE', message: 'PubAck without a sequence', unrecognized: true };
   return { ok: true, seq: a.seq, duplicate: a.duplicate === true };
 }

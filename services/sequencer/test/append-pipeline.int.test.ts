@@ -176,6 +176,25 @@ describe('AppendPipeline: recycled frame chunks', () => {
     }
   }, 60_000);
 
+  it('frees nothing on a reply that is not a PubAck (only an answer from the server proves delivery)', async () => {
+    await jsm.streams.add({ ...chainStreamConfig('bogus'), name: 'BOGUS', subjects: ['bogus.>'] });
+    const settled: AppendOutcome[] = [];
+    // One PubAck asked for: the last append of the turn (id 30).
+    const p = new AppendPipeline<number>(nc, { window: 256, timeoutMs: 10_000, ackEvery: 10_000, frameChunkBytes: 256, onSettled: (_t, o) => void settled.push(o) });
+    for (let i = 0; i < 30; i++) p.append('bogus.x', new Uint8Array(100).fill(i), new RawHeaders([['Nats-Expected-Last-Sequence', String(i)]]).asMsgHdrs(), i);
+    // Queued before the frames (they are handed over at the end of the turn),
+    // so it reaches the pipeline's inbox before the real PubAck for id 30.
+    nc.publish(`${(p as unknown as { inbox: string }).inbox}.30`, new TextEncoder().encode('not a PubAck'));
+    await waitFor(() => settled.length === 30, 10_000, 10, 'settled');
+    const writer = (p as unknown as { frames: { retired: unknown[]; free: unknown[] } }).frames;
+    expect(settled.at(-1)).toMatchObject({ ok: false, message: 'unparseable PubAck' });
+    expect(writer.retired.length).toBeGreaterThan(5);
+    expect(writer.free).toHaveLength(0);
+    p.close();
+    // The appends themselves were fine: all 30 are stored.
+    await waitFor(async () => (await jsm.streams.info('BOGUS')).state.messages === 30, 5_000, 20, 'stored');
+  });
+
   /**
    * A TCP proxy to the server that stops reading from the client for 15 ms
    * of every 30: the client's socket backs up, so Node's write queue holds
