@@ -21,8 +21,9 @@
  * connection may still be queued in the client or the socket, so a full
  * chunk is retired, not reset, and it is written again only after the
  * caller has reported (delivered()) that the server received its last
- * frame: a reply to a frame (a PubAck) proves that every byte before it on
- * the connection reached the server, so nothing can still read the chunk.
+ * frame: the server's answer to a frame (a PubAck) proves that every byte
+ * before it on the connection reached it, so nothing can still read the
+ * chunk.
  * Until then a fresh chunk is allocated. This rests on the client sending
  * its queue in order: nats.js v3 keeps outgoing bytes in one first-in,
  * first-out queue and Node's socket writes in order; on a reconnect nats.js
@@ -30,9 +31,10 @@
  * still comes after every byte before it. A chunk freed too early is caught
  * by the capturing-queue tests in frame-writer.int.test.ts (every cut
  * point); on a real connection the kernel's socket buffers usually hide it.
- * Why recycle at all: every fresh
- * chunk is an ArrayBuffer whose memory V8 counts as external, and every
- * 64 MiB of external allocations starts a full (mark-compact) collection.
+ *
+ * Why recycle at all: every fresh chunk is an ArrayBuffer whose memory V8
+ * counts as external, and every 64 MiB of external allocations starts a
+ * full (mark-compact) collection.
  * At about 800 bytes of frame per record that was a full collection every
  * 80,000 records from the frames alone, together with the slab's
  * allocations about one every 100 ms at full speed; recycled chunks took

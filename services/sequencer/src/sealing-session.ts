@@ -683,14 +683,16 @@ export class SealingSession {
     let record: ChainRecord | undefined;
     let headers: EncodedHeaders | undefined;
     const f = s.fast;
-    if (f !== undefined && sequence <= MAX_SAFE) {
+    // Every sequence here is below 2^53 (sealFrom stops the session before
+    // record 2^53, handle() before an ingest sequence past it), so the fast
+    // path's numbers and the addon's sealLink are exact.
+    if (f !== undefined) {
       // prev_hash || canonical in one buffer: one native SHA-256 call for the link.
       const prefix = this.prefix;
       const at = 32 + prefix.length;
       const slab = this.slab;
       const len = at + 16 + f.end - f.start;
-      // sealLink takes numbers below 2^53 only; an ingest sequence beyond (a stream started there) goes the TypeScript way.
-      const link = ingestSeq <= MAX_SAFE_NUMBER ? this.link : undefined;
+      const link = this.link;
       slab.room(link ? len + link.maxHeader : len);
       const b = slab.buf;
       const w = slab.at;
@@ -739,7 +741,7 @@ export class SealingSession {
       tenant = f.tenant;
       observedAtMs = f.observedAtMs;
     } else {
-      const event = s.event ?? decodeRecord(this.recanonical(s, sequence, sealedAt));
+      const event = s.event!; // a ToSeal holds either a fast event or a decoded one
       let sealed;
       try {
         sealed = sealEvent(event, { chainId: this.ctx.chainId, sequence, sealedAtMs: BigInt(sealedAt) }, prevHash, nativeChainHash);
@@ -787,19 +789,6 @@ export class SealingSession {
     return true;
   }
 
-  /** A fast event's full canonical bytes (only past 2^53 records: the fast path writes sequences as safe integers). */
-  private recanonical(s: ToSeal, sequence: bigint, sealedAt: number): Uint8Array {
-    const f = s.fast!;
-    const at = this.prefix.length;
-    const b = new Uint8Array(at + 16 + f.end - f.start);
-    b.set(this.prefix, 0);
-    const v = new DataView(b.buffer);
-    v.setBigUint64(at, sequence, false);
-    v.setBigUint64(at + 8, BigInt(sealedAt), false);
-    b.set(s.batch!.tail.subarray(f.start, f.end), at + 16);
-    return b;
-  }
-
   private onSettled(t: Token, o: AppendOutcome): void {
     // After a failed append nothing later is certain (a later append that
     // succeeded may link to a record that is not there): the next session's
@@ -820,7 +809,7 @@ export class SealingSession {
       this.fail('fenced', `record ${t.sequence} is already stored (duplicate Nats-Msg-Id at ${o.seq}); re-reading the tail`);
       return;
     }
-    if (t.sequence <= MAX_SAFE ? o.seq !== Number(t.sequence) : BigInt(o.seq) !== t.sequence) {
+    if (o.seq !== Number(t.sequence)) {
       // Impossible with an expected-last-sequence fence; never extend a chain that disagrees.
       this.fatal = new HwlError('INTEGRITY', `chain ${chainId}: record ${t.sequence} was stored at stream sequence ${o.seq}`);
       this.stop('unavailable');
