@@ -113,11 +113,12 @@ function merkleBench() {
 }
 
 const TENANTS = ['acme', 'globex', 'initech', 'umbrella', 'hooli', 'stark'];
-function event(i, now = BigInt(Date.now())) {
+/** Event i of `chain`, from one of 16 simulated nodes below the publishing node `bench` (the sequencer's source rule). */
+function event(chain, i, now = BigInt(Date.now())) {
   const tenant = TENANTS[i % TENANTS.length];
   return {
     kind: 'inference_request_completed',
-    source: `bench/node-${i % 16}`,
+    source: `${chain}/bench/node-${i % 16}`,
     eventId: `e-${i}`,
     observedAtMs: now,
     tenant,
@@ -132,7 +133,7 @@ async function prefill(nc, chain, records) {
   let inflight = [];
   for (let m = 0; m * BATCH < records; m++) {
     const evs = [];
-    for (let k = 0; k < BATCH; k++) evs.push(event(m * BATCH + k));
+    for (let k = 0; k < BATCH; k++) evs.push(event(chain, m * BATCH + k));
     const h = headers();
     h.set('Nats-Msg-Id', `b-${chain}-${m}`);
     inflight.push(js.publish(subject, encodeIngestBatch(evs), { headers: h, timeout: 60_000 }));

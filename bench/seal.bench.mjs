@@ -53,8 +53,9 @@ const REASONS = ['end_of_sequence', 'max_tokens_reached', 'engine_error', 'cance
 const TENANTS = ['acme', 'globex', 'initech', 'umbrella', 'hooli', 'stark'];
 
 /** A realistic mix: mostly inference completions, some job and telemetry events. */
-function event(i, now = BigInt(Date.now())) {
-  const source = `bench/node-${i % 16}`;
+/** Event i of `chain`, from one of 16 simulated nodes below the publishing node `bench` (the sequencer's source rule). */
+function event(chain, i, now = BigInt(Date.now())) {
+  const source = `${chain}/bench/node-${i % 16}`;
   const eventId = `e-${i}`;
   const tenant = TENANTS[i % TENANTS.length];
   if (i % 10 === 9) {
@@ -81,7 +82,7 @@ async function prefill(nc, chain, messages, batch) {
   let n = 0;
   for (let m = 0; m < messages; m++) {
     const evs = [];
-    for (let k = 0; k < batch; k++) evs.push(event(n++));
+    for (let k = 0; k < batch; k++) evs.push(event(chain, n++));
     const h = headers();
     h.set('Nats-Msg-Id', batch === 1 ? recordMsgId(evs[0].source, evs[0].eventId) : `b-${chain}-${m}`);
     inflight.push(js.publish(subject, encodeIngestBatch(evs), { headers: h, timeout: 60_000 }));
@@ -256,7 +257,7 @@ async function latencyRun(nc, jsm, url) {
   })();
   // Wait until the sequencer leads (its first record).
   const subject = subjects.ingest(chain, 'bench');
-  await js.publish(subject, encodeIngestBatch([event(99_999_999)]));
+  await js.publish(subject, encodeIngestBatch([event(chain, 99_999_999)]));
   while ((await jsm.streams.info(streams.chain(chain))).state.last_seq < 1) await new Promise((r) => setTimeout(r, 50));
   const tickMs = 10;
   const perTick = RATE / (1000 / tickMs);
@@ -266,7 +267,7 @@ async function latencyRun(nc, jsm, url) {
   while (performance.now() - start < LATENCY_S * 1000) {
     const due = Math.floor(((performance.now() - start) / tickMs + 1) * perTick);
     while (sent < due) {
-      const e = event(10_000_000 + sent);
+      const e = event(chain, 10_000_000 + sent);
       sentAt.set(e.eventId, performance.now());
       pubs.push(js.publish(subject, encodeIngestBatch([e]), { timeout: 30_000 }));
       sent++;

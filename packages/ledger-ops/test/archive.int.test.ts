@@ -216,7 +216,7 @@ describe('archive', () => {
     h.set(HEADERS.msgId, 'after-purge');
     // The fixture's tail claims event 0 of ingest message 1, which this stream never held:
     // the sequencer sees that message 1 holds another event and consumes the stream from its start.
-    const events = Array.from({ length: 300 }, (_, i) => testEvent(900_000 + i));
+    const events = Array.from({ length: 300 }, (_, i) => testEvent(900_000 + i, `${chain}/node-9`));
     await js.publish(subjects.ingest(chain, 'node-9'), encodeIngestBatch(events), { headers: h });
     await waitFor(async () => (await chainStreamState(nc, chain)).last >= before.last + 300n, 30_000, 100, 'sealed after purge');
     await seq.stop();

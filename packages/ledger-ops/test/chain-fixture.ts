@@ -12,14 +12,15 @@ import { HEADERS, ensureChainTopology, recordMsgId, subjects } from '@hwledger/c
 
 const TENANTS = ['acme', 'globex', 'initech'];
 
-export function testEvent(i: number): ChainEvent {
+/** Event i; `source` must be `<chain>/<node>` (or below it) for events sent through a sequencer on that node's subject. */
+export function testEvent(i: number, source = 'fx/node-1'): ChainEvent {
   const tenant = TENANTS[i % TENANTS.length]!;
   if (i % 5 === 4) {
-    return { kind: 'metrics_collected', source: 'fx/node-1', eventId: `e-${i}`, observedAtMs: 1_700_000_000_000n + BigInt(i), tenant: '', instanceId: 'gpu-1', data: { device_id: 'gpu-1', vram_used_mib: 1000n, vram_total_mib: 81920n, utilization_pct: i % 100, temperature_mc: 60_000, power_mw: 300_000 } };
+    return { kind: 'metrics_collected', source, eventId: `e-${i}`, observedAtMs: 1_700_000_000_000n + BigInt(i), tenant: '', instanceId: 'gpu-1', data: { device_id: 'gpu-1', vram_used_mib: 1000n, vram_total_mib: 81920n, utilization_pct: i % 100, temperature_mc: 60_000, power_mw: 300_000 } };
   }
   return {
     kind: 'inference_request_completed',
-    source: 'fx/node-1',
+    source,
     eventId: `e-${i}`,
     observedAtMs: 1_700_000_000_000n + BigInt(i),
     tenant,

@@ -235,7 +235,7 @@ describe('Checkpointer', () => {
     await cp.start();
     await seq.start();
     const js = jetstream(conn);
-    const events = Array.from({ length: 3_000 }, (_, i) => testEvent(i + 1));
+    const events = Array.from({ length: 3_000 }, (_, i) => testEvent(i + 1, `${chain}/node-1`));
     for (let i = 0; i < events.length; i += 100) {
       const h = headers();
       h.set(HEADERS.msgId, `b-${i}`);

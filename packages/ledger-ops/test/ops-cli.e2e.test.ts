@@ -54,7 +54,7 @@ async function ingest(from: number, count: number, batch = 100): Promise<void> {
   for (let i = 0; i < count; i += batch) {
     const h = headers();
     h.set(HEADERS.msgId, `e2e-${from + i}`);
-    const events = Array.from({ length: Math.min(batch, count - i) }, (_, k) => testEvent(from + i + k));
+    const events = Array.from({ length: Math.min(batch, count - i) }, (_, k) => testEvent(from + i + k, `${CHAIN}/node-1`));
     await js.publish(subjects.ingest(CHAIN, 'node-1'), encodeIngestBatch(events), { headers: h });
   }
 }

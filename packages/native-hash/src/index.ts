@@ -50,7 +50,10 @@ export interface NativeHash {
  */
 export type SealLink = (buf: Uint8Array, recAt: number, recLen: number, hdrAt: number, nums: Float64Array, state: Uint8Array) => number;
 
-export type TranscodeIngest = (body: Uint8Array, table: Uint8Array, limits: Int32Array, out: Uint8Array, desc: Int32Array, keys: Uint8Array) => number;
+export type TranscodeIngest = (body: Uint8Array, table: Uint8Array, limits: Int32Array, out: Uint8Array, desc: Int32Array, keys: Uint8Array, owner: Uint8Array | null) => number;
+
+/** The transcoder contract this code calls (the addon's `transcodeIngestVersion`; 2 added `owner`). */
+export const TRANSCODE_INGEST_VERSION = 2;
 
 /** Where scripts/build-addon.mjs puts the addon. */
 export const ADDON_PATH = fileURLToPath(new URL('../dist/hwl_native_hash.node', import.meta.url)); // from src/ (tests) and dist/ alike
@@ -73,10 +76,12 @@ export function loadNativeHash(path: string = ADDON_PATH): { hash: NativeHash | 
   if (typeof mod !== 'object' || mod === null || typeof (mod as { prefixedSha256Into?: unknown }).prefixedSha256Into !== 'function') {
     return { hash: undefined, reason: 'has no prefixedSha256Into' };
   }
-  const { transcodeIngest, sealLink } = mod as { transcodeIngest?: unknown; sealLink?: unknown };
+  const { transcodeIngest, transcodeIngestVersion, sealLink } = mod as { transcodeIngest?: unknown; transcodeIngestVersion?: unknown; sealLink?: unknown };
+  // A transcoder of another contract (a stale build) is not used: the portable path takes its place.
+  const transcoderOk = typeof transcodeIngest === 'function' && transcodeIngestVersion === TRANSCODE_INGEST_VERSION;
   return {
     hash: mod as NativeHash,
-    ...(typeof transcodeIngest === 'function' ? { transcodeIngest: transcodeIngest as TranscodeIngest } : {}),
+    ...(transcoderOk ? { transcodeIngest: transcodeIngest as TranscodeIngest } : {}),
     ...(typeof sealLink === 'function' ? { sealLink: sealLink as SealLink } : {}),
   };
 }

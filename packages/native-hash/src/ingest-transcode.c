@@ -23,7 +23,7 @@
  * nothing is written past a buffer whatever the input, and the function
  * returns -1 (not plain) or -2 (an output buffer too small) instead.
  *
- * transcodeIngest(body, table, limits, out, desc, keys) -> number
+ * transcodeIngest(body, table, limits, out, desc, keys, owner) -> number
  *   body   Uint8Array  the ingest message
  *   table  Uint8Array  schema (format below)
  *   limits Int32Array  [maxIdBytes, maxTextBytes, maxEvents, envelopeVersion]
@@ -32,6 +32,12 @@
  *                      tenant offset in body (-1 absent), tenant length,
  *                      observed_at_ms high and low 32 bits
  *   keys   Uint8Array  24 bytes per event
+ *   owner  Uint8Array  the source `<chain>/<node>` of the node whose ingest
+ *          or null     subject carried the message: an event whose source is
+ *                      neither it nor below it (`<chain>/<node>/...`) is not
+ *                      plain (the reference path dead-letters it,
+ *                      FOREIGN_SOURCE; services/sequencer/src/source-owner.ts);
+ *                      null: no such check
  *   returns the number of events (>= 1), -1 (not plain: use the reference
  *   path) or -2 (out, desc or keys too small: use the portable path).
  *
@@ -144,6 +150,13 @@ static int64_t read_u32(reader_t *r, size_t end) {
   return (int64_t)r->v;
 }
 
+/* The source [at, at+len) is `owner` or lies below it (`owner` "/" more); no owner: any source. */
+static int owned_source(const uint8_t *buf, int64_t at, int64_t len, const uint8_t *owner, size_t owner_len) {
+  if (owner == NULL) return 1;
+  if ((size_t)len == owner_len) return memcmp(buf + at, owner, owner_len) == 0;
+  return (size_t)len > owner_len + 1 && buf[at + (int64_t)owner_len] == '/' && memcmp(buf + at, owner, owner_len) == 0;
+}
+
 static int plain_string(const uint8_t *buf, int64_t at, int64_t len, int64_t max) {
   if (at < 0 || len == 0 || len > max) return 0;
   for (int64_t i = at; i < at + len; i++)
@@ -231,7 +244,7 @@ static int read_event(reader_t *r, size_t end, event_t *e) {
 }
 
 /* Validates the event just read (validateEvent's rules) and writes its canonical tail; 1 ok, 0 not plain, NO_ROOM. */
-static int write_event(const schema_t *s, reader_t *r, const event_t *e, const int32_t *limits, writer_t *w, uint8_t *key) {
+static int write_event(const schema_t *s, reader_t *r, const event_t *e, const int32_t *limits, const uint8_t *owner, size_t owner_len, writer_t *w, uint8_t *key) {
   const kind_t *k = NULL;
   for (int i = 0; i < s->n_kinds; i++)
     if (s->kinds[i].field == e->payload_field) k = &s->kinds[i];
@@ -239,6 +252,7 @@ static int write_event(const schema_t *s, reader_t *r, const event_t *e, const i
   const uint8_t *buf = r->buf;
   int64_t max_id = limits[0], max_text = limits[1];
   if (!plain_string(buf, e->src_at, e->src_len, max_id) || !plain_string(buf, e->id_at, e->id_len, max_id) || !plain_string(buf, e->inst_at, e->inst_len, max_id)) return 0;
+  if (!owned_source(buf, e->src_at, e->src_len, owner, owner_len)) return 0;
   if (!e->have_obs || e->obs == 0) return 0;
   if (e->ten_at >= 0 && e->ten_len > 0) {
     /* SUBJECT_TOKEN_RE: [A-Za-z0-9][A-Za-z0-9_-]*, at most 128 characters. */
@@ -346,7 +360,8 @@ static int write_event(const schema_t *s, reader_t *r, const event_t *e, const i
   return 1;
 }
 
-static int64_t transcode(const schema_t *s, const uint8_t *body, size_t end, const int32_t *limits, writer_t *w, int32_t *desc, size_t desc_len, uint8_t *keys, size_t keys_len) {
+static int64_t transcode(const schema_t *s, const uint8_t *body, size_t end, const int32_t *limits, const uint8_t *owner, size_t owner_len, writer_t *w, int32_t *desc,
+                         size_t desc_len, uint8_t *keys, size_t keys_len) {
   reader_t r = {body, 0, 0, 0};
   int64_t version = -1, count = 0;
   int64_t max_events = limits[2];
@@ -368,7 +383,7 @@ static int64_t transcode(const schema_t *s, const uint8_t *body, size_t end, con
     if (!read_event(&r, ev_end, &e)) return NOT_PLAIN;
     if ((size_t)(count + 1) * DESC_INTS > desc_len || (size_t)(count + 1) * KEY_BYTES > keys_len) return NO_ROOM;
     size_t start = w->o;
-    int ok = write_event(s, &r, &e, limits, w, keys + count * KEY_BYTES);
+    int ok = write_event(s, &r, &e, limits, owner, owner_len, w, keys + count * KEY_BYTES);
     if (ok != 1) return ok == 0 ? NOT_PLAIN : NO_ROOM;
     if (w->o > INT32_MAX) return NO_ROOM;
     int32_t *d = desc + count * DESC_INTS;
@@ -395,18 +410,24 @@ static int typed(napi_env env, napi_value v, napi_typedarray_type want, void **d
 }
 
 napi_value hwl_transcode_ingest(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value argv[6];
-  void *body, *table, *limits, *out, *desc, *keys;
-  size_t body_len, table_len, limits_len, out_len, desc_len, keys_len;
+  size_t argc = 7;
+  napi_value argv[7];
+  void *body, *table, *limits, *out, *desc, *keys, *owner = NULL;
+  size_t body_len, table_len, limits_len, out_len, desc_len, keys_len, owner_len = 0;
+  napi_valuetype owner_type = napi_undefined;
   schema_t s;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 6 || !typed(env, argv[0], napi_uint8_array, &body, &body_len) ||
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 7 || !typed(env, argv[0], napi_uint8_array, &body, &body_len) ||
       !typed(env, argv[1], napi_uint8_array, &table, &table_len) || !typed(env, argv[2], napi_int32_array, &limits, &limits_len) || limits_len != 4 ||
       !typed(env, argv[3], napi_uint8_array, &out, &out_len) || !typed(env, argv[4], napi_int32_array, &desc, &desc_len) ||
-      !typed(env, argv[5], napi_uint8_array, &keys, &keys_len)) {
-    napi_throw_type_error(env, "ERR_NATIVE_ARGS", "transcodeIngest(body: Uint8Array, table: Uint8Array, limits: Int32Array(4), out: Uint8Array, desc: Int32Array, keys: Uint8Array)");
+      !typed(env, argv[5], napi_uint8_array, &keys, &keys_len) || napi_typeof(env, argv[6], &owner_type) != napi_ok ||
+      (owner_type != napi_null && !typed(env, argv[6], napi_uint8_array, &owner, &owner_len))) {
+    napi_throw_type_error(env, "ERR_NATIVE_ARGS",
+                          "transcodeIngest(body: Uint8Array, table: Uint8Array, limits: Int32Array(4), out: Uint8Array, desc: Int32Array, keys: Uint8Array, owner: Uint8Array | null)");
     return NULL;
   }
+  /* A zero-length owner array may carry a NULL data pointer: give it a real one, so NULL means only "no check". */
+  static const uint8_t no_bytes[1] = {0};
+  if (owner_type != napi_null && owner == NULL) owner = (void *)no_bytes;
   if (!parse_table((const uint8_t *)table, table_len, &s)) {
     napi_throw_type_error(env, "ERR_NATIVE_ARGS", "transcodeIngest: malformed schema table");
     return NULL;
@@ -417,7 +438,7 @@ napi_value hwl_transcode_ingest(napi_env env, napi_callback_info info) {
     return NULL;
   }
   writer_t w = {(uint8_t *)out, out_len, 0};
-  int64_t n = transcode(&s, (const uint8_t *)body, body_len, lim, &w, (int32_t *)desc, desc_len, (uint8_t *)keys, keys_len);
+  int64_t n = transcode(&s, (const uint8_t *)body, body_len, lim, (const uint8_t *)owner, owner_len, &w, (int32_t *)desc, desc_len, (uint8_t *)keys, keys_len);
   napi_value result;
   if (napi_create_int32(env, (int32_t)n, &result) != napi_ok) return NULL;
   return result;

@@ -80,6 +80,9 @@ NAPI_MODULE_INIT() {
   if (napi_set_named_property(env, exports, "prefixedSha256Into", fn) != napi_ok) return NULL;
   if (napi_create_function(env, "transcodeIngest", NAPI_AUTO_LENGTH, hwl_transcode_ingest, NULL, &fn) != napi_ok) return NULL;
   if (napi_set_named_property(env, exports, "transcodeIngest", fn) != napi_ok) return NULL;
+  /* transcodeIngest's contract version (2: the owner argument); the loader refuses a stale addon's transcoder. */
+  napi_value version;
+  if (napi_create_int32(env, 2, &version) != napi_ok || napi_set_named_property(env, exports, "transcodeIngestVersion", version) != napi_ok) return NULL;
   if (napi_create_function(env, "sealLink", NAPI_AUTO_LENGTH, hwl_seal_link, NULL, &fn) != napi_ok) return NULL;
   if (napi_set_named_property(env, exports, "sealLink", fn) != napi_ok) return NULL;
   return exports;

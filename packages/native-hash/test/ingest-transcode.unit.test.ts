@@ -34,12 +34,13 @@ const limits = (maxEvents = 100): Int32Array => Int32Array.of(256, 4096, maxEven
 
 describe.skipIf(process.env['HWL_NATIVE_HASH'] === '0' || process.env['HWL_NATIVE_INGEST'] === '0')('transcodeIngest (addon)', () => {
   const transcode = nativeTranscodeIngest as TranscodeIngest;
-  const run = (body: Uint8Array, lim = limits(), outLen = 4096, descLen = 700, keysLen = 2400) => {
+  const run = (body: Uint8Array, lim = limits(), outLen = 4096, descLen = 700, keysLen = 2400, owner: Uint8Array | null = null) => {
     const out = new Uint8Array(outLen);
     const desc = new Int32Array(descLen);
     const keys = new Uint8Array(keysLen);
-    return { n: transcode(body, TABLE, lim, out, desc, keys), out, desc, keys };
+    return { n: transcode(body, TABLE, lim, out, desc, keys, owner), out, desc, keys };
   };
+  const ascii = (t: string): Uint8Array => Uint8Array.from(Buffer.from(t, 'latin1'));
 
   it('transcodes plain events into canonical tails with their keys', () => {
     const r = run(batch(event('src', 'e1', 100), event('src', 'e2', 0)));
@@ -63,6 +64,19 @@ describe.skipIf(process.env['HWL_NATIVE_HASH'] === '0' || process.env['HWL_NATIV
     expect(run(batch(event('src', 'e1', 1)), limits(), 4096, 7, 23).n).toBe(-2);
   });
 
+  it('accepts, with an owner, only sources that are the owner or lie below it', () => {
+    const owned = (source: string, owner: string): number => run(batch(event(source, 'e1', 1)), limits(), 4096, 700, 2400, ascii(owner)).n;
+    expect(owned('c/n1', 'c/n1')).toBe(1);
+    expect(owned('c/n1/sim-000', 'c/n1')).toBe(1);
+    expect(owned('c/n1/x', 'c/n1')).toBe(1);
+    // Not the owner: a sibling, a longer name, a bare prefix, a trailing slash, another chain, a shorter source.
+    for (const source of ['c/n2', 'c/n10', 'c/n1x', 'c/n1/', 'd/n1', 'c/n', 'c', 'C/N1']) expect(owned(source, 'c/n1'), source).toBe(-1);
+    // An empty owner owns nothing (the caller never passes one; the check still holds).
+    expect(owned('c/n1', '')).toBe(-1);
+    // One foreign event makes the whole message not plain (the reference path splits it).
+    expect(run(batch(event('c/n1', 'a', 1), event('c/n2', 'b', 1)), limits(), 4096, 700, 2400, ascii('c/n1')).n).toBe(-1);
+  });
+
   it('holds the event cap it is given', () => {
     const three = batch(event('s', 'a', 1), event('s', 'b', 1), event('s', 'c', 1));
     expect(run(three, limits(3)).n).toBe(3);
@@ -73,13 +87,17 @@ describe.skipIf(process.env['HWL_NATIVE_HASH'] === '0' || process.env['HWL_NATIV
   it('refuses wrong arguments and malformed tables before reading anything', () => {
     const body = batch(event('src', 'e1', 1));
     const call = (args: unknown[]): unknown => (transcode as unknown as (...a: unknown[]) => number)(...args);
-    const ok = [body, TABLE, limits(), new Uint8Array(64), new Int32Array(7), new Uint8Array(24)];
+    const ok = [body, TABLE, limits(), new Uint8Array(64), new Int32Array(7), new Uint8Array(24), null];
     expect(call(ok)).toBe(1);
+    expect(call([...ok.slice(0, 6), ascii('src')])).toBe(1);
     for (let i = 0; i < ok.length; i++) {
       const bad = [...ok];
       bad[i] = i === 2 || i === 4 ? new Uint8Array(8) : new Int32Array(4);
       expect(() => call(bad)).toThrow(/transcodeIngest/);
     }
+    // The owner is a Uint8Array or null: undefined, a string or a missing argument are caller bugs.
+    for (const owner of [undefined, 'src', 0]) expect(() => call([...ok.slice(0, 6), owner])).toThrow(/owner/);
+    expect(() => call(ok.slice(0, 6))).toThrow(expect.objectContaining({ code: 'ERR_NATIVE_ARGS' }));
     expect(() => call(ok.slice(0, 5))).toThrow(expect.objectContaining({ code: 'ERR_NATIVE_ARGS' }));
     expect(() => call([body, TABLE, Int32Array.of(256, 4096, 100), ...ok.slice(3)])).toThrow(TypeError);
     expect(() => call([body, TABLE, Int32Array.of(-1, 4096, 100, 1), ...ok.slice(3)])).toThrow(RangeError);
@@ -115,11 +133,12 @@ describe.skipIf(process.env['HWL_NATIVE_HASH'] === '0' || process.env['HWL_NATIV
         fc.nat(300),
         fc.nat(30),
         fc.nat(100),
-        (body, outLen, descLen, keysLen) => {
+        fc.constantFrom(null, 'src', 'sr', 'src/', 's'),
+        (body, outLen, descLen, keysLen, owner) => {
           const outer = new Uint8Array(outLen + 2 * GUARD).fill(0xaa);
           const descOuter = new Int32Array(descLen + 2 * GUARD).fill(-7);
           const keysOuter = new Uint8Array(keysLen + 2 * GUARD).fill(0xaa);
-          const n = transcode(body, TABLE, limits(), outer.subarray(GUARD, GUARD + outLen), descOuter.subarray(GUARD, GUARD + descLen), keysOuter.subarray(GUARD, GUARD + keysLen));
+          const n = transcode(body, TABLE, limits(), outer.subarray(GUARD, GUARD + outLen), descOuter.subarray(GUARD, GUARD + descLen), keysOuter.subarray(GUARD, GUARD + keysLen), owner === null ? null : ascii(owner));
           expect(n === -1 || n === -2 || (n >= 1 && n * 7 <= descLen && n * 24 <= keysLen)).toBe(true);
           for (const [a, len] of [[outer, outLen], [keysOuter, keysLen]] as const) {
             expect(a.subarray(0, GUARD).every((x) => x === 0xaa)).toBe(true);

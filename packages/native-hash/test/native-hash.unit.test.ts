@@ -93,6 +93,14 @@ describe('@hwledger/native-hash without the addon', () => {
       expect(bad.hash).toBeUndefined();
       expect(bad.reason).toMatch(/^does not load: /);
       expect(loadNativeHash(join(dir, 'missing.node'))).toEqual({ hash: undefined, reason: expect.stringMatching(/^not built/) as string });
+      // A stale build's transcoder (another contract: no owner argument) is not used; its hash still is.
+      const stale = join(dir, 'stale.cjs');
+      writeFileSync(stale, 'exports.prefixedSha256Into = () => {}; exports.transcodeIngest = () => 1; exports.sealLink = () => 0;');
+      const old = loadNativeHash(stale);
+      expect(old.hash).toBeDefined();
+      expect(old.transcodeIngest).toBeUndefined();
+      writeFileSync(join(dir, 'current.cjs'), 'exports.prefixedSha256Into = () => {}; exports.transcodeIngest = () => 1; exports.transcodeIngestVersion = 2;');
+      expect(loadNativeHash(join(dir, 'current.cjs')).transcodeIngest).toBeTypeOf('function');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

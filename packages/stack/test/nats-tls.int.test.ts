@@ -60,7 +60,7 @@ describe('TLS to NATS', () => {
       const ack = await jetstream(nc).publish('hwl.ingest.tls-chain.node-1', new Uint8Array([1]));
       expect(ack.stream).toBe(streams.ingest('tls-chain'));
       // The real CLI, given the CA in its environment.
-      const event = { kind: 'job_failed', source: 'tls/node-1', event_id: 'e-1', observed_at_ms: '1', tenant: 'acme', instance_id: 'j', data: { job_id: 'j', error_message: 'x' } };
+      const event = { kind: 'job_failed', source: 'tls-chain/node-1', event_id: 'e-1', observed_at_ms: '1', tenant: 'acme', instance_id: 'j', data: { job_id: 'j', error_message: 'x' } };
       const r = await runCli(['emit', '--nats', server.url, '--chain', 'tls-chain', '--node', 'node-1'], { input: `${JSON.stringify(event)}\n`, env: { HWL_NATS_TLS_CA: file('good-ca.pem') } });
       expect(r.code, r.stderr).toBe(0);
       expect((await (await jetstreamManager(nc)).streams.info(streams.ingest('tls-chain'))).state.messages).toBe(2);

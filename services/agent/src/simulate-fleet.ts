@@ -27,7 +27,13 @@ import { Prng } from './prng.js';
 import { createUlidFactory, type UlidFactory } from './ulid.js';
 
 export interface SimulateFleetOptions {
-  chainId: string;
+  /**
+   * The source of the agent that publishes the fleet, `<chain>/<node>`
+   * (`Agent.source`, `sourceOf`): each simulated node's source lies below it,
+   * `<source>/<node name>`, as the sequencer requires of events on the
+   * agent's subject hwl.ingest.<chain>.<node> (docs/sequencer.md, "Sources").
+   */
+  source: string;
   /** PRNG seed (default 1). */
   seed?: number | string;
   /** Nodes (default 2). */
@@ -38,7 +44,7 @@ export interface SimulateFleetOptions {
   tenants?: number;
   /** Region, part of hostnames (default `us-east-1`). */
   region?: string;
-  /** Node names are `<nodePrefix>-000`, ... (default `node`); sources `<chain>/<node name>`. */
+  /** Node names are `<nodePrefix>-000`, ... (default `node`); sources `<source>/<node name>`. */
   nodePrefix?: string;
   /** Unix ms of simulated time 0 (default: now). Fix it for reproducible timestamps. */
   startMs?: number | bigint;
@@ -172,6 +178,7 @@ export function* simulateFleet(opts: SimulateFleetOptions): Generator<ChainEvent
   if (count !== Number.POSITIVE_INFINITY && (!Number.isSafeInteger(count) || count < 0)) throw new RangeError('count must be a non-negative integer');
   const region = opts.region ?? 'us-east-1';
   const prefix = assertToken(opts.nodePrefix ?? 'node', 'node prefix');
+  if (typeof opts.source !== 'string' || opts.source === '' || opts.source.endsWith('/')) throw new RangeError(`source must be the publishing agent's source <chain>/<node>, got ${JSON.stringify(opts.source)}`);
   const startMs = Number(opts.startMs ?? Date.now());
   if (!Number.isSafeInteger(startMs) || startMs <= 0) throw new RangeError('startMs must be a positive integer');
   if (count === 0) return;
@@ -182,7 +189,7 @@ export function* simulateFleet(opts: SimulateFleetOptions): Generator<ChainEvent
 
   const fleet: Node[] = simulatedNodeNames(nodes, prefix).map((name) => {
     const nodeRng = rng.fork(name);
-    const node: Node = { name, source: `${opts.chainId}/${name}`, hostname: `${name}.${region}.gpu.internal`, ids: createUlidFactory(() => nodeRng.u32()), gpus: [] };
+    const node: Node = { name, source: `${opts.source}/${name}`, hostname: `${name}.${region}.gpu.internal`, ids: createUlidFactory(() => nodeRng.u32()), gpus: [] };
     const type = GPU_TYPES[rng.weighted(GPU_TYPE_WEIGHTS)]!;
     const fits = MODELS.filter((m) => m.weightsMib < type.vramMib * 0.7);
     for (let g = 0; g < gpusPerNode; g++) {

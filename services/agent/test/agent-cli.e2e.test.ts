@@ -54,7 +54,7 @@ describe('hwledger agent (process)', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^accepted 3000 \(jetstream \d+, outbox \d+\); published 3000; refused 0; outbox depth 0$/m);
     const got = await ingestEvents(nc, 'cli-sim');
-    const want = [...simulateFleet({ chainId: 'cli-sim', seed: 9, startMs: START, count: 3000, nodes: 3, gpusPerNode: 2, tenants: 6, nodePrefix: 'rack', eventsPerSecond: 100 })];
+    const want = [...simulateFleet({ source: 'cli-sim/rack', seed: 9, startMs: START, count: 3000, nodes: 3, gpusPerNode: 2, tenants: 6, nodePrefix: 'rack', eventsPerSecond: 100 })];
     expect(got.map((e) => JSON.stringify(eventToJson(e)))).toEqual(want.map((e) => JSON.stringify(eventToJson(e))));
   });
 
@@ -72,7 +72,7 @@ describe('hwledger agent (process)', () => {
     const held = await pendingEvents(dir);
     expect(held.length).toBeGreaterThanOrEqual(4000);
     // The outbox holds a prefix of the deterministic simulation, in order.
-    const sim = simulateFleet({ chainId, seed: 21, startMs: START, nodePrefix: 'edge', eventsPerSecond: 4000 });
+    const sim = simulateFleet({ source: `${chainId}/edge`, seed: 21, startMs: START, nodePrefix: 'edge', eventsPerSecond: 4000 });
     expect(held.map(key)).toEqual(held.map(() => key(sim.next().value!)));
 
     await server.restart();

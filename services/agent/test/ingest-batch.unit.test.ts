@@ -5,7 +5,7 @@ import { recordMsgId } from '@hwledger/core';
 import { decodeIngestBatch, encodeIngestBatch } from '@hwledger/proto';
 import { createUlidFactory, IngestBatchBuilder, ingestMsgId, simulateFleet } from '@hwledger/agent';
 
-const events = [...simulateFleet({ chainId: 'c1', seed: 7, startMs: 1_795_000_000_000, count: 3000 })];
+const events = [...simulateFleet({ source: 'c1/n1', seed: 7, startMs: 1_795_000_000_000, count: 3000 })];
 
 describe('IngestBatchBuilder', () => {
   it('produces the bytes of encodeIngestBatch and decodes back to the same events', () => {

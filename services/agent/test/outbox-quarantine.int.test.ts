@@ -30,7 +30,7 @@ describe('agent over a damaged outbox', () => {
   it('delivers the frames after a corrupt one, never the corrupt one, and exports the quarantine as metrics', async () => {
     const chainId = 'quarantine';
     const dir = join(tmp, 'outbox');
-    const events = [...simulateFleet({ chainId, seed: 21, startMs: 1_795_000_000_000, count: 30 })];
+    const events = [...simulateFleet({ source: `${chainId}/n1`, seed: 21, startMs: 1_795_000_000_000, count: 30 })];
     const b = new IngestBatchBuilder();
     const batches = [0, 10, 20].map((from) => {
       for (const e of events.slice(from, from + 10)) b.add(e, IngestBatchBuilder.encode(e));

@@ -39,7 +39,7 @@ describe('agent publisher', () => {
   it('batches events into bounded IngestBatch messages on hwl.ingest.<chain>.<node>, in order, each once', async () => {
     const chainId = 'pub-batch';
     const agent = await openAgent(chainId, { batchMaxEvents: 200, batchMaxBytes: 16 * 1024, batchMaxDelayMs: 20 });
-    const events = [...simulateFleet({ chainId, seed: 3, startMs: START, count: 5_000 })];
+    const events = [...simulateFleet({ source: `${chainId}/n1`, seed: 3, startMs: START, count: 5_000 })];
     const r = await runEvents(agent, events);
     expect(r).toEqual({ submitted: 5_000, accepted: 5_000, refused: 0 });
     await agent.stop();
@@ -57,7 +57,7 @@ describe('agent publisher', () => {
     const chainId = 'pub-ack';
     const agent = await openAgent(chainId);
     const jsm = await jetstreamManager(nc);
-    const events = [...simulateFleet({ chainId, seed: 4, startMs: START, count: 50 })];
+    const events = [...simulateFleet({ source: `${chainId}/n1`, seed: 4, startMs: START, count: 50 })];
     for (const e of events) {
       const a = await agent.submit(e);
       expect(a.stored).toBe('jetstream');
@@ -72,7 +72,7 @@ describe('agent publisher', () => {
     const chainId = 'pub-dedup';
     const jsm = await ensureChainTopology(nc, chainId);
     const dir = join(tmp, 'dedup-outbox');
-    const events = [...simulateFleet({ chainId, seed: 5, startMs: START, count: 300 })];
+    const events = [...simulateFleet({ source: `${chainId}/n1`, seed: 5, startMs: START, count: 300 })];
     // An earlier run published these batches, then crashed before saving its flush position:
     const b = new IngestBatchBuilder();
     const batches = [];
@@ -102,7 +102,7 @@ describe('agent publisher', () => {
   it('rejects events the sequencer would refuse, synchronously, storing nothing', async () => {
     const chainId = 'pub-invalid';
     const agent = await openAgent(chainId);
-    const [good] = [...simulateFleet({ chainId, seed: 6, startMs: START, count: 1 })];
+    const [good] = [...simulateFleet({ source: `${chainId}/n1`, seed: 6, startMs: START, count: 1 })];
     expect(() => agent.submit({ ...good!, tenant: 'not a token' })).toThrow(/tenant/);
     expect(() => agent.submit({ ...good!, eventId: '' })).toThrow(/event_id/);
     await agent.stop();

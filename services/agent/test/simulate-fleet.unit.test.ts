@@ -8,17 +8,17 @@ const START = 1_795_000_000_000;
 const take = (o: Parameters<typeof simulateFleet>[0]): ChainEvent[] => [...simulateFleet(o)];
 
 describe('simulateFleet', () => {
-  const events = take({ chainId: 'sim-eu', seed: 42, nodes: 3, gpusPerNode: 4, tenants: 5, startMs: START, count: 20_000 });
+  const events = take({ source: 'sim-eu/sim', seed: 42, nodes: 3, gpusPerNode: 4, tenants: 5, startMs: START, count: 20_000 });
 
   it('same seed and start -> the identical sequence, ids and timestamps included', () => {
-    const again = take({ chainId: 'sim-eu', seed: 42, nodes: 3, gpusPerNode: 4, tenants: 5, startMs: START, count: 20_000 });
+    const again = take({ source: 'sim-eu/sim', seed: 42, nodes: 3, gpusPerNode: 4, tenants: 5, startMs: START, count: 20_000 });
     expect(again.map((e) => JSON.stringify(eventToJson(e)))).toEqual(events.map((e) => JSON.stringify(eventToJson(e))));
-    const other = take({ chainId: 'sim-eu', seed: 43, nodes: 3, gpusPerNode: 4, tenants: 5, startMs: START, count: 200 });
+    const other = take({ source: 'sim-eu/sim', seed: 43, nodes: 3, gpusPerNode: 4, tenants: 5, startMs: START, count: 200 });
     expect(other.map((e) => e.eventId)).not.toEqual(events.slice(0, 200).map((e) => e.eventId));
   });
 
   it('a prefix is the same whatever count asks for (count only truncates)', () => {
-    const short = take({ chainId: 'sim-eu', seed: 42, nodes: 3, gpusPerNode: 4, tenants: 5, startMs: START, count: 1234 });
+    const short = take({ source: 'sim-eu/sim', seed: 42, nodes: 3, gpusPerNode: 4, tenants: 5, startMs: START, count: 1234 });
     expect(short).toHaveLength(1234);
     expect(short.map((e) => e.eventId)).toEqual(events.slice(0, 1234).map((e) => e.eventId));
   });
@@ -27,7 +27,7 @@ describe('simulateFleet', () => {
     for (const e of events) validateEvent(e);
     expect(duplicates(events.map(key))).toEqual([]);
     const sources = new Set(events.map((e) => e.source));
-    expect([...sources].sort()).toEqual(simulatedNodeNames(3).map((n) => `sim-eu/${n}`));
+    expect([...sources].sort()).toEqual(simulatedNodeNames(3).map((n) => `sim-eu/sim/${n}`));
   });
 
   it('each GPU registers once, first; observed times never go back per source', () => {
@@ -159,7 +159,7 @@ describe('simulateFleet', () => {
   });
 
   it('eventsPerSecond sets the density of simulated time', () => {
-    const dense = take({ chainId: 'c', seed: 1, nodes: 1, gpusPerNode: 2, startMs: START, eventsPerSecond: 1000, count: 5000 });
+    const dense = take({ source: 'c/sim', seed: 1, nodes: 1, gpusPerNode: 2, startMs: START, eventsPerSecond: 1000, count: 5000 });
     const span = Number(dense.at(-1)!.observedAtMs - dense[0]!.observedAtMs);
     expect(span).toBeGreaterThan(3_000);
     expect(span).toBeLessThan(8_000);

@@ -36,7 +36,7 @@ describe('agent with its ingest stream deleted under it', () => {
     const agent = await Agent.open({ chainId, node: 'n1', natsUrl: server.url, outboxDir: join(tmp, 'outbox'), batchMaxDelayMs: 2 });
     try {
       await waitFor(() => agent.connected, 10_000, 20, 'agent connected');
-      const events = [...simulateFleet({ chainId, seed: 11, startMs: 1_795_000_000_000, count: 200 })];
+      const events = [...simulateFleet({ source: agent.source, seed: 11, startMs: 1_795_000_000_000, count: 200 })];
       for (const e of events.slice(0, 50)) expect((await agent.submit(e)).stored).toBe('jetstream');
       const jsm = await jetstreamManager(nc);
       await jsm.streams.delete(streams.ingest(chainId));

@@ -10,11 +10,14 @@
  *                  goes), UNSUPPORTED_ENVELOPE, EMPTY_BATCH
  *   one event:     MISSING_PAYLOAD, UNKNOWN_REASON (decode),
  *                  INVALID_FIELD, INVALID_UTF8, UNKNOWN_KIND (validateEvent),
+ *                  FOREIGN_SOURCE (source-owner.ts: the event's source is not
+ *                  the node whose subject carried it),
  *                  duplicate_event (sequencer, recent-id set)
  */
 import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
 import { isChainError, validateEvent, type ChainEvent, type ValidationLimits, DEFAULT_LIMITS } from '@hwledger/chain';
 import { decodeIngestBatch, IngestDecodeError, INGEST_ENVELOPE_VERSION } from '@hwledger/proto';
+import { foreignSourceReason, ownsSource, type SourceOwner } from './source-owner.js';
 
 export type RejectCode =
   | 'OVERSIZED'
@@ -28,6 +31,7 @@ export type RejectCode =
   | 'UNKNOWN_KIND'
   | 'UNSEALABLE'
   | 'TOO_MANY_EVENTS'
+  | 'FOREIGN_SOURCE'
   | 'duplicate_event';
 
 /**
@@ -105,8 +109,10 @@ export function rejectionOf(e: unknown): Rejection {
 /**
  * Decodes one ingest message and validates each event. Per-event problems are
  * reported per index so one bad event does not take its batch-mates down.
+ * With `owner` (the node whose ingest subject carried the message), an event
+ * whose source that node does not own is FOREIGN_SOURCE (source-owner.ts).
  */
-export function admitIngestMessage(body: Uint8Array, opts: { maxBytes?: number; limits?: ValidationLimits } = {}): Admission {
+export function admitIngestMessage(body: Uint8Array, opts: { maxBytes?: number; limits?: ValidationLimits; owner?: SourceOwner } = {}): Admission {
   const maxBytes = opts.maxBytes ?? DEFAULT_MAX_INGEST_BYTES;
   if (body.length > maxBytes) {
     return { ok: false, rejection: { code: 'OVERSIZED', reason: `ingest message of ${body.length} bytes exceeds ${maxBytes}` } };
@@ -128,14 +134,16 @@ export function admitIngestMessage(body: Uint8Array, opts: { maxBytes?: number; 
     return { ok: false, rejection: { code: 'MALFORMED_PROTOBUF', reason: message(e) } };
   }
   const limits = opts.limits ?? DEFAULT_LIMITS;
+  const owner = opts.owner;
   const events: AdmittedEvent[] = decoded.events.map((d) => {
     if (!d.ok) return { ok: false, rejection: { code: d.code as RejectCode, reason: d.message } };
     try {
       validateEvent(d.event, limits);
-      return { ok: true, event: d.event };
     } catch (e) {
       return { ok: false, rejection: rejectionOf(e) };
     }
+    if (owner !== undefined && !ownsSource(owner, d.event.source)) return { ok: false, rejection: { code: 'FOREIGN_SOURCE', reason: foreignSourceReason(owner, d.event.source) } };
+    return { ok: true, event: d.event };
   });
   return { ok: true, events };
 }

@@ -27,6 +27,7 @@ import { nativeHash, nativeTranscodeIngest } from '@hwledger/native-hash';
 import { INGEST_ENVELOPE_VERSION } from '@hwledger/proto';
 import type { Slab } from './slab.js';
 import { MAX_EVENTS_PER_MESSAGE } from './admission.js';
+import type { SourceOwner } from './source-owner.js';
 
 /** One event of a message the fast path accepted. */
 export interface FastEvent {
@@ -170,6 +171,16 @@ function putStr(from: number, len: number): void {
   if (len > 32) out.set(buf.subarray(from, from + len), o);
   else for (let i = 0; i < len; i++) out[o + i] = buf[from + i]!;
   o += len;
+}
+
+/** The owner's source bytes while a message is read (fastAdmitPortable's `owner`), or undefined: no check. */
+let ownerBytes: Uint8Array | undefined;
+/** The source just read is the owner's, or lies below it (owner "/" more): source-owner.ts's rule on bytes. */
+function ownedSource(own: Uint8Array): boolean {
+  const n = own.length;
+  if (srcLen !== n && (srcLen <= n + 1 || buf[srcAt + n] !== 0x2f)) return false;
+  for (let i = 0; i < n; i++) if (buf[srcAt + i] !== own[i]) return false;
+  return true;
 }
 
 /** Checks a string field's bytes for the fast path: non-empty, within `max`, plain ASCII only. */
@@ -320,20 +331,23 @@ function keepTail(scratch: Uint8Array, len: number, slab: Slab | undefined): Uin
  * message. Never throws. Uses the addon's transcoder (src/ingest-transcode.c
  * in @hwledger/native-hash) where it is loaded, else fastAdmitPortable; both
  * give the same answer and the same bytes (fast-ingest.unit.test.ts).
+ * With `owner`, a message with an event whose source that node does not own
+ * (source-owner.ts) is not plain: the reference path dead-letters the event.
  */
-export function fastAdmit(body: Uint8Array, limits: ValidationLimits = DEFAULT_LIMITS, maxBytes = Infinity, slab?: Slab): FastBatch | undefined {
+export function fastAdmit(body: Uint8Array, limits: ValidationLimits = DEFAULT_LIMITS, maxBytes = Infinity, slab?: Slab, owner?: SourceOwner): FastBatch | undefined {
   if (body.length > maxBytes) return undefined;
+  if (owner !== undefined && owner.source === undefined) return undefined;
   const transcode = nativeTranscodeIngest;
-  if (transcode === undefined) return fastAdmitPortable(body, limits, maxBytes, slab);
+  if (transcode === undefined) return fastAdmitPortable(body, limits, maxBytes, slab, owner);
   nativeLimits[0] = limitOf(limits.maxIdBytes);
   nativeLimits[1] = limitOf(limits.maxTextBytes);
-  const n = transcode(body, NATIVE_TABLE, nativeLimits, nativeOut, nativeDesc, nativeKeys);
+  const n = transcode(body, NATIVE_TABLE, nativeLimits, nativeOut, nativeDesc, nativeKeys, owner === undefined ? null : owner.bytes);
   if (n === -1) return undefined;
   if (n < 1) {
     // -2: the output scratch was too small for this message. The portable
     // path takes this one; the next large message finds a larger scratch.
     if (nativeOut.length < NATIVE_OUT_MAX) nativeOut = new Uint8Array(Math.min(NATIVE_OUT_MAX, nativeOut.length * 4));
-    return fastAdmitPortable(body, limits, maxBytes, slab);
+    return fastAdmitPortable(body, limits, maxBytes, slab, owner);
   }
   const d = nativeDesc;
   const len = d[DESC_INTS * (n - 1) + 2]!;
@@ -408,8 +422,10 @@ const nativeDesc = new Int32Array(DESC_INTS * MAX_EVENTS_PER_MESSAGE);
 const nativeKeys = Buffer.alloc(KEY_BYTES * MAX_EVENTS_PER_MESSAGE);
 
 /** fastAdmit without the addon (and the reference the addon's transcoder is tested against). */
-export function fastAdmitPortable(body: Uint8Array, limits: ValidationLimits = DEFAULT_LIMITS, maxBytes = Infinity, slab?: Slab): FastBatch | undefined {
+export function fastAdmitPortable(body: Uint8Array, limits: ValidationLimits = DEFAULT_LIMITS, maxBytes = Infinity, slab?: Slab, owner?: SourceOwner): FastBatch | undefined {
   if (body.length > maxBytes) return undefined;
+  if (owner !== undefined && owner.source === undefined) return undefined;
+  ownerBytes = owner?.bytes;
   buf = body;
   pos = 0;
   o = 0;
@@ -449,6 +465,7 @@ function writeEvent(index: number, limits: ValidationLimits): FastEvent | undefi
   const layout = LAYOUTS.get(kind)!;
   const maxId = limits.maxIdBytes;
   if (!plainString(srcAt, srcLen, maxId) || !plainString(idAt, idLen, maxId) || !plainString(instAt, instLen, maxId)) return undefined;
+  if (ownerBytes !== undefined && !ownedSource(ownerBytes)) return undefined;
   if (!haveObs || (obsLo === 0 && obsHi === 0)) return undefined;
   if (tenAt >= 0 && tenLen > 0) {
     if (tenLen > 128 || TOKEN_FIRST[buf[tenAt]!] === 0) return undefined;

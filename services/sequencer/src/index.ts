@@ -20,6 +20,7 @@ export {
   type Rejection,
   type RejectCode,
 } from './admission.js';
+export { sourceOwner, ownsSource, nodeOfSource, foreignSourceReason, SourceOwners, type SourceOwner } from './source-owner.js';
 export { deadLetterMsgId, TRUNCATED_HEADER, type DeadLetter } from './dead-letter.js';
 export { AppendPipeline, type AppendOutcome, type AppendFailureCode, type AppendPipelineOptions } from './append-pipeline.js';
 export { RecentIds } from './recent-ids.js';

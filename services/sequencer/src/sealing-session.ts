@@ -49,6 +49,7 @@ import type { RecentIds } from './recent-ids.js';
 import { isCovered, type Watermark } from './watermark.js';
 import { EncodedHeaders, encodeRecordHeaders, LINK_HASH_AT, LINK_KEY_AT, LINK_LAST_ID_AT, LINK_LAST_ID_MAX, recordLinkMaxHeader, recordLinkState } from './record-headers.js';
 import { canonicalPrefix, fastAdmit, type FastBatch, type FastEvent } from './fast-ingest.js';
+import { SourceOwners } from './source-owner.js';
 import { nativeChainHash } from './native-hash.js';
 import { Slab } from './slab.js';
 import { BatchKeys } from './batch-keys.js';
@@ -279,6 +280,8 @@ export class SealingSession {
   private readonly batchKeys = new BatchKeys();
   /** Short-lived bytes of records in flight (slab.ts); hooks get copies. */
   private readonly slab = new Slab();
+  /** Which sources each ingest subject may carry (source-owner.ts). */
+  private readonly owners: SourceOwners;
 
   /** Metric children for this chain, resolved once (label lookups are not free per record). */
   private readonly m: {
@@ -316,6 +319,7 @@ export class SealingSession {
       this.link = { seal: nativeSealLink, state, nums: new Float64Array(4), hash: state.subarray(LINK_HASH_AT, LINK_HASH_AT + 32), maxHeader: recordLinkMaxHeader(state) };
     }
     this.limits = ctx.limits ?? DEFAULT_LIMITS;
+    this.owners = new SourceOwners(ctx.chainId);
     this.debug = ctx.log.isLevelEnabled('debug');
     this.m = {
       sealed: {},
@@ -488,12 +492,14 @@ export class SealingSession {
     }
     // Fast path (fast-ingest.ts): plain, valid messages straight to canonical
     // bytes; anything else, and every rejection, goes the reference way below.
-    const fast = fastAdmit(m.data, this.limits, this.ctx.maxIngestBytes, this.slab);
+    // An event may only speak for the node whose subject carried it (source-owner.ts).
+    const owner = this.owners.of(m.subject);
+    const fast = fastAdmit(m.data, this.limits, this.ctx.maxIngestBytes, this.slab, owner);
     if (fast !== undefined) {
       const r = this.processFast(m, ingestSeq, fast);
       if (r !== FALLBACK) return r;
     }
-    const admission = admitIngestMessage(m.data, { maxBytes: this.ctx.maxIngestBytes, ...(this.ctx.limits ? { limits: this.ctx.limits } : {}) });
+    const admission = admitIngestMessage(m.data, { maxBytes: this.ctx.maxIngestBytes, owner, ...(this.ctx.limits ? { limits: this.ctx.limits } : {}) });
     if (!admission.ok) {
       return this.deadLetter([{ body: m.data, ...admission.rejection, origSubject: m.subject, ingestSeq, index: undefined }]).then(() => {
         if (!this.outcome) this.enqueueAck(m);

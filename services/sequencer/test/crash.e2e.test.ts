@@ -11,7 +11,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { connectNats, ensureChainTopology, HEADERS } from '@hwledger/core';
 import { TestNatsServer, waitFor } from '@hwledger/testkit';
 import { readChain } from '@hwledger/sequencer';
-import { chainHead, checkChain, dlqCounts, exactlyOnce, ingestConsumer, makeEvents, publishEvents, sleep } from './helpers.js';
+import { chainHead, checkChain, dlqCounts, exactlyOnce, ingestConsumer, makeEvents, nodeSource, publishEvents, sleep } from './helpers.js';
 import { prng, startSequencer, type SequencerProcess } from './processes.js';
 
 const FAST_LEASE = ['--lease-ttl-ms', '1500', '--takeover-grace-ms', '100'];
@@ -35,7 +35,7 @@ describe('sequencer crashes', () => {
   it('survives kill -9 at random moments, restarted each time', async () => {
     const CHAIN = 'crashy';
     await ensureChainTopology(nc, CHAIN);
-    const events = makeEvents(0, 30_000);
+    const events = makeEvents(0, 30_000, nodeSource(CHAIN));
     let published = false;
     const publishing = (async () => {
       for (let i = 0; i < events.length; i += 1_500) {
@@ -93,7 +93,7 @@ describe('sequencer crashes', () => {
     const CHAIN = 'crashack';
     // A 1 s chain duplicate window: JetStream's own dedup forgets quickly.
     await ensureChainTopology(nc, CHAIN, { chainDuplicateWindowMs: 1_000 });
-    const events = makeEvents(100_000, 3_000);
+    const events = makeEvents(100_000, 3_000, nodeSource(CHAIN));
     await publishEvents(nc, CHAIN, events, 10);
     for (const crashAt of [777, 1_234]) {
       const p = startSequencer(server.url, CHAIN, FAST_LEASE, { HWL_FAULT_CRASH_AFTER_SEAL: String(crashAt) });

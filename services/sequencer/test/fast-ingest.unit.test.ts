@@ -13,7 +13,7 @@ import fc from 'fast-check';
 import { chainHash, encodeRecord, KIND_FIELDS, KIND_NAMES, sealEvent, toHex, type ChainEvent, type ChainRecord, type KindName, type ValidationLimits } from '@hwledger/chain';
 import { recordMsgId } from '@hwledger/core';
 import { encodeIngestBatch, eventToProto, pb } from '@hwledger/proto';
-import { admitIngestMessage, canonicalPrefix, fastAdmit, fastAdmitPortable, MAX_EVENTS_PER_MESSAGE, type FastBatch } from '@hwledger/sequencer';
+import { admitIngestMessage, canonicalPrefix, fastAdmit, fastAdmitPortable, MAX_EVENTS_PER_MESSAGE, ownsSource, sourceOwner, type FastBatch, type SourceOwner } from '@hwledger/sequencer';
 import { nativeTranscodeIngest } from '@hwledger/native-hash';
 import { nativeChainHash } from '../src/native-hash.js';
 import { NATIVE_TABLE } from '../src/fast-ingest.js';
@@ -44,11 +44,11 @@ const summary = (b: FastBatch | undefined): unknown =>
  * Fast accepted ⇒ reference accepted every event with identical bytes/keys. Returns whether fast accepted.
  * Also: the addon's transcoder (fastAdmit, where loaded) and the portable path give the same answer and bytes.
  */
-function checkAgainstReference(body: Uint8Array, limits?: ValidationLimits): boolean {
-  const fast = fastAdmit(body, limits);
-  expect(summary(fast)).toEqual(summary(fastAdmitPortable(body, limits)));
+function checkAgainstReference(body: Uint8Array, limits?: ValidationLimits, owner?: SourceOwner): boolean {
+  const fast = fastAdmit(body, limits, undefined, undefined, owner);
+  expect(summary(fast)).toEqual(summary(fastAdmitPortable(body, limits, undefined, undefined, owner)));
   if (!fast) return false;
-  const ref = admitIngestMessage(body, limits ? { limits } : {});
+  const ref = admitIngestMessage(body, { ...(limits ? { limits } : {}), ...(owner ? { owner } : {}) });
   expect(ref.ok).toBe(true);
   if (!ref.ok) return true;
   expect(fast.events.length).toBe(ref.events.length);
@@ -120,6 +120,33 @@ describe('fastAdmit', () => {
       }),
       { numRuns: 2_000 },
     );
+  });
+
+  it('with an owner, accepts only messages whose every source the subject\'s node owns, and otherwise exactly as without', () => {
+    // Sources around the owner `fast-chain/n1` (subject hwl.ingest.fast-chain.n1): itself, below it, and near misses.
+    const near = ['fast-chain/n1', 'fast-chain/n1/sim-000', 'fast-chain/n1/a/b', 'fast-chain/n1/', 'fast-chain/n10', 'fast-chain/n', 'fast-chain/n2', 'other/n1', 'fast-chain', 'fast-chain/N1'];
+    const owners = [sourceOwner(CHAIN, 'hwl.ingest.fast-chain.n1'), sourceOwner(CHAIN, 'hwl.ingest.fast-chain.n2'), sourceOwner(CHAIN, 'hwl.ingest.other.n1')];
+    const event = plainEvent.chain((e) => fc.oneof(fc.constantFrom(...near), plain()).map((source) => ({ ...e, source })));
+    fc.assert(
+      fc.property(fc.array(event, { minLength: 1, maxLength: 6 }), fc.constantFrom(...owners), (events, owner) => {
+        const body = encodeIngestBatch(events);
+        const owned = events.every((e) => ownsSource(owner, e.source));
+        // Fast with the owner: what it was without, when every source is owned; nothing otherwise.
+        expect(checkAgainstReference(body, undefined, owner)).toBe(owned);
+        // The reference names each foreign event, and only those.
+        const ref = admitIngestMessage(body, { owner });
+        expect(ref.ok).toBe(true);
+        if (!ref.ok) return;
+        ref.events.forEach((r, i) => expect(r.ok ? 'ok' : r.rejection.code).toBe(ownsSource(owner, events[i]!.source) ? 'ok' : 'FOREIGN_SOURCE'));
+      }),
+      { numRuns: 2_000 },
+    );
+    // A subject with no single node token owns nothing: the fast path declines, the reference rejects every event.
+    const nobody = sourceOwner(CHAIN, 'hwl.ingest.fast-chain.n1.extra');
+    const body = encodeIngestBatch([{ ...makeEvent(1), source: 'fast-chain/n1.extra' }]);
+    expect(fastAdmit(body, undefined, undefined, undefined, nobody)).toBeUndefined();
+    const ref = admitIngestMessage(body, { owner: nobody });
+    expect(ref.ok && ref.events.map((r) => (r.ok ? 'ok' : r.rejection.code))).toEqual(['FOREIGN_SOURCE']);
   });
 
   it.skipIf(process.env['HWL_NATIVE_HASH'] === '0' || process.env['HWL_NATIVE_INGEST'] === '0')('uses the addon\'s transcoder where it is built', () => {
@@ -352,7 +379,7 @@ describe('fastAdmit', () => {
           const out = new Uint8Array(outLen + 2 * GUARD).fill(0xaa);
           const desc = new Int32Array(descLen + 2 * GUARD).fill(-7);
           const keys = new Uint8Array(keysLen + 2 * GUARD).fill(0xaa);
-          const n = transcode(body, NATIVE_TABLE, Int32Array.of(256, 4096, 10_000, 1), out.subarray(GUARD, GUARD + outLen), desc.subarray(GUARD, GUARD + descLen), keys.subarray(GUARD, GUARD + keysLen));
+          const n = transcode(body, NATIVE_TABLE, Int32Array.of(256, 4096, 10_000, 1), out.subarray(GUARD, GUARD + outLen), desc.subarray(GUARD, GUARD + descLen), keys.subarray(GUARD, GUARD + keysLen), null);
           expect(n === -1 || n === -2 || (n >= 1 && n * 7 <= descLen && n * 24 <= keysLen)).toBe(true);
           for (const [a, len] of [[out, outLen], [keys, keysLen]] as const) expect(a.subarray(0, GUARD).every((x) => x === 0xaa) && a.subarray(GUARD + len).every((x) => x === 0xaa)).toBe(true);
           expect(desc.subarray(0, GUARD).every((x) => x === -7) && desc.subarray(GUARD + descLen).every((x) => x === -7)).toBe(true);

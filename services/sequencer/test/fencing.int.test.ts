@@ -12,7 +12,7 @@ import { connectNats, createLogger } from '@hwledger/core';
 import { TestNatsServer, waitFor } from '@hwledger/testkit';
 import { Sequencer, type Lease } from '@hwledger/sequencer';
 import { Registry } from 'prom-client';
-import { chainHead, checkChain, exactlyOnce, makeEvents, publishEvents, sleep } from './helpers.js';
+import { chainHead, checkChain, exactlyOnce, makeEvents, nodeSource, publishEvents, sleep } from './helpers.js';
 
 const alwaysGranted = (): Lease => ({
   held: true,
@@ -48,7 +48,7 @@ describe('concurrent writers', () => {
       seqs.push(s);
       await s.start();
     }
-    const events = makeEvents(0, 15_000);
+    const events = makeEvents(0, 15_000, nodeSource(CHAIN));
     for (let i = 0; i < events.length; i += 1_000) {
       await publishEvents(conns[0]!, CHAIN, events.slice(i, i + 1_000), 10);
       await sleep(50);

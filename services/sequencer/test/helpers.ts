@@ -36,15 +36,38 @@ export function makeEvent(i: number, source = 'test/node-1', observedAtMs = BigI
   }
 }
 
-export function makeEvents(from: number, count: number, source?: string): ChainEvent[] {
+export function makeEvents(from: number, count: number, source: string): ChainEvent[] {
   return Array.from({ length: count }, (_, k) => makeEvent(from + k, source));
+}
+
+/**
+ * A source that `node` owns on chain `chainId`: `<chain>/<node>`, or
+ * `<chain>/<node>/<below>`. The sequencer seals an event from
+ * `hwl.ingest.<chain>.<node>` only when its source is one of these
+ * (source-owner.ts); any other is dead-lettered as FOREIGN_SOURCE.
+ */
+export function nodeSource(chainId: string, node = 'node-1', below?: string): string {
+  return below === undefined ? `${chainId}/${node}` : `${chainId}/${node}/${below}`;
+}
+
+/** Whether `node` owns `source` on chain `chainId` (the rule of source-owner.ts, restated here for the tests' own inputs). */
+export function ownedBy(chainId: string, node: string, source: string): boolean {
+  const own = nodeSource(chainId, node);
+  return source === own || (source.startsWith(`${own}/`) && source.length > own.length + 1);
 }
 
 /**
  * Publishes events as ingest messages of `batch` events each (Nats-Msg-Id per
  * message, like an agent), pipelined; resolves when every message is stored.
+ * Throws, publishing nothing, when an event's source is not `node`'s (the
+ * sequencer would dead-letter it as FOREIGN_SOURCE, and a test waiting for it
+ * to be sealed would only time out): publish such events with publishRaw.
  */
 export async function publishEvents(nc: NatsConnection, chainId: string, events: readonly ChainEvent[], batch = 100, node = 'node-1', msgIdPrefix = 'm'): Promise<number> {
+  const foreign = events.find((e) => !ownedBy(chainId, node, e.source));
+  if (foreign !== undefined) {
+    throw new Error(`publishEvents: event ${foreign.eventId} has source ${JSON.stringify(foreign.source)}, which node ${node} does not own (want ${nodeSource(chainId, node)} or ${nodeSource(chainId, node)}/…); use nodeSource()`);
+  }
   const js = jetstream(nc);
   const pending: Promise<unknown>[] = [];
   let messages = 0;
@@ -113,6 +136,33 @@ export async function dlqCounts(nc: NatsConnection, chainId: string): Promise<Re
   }
   await it.close();
   return counts;
+}
+
+/** One dead letter as stored on HWL_DLQ_<chain>. */
+export interface StoredDeadLetter {
+  code: string;
+  reason: string;
+  origSubject: string;
+  /** Hwl-Ingest-Index: the event's index in its ingest message ('' for a message-level rejection). */
+  index: string;
+  data: Uint8Array;
+}
+
+/** Reads every dead letter of the chain, in stream order. */
+export async function readDeadLetters(nc: NatsConnection, chainId: string): Promise<StoredDeadLetter[]> {
+  const jsm = await jetstreamManager(nc);
+  const total = (await jsm.streams.info(streams.dlq(chainId))).state.messages;
+  const out: StoredDeadLetter[] = [];
+  if (total === 0) return out;
+  const c = await jetstream(nc).consumers.get(streams.dlq(chainId), { deliver_policy: DeliverPolicy.All });
+  const it = await c.consume();
+  for await (const m of it) {
+    const h = m.headers;
+    out.push({ code: h?.get(HEADERS.rejectCode) ?? '', reason: h?.get(HEADERS.rejectReason) ?? '', origSubject: h?.get(HEADERS.origSubject) ?? '', index: h?.get(HEADERS.ingestIndex) ?? '', data: m.data });
+    if (out.length >= total) break;
+  }
+  await it.close();
+  return out;
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

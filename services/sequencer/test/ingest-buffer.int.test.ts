@@ -13,7 +13,7 @@ import { connectNats, ensureChainTopology, streams } from '@hwledger/core';
 import { TestNatsServer, runCli, waitFor } from '@hwledger/testkit';
 import { DEFAULT_INGEST_BUFFER_BYTES, Sequencer } from '@hwledger/sequencer';
 import { Registry } from 'prom-client';
-import { chainHead, checkChain, exactlyOnce, ingestConsumer, makeEvents, publishEvents } from './helpers.js';
+import { chainHead, checkChain, exactlyOnce, ingestConsumer, makeEvents, nodeSource, publishEvents } from './helpers.js';
 
 describe('sequencer: ingest buffer sizing', () => {
   let server: TestNatsServer;
@@ -32,7 +32,7 @@ describe('sequencer: ingest buffer sizing', () => {
   /** Publishes `events` in messages of `batch`, runs a sequencer until all are sealed; returns max_ack_pending and the stream's average message size. */
   async function sealWith(chain: string, events: number, batch: number, ingestBufferBytes?: number): Promise<{ maxAckPending: number; avg: number }> {
     await ensureChainTopology(nc, chain);
-    const evs = makeEvents(0, events, `buf/${chain}`);
+    const evs = makeEvents(0, events, nodeSource(chain));
     await publishEvents(nc, chain, evs, batch);
     const st = (await (await jetstreamManager(nc)).streams.info(streams.ingest(chain))).state;
     const seq = new Sequencer({ nc, chainId: chain, registry: new Registry(), takeoverGraceMs: 0, ...(ingestBufferBytes !== undefined ? { ingestBufferBytes } : {}) });

@@ -19,7 +19,7 @@ import { TestNatsServer, waitFor } from '@hwledger/testkit';
 import { countBatchEvents, MAX_EVENTS_PER_MESSAGE, RawHeaders, readChainTail, Sequencer } from '@hwledger/sequencer';
 import { sealEvent } from '@hwledger/chain';
 import { HEADERS, subjects } from '@hwledger/core';
-import { checkChain, dlqCounts, exactlyOnce, makeEvents, publishEvents, publishRaw } from './helpers.js';
+import { checkChain, dlqCounts, exactlyOnce, makeEvents, nodeSource, publishEvents, publishRaw } from './helpers.js';
 
 let server: TestNatsServer;
 let nc: NatsConnection;
@@ -53,11 +53,11 @@ describe('ingest stream re-created under the chain', () => {
   it('a new stream shorter than the watermark is consumed from its start', async () => {
     const chain = 'recreated-short';
     await ensureChainTopology(nc, chain);
-    const first = makeEvents(0, 100, 'rc/a');
+    const first = makeEvents(0, 100, nodeSource(chain, 'node-1', 'a'));
     await publishEvents(nc, chain, first, 10); // ingest 1..10: the watermark ends at 10
     await sealAll(chain, 100);
     await recreateIngest(chain);
-    const second = makeEvents(1_000, 30, 'rc/a');
+    const second = makeEvents(1_000, 30, nodeSource(chain, 'node-1', 'a'));
     await publishEvents(nc, chain, second, 10); // the new stream's 1..3
     await sealAll(chain, 130);
     const check = await checkChain(nc, chain);
@@ -68,12 +68,12 @@ describe('ingest stream re-created under the chain', () => {
   it('a new stream created after the tail was sealed is consumed from its start, even once longer than the watermark', async () => {
     const chain = 'recreated-long';
     await ensureChainTopology(nc, chain);
-    const first = makeEvents(0, 20, 'rl/a');
+    const first = makeEvents(0, 20, nodeSource(chain, 'node-1', 'a'));
     await publishEvents(nc, chain, first, 10); // watermark at ingest 2
     // Sealed "two hours ago" (the sequencer's clock), so the new stream is younger than the tail.
     await sealAll(chain, 20, () => Date.now() - 2 * 3_600_000);
     await recreateIngest(chain);
-    const second = makeEvents(1_000, 50, 'rl/a');
+    const second = makeEvents(1_000, 50, nodeSource(chain, 'node-1', 'a'));
     await publishEvents(nc, chain, second, 10); // the new stream's 1..5: past the old watermark
     await sealAll(chain, 70);
     const check = await checkChain(nc, chain);
@@ -96,7 +96,7 @@ describe('a message of more events than any producer sends', () => {
     await seq.start();
     try {
       await publishRaw(nc, chain, body);
-      const good = makeEvents(0, 5, 'tm/a');
+      const good = makeEvents(0, 5, nodeSource(chain, 'node-1', 'a'));
       await publishEvents(nc, chain, good, 5);
       await waitFor(async () => (await checkChain(nc, chain)).count >= 5, 30_000, 50, 'valid events after it');
       expect(await dlqCounts(nc, chain)).toEqual({ TOO_MANY_EVENTS: 1 });
@@ -110,12 +110,12 @@ describe('the chain tail check', () => {
   it('refuses a tail without Hwl-Hash / Hwl-Prev-Hash (not written by a sequencer), even when its bytes link', async () => {
     const chain = 'tail-no-hash';
     await ensureChainTopology(nc, chain);
-    await publishEvents(nc, chain, makeEvents(0, 3, 'tn/a'), 3);
+    await publishEvents(nc, chain, makeEvents(0, 3, nodeSource(chain, 'node-1', 'a')), 3);
     await sealAll(chain, 3);
     const jsm = await jetstreamManager(nc);
     const tail = await readChainTail(jsm, chain);
     // A correctly linked record with the watermark headers but no hash headers.
-    const forged = sealEvent(makeEvents(100, 1, 'tn/a')[0]!, { chainId: chain, sequence: tail.sequence + 1n, sealedAtMs: tail.sealedAtMs + 1n }, tail.hash);
+    const forged = sealEvent(makeEvents(100, 1, nodeSource(chain, 'node-1', 'a'))[0]!, { chainId: chain, sequence: tail.sequence + 1n, sealedAtMs: tail.sealedAtMs + 1n }, tail.hash);
     const h = new RawHeaders([
       [HEADERS.ingestSeq, '1'],
       [HEADERS.ingestIndex, '0'],
@@ -147,7 +147,7 @@ describe('dead letters after a restart', () => {
     await s2.start();
     try {
       // The second session has handled the backlog once the next valid event is sealed behind it.
-      await publishEvents(nc, chain, makeEvents(0, 1, 'dq/a'), 1);
+      await publishEvents(nc, chain, makeEvents(0, 1, nodeSource(chain, 'node-1', 'a')), 1);
       await waitFor(async () => (await checkChain(nc, chain)).count >= 1, 30_000, 50, 'valid event after the backlog');
       expect(await counted(r2)).toBe(0);
       expect(await dlqCounts(nc, chain)).toEqual({ MALFORMED_PROTOBUF: 3 });
@@ -169,7 +169,7 @@ describe('dead letters after a restart', () => {
       const s = new Sequencer({ nc, chainId: chain, registry: r, takeoverGraceMs: 0 });
       await s.start();
       try {
-        await publishEvents(nc, chain, makeEvents(valid, 1, 'de/a'), 1);
+        await publishEvents(nc, chain, makeEvents(valid, 1, nodeSource(chain, 'node-1', 'a')), 1);
         await waitFor(async () => (await checkChain(nc, chain)).count >= valid + 1, 30_000, 50, 'valid event after the rejection');
         return await counted(r);
       } finally {

@@ -5,7 +5,10 @@
  * every message of a corpus of real ingest messages, mutated at random
  * (flipped, set, inserted, deleted bytes, truncation), is transcoded with the
  * real schema table into outputs of exact random sizes, each its own heap
- * block, so any read or write out of bounds is reported and aborts.
+ * block, so any read or write out of bounds is reported and aborts. Each
+ * message is read with no source owner or with one (the node whose subject
+ * carried it: services/sequencer/src/source-owner.ts), also in a block of
+ * its exact size.
  *
  *   harness <dir with table.bin and corpus/N.bin> <iterations>
  */
@@ -16,6 +19,10 @@
 /* N-API stubs: the harness calls transcode() directly, never the N-API entry point. */
 napi_status napi_get_cb_info(napi_env e, napi_callback_info i, size_t *a, napi_value *v, napi_value *t, void **d) {
   (void)e, (void)i, (void)a, (void)v, (void)t, (void)d;
+  abort();
+}
+napi_status napi_typeof(napi_env e, napi_value v, napi_valuetype *r) {
+  (void)e, (void)v, (void)r;
   abort();
 }
 napi_status napi_is_typedarray(napi_env e, napi_value v, bool *r) {
@@ -119,10 +126,16 @@ int main(int argc, char **argv) {
     int32_t *desc = malloc((descLen ? descLen : 1) * sizeof(int32_t));
     uint8_t *keys = malloc(keysLen ? keysLen : 1);
     int32_t limits[4] = {rnd() % 4 == 0 ? (int32_t)(rnd() % 8) : 256, rnd() % 4 == 0 ? (int32_t)(rnd() % 8) : 4096, rnd() % 5 == 0 ? (int32_t)(rnd() % 4) : 10000, 1};
+    /* No owner (no check), or one around the corpus' sources src/node-0..4: the same, a prefix, longer, empty. */
+    static const char *const owners[] = {"src/node-0", "src/node-1", "src/node-4", "src/node", "src/node-10", "src/", ""};
+    const char *own = rnd() % 2 == 0 ? NULL : owners[rnd() % (sizeof owners / sizeof owners[0])];
+    size_t ownerLen = own ? strlen(own) : 0;
+    uint8_t *owner = own ? malloc(ownerLen ? ownerLen : 1) : NULL;
+    if (owner) memcpy(owner, own, ownerLen);
     writer_t w = {out, outLen, 0};
-    int64_t r = transcode(&s, body, n, limits, &w, desc, descLen, keys, keysLen);
+    int64_t r = transcode(&s, body, n, limits, owner, ownerLen, &w, desc, descLen, keys, keysLen);
     results[r == NOT_PLAIN ? 0 : r == NO_ROOM ? 1 : 2]++;
-    free(body), free(out), free(desc), free(keys);
+    free(body), free(out), free(desc), free(keys), free(owner);
   }
   printf("not plain %ld, no room %ld, transcoded %ld\n", results[0], results[1], results[2]);
   return 0;

@@ -12,7 +12,7 @@ import { AckPolicy, jetstreamManager } from '@nats-io/jetstream';
 import { connectNats, ensureChainTopology, streams } from '@hwledger/core';
 import { TestNatsServer } from '@hwledger/testkit';
 import { INGEST_CONSUMER, openLeaderBucket, Sequencer, type Lease } from '@hwledger/sequencer';
-import { makeEvents, publishEvents } from './helpers.js';
+import { makeEvents, nodeSource, publishEvents } from './helpers.js';
 
 let server: TestNatsServer;
 let nc: NatsConnection;
@@ -53,7 +53,7 @@ describe('a lease that runs out while the session is being prepared', () => {
     const jsm = await jetstreamManager(nc);
     // The new leader's consumer (a session of another process).
     await jsm.consumers.add(streams.ingest(chain), { durable_name: `${INGEST_CONSUMER}-other`, ack_policy: AckPolicy.All });
-    await publishEvents(nc, chain, makeEvents(0, 10, 'll/a'), 10);
+    await publishEvents(nc, chain, makeEvents(0, 10, nodeSource(chain, 'node-1', 'a')), 10);
     // Granted once; valid when leadership starts, expired by the time the tail is read and warmed up.
     let acquired = false;
     let checks = 0;

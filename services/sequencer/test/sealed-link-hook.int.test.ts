@@ -10,7 +10,7 @@ import { HwlError, connectNats } from '@hwledger/core';
 import { TestNatsServer, waitFor } from '@hwledger/testkit';
 import { Sequencer, readChain, type SealedLink } from '@hwledger/sequencer';
 import { Registry } from 'prom-client';
-import { chainHead, makeEvents, publishEvents } from './helpers.js';
+import { chainHead, makeEvents, nodeSource, publishEvents } from './helpers.js';
 
 const CHAIN = 'linkhook';
 const N = 5_000;
@@ -53,8 +53,8 @@ describe('sequencer onSealedLink hook', () => {
       },
     });
     await seq.start();
-    await publishEvents(nc, CHAIN, makeEvents(0, 1_000), 1);
-    await publishEvents(nc, CHAIN, makeEvents(1_000, N - 1_000), 100);
+    await publishEvents(nc, CHAIN, makeEvents(0, 1_000, nodeSource(CHAIN)), 1);
+    await publishEvents(nc, CHAIN, makeEvents(1_000, N - 1_000, nodeSource(CHAIN)), 100);
     await waitFor(async () => (await chainHead(nc, CHAIN)) >= N, 60_000, 100, `${N} records`);
     await waitFor(() => seen.length >= N, 30_000, 50, 'onSealedLink calls');
     slowUntil = 0;

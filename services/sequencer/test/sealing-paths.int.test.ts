@@ -18,7 +18,7 @@ import { encodeIngestBatch } from '@hwledger/proto';
 import { decodeRecord, type ChainEvent } from '@hwledger/chain';
 import { readChain } from '@hwledger/sequencer';
 import { TestNatsServer, waitFor } from '@hwledger/testkit';
-import { checkChain, dlqCounts, exactlyOnce, makeEvent, makeEvents, publishEvents, publishRaw } from './helpers.js';
+import { checkChain, dlqCounts, exactlyOnce, makeEvent, makeEvents, nodeSource, publishEvents, publishRaw } from './helpers.js';
 import { startSequencer, type SequencerProcess } from './processes.js';
 
 describe.each([
@@ -44,24 +44,24 @@ describe.each([
   });
 
   it('seals fast and reference records in turn into one verifiable chain, each with its fence', async () => {
-    const unicode = (i: number): ChainEvent => ({ ...makeEvent(50_000 + i, 'nöde/ü'), eventId: `é-${i}` });
+    const unicode = (i: number): ChainEvent => ({ ...makeEvent(50_000 + i, nodeSource(chain, 'node-2', 'nöde-ü')), eventId: `é-${i}` });
     const sealed: ChainEvent[] = [];
     const plain = (from: number, n: number): Promise<number> => {
-      const evs = makeEvents(from, n, 'plain/node');
+      const evs = makeEvents(from, n, nodeSource(chain, 'node-1', 'plain'));
       sealed.push(...evs);
       return publishEvents(nc, chain, evs, 10, 'node-1', `p${from}-`);
     };
     await plain(0, 30); // fast
     for (let i = 0; i < 3; i++) {
-      const evs = [makeEvent(1_000 + i, 'mixed/node'), unicode(i), makeEvent(2_000 + i, 'mixed/node')];
+      const evs = [makeEvent(1_000 + i, nodeSource(chain, 'node-2', 'mixed')), unicode(i), makeEvent(2_000 + i, nodeSource(chain, 'node-2', 'mixed'))];
       sealed.push(...evs);
       await publishRaw(nc, chain, encodeIngestBatch(evs), 'node-2'); // reference path (non-ASCII)
       await plain(100 * (i + 1), 20); // fast again
     }
-    // An event already on the chain, between two new ones: the whole message goes the reference way.
-    const fresh = [makeEvent(3_000, 'dup/node'), makeEvent(3_001, 'dup/node')];
+    // An event already on the chain (node-1 sends it again), between two new ones: the whole message goes the reference way.
+    const fresh = [makeEvent(3_000, nodeSource(chain, 'node-1', 'dup')), makeEvent(3_001, nodeSource(chain, 'node-1', 'dup'))];
     sealed.push(...fresh);
-    await publishRaw(nc, chain, encodeIngestBatch([fresh[0]!, sealed[5]!, fresh[1]!]), 'node-3');
+    await publishRaw(nc, chain, encodeIngestBatch([fresh[0]!, sealed[5]!, fresh[1]!]), 'node-1');
     await plain(900, 25);
     await publishRaw(nc, chain, encodeIngestBatch([unicode(9)]), 'node-2');
     sealed.push(unicode(9));

@@ -21,7 +21,7 @@ import { sealEvent, toHex } from '@hwledger/chain';
 import { connectNats, ensureChainTopology, HEADERS, streams, subjects } from '@hwledger/core';
 import { TestNatsServer } from '@hwledger/testkit';
 import { Sequencer } from '@hwledger/sequencer';
-import { makeEvents, publishEvents } from './helpers.js';
+import { makeEvents, nodeSource, publishEvents } from './helpers.js';
 
 const INGEST_CHAIN = 'seq-limit';
 const LIMIT_CHAIN = 'chain-limit';
@@ -45,7 +45,7 @@ describe('sequences past 2^53', () => {
     const jsm = await ensureChainTopology(nc, INGEST_CHAIN);
     // A purge up to a sequence moves an empty stream's next sequence there (nats-server 2.9 has no first_seq).
     await jsm.streams.purge(streams.ingest(INGEST_CHAIN), { seq: 2 ** 53 + 4 });
-    await publishEvents(nc, INGEST_CHAIN, makeEvents(0, 3), 3);
+    await publishEvents(nc, INGEST_CHAIN, makeEvents(0, 3, nodeSource(INGEST_CHAIN)), 3);
     expect((await jsm.streams.info(streams.ingest(INGEST_CHAIN))).state.first_seq).toBeGreaterThan(Number.MAX_SAFE_INTEGER);
     const seq = new Sequencer({ nc, chainId: INGEST_CHAIN, registry: new Registry(), takeoverGraceMs: 0 });
     await seq.start();
@@ -60,7 +60,7 @@ describe('sequences past 2^53', () => {
   it('a chain at record 2^53 - 1 stops the sequencer for good (FAILED_PRECONDITION) before record 2^53, with nothing sealed, dead-lettered or acked', async () => {
     const jsm = await ensureChainTopology(nc, LIMIT_CHAIN);
     // Ingest message 1 holds the tail record's event (the tail's watermark points at it).
-    const events = makeEvents(0, 3);
+    const events = makeEvents(0, 3, nodeSource(LIMIT_CHAIN));
     await publishEvents(nc, LIMIT_CHAIN, events.slice(0, 1), 1);
     // An empty stream purged up to a sequence stores its next message there.
     await jsm.streams.purge(streams.chain(LIMIT_CHAIN), { seq: TAIL });

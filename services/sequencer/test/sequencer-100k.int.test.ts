@@ -11,7 +11,7 @@ import { connectNats, HEADERS, recordMsgId, streams } from '@hwledger/core';
 import { TestNatsServer, waitFor } from '@hwledger/testkit';
 import { Sequencer, chainMsgId, readChain, type SealedRecord } from '@hwledger/sequencer';
 import { Registry } from 'prom-client';
-import { chainHead, checkChain, exactlyOnce, ingestConsumer, makeEvents, publishEvents } from './helpers.js';
+import { chainHead, checkChain, exactlyOnce, ingestConsumer, makeEvents, nodeSource, publishEvents } from './helpers.js';
 
 const N = Number(process.env['HWL_TEST_SEAL_EVENTS'] ?? 100_000);
 const CHAIN = 'seq100k';
@@ -39,8 +39,8 @@ describe(`sequencer: ${N} events`, () => {
 
   it('seals every event exactly once into a chain that verifies', async () => {
     // Mostly batched (100 events per ingest message) plus some single-event messages.
-    const singles = makeEvents(0, 1_000);
-    const batched = makeEvents(1_000, N - 1_000);
+    const singles = makeEvents(0, 1_000, nodeSource(CHAIN));
+    const batched = makeEvents(1_000, N - 1_000, nodeSource(CHAIN));
     await publishEvents(nc, CHAIN, singles, 1);
     await publishEvents(nc, CHAIN, batched, 100);
     await waitFor(async () => (await chainHead(nc, CHAIN)) >= N, 120_000, 200, `${N} records`);

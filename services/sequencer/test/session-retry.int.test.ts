@@ -14,7 +14,7 @@ import { AckPolicy, jetstreamManager } from '@nats-io/jetstream';
 import { connectNats, ensureChainTopology, ingestStreamConfig, streams } from '@hwledger/core';
 import { TestNatsServer, waitFor } from '@hwledger/testkit';
 import { Sequencer } from '@hwledger/sequencer';
-import { chainHead, makeEvents, publishEvents } from './helpers.js';
+import { chainHead, makeEvents, nodeSource, publishEvents } from './helpers.js';
 
 let server: TestNatsServer;
 let nc: NatsConnection;
@@ -39,7 +39,7 @@ describe('a session whose ingest consumer cannot be created', () => {
     await ensureChainTopology(nc, chain);
     // Another tool's consumer takes the only slot (not a sequencer's: it is not removed).
     await jsm.consumers.add(streams.ingest(chain), { durable_name: 'audit-tool', ack_policy: AckPolicy.Explicit });
-    await publishEvents(nc, chain, makeEvents(0, 20, 'nc/a'), 10);
+    await publishEvents(nc, chain, makeEvents(0, 20, nodeSource(chain, 'node-1', 'a')), 10);
 
     const seqNc = await connectNats(server.url, 'sequencer');
     const failures: number[] = [];

@@ -9,7 +9,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { Kvm } from '@nats-io/kv';
 import { connectNats, ensureChainTopology, KV_BUCKETS } from '@hwledger/core';
 import { TestNatsServer, waitFor } from '@hwledger/testkit';
-import { chainHead, checkChain, exactlyOnce, makeEvents, publishEvents, sleep } from './helpers.js';
+import { chainHead, checkChain, exactlyOnce, makeEvents, nodeSource, publishEvents, sleep } from './helpers.js';
 import { startSequencer, type SequencerProcess } from './processes.js';
 
 const CHAIN = 'twins';
@@ -42,7 +42,7 @@ describe('two sequencers', () => {
     const a = startSequencer(server.url, CHAIN);
     const b = startSequencer(server.url, CHAIN);
     procs.push(a, b);
-    const first = makeEvents(0, 20_000);
+    const first = makeEvents(0, 20_000, nodeSource(CHAIN));
     for (let i = 0; i < first.length; i += 2_000) {
       await publishEvents(nc, CHAIN, first.slice(i, i + 2_000), 20);
       await sleep(100);
@@ -56,7 +56,7 @@ describe('two sequencers', () => {
     // Kill the leader; new events must be sealed by the standby within seconds.
     await leader.kill9();
     const killedAt = Date.now();
-    const second = makeEvents(20_000, 2_000);
+    const second = makeEvents(20_000, 2_000, nodeSource(CHAIN));
     await publishEvents(nc, CHAIN, second, 20);
     await waitFor(async () => (await chainHead(nc, CHAIN)) > first.length, 20_000, 50, 'takeover');
     const takeoverMs = Date.now() - killedAt;

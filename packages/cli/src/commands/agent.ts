@@ -150,7 +150,7 @@ async function runAgent(agent: Agent, o: AgentCliOptions, ctx: { chainId: string
     if (o.hookPort !== undefined) hook = await startHookServer({ agent, port: o.hookPort, host: o.hookHost, logger });
     if (o.simulate) {
       const events = simulateFleet({
-        chainId: ctx.chainId,
+        source: agent.source,
         seed: /^[0-9]+$/.test(o.seed) ? Number(o.seed) : o.seed,
         nodes: o.nodes,
         gpusPerNode: o.gpus,

@@ -3,8 +3,11 @@
  * form of an event") to hwl.ingest.<chain>.<node>, as protobuf IngestBatch
  * messages of up to --batch events, each with a Nats-Msg-Id derived from its
  * events so a re-run within the ingest duplicate window is not stored twice.
- * Every line is parsed and validated before anything is published: a bad line
- * (exit 1, naming the line) publishes nothing.
+ * The sequencer accepts on a node's subject only that node's sources
+ * (`<chain>/<node>` and below it: docs/sequencer.md, "Sources"), so each
+ * event goes to the subject of its source's node; with --node, every source
+ * must be that node's. Every line is parsed and checked before anything is
+ * published: a bad line (exit 1, naming the line) publishes nothing.
  */
 import type { Command } from 'commander';
 import { headers } from '@nats-io/transport-node';
@@ -12,6 +15,7 @@ import { jetstream } from '@nats-io/jetstream';
 import { eventFromJson, isChainError, validateEvent, type ChainEvent } from '@hwledger/chain';
 import { closeNats, assertToken, connectNats, ensureChainTopology, HEADERS, resolveChainId, resolveNatsUrl, streams, subjects } from '@hwledger/core';
 import { ingestMsgId, MAX_INGEST_BODY_BYTES } from '@hwledger/agent';
+import { nodeOfSource } from '@hwledger/sequencer';
 import { encodeIngestBatch } from '@hwledger/proto';
 import { ExitError } from '../exit-error.js';
 
@@ -21,16 +25,22 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-/** The events of the input, each with its 1-based line number. */
+/** The events of the input, each with its 1-based line number and the node whose subject takes it. */
 export interface EventLines {
   events: ChainEvent[];
   lines: number[];
+  nodes: string[];
 }
 
-/** Parses and validates every non-blank line; throws ExitError(1) naming the first bad line. */
-export function parseEventLines(text: string): EventLines {
+/**
+ * Parses and validates every non-blank line, and finds each event's node
+ * (`node` given: every source must be that node's); throws ExitError(1)
+ * naming the first bad line.
+ */
+export function parseEventLines(text: string, chainId: string, node?: string): EventLines {
   const events: ChainEvent[] = [];
   const lineNumbers: number[] = [];
+  const nodes: string[] = [];
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!.trim();
@@ -42,21 +52,29 @@ export function parseEventLines(text: string): EventLines {
     } catch (e) {
       throw new ExitError(1, `${where}: invalid JSON: ${e instanceof Error ? e.message : String(e)}`);
     }
+    let event: ChainEvent;
     try {
-      const event = eventFromJson(json, 'event');
+      event = eventFromJson(json, 'event');
       validateEvent(event);
-      events.push(event);
-      lineNumbers.push(i + 1);
     } catch (e) {
       if (isChainError(e)) throw new ExitError(1, `${where}: ${e.code}: ${e.message}`);
       throw e;
     }
+    const owner = nodeOfSource(chainId, event.source);
+    if (owner === undefined || (node !== undefined && owner !== node)) {
+      const want = node === undefined ? `${chainId}/<node> or ${chainId}/<node>/...` : `${chainId}/${node} or ${chainId}/${node}/...`;
+      throw new ExitError(1, `${where}: FOREIGN_SOURCE: source ${JSON.stringify(event.source)} is not ${want}: the sequencer would dead-letter it (docs/sequencer.md, "Sources")`);
+    }
+    events.push(event);
+    lineNumbers.push(i + 1);
+    nodes.push(owner);
   }
-  return { events, lines: lineNumbers };
+  return { events, lines: lineNumbers, nodes };
 }
 
-/** One ingest message to publish: its events' input lines, body and Nats-Msg-Id. */
+/** One ingest message to publish: its node, its events' input lines, body and Nats-Msg-Id. */
 interface Chunk {
+  node: string;
   /** "line 7" or "lines 7-16". */
   lines: string;
   first: number;
@@ -66,23 +84,28 @@ interface Chunk {
 }
 
 /**
- * Encodes the events into ingest messages of up to `batch` events. Throws
+ * Encodes the events into ingest messages of up to `batch` consecutive events
+ * of one node (input order is kept: a node change closes the message). Throws
  * ExitError(1) naming the events when a message would not fit the ingest
  * stream (1 MiB, less room for headers: the agent's own bound), before
  * anything is published.
  */
-export function encodeChunks({ events, lines }: EventLines, batch: number): Chunk[] {
+export function encodeChunks({ events, lines, nodes }: EventLines, batch: number): Chunk[] {
   const chunks: Chunk[] = [];
-  for (let i = 0; i < events.length; i += batch) {
-    const slice = events.slice(i, i + batch);
+  for (let i = 0; i < events.length; ) {
+    const node = nodes[i]!;
+    let end = i + 1;
+    while (end < events.length && end - i < batch && nodes[end] === node) end++;
+    const slice = events.slice(i, end);
     const body = encodeIngestBatch(slice);
     const from = lines[i]!;
-    const to = lines[i + slice.length - 1]!;
+    const to = lines[end - 1]!;
     const which = from === to ? `line ${from}` : `lines ${from}-${to}`;
     if (body.length > MAX_INGEST_BODY_BYTES) {
       throw new ExitError(1, `${which}: an ingest message of ${body.length} bytes exceeds ${MAX_INGEST_BODY_BYTES} bytes; use a smaller --batch; nothing was published`);
     }
-    chunks.push({ lines: which, first: i, events: slice.length, body, msgId: ingestMsgId(slice) });
+    chunks.push({ node, lines: which, first: i, events: slice.length, body, msgId: ingestMsgId(slice) });
+    i = end;
   }
   return chunks;
 }
@@ -93,14 +116,14 @@ export function register(program: Command): void {
     .description('Publish events (JSON lines on stdin, the spec\'s "JSON form of an event") to the chain\'s ingest subject')
     .option('--nats <url>', 'NATS server URL (env NATS_URL)')
     .option('--chain <id>', 'chain id (env HWL_CHAIN_ID)')
-    .option('--node <name>', 'ingest subject token: hwl.ingest.<chain>.<node>', 'cli')
+    .option('--node <name>', 'publish every event on hwl.ingest.<chain>.<node>; each source must then be <chain>/<node> or below it (default: the node of each event\'s source)')
     .option('--batch <n>', 'events per ingest message', '1')
-    .action(async (o: { nats?: string; chain?: string; node: string; batch: string }) => {
+    .action(async (o: { nats?: string; chain?: string; node?: string; batch: string }) => {
       const chainId = resolveChainId(o.chain);
-      const node = assertToken(o.node, '--node');
+      const node = o.node === undefined ? undefined : assertToken(o.node, '--node');
       const batch = Number(o.batch);
       if (!Number.isSafeInteger(batch) || batch < 1 || batch > 10_000) throw new ExitError(2, `--batch must be an integer from 1 to 10000, got ${JSON.stringify(o.batch)}`);
-      const input = parseEventLines(await readStdin());
+      const input = parseEventLines(await readStdin(), chainId, node);
       const events = input.events;
       if (events.length === 0) {
         process.stdout.write('accepted 0\n');
@@ -111,7 +134,6 @@ export function register(program: Command): void {
       try {
         await ensureChainTopology(nc, chainId);
         const js = jetstream(nc);
-        const subject = subjects.ingest(chainId, node);
         let accepted = 0;
         let duplicates = 0;
         /** The first chunk (in input order) whose publish failed: its events are not confirmed; later chunks are not sent once it is seen, but those already in flight may still be acknowledged, and are counted. */
@@ -123,7 +145,7 @@ export function register(program: Command): void {
           h.set(HEADERS.msgId, chunk.msgId);
           inflight.push(
             // Nats-Expected-Stream: a stored batch replayed into another stream is refused there (docs/sequencer.md).
-            js.publish(subject, chunk.body, { headers: h, expect: { streamName: streams.ingest(chainId) }, timeout: 10_000 }).then(
+            js.publish(subjects.ingest(chainId, chunk.node), chunk.body, { headers: h, expect: { streamName: streams.ingest(chainId) }, timeout: 10_000 }).then(
               (ack) => {
                 if (ack.duplicate) duplicates += chunk.events;
                 else accepted += chunk.events;
