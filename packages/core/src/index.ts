@@ -1,5 +1,5 @@
 export { HwlError, isHwlError, type HwlErrorCode } from './errors.js';
-export { HEADERS, subjects, streams, KV_BUCKETS, recordMsgId, assertToken } from './subjects.js';
+export { HEADERS, subjects, streams, KV_BUCKETS, recordMsgId, assertToken, isOwnSource } from './subjects.js';
 export { resolveNatsUrl, resolveChainId, resolveDatabaseUrl, DEFAULT_NATS_URL } from './config.js';
 export { createLogger, silentLogger, type Logger } from './logger.js';
 export {

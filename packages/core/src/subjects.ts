@@ -49,6 +49,16 @@ export const subjects = {
   checkpoint: (chain: string): string => `hwl.checkpoint.${chain}`,
 } as const;
 
+/**
+ * Whether `source` is `owner` or lies below it (`owner` "/" and at least one
+ * more character): the sequencer's rule for the events on a node's ingest
+ * subject, where `owner` is that node's source `<chain>/<node>`
+ * (docs/sequencer.md, "Sources"). Producers check it before publishing.
+ */
+export function isOwnSource(owner: string, source: string): boolean {
+  return source === owner || (source.length > owner.length + 1 && source.startsWith(owner) && source.charCodeAt(owner.length) === 0x2f);
+}
+
 export const streams = {
   ingest: (chain: string): string => `HWL_INGEST_${chain}`,
   chain: (chain: string): string => `HWL_CHAIN_${chain}`,

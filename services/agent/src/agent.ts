@@ -6,8 +6,8 @@
  * while NATS is unreachable (docs/agent.md).
  */
 import { resolve } from 'node:path';
-import { validateEvent, type ChainEvent } from '@hwledger/chain';
-import { assertToken, ensureChainTopology, silentLogger, streams, subjects, type Logger, type TopologyOptions } from '@hwledger/core';
+import { ChainError, validateEvent, type ChainEvent } from '@hwledger/chain';
+import { assertToken, ensureChainTopology, isOwnSource, silentLogger, streams, subjects, type Logger, type TopologyOptions } from '@hwledger/core';
 import { Registry } from 'prom-client';
 import { agentMetrics, type AgentMetrics } from './agent-metrics.js';
 import { MAX_INGEST_BODY_BYTES } from './ingest-batch-builder.js';
@@ -135,12 +135,21 @@ export class Agent {
 
   /**
    * Validates the event (spec admission policy: throws ChainError when the
-   * sequencer would refuse it) and queues it. The promise resolves when the
-   * event is durable (PubAck or outbox fsync) and rejects when it could be
-   * stored nowhere.
+   * sequencer would refuse it, including a source that is not this agent's
+   * own `<chain>/<node>` or below it: docs/sequencer.md, "Sources") and
+   * queues it. The promise resolves when the event is durable (PubAck or
+   * outbox fsync) and rejects when it could be stored nowhere.
    */
   submit(event: ChainEvent): Promise<Acceptance> {
     validateEvent(event);
+    const own = this.source;
+    if (!isOwnSource(own, event.source)) {
+      throw new ChainError(
+        'INVALID_FIELD',
+        `source ${JSON.stringify(event.source)} is not this agent's: events on ${this.subject} must have source ${own} or ${own}/… (the sequencer would dead-letter it as FOREIGN_SOURCE)`,
+        'source',
+      );
+    }
     return this.shipper.add(event);
   }
 

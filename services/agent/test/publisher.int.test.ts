@@ -99,14 +99,20 @@ describe('agent publisher', () => {
     expect((await jsm.streams.info(streams.ingest(chainId))).state.messages).toBe(3);
   });
 
-  it('rejects events the sequencer would refuse, synchronously, storing nothing', async () => {
+  it('rejects events the sequencer would refuse, synchronously, storing none of them', async () => {
     const chainId = 'pub-invalid';
     const agent = await openAgent(chainId);
     const [good] = [...simulateFleet({ source: `${chainId}/n1`, seed: 6, startMs: START, count: 1 })];
     expect(() => agent.submit({ ...good!, tenant: 'not a token' })).toThrow(/tenant/);
     expect(() => agent.submit({ ...good!, eventId: '' })).toThrow(/event_id/);
+    // A source that is not this agent's (<chain>/n1 or below it): the sequencer would dead-letter it as FOREIGN_SOURCE.
+    for (const source of [`${chainId}/n2`, `${chainId}/n10`, `${chainId}/n1/`, `other/n1`, 'n1']) {
+      expect(() => agent.submit({ ...good!, source }), source).toThrow(expect.objectContaining({ code: 'INVALID_FIELD', message: expect.stringContaining('FOREIGN_SOURCE') as string }));
+    }
+    await agent.submit({ ...good!, source: `${chainId}/n1` });
     await agent.stop();
     const jsm = await jetstreamManager(nc);
-    expect((await jsm.streams.info(streams.ingest(chainId))).state.messages).toBe(0);
+    // Only the event of its own source was stored.
+    expect((await jsm.streams.info(streams.ingest(chainId))).state.messages).toBe(1);
   });
 });

@@ -17,7 +17,7 @@
  * token owns no source.
  */
 import { SUBJECT_TOKEN_RE } from '@hwledger/chain';
-import { subjects } from '@hwledger/core';
+import { isOwnSource, subjects } from '@hwledger/core';
 
 /** The owner of one ingest subject: the source `<chain>/<node>`, as a string and as its ASCII bytes (`undefined` when the subject owns nothing). */
 export interface SourceOwner {
@@ -40,9 +40,7 @@ export function sourceOwner(chainId: string, subject: string): SourceOwner {
 
 /** Whether `owner` may publish events of `source`. */
 export function ownsSource(owner: SourceOwner, source: string): boolean {
-  const own = owner.source;
-  if (own === undefined) return false;
-  return source === own || (source.length > own.length + 1 && source.startsWith(own) && source.charCodeAt(own.length) === 0x2f);
+  return owner.source !== undefined && isOwnSource(owner.source, source);
 }
 
 /**
