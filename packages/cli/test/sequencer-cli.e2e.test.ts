@@ -15,7 +15,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { eventToJson, hashFromHex, parseExportLine, sealEvent, toHex, verifyEntriesSync, genesisAnchor, type ChainEvent } from '@hwledger/chain';
 import { connectNats, HEADERS, streams, subjects } from '@hwledger/core';
 import { freePort, runCli, spawnCli, TestNatsServer, waitFor } from '@hwledger/testkit';
-import { RawHeaders, readChainTail } from '@hwledger/sequencer';
+import { RawHeaders, readChainTail, REJECT_CODES } from '@hwledger/sequencer';
 import type { ChildProcess } from 'node:child_process';
 import { verifyLiveChain } from '../src/commands/verify-live.js';
 
@@ -108,6 +108,8 @@ describe('hwledger emit / sequencer / export / verify (live)', () => {
     expect(text).toMatch(/hwl_sequencer_is_leader\{chain="clitest"\} 1/);
     expect(text).toMatch(/hwl_seal_latency_seconds_count\{chain="clitest"\} 50/);
     expect(text).toMatch(/process_resident_memory_bytes/);
+    // Every reject code is exported from 0 (alerts on a first dead letter need the zero sample).
+    for (const code of REJECT_CODES) expect(text).toContain(`hwl_events_rejected_total{chain="clitest",code="${code}"} 0`);
   });
 
   it('export writes the spec export format, from genesis or from --from', async () => {

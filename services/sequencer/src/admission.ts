@@ -19,20 +19,24 @@ import { isChainError, validateEvent, type ChainEvent, type ValidationLimits, DE
 import { decodeIngestBatch, IngestDecodeError, INGEST_ENVELOPE_VERSION } from '@hwledger/proto';
 import { foreignSourceReason, ownsSource, type SourceOwner } from './source-owner.js';
 
-export type RejectCode =
-  | 'OVERSIZED'
-  | 'MALFORMED_PROTOBUF'
-  | 'UNSUPPORTED_ENVELOPE'
-  | 'EMPTY_BATCH'
-  | 'MISSING_PAYLOAD'
-  | 'UNKNOWN_REASON'
-  | 'INVALID_FIELD'
-  | 'INVALID_UTF8'
-  | 'UNKNOWN_KIND'
-  | 'UNSEALABLE'
-  | 'TOO_MANY_EVENTS'
-  | 'FOREIGN_SOURCE'
-  | 'duplicate_event';
+/** Every reject code (the metric hwl_events_rejected_total{code} starts each at 0, so an alert on the first one sees it). */
+export const REJECT_CODES = [
+  'OVERSIZED',
+  'MALFORMED_PROTOBUF',
+  'UNSUPPORTED_ENVELOPE',
+  'EMPTY_BATCH',
+  'MISSING_PAYLOAD',
+  'UNKNOWN_REASON',
+  'INVALID_FIELD',
+  'INVALID_UTF8',
+  'UNKNOWN_KIND',
+  'UNSEALABLE',
+  'TOO_MANY_EVENTS',
+  'FOREIGN_SOURCE',
+  'duplicate_event',
+] as const;
+
+export type RejectCode = (typeof REJECT_CODES)[number];
 
 /**
  * Events one ingest message may carry. The agent sends at most 1,000 and

@@ -11,6 +11,7 @@ export {
   admitIngestMessage,
   countBatchEvents,
   MAX_EVENTS_PER_MESSAGE,
+  REJECT_CODES,
   splitBatchEvents,
   singleEventBatch,
   rejectionOf,

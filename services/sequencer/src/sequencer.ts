@@ -27,7 +27,7 @@ import { sequencerMetrics, type SequencerMetrics } from './metrics.js';
 import { RecentIds } from './recent-ids.js';
 import { eventKeyOfMsgId } from './chain-msg-id.js';
 import { SealingSession, type SealedLink, type SealedRecord, type SessionOutcome } from './sealing-session.js';
-import { DEFAULT_MAX_INGEST_BYTES } from './admission.js';
+import { DEFAULT_MAX_INGEST_BYTES, REJECT_CODES } from './admission.js';
 
 /** Default ingest bytes delivered ahead of sealing (SequencerOptions.ingestBufferBytes). */
 export const DEFAULT_INGEST_BUFFER_BYTES = 256 * 1024;
@@ -166,6 +166,9 @@ export class Sequencer {
     this.instanceId = opts.instanceId ?? `${hostname()}/${process.pid}/${nuid.next().slice(-6)}`;
     this.log = (opts.logger ?? silentLogger()).child({ chain: opts.chainId, instance: this.instanceId });
     this.metrics = sequencerMetrics(opts.registry);
+    // Every reject code from 0: a counter that appears at 1 is invisible to increase() and rate(),
+    // so an alert on the first FOREIGN_SOURCE dead letter (deploy/prometheus/alerts.yml) would miss it.
+    for (const code of REJECT_CODES) this.metrics.rejected.inc({ chain: opts.chainId, code }, 0);
     this.recent = new RecentIds(opts.recentIds ?? 100_000);
     if (opts.onSealed && opts.onSealedLink) throw new HwlError('INVALID_ARGUMENT', 'give onSealed or onSealedLink, not both');
     const onSealed = opts.onSealed;
