@@ -7,12 +7,11 @@
  * of its source's node, and a source no node owns refused before anything is
  * published.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { NatsConnection } from '@nats-io/transport-node';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { eventToJson, type ChainEvent } from '@hwledger/chain';
-import { connectNats, ensureChainTopology, streams } from '@hwledger/core';
-import { runCli, TestNatsServer } from '@hwledger/testkit';
+import { ensureChainTopology, streams } from '@hwledger/core';
+import { runCli, useNatsServer } from '@hwledger/testkit';
 
 const CHAIN = 'emitlimits';
 
@@ -36,20 +35,12 @@ function large(i: number): ChainEvent {
 const jsonl = (events: ChainEvent[]): string => events.map((e) => JSON.stringify(eventToJson(e))).join('\n') + '\n';
 
 describe('hwledger emit: limits and partial failure', () => {
-  let server: TestNatsServer;
-  let nc: NatsConnection;
-  const nats = (): string[] => ['--nats', server.url, '--chain', CHAIN];
-  const ingestMessages = async (): Promise<number> => (await (await jetstreamManager(nc)).streams.info(streams.ingest(CHAIN))).state.messages;
+  const broker = useNatsServer();
+  const nats = (): string[] => ['--nats', broker.url, '--chain', CHAIN];
+  const ingestMessages = async (): Promise<number> => (await (await jetstreamManager(broker.nc)).streams.info(streams.ingest(CHAIN))).state.messages;
 
   beforeAll(async () => {
-    server = await TestNatsServer.start();
-    nc = await connectNats(server.url, 'test');
-    await ensureChainTopology(nc, CHAIN);
-  });
-
-  afterAll(async () => {
-    await nc?.close();
-    await server?.stop();
+    await ensureChainTopology(broker.nc, CHAIN);
   });
 
   it('an oversized second message publishes nothing at all, naming its lines', async () => {
@@ -68,7 +59,7 @@ describe('hwledger emit: limits and partial failure', () => {
   });
 
   it('publishes each event on its source\'s node subject, in input order, and refuses a source no node (or not --node) owns', async () => {
-    const jsm = await jetstreamManager(nc);
+    const jsm = await jetstreamManager(broker.nc);
     const bySubject = async (): Promise<Record<string, number>> => (await jsm.streams.info(streams.ingest(CHAIN), { subjects_filter: '>' })).state.subjects ?? {};
     const before = await bySubject();
     const at = (i: number, source: string): ChainEvent => ({ ...small(5_000 + i), source });
@@ -105,7 +96,7 @@ describe('hwledger emit: limits and partial failure', () => {
   });
 
   it('a publish refused part-way reports what was stored, names the failed lines and exits 1; a re-run completes it', async () => {
-    const jsm = await jetstreamManager(nc);
+    const jsm = await jetstreamManager(broker.nc);
     const before = await ingestMessages();
     // The stream takes 2 more messages, then refuses (discard new).
     const info = await jsm.streams.info(streams.ingest(CHAIN));

@@ -14,10 +14,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { NatsConnection } from '@nats-io/transport-node';
 import { MemoryMerkleTree, formatVerifierKey, generateSigner, genesisHash, sealEvent, signCheckpoint, verifierOf, type NoteSigner, type Sealed } from '@hwledger/chain';
-import { connectNats } from '@hwledger/core';
-import { TestNatsServer, runCli } from '@hwledger/testkit';
+import { runCli, useNatsServer } from '@hwledger/testkit';
 import { makeInclusionBundle } from '@hwledger/ledger-ops';
 import { ChainWriter, checkpointWriter, testEvent } from '../../ledger-ops/test/chain-fixture.js';
 
@@ -106,22 +104,15 @@ describe('verify-proof with keys bound to chains', () => {
 });
 
 describe('fleet-anchor and verify --fleet with keys bound to regions', () => {
-  let server: TestNatsServer;
-  let nc: NatsConnection;
+  const broker = useNatsServer({ clientName: 'key-binding-e2e' });
   beforeAll(async () => {
-    server = await TestNatsServer.start();
-    nc = await connectNats(server.url, 'key-binding-e2e');
     for (const [chain, key] of [[EU, euKey], [US, usKey]] as const) {
-      const w = await ChainWriter.open(nc, chain);
+      const w = await ChainWriter.open(broker.nc, chain);
       await w.append(120);
-      await checkpointWriter(nc, w, key, 50);
+      await checkpointWriter(broker.nc, w, key, 50);
     }
   });
-  afterAll(async () => {
-    await nc?.close();
-    await server?.stop();
-  });
-  const nats = (): string[] => ['--nats', server.url];
+  const nats = (): string[] => ['--nats', broker.url];
 
   it('refuses unbound keys over two regions, anchors and verifies with bound ones', async () => {
     const unbound = await cli(['fleet-anchor', ...nats(), '--chains', `${EU},${US}`, '--fleet', 'kb', '--key', euPub, '--key', usPub, '--once']);

@@ -9,12 +9,11 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { NatsConnection } from '@nats-io/transport-node';
+import { afterAll, describe, expect, it } from 'vitest';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { eventToJson, hashFromHex, parseExportLine, sealEvent, toHex, verifyEntriesSync, genesisAnchor, type ChainEvent } from '@hwledger/chain';
-import { connectNats, HEADERS, streams, subjects } from '@hwledger/core';
-import { freePort, runCli, spawnCli, TestNatsServer, waitFor } from '@hwledger/testkit';
+import { HEADERS, streams, subjects } from '@hwledger/core';
+import { freePort, runCli, spawnCli, useNatsServer, waitFor } from '@hwledger/testkit';
 import { RawHeaders, readChainTail, REJECT_CODES } from '@hwledger/sequencer';
 import type { ChildProcess } from 'node:child_process';
 import { verifyLiveChain } from '../src/commands/verify-live.js';
@@ -37,27 +36,19 @@ const lines = (from: number, n: number): string =>
   Array.from({ length: n }, (_, k) => JSON.stringify(eventToJson(event(from + k)))).join('\n') + '\n';
 
 describe('hwledger emit / sequencer / export / verify (live)', () => {
-  let server: TestNatsServer;
-  let nc: NatsConnection;
+  const broker = useNatsServer();
   let seq: ChildProcess | undefined;
   const dir = mkdtempSync(join(tmpdir(), 'hwl-cli-'));
   let metricsPort = 0;
-
-  beforeAll(async () => {
-    server = await TestNatsServer.start();
-    nc = await connectNats(server.url, 'test');
-  });
 
   afterAll(async () => {
     if (seq && seq.exitCode === null) {
       seq.kill('SIGKILL');
     }
-    await nc?.close();
-    await server?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const nats = (): string[] => ['--nats', server.url, '--chain', CHAIN];
+  const nats = (): string[] => ['--nats', broker.url, '--chain', CHAIN];
 
   it('emit refuses invalid JSON and invalid events, naming the line, and publishes nothing', async () => {
     const bad = `${lines(0, 2)}{"kind": oops}\n`;
@@ -72,7 +63,7 @@ describe('hwledger emit / sequencer / export / verify (live)', () => {
     expect(r3.code).toBe(1);
     expect(r3.stderr).toMatch(/line 1:/);
     // Nothing reached ingest (the stream may not even exist yet).
-    const jsm = await jetstreamManager(nc);
+    const jsm = await jetstreamManager(broker.nc);
     const info = await jsm.streams.info(streams.ingest(CHAIN)).catch(() => undefined);
     expect(info?.state.messages ?? 0).toBe(0);
   });
@@ -82,7 +73,7 @@ describe('hwledger emit / sequencer / export / verify (live)', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout.trim()).toBe('accepted 45');
-    const jsm = await jetstreamManager(nc);
+    const jsm = await jetstreamManager(broker.nc);
     expect((await jsm.streams.info(streams.ingest(CHAIN))).state.messages).toBe(5);
     const again = await runCli(['emit', ...nats(), '--batch', '10', '--node', 'node-a'], { input: lines(0, 45) });
     expect(again.code).toBe(0);
@@ -97,7 +88,7 @@ describe('hwledger emit / sequencer / export / verify (live)', () => {
   it('hwledger sequencer seals them and serves /metrics', async () => {
     metricsPort = await freePort();
     seq = spawnCli(['sequencer', ...nats(), '--metrics-port', String(metricsPort), '--takeover-grace-ms', '0']);
-    const jsm = await jetstreamManager(nc);
+    const jsm = await jetstreamManager(broker.nc);
     await waitFor(async () => (await jsm.streams.info(streams.chain(CHAIN))).state.last_seq >= 50, 30_000, 100, '50 records');
     const text = await waitFor(async () => {
       const res = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
@@ -143,19 +134,19 @@ describe('hwledger emit / sequencer / export / verify (live)', () => {
   });
 
   it('verify (live) checks the chain stream from genesis or an anchor', async () => {
-    const all = await verifyLiveChain({ natsUrl: server.url, chainId: CHAIN });
+    const all = await verifyLiveChain({ natsUrl: broker.url, chainId: CHAIN });
     expect(all.result).toMatchObject({ ok: true, verified: 50 });
     expect(all.head).toBe(50n);
-    const jsm = await jetstreamManager(nc);
+    const jsm = await jetstreamManager(broker.nc);
     const tail = await readChainTail(jsm, CHAIN);
     if (all.result.ok) expect(toHex(all.result.head.hash)).toBe(toHex(tail.hash));
 
     const m20 = await jsm.streams.getMessage(streams.chain(CHAIN), { seq: 20 });
     const anchor = { chainId: CHAIN, sequence: 20n, hash: hashFromHex(m20!.header.get(HEADERS.hash)) };
-    const fromAnchor = await verifyLiveChain({ natsUrl: server.url, chainId: CHAIN, anchor });
+    const fromAnchor = await verifyLiveChain({ natsUrl: broker.url, chainId: CHAIN, anchor });
     expect(fromAnchor.result).toMatchObject({ ok: true, verified: 30 });
 
-    const wrongAnchor = await verifyLiveChain({ natsUrl: server.url, chainId: CHAIN, anchor: { ...anchor, hash: new Uint8Array(32) } });
+    const wrongAnchor = await verifyLiveChain({ natsUrl: broker.url, chainId: CHAIN, anchor: { ...anchor, hash: new Uint8Array(32) } });
     expect(wrongAnchor.result).toMatchObject({ ok: false, sequence: 20n, reason: 'anchor_mismatch' });
 
     // The CLI: `hwledger verify` without --file.
@@ -179,7 +170,7 @@ describe('hwledger emit / sequencer / export / verify (live)', () => {
     // broker access could: one whose Hwl-Hash claim does not match its bytes.
     seq!.kill('SIGTERM');
     await new Promise((r) => seq!.once('exit', r));
-    const jsm = await jetstreamManager(nc);
+    const jsm = await jetstreamManager(broker.nc);
     const tail = await readChainTail(jsm, CHAIN);
     const forged = sealEvent(event(1000), { chainId: CHAIN, sequence: tail.sequence + 1n, sealedAtMs: 1_763_900_000_000n }, tail.hash);
     const body = forged.canonical.slice();
@@ -190,10 +181,10 @@ describe('hwledger emit / sequencer / export / verify (live)', () => {
       [HEADERS.ingestSeq, '1'],
       [HEADERS.ingestIndex, '0'],
     ]).asMsgHdrs();
-    nc.publish(subjects.chain(CHAIN, 'inference_request_completed', 'acme'), body, { headers: h });
-    await nc.flush();
+    broker.nc.publish(subjects.chain(CHAIN, 'inference_request_completed', 'acme'), body, { headers: h });
+    await broker.nc.flush();
     await waitFor(async () => (await jsm.streams.info(streams.chain(CHAIN))).state.last_seq === 51, 5_000, 50, 'forged record');
-    const r = await verifyLiveChain({ natsUrl: server.url, chainId: CHAIN });
+    const r = await verifyLiveChain({ natsUrl: broker.url, chainId: CHAIN });
     expect(r.result).toMatchObject({ ok: false, sequence: 51n, reason: 'hash_mismatch', verified: 50 });
     const cli = await runCli(['verify', ...nats()]);
     expect(cli.code).toBe(1);

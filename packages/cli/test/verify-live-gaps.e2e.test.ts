@@ -16,12 +16,11 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { NatsConnection } from '@nats-io/transport-node';
+import { afterAll, describe, expect, it } from 'vitest';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { genesisHash, sealEvent, toHex, type ChainEvent } from '@hwledger/chain';
-import { connectNats, ensureChainTopology, HEADERS, streams, subjects } from '@hwledger/core';
-import { runCli, TestNatsServer } from '@hwledger/testkit';
+import { ensureChainTopology, HEADERS, streams, subjects } from '@hwledger/core';
+import { runCli, useNatsServer } from '@hwledger/testkit';
 import { RawHeaders } from '@hwledger/sequencer';
 import { verifyLiveChain } from '../src/commands/verify-live.js';
 
@@ -38,16 +37,15 @@ function event(i: number, tenant: string): ChainEvent {
 }
 
 describe('verify (live) and export: records missing at the head', () => {
-  let server: TestNatsServer;
-  let nc: NatsConnection;
+  const nats = useNatsServer();
   const dir = mkdtempSync(join(tmpdir(), 'hwl-gaps-'));
   /** Hashes by chain, index = sequence (0 = genesis). */
   const hashes = new Map<string, Uint8Array[]>();
 
   /** Seals `n` records onto `chain` the way the sequencer does (body, headers, stream seq = record seq). */
   async function seal(chain: string, n: number, tenant = (_i: number): string => 'acme'): Promise<void> {
-    await ensureChainTopology(nc, chain);
-    const js = jetstream(nc);
+    await ensureChainTopology(nats.nc, chain);
+    const js = jetstream(nats.nc);
     const hs = hashes.get(chain) ?? [genesisHash(chain)];
     hashes.set(chain, hs);
     for (let k = 0; k < n; k++) {
@@ -65,26 +63,19 @@ describe('verify (live) and export: records missing at the head', () => {
     }
   }
   const hashAt = (chain: string, seq: number): string => toHex(hashes.get(chain)![seq]!);
-  const cli = (chain: string, ...args: string[]): ReturnType<typeof runCli> => runCli([...args, '--nats', server.url, '--chain', chain], { env: { HWL_CHAIN_ID: '' }, timeoutMs: 20_000 });
-
-  beforeAll(async () => {
-    server = await TestNatsServer.start();
-    nc = await connectNats(server.url, 'test');
-  });
+  const cli = (chain: string, ...args: string[]): ReturnType<typeof runCli> => runCli([...args, '--nats', nats.url, '--chain', chain], { env: { HWL_CHAIN_ID: '' }, timeoutMs: 20_000 });
 
   afterAll(async () => {
-    await nc?.close();
-    await server?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 
   it('a chain that never sealed anything verifies and exports 0 records', async () => {
-    await ensureChainTopology(nc, 'empty');
+    await ensureChainTopology(nats.nc, 'empty');
     const r = await cli('empty', 'verify');
     expect(r.stderr).toBe('');
     expect(r.stdout).toBe(`verified 0 records of chain empty (stream HWL_CHAIN_empty, from genesis): head sequence 0, head hash ${toHex(genesisHash('empty'))}\n`);
     expect(r.code).toBe(0);
-    const live = await verifyLiveChain({ natsUrl: server.url, chainId: 'empty' });
+    const live = await verifyLiveChain({ natsUrl: nats.url, chainId: 'empty' });
     expect(live).toMatchObject({ head: 0n, result: { ok: true, verified: 0 } });
 
     const out = join(dir, 'empty.jsonl');
@@ -97,20 +88,20 @@ describe('verify (live) and export: records missing at the head', () => {
 
   it('a fully purged chain fails verify (gap at the first missing sequence) from genesis and from an anchor', async () => {
     await seal('purged', 10);
-    await (await jetstreamManager(nc)).streams.purge(streams.chain('purged'));
-    const info = await (await jetstreamManager(nc)).streams.info(streams.chain('purged'));
+    await (await jetstreamManager(nats.nc)).streams.purge(streams.chain('purged'));
+    const info = await (await jetstreamManager(nats.nc)).streams.info(streams.chain('purged'));
     expect(info.state).toMatchObject({ messages: 0, last_seq: 10 });
 
     const r = await cli('purged', 'verify');
     expect(r.stdout).toMatch(/^FAILED at sequence 1: gap: expected sequence 1, the stream holds nothing from 1 to its head 10 \(purged or missing records\) \(HWL_CHAIN_purged\)\n$/);
     expect(r.code).toBe(1);
-    const live = await verifyLiveChain({ natsUrl: server.url, chainId: 'purged' });
+    const live = await verifyLiveChain({ natsUrl: nats.url, chainId: 'purged' });
     expect(live).toMatchObject({ head: 10n, result: { ok: false, sequence: 1n, reason: 'gap', verified: 0 } });
 
     const a = await cli('purged', 'verify', '--anchor', `4:${hashAt('purged', 4)}`);
     expect(a.stdout).toMatch(/^FAILED at sequence 5: gap: /);
     expect(a.code).toBe(1);
-    const liveA = await verifyLiveChain({ natsUrl: server.url, chainId: 'purged', anchor: { chainId: 'purged', sequence: 4n, hash: hashes.get('purged')![4]! } });
+    const liveA = await verifyLiveChain({ natsUrl: nats.url, chainId: 'purged', anchor: { chainId: 'purged', sequence: 4n, hash: hashes.get('purged')![4]! } });
     expect(liveA.result).toMatchObject({ ok: false, sequence: 5n, reason: 'gap' });
 
     // An anchor at the head: nothing after it is missing.
@@ -137,7 +128,7 @@ describe('verify (live) and export: records missing at the head', () => {
 
   it('a purged prefix: export from a purged sequence fails, from the first retained one works', async () => {
     await seal('prefix', 10);
-    await (await jetstreamManager(nc)).streams.purge(streams.chain('prefix'), { seq: 6 });
+    await (await jetstreamManager(nats.nc)).streams.purge(streams.chain('prefix'), { seq: 6 });
     const e = await cli('prefix', 'export', '--out', join(dir, 'prefix-3.jsonl'), '--from', '3');
     expect(e.stderr).toBe(`hwledger: INTEGRITY: chain prefix: records 3..5 are not in stream HWL_CHAIN_prefix (purged or missing; it holds 5 in 6..10): cannot export from 3\n`);
     expect(e.code).toBe(1);
@@ -157,14 +148,14 @@ describe('verify (live) and export: records missing at the head', () => {
   it('the newest records purged by subject: verify and export fail instead of stopping early (or waiting)', async () => {
     // Records 1..6 of tenant acme, 7..9 of tenant evil, whose subject is then purged.
     await seal('tail', 9, (i) => (i <= 6 ? 'acme' : 'evil'));
-    await (await jetstreamManager(nc)).streams.purge(streams.chain('tail'), { filter: subjects.chain('tail', 'inference_request_completed', 'evil') });
-    const info = await (await jetstreamManager(nc)).streams.info(streams.chain('tail'));
+    await (await jetstreamManager(nats.nc)).streams.purge(streams.chain('tail'), { filter: subjects.chain('tail', 'inference_request_completed', 'evil') });
+    const info = await (await jetstreamManager(nats.nc)).streams.info(streams.chain('tail'));
     expect(info.state).toMatchObject({ messages: 6, last_seq: 9 });
 
     const v = await cli('tail', 'verify');
     expect(v.stdout).toMatch(/^FAILED at sequence 7: gap: expected sequence 7, the stream holds nothing from 7 to its head 9 \(purged or missing records\) \(HWL_CHAIN_tail\)\n$/);
     expect(v.code).toBe(1);
-    const live = await verifyLiveChain({ natsUrl: server.url, chainId: 'tail' });
+    const live = await verifyLiveChain({ natsUrl: nats.url, chainId: 'tail' });
     expect(live).toMatchObject({ head: 9n, result: { ok: false, sequence: 7n, reason: 'gap', verified: 6 } });
 
     const out = join(dir, 'tail.jsonl');

@@ -15,20 +15,15 @@ import { join } from 'node:path';
 import { createGzip } from 'node:zlib';
 import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import pg from 'pg';
-import type { NatsConnection } from '@nats-io/transport-node';
 import { generateSigner, verifierOf } from '@hwledger/chain';
-import { connectNats } from '@hwledger/core';
 import { Projector, migrate } from '@hwledger/projector';
 import { chainStreamState } from '@hwledger/sequencer';
-import { TestNatsServer, createTestDatabase, type TestDatabase } from '@hwledger/testkit';
+import { useNatsServer, useTestDatabase } from '@hwledger/testkit';
 import { CheckpointLog, archiveChain, kvKeys, openCheckpointBucket, readManifest, verifyArchive } from '@hwledger/ledger-ops';
 import { ChainWriter, checkpointWriter } from './chain-fixture.js';
 
-let server: TestNatsServer;
-let nc: NatsConnection;
-let db: TestDatabase;
-let pool: pg.Pool;
+const nats = useNatsServer({ clientName: 'archive-hardening-test' });
+const db = useTestDatabase({ setup: (pool) => migrate(pool) });
 let work: string;
 const key = generateSigner('hwl-archive-hardening');
 const keys = [verifierOf(key)];
@@ -36,29 +31,20 @@ const chain = 'arh-1';
 const archiveDir = (): string => join(work, 'archive');
 
 beforeAll(async () => {
-  server = await TestNatsServer.start();
-  nc = await connectNats(server.url, 'archive-hardening-test');
-  db = await createTestDatabase();
-  pool = new pg.Pool({ connectionString: db.url, max: 4 }).on('error', () => undefined); // an idle client dies when the test database is dropped: not an uncaught error
-  await migrate(pool);
   work = mkdtempSync(join(tmpdir(), 'hwl-archive-hardening-'));
 });
 
 afterAll(async () => {
-  await pool?.end();
-  await db?.drop();
-  await nc?.close();
-  await server?.stop();
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
 async function rows(chainId: string): Promise<number> {
-  const r = await pool.query<{ n: string }>('SELECT count(*) AS n FROM records WHERE chain_id = $1', [chainId]);
+  const r = await db.pool.query<{ n: string }>('SELECT count(*) AS n FROM records WHERE chain_id = $1', [chainId]);
   return Number(r.rows[0]!.n);
 }
 
 async function project(chainId: string): Promise<void> {
-  await new Projector({ pool, nc, chainId, exitAtHead: true }).start().done;
+  await new Projector({ pool: db.pool, nc: nats.nc, chainId, exitAtHead: true }).start().done;
 }
 
 /** A copy of the archive (chain directory only) whose manifest is `edit(manifest)`. */
@@ -76,29 +62,29 @@ const show = (v: unknown): string => JSON.stringify(v, (_k, x: unknown) => (type
 
 describe('the projector check guards every purge and delete', () => {
   it('a cut written by a --keep run is not purged by a later run while the projector is behind it', async () => {
-    const w = await ChainWriter.open(nc, chain);
+    const w = await ChainWriter.open(nats.nc, chain);
     await w.append(500);
     await project(chain);
     expect(await rows(chain)).toBe(500);
     await w.append(1_700);
-    await checkpointWriter(nc, w, key, 1_000);
+    await checkpointWriter(nats.nc, w, key, 1_000);
 
     // `archive --keep` (no --db: nothing to check it against) writes the cut at 1000 and purges nothing.
-    const kept = await archiveChain({ nc, chainId: chain, dir: archiveDir(), olderThanMs: 0, upto: 1_000n, keep: true, trusted: keys });
+    const kept = await archiveChain({ nc: nats.nc, chainId: chain, dir: archiveDir(), olderThanMs: 0, upto: 1_000n, keep: true, trusted: keys });
     expect(kept).toMatchObject({ cut: 1_000n, archived: 1_000, purged: 0, deletedRows: 0 });
 
     // `archive --db`: no new cut is due, but the purge of 1..1000 would lose 501..1000 for the projector.
-    const refused = await archiveChain({ nc, chainId: chain, dir: archiveDir(), olderThanMs: 0, upto: 1_000n, databaseUrl: db.url, trusted: keys }).catch((e: unknown) => e);
+    const refused = await archiveChain({ nc: nats.nc, chainId: chain, dir: archiveDir(), olderThanMs: 0, upto: 1_000n, databaseUrl: db.db.url, trusted: keys }).catch((e: unknown) => e);
     expect(refused).toMatchObject({ code: 'CONFLICT' });
     expect((refused as Error).message).toMatch(/projector has read arh-1 only up to 500; archiving up to 1000/);
-    expect((await chainStreamState(nc, chain)).first).toBe(1n);
+    expect((await chainStreamState(nats.nc, chain)).first).toBe(1n);
     expect(await rows(chain)).toBe(500);
 
     // Once the projector has passed the cut, the same run purges and deletes.
     await project(chain);
-    const done = await archiveChain({ nc, chainId: chain, dir: archiveDir(), olderThanMs: 0, upto: 1_000n, databaseUrl: db.url, trusted: keys });
+    const done = await archiveChain({ nc: nats.nc, chainId: chain, dir: archiveDir(), olderThanMs: 0, upto: 1_000n, databaseUrl: db.db.url, trusted: keys });
     expect(done).toMatchObject({ cut: 1_000n, archived: 0, purged: 1_000, deletedRows: 1_000 });
-    expect((await chainStreamState(nc, chain)).first).toBe(1_001n);
+    expect((await chainStreamState(nats.nc, chain)).first).toBe(1_001n);
     expect(await rows(chain)).toBe(1_200);
     expect((await verifyArchive(archiveDir(), chain, keys)).archive).toMatchObject({ ok: true, verified: 1_000 });
   });
@@ -121,7 +107,7 @@ describe('a manifest is not trusted', () => {
       }
       expect(thrown, name).toMatchObject({ code: 'INTEGRITY' });
       await expect(verifyArchive(root, chain, keys), name).rejects.toMatchObject({ code: 'INTEGRITY' });
-      await expect(archiveChain({ nc, chainId: chain, dir: root, olderThanMs: 0, upto: 1_000n, keep: true, trusted: keys }), name).rejects.toMatchObject({ code: 'INTEGRITY' });
+      await expect(archiveChain({ nc: nats.nc, chainId: chain, dir: root, olderThanMs: 0, upto: 1_000n, keep: true, trusted: keys }), name).rejects.toMatchObject({ code: 'INTEGRITY' });
     }
   });
 
@@ -199,8 +185,8 @@ describe('segment lines are capped', () => {
 
 describe('KV values are not trusted', () => {
   it('a malformed latest checkpoint in KV is an INTEGRITY error', async () => {
-    const kv = await openCheckpointBucket(nc);
-    const log = await CheckpointLog.open(nc, 'arh-kv');
+    const kv = await openCheckpointBucket(nats.nc);
+    const log = await CheckpointLog.open(nats.nc, 'arh-kv');
     for (const v of ['{"note":"x","size":"12abc","stream_seq":1}', '{"note":"x","size":"1e3","stream_seq":1}', '{"note":"x","size":"5","stream_seq":"1"}', '{"note":7,"size":"5","stream_seq":1}', 'null', '"text"', 'not json']) {
       await kv.put(kvKeys.latest('arh-kv'), v);
       await expect(log.kvLatest(), v).rejects.toMatchObject({ code: 'INTEGRITY' });
@@ -210,12 +196,12 @@ describe('KV values are not trusted', () => {
   });
 
   it('a malformed archive anchor in KV stops archiving (INTEGRITY), it is not overwritten', async () => {
-    const kv = await openCheckpointBucket(nc);
+    const kv = await openCheckpointBucket(nats.nc);
     const good = (await kv.get(kvKeys.anchor(chain)))!.string();
     try {
       for (const v of ['{"chain_id":"arh-1","sequence":"abc","hash":"00","compact":""}', 'not json', 'null']) {
         await kv.put(kvKeys.anchor(chain), v);
-        await expect(archiveChain({ nc, chainId: chain, dir: archiveDir(), olderThanMs: 0, upto: 1_000n, keep: true, trusted: keys }), v).rejects.toMatchObject({ code: 'INTEGRITY' });
+        await expect(archiveChain({ nc: nats.nc, chainId: chain, dir: archiveDir(), olderThanMs: 0, upto: 1_000n, keep: true, trusted: keys }), v).rejects.toMatchObject({ code: 'INTEGRITY' });
         expect((await kv.get(kvKeys.anchor(chain)))!.string()).toBe(v);
       }
     } finally {

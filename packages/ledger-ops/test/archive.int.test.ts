@@ -9,17 +9,15 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, copyFileSync, mkdirSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import pg from 'pg';
 import { Registry } from 'prom-client';
-import type { NatsConnection } from '@nats-io/transport-node';
 import { headers } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
 import { generateSigner, genesisHash, verifierOf } from '@hwledger/chain';
-import { HEADERS, connectNats, subjects } from '@hwledger/core';
+import { HEADERS, subjects } from '@hwledger/core';
 import { encodeIngestBatch } from '@hwledger/proto';
 import { Projector, migrate } from '@hwledger/projector';
 import { Sequencer, chainStreamState } from '@hwledger/sequencer';
-import { TestNatsServer, createTestDatabase, waitFor, type TestDatabase } from '@hwledger/testkit';
+import { useNatsServer, useTestDatabase, waitFor } from '@hwledger/testkit';
 import {
   Checkpointer,
   archiveChain,
@@ -31,37 +29,26 @@ import {
 } from '@hwledger/ledger-ops';
 import { ChainWriter, checkpointWriter, testEvent } from './chain-fixture.js';
 
-let server: TestNatsServer;
-let nc: NatsConnection;
-let db: TestDatabase;
-let pool: pg.Pool;
+const nats = useNatsServer({ clientName: 'archive-test' });
+const db = useTestDatabase({ setup: (pool) => migrate(pool) });
 let work: string;
 const key = generateSigner('hwl-archive-test');
 const keys = [verifierOf(key)];
 
 beforeAll(async () => {
-  server = await TestNatsServer.start();
-  nc = await connectNats(server.url, 'archive-test');
-  db = await createTestDatabase();
-  pool = new pg.Pool({ connectionString: db.url, max: 4 }).on('error', () => undefined); // an idle client dies when the test database is dropped: not an uncaught error
-  await migrate(pool);
   work = mkdtempSync(join(tmpdir(), 'hwl-archive-'));
 });
 
 afterAll(async () => {
-  await pool?.end();
-  await db?.drop();
-  await nc?.close();
-  await server?.stop();
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
 async function checkpointAll(_chain: string, w: ChainWriter, every = 1_000): Promise<void> {
-  await checkpointWriter(nc, w, key, every);
+  await checkpointWriter(nats.nc, w, key, every);
 }
 
 async function count(sql: string, params: unknown[]): Promise<number> {
-  const r = await pool.query<{ n: string }>(sql, params);
+  const r = await db.pool.query<{ n: string }>(sql, params);
   return Number(r.rows[0]!.n);
 }
 
@@ -70,56 +57,56 @@ describe('archive', () => {
   const dir = () => join(work, 'archive');
 
   it('archives up to the latest old-enough checkpoint, purges stream and records rows, keeps rollups', async () => {
-    const w = await ChainWriter.open(nc, chain);
+    const w = await ChainWriter.open(nats.nc, chain);
     await w.append(5_200);
     await checkpointAll(chain, w);
-    const projector = new Projector({ pool, nc, chainId: chain, exitAtHead: true }).start();
+    const projector = new Projector({ pool: db.pool, nc: nats.nc, chainId: chain, exitAtHead: true }).start();
     await projector.done;
     expect(await count('SELECT count(*) AS n FROM records WHERE chain_id = $1', [chain])).toBe(5_200);
-    const usageBefore = await pool.query('SELECT * FROM tenant_usage_hourly WHERE chain_id = $1 ORDER BY tenant, window_start_ms', [chain]);
+    const usageBefore = await db.pool.query('SELECT * FROM tenant_usage_hourly WHERE chain_id = $1 ORDER BY tenant, window_start_ms', [chain]);
     expect(usageBefore.rows.length).toBeGreaterThan(0);
 
-    const r = await archiveChain({ nc, chainId: chain, dir: dir(), olderThanMs: 0, upto: 3_500n, databaseUrl: db.url, trusted: keys });
+    const r = await archiveChain({ nc: nats.nc, chainId: chain, dir: dir(), olderThanMs: 0, upto: 3_500n, databaseUrl: db.db.url, trusted: keys });
     expect(r.cut).toBe(3_000n); // the latest checkpoint at or below 3500
     expect(r.archived).toBe(3_000);
     expect(r.purged).toBe(3_000);
     expect(r.deletedRows).toBe(3_000);
-    const state = await chainStreamState(nc, chain);
+    const state = await chainStreamState(nats.nc, chain);
     expect(state.first).toBe(3_001n);
     expect(await count('SELECT count(*) AS n FROM records WHERE chain_id = $1 AND sequence <= 3000', [chain])).toBe(0);
     expect(await count('SELECT count(*) AS n FROM records WHERE chain_id = $1', [chain])).toBe(2_200);
-    const usageAfter = await pool.query('SELECT * FROM tenant_usage_hourly WHERE chain_id = $1 ORDER BY tenant, window_start_ms', [chain]);
+    const usageAfter = await db.pool.query('SELECT * FROM tenant_usage_hourly WHERE chain_id = $1 ORDER BY tenant, window_start_ms', [chain]);
     expect(usageAfter.rows).toEqual(usageBefore.rows);
 
     // The anchor in KV is the cut, signed.
-    const anchor = await loadArchiveAnchor(nc, chain, keys);
+    const anchor = await loadArchiveAnchor(nats.nc, chain, keys);
     expect(anchor?.sequence).toBe(3_000n);
 
     // The archive verifies offline, and the live chain from the new anchor.
     const rep = await verifyArchive(dir(), chain, keys);
     expect(rep.archive.ok).toBe(true);
     expect(rep.archive.ok && rep.archive.verified).toBe(3_000);
-    const live = await verifyLiveFromAnchor(nc, chain, { trusted: keys });
+    const live = await verifyLiveFromAnchor(nats.nc, chain, { trusted: keys });
     expect(live.anchor.sequence).toBe(3_000n);
     expect(live.result.ok).toBe(true);
     expect(live.result.ok && live.result.verified).toBe(2_200);
     expect(live.result.ok && live.result.checkpointsChecked).toBe(3); // 4000, 5000, 5200
 
     // Re-running is idempotent: nothing new is due below 3500.
-    const again = await archiveChain({ nc, chainId: chain, dir: dir(), olderThanMs: 0, upto: 3_500n, databaseUrl: db.url, trusted: keys });
+    const again = await archiveChain({ nc: nats.nc, chainId: chain, dir: dir(), olderThanMs: 0, upto: 3_500n, databaseUrl: db.db.url, trusted: keys });
     expect(again).toMatchObject({ cut: 3_000n, archived: 0, purged: 0, deletedRows: 0 });
 
     // A second archive run appends a segment from the previous cut.
-    const second = await archiveChain({ nc, chainId: chain, dir: dir(), olderThanMs: 0, upto: 4_999n, databaseUrl: db.url, trusted: keys });
+    const second = await archiveChain({ nc: nats.nc, chainId: chain, dir: dir(), olderThanMs: 0, upto: 4_999n, databaseUrl: db.db.url, trusted: keys });
     expect(second).toMatchObject({ cut: 4_000n, archived: 1_000, purged: 1_000, deletedRows: 1_000 });
     const rep2 = await verifyArchive(dir(), chain, keys);
     expect(rep2.archive.ok && rep2.archive.verified).toBe(4_000);
-    expect((await verifyLiveFromAnchor(nc, chain, { trusted: keys })).result.ok).toBe(true);
+    expect((await verifyLiveFromAnchor(nats.nc, chain, { trusted: keys })).result.ok).toBe(true);
   });
 
   it('a record appended to the live chain that does not link to the anchor is named', async () => {
     // Without the anchor, the live chain is unverifiable from genesis: records are gone.
-    const live = await verifyLiveFromAnchor(nc, chain, { anchor: { chainId: chain, sequence: 0n, hash: genesisHash(chain), compact: [] } });
+    const live = await verifyLiveFromAnchor(nats.nc, chain, { anchor: { chainId: chain, sequence: 0n, hash: genesisHash(chain), compact: [] } });
     expect(live.result.ok).toBe(false);
     expect(!live.result.ok && live.result.reason).toBe('gap');
     expect(!live.result.ok && live.result.sequence).toBe(1n);
@@ -199,30 +186,30 @@ describe('archive', () => {
   });
 
   it('proves records after the cut from a fresh tree store seeded at the anchor', async () => {
-    const bundle = await proveInclusion({ nc, chainId: chain, treeDir: join(work, 'trees'), trusted: keys }, 4_321n);
+    const bundle = await proveInclusion({ nc: nats.nc, chainId: chain, treeDir: join(work, 'trees'), trusted: keys }, 4_321n);
     const v = verifyProofBundle(bundle, keys);
     expect(v.type === 'hwledger.inclusion-proof.v1' && v.sequence).toBe(4_321n);
-    await expect(proveInclusion({ nc, chainId: chain, treeDir: join(work, 'trees'), trusted: keys }, 10n)).rejects.toThrow(/archived/);
+    await expect(proveInclusion({ nc: nats.nc, chainId: chain, treeDir: join(work, 'trees'), trusted: keys }, 10n)).rejects.toThrow(/archived/);
   });
 
   it('a sequencer and its checkpointer carry on after the purge', async () => {
-    const before = await chainStreamState(nc, chain);
-    const cp = new Checkpointer({ nc, chainId: chain, signers: [key], everyRecords: 100, intervalMs: 0 });
+    const before = await chainStreamState(nats.nc, chain);
+    const cp = new Checkpointer({ nc: nats.nc, chainId: chain, signers: [key], everyRecords: 100, intervalMs: 0 });
     await cp.start();
-    const seq = new Sequencer({ nc, chainId: chain, registry: new Registry(), takeoverGraceMs: 0, onSealed: (s) => cp.onSealed(s), onResume: (t) => cp.onResume(t) });
+    const seq = new Sequencer({ nc: nats.nc, chainId: chain, registry: new Registry(), takeoverGraceMs: 0, onSealed: (s) => cp.onSealed(s), onResume: (t) => cp.onResume(t) });
     await seq.start();
-    const js = jetstream(nc);
+    const js = jetstream(nats.nc);
     const h = headers();
     h.set(HEADERS.msgId, 'after-purge');
     // The fixture's tail claims event 0 of ingest message 1, which this stream never held:
     // the sequencer sees that message 1 holds another event and consumes the stream from its start.
     const events = Array.from({ length: 300 }, (_, i) => testEvent(900_000 + i, `${chain}/node-9`));
     await js.publish(subjects.ingest(chain, 'node-9'), encodeIngestBatch(events), { headers: h });
-    await waitFor(async () => (await chainStreamState(nc, chain)).last >= before.last + 300n, 30_000, 100, 'sealed after purge');
+    await waitFor(async () => (await chainStreamState(nats.nc, chain)).last >= before.last + 300n, 30_000, 100, 'sealed after purge');
     await seq.stop();
     await cp.stop({ flush: true });
     expect(cp.failure).toBeUndefined();
-    const live = await verifyLiveFromAnchor(nc, chain, { trusted: keys });
+    const live = await verifyLiveFromAnchor(nats.nc, chain, { trusted: keys });
     expect(live.result.ok).toBe(true);
     expect(live.result.ok && live.result.head.sequence).toBe(before.last + 300n);
   });

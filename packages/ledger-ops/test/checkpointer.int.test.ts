@@ -5,8 +5,7 @@
  * wired into a real Sequencer, and forged checkpoints (wrong key, wrong root,
  * another history) refused.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { NatsConnection } from '@nats-io/transport-node';
+import { describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
 import {
   constantTimeEqual,
@@ -22,7 +21,7 @@ import {
 } from '@hwledger/chain';
 import { connectNats } from '@hwledger/core';
 import { Sequencer } from '@hwledger/sequencer';
-import { TestNatsServer, waitFor } from '@hwledger/testkit';
+import { TestNatsServer, useNatsServer, waitFor } from '@hwledger/testkit';
 import { CheckpointLog, Checkpointer, verifyCheckpointLog, walkChain, type StoredCheckpoint } from '@hwledger/ledger-ops';
 import { ChainWriter, checkpointWriter, testEvent } from './chain-fixture.js';
 import { encodeIngestBatch } from '@hwledger/proto';
@@ -30,23 +29,12 @@ import { jetstream } from '@nats-io/jetstream';
 import { headers } from '@nats-io/transport-node';
 import { HEADERS, subjects } from '@hwledger/core';
 
-let server: TestNatsServer;
-let nc: NatsConnection;
+const nats = useNatsServer({ clientName: 'ckpt-test' });
 const key1 = generateSigner('hwl-test-1');
 const key2 = generateSigner('hwl-test-2');
 
-beforeAll(async () => {
-  server = await TestNatsServer.start();
-  nc = await connectNats(server.url, 'ckpt-test');
-});
-
-afterAll(async () => {
-  await nc?.close();
-  await server?.stop();
-});
-
 async function allCheckpoints(chain: string): Promise<StoredCheckpoint[]> {
-  const log = await CheckpointLog.open(nc, chain);
+  const log = await CheckpointLog.open(nats.nc, chain);
   const out: StoredCheckpoint[] = [];
   for await (const c of log.all()) out.push(c);
   return out;
@@ -63,9 +51,9 @@ function expectRootsMatch(cps: StoredCheckpoint[], hashes: Uint8Array[]): void {
 describe('Checkpointer', () => {
   it('checkpoints every N records with correct roots; the log verifies; KV holds the latest', async () => {
     const chain = 'ck-basic';
-    const w = await ChainWriter.open(nc, chain);
+    const w = await ChainWriter.open(nats.nc, chain);
     await w.append(2_500);
-    const cp = new Checkpointer({ nc, chainId: chain, signers: [key1, key2], everyRecords: 1_000, intervalMs: 0 });
+    const cp = new Checkpointer({ nc: nats.nc, chainId: chain, signers: [key1, key2], everyRecords: 1_000, intervalMs: 0 });
     await cp.start();
     await cp.onResume({ sequence: 0n, hash: genesisHash(chain) });
     // Fed record by record as the sequencer does, with the event loop turning.
@@ -85,7 +73,7 @@ describe('Checkpointer', () => {
       expect(c.signed.signatures.map((s) => s.keyName)).toEqual(['hwl-test-1', 'hwl-test-2']);
       expect(verifyCheckpoint(c.note, [verifierOf(key2)]).verifiedBy).toEqual(['hwl-test-2']);
     }
-    const log = await CheckpointLog.open(nc, chain);
+    const log = await CheckpointLog.open(nats.nc, chain);
     const report = await verifyCheckpointLog(log, [verifierOf(key1)]);
     expect(report.issues).toEqual([]);
     expect(report.checked).toBe(cps.length);
@@ -95,12 +83,12 @@ describe('Checkpointer', () => {
 
   it('KV mirror: a writer that wrote last updates in one request, and never overwrites a newer checkpoint another wrote', async () => {
     const chain = 'ck-kv';
-    const w = await ChainWriter.open(nc, chain);
+    const w = await ChainWriter.open(nats.nc, chain);
     await w.append(300);
-    await checkpointWriter(nc, w, key1, 100);
+    await checkpointWriter(nats.nc, w, key1, 100);
     const base = (await allCheckpoints(chain)).at(-1)!;
-    const a = await CheckpointLog.open(nc, chain);
-    const b = await CheckpointLog.open(nc, chain);
+    const a = await CheckpointLog.open(nats.nc, chain);
+    const b = await CheckpointLog.open(nats.nc, chain);
     expect((await a.kvLatest())?.size).toBe(300n);
     // Only what updateKv reads differs between these and real checkpoints: the size.
     const at = (n: bigint): StoredCheckpoint => ({ ...base, checkpoint: { ...base.checkpoint, sequence: n } });
@@ -117,12 +105,12 @@ describe('Checkpointer', () => {
 
   it('KV mirror: written at most every kvIntervalMs while the stream gets every checkpoint; a flush or stop writes the last one', async () => {
     const chain = 'ck-kv-throttle';
-    const w = await ChainWriter.open(nc, chain);
+    const w = await ChainWriter.open(nats.nc, chain);
     await w.append(1_000);
-    const cp = new Checkpointer({ nc, chainId: chain, signers: [key1], everyRecords: 100, intervalMs: 0, kvIntervalMs: 60_000 });
+    const cp = new Checkpointer({ nc: nats.nc, chainId: chain, signers: [key1], everyRecords: 100, intervalMs: 0, kvIntervalMs: 60_000 });
     await cp.start();
     await cp.onResume({ sequence: 0n, hash: genesisHash(chain) });
-    const log = await CheckpointLog.open(nc, chain);
+    const log = await CheckpointLog.open(nats.nc, chain);
     const feed = async (from: number, to: number): Promise<void> => {
       for (let i = from; i < to; i++) {
         await cp.onSealed({ sequence: BigInt(i + 1), hash: w.hashes[i]!, prevHash: i === 0 ? genesisHash(chain) : w.hashes[i - 1]! });
@@ -146,15 +134,15 @@ describe('Checkpointer', () => {
 
   it('restarts from the latest checkpoint reading only the records after it', async () => {
     const chain = 'ck-restart';
-    const w = await ChainWriter.open(nc, chain);
+    const w = await ChainWriter.open(nats.nc, chain);
     await w.append(3_000);
-    const a = new Checkpointer({ nc, chainId: chain, signers: [key1], everyRecords: 1_000, intervalMs: 0 });
+    const a = new Checkpointer({ nc: nats.nc, chainId: chain, signers: [key1], everyRecords: 1_000, intervalMs: 0 });
     await a.start();
     await a.onResume({ sequence: w.sequence, hash: w.head });
     await a.stop({ flush: true });
     expect(a.readFromChain).toBe(3_000);
     await w.append(700);
-    const b = new Checkpointer({ nc, chainId: chain, signers: [key1], everyRecords: 1_000, intervalMs: 0 });
+    const b = new Checkpointer({ nc: nats.nc, chainId: chain, signers: [key1], everyRecords: 1_000, intervalMs: 0 });
     await b.start();
     await b.onResume({ sequence: w.sequence, hash: w.head });
     await b.stop({ flush: true });
@@ -163,7 +151,7 @@ describe('Checkpointer', () => {
     const cps = await allCheckpoints(chain);
     expect(cps.at(-1)!.checkpoint.sequence).toBe(3_700n);
     expectRootsMatch(cps, w.hashes);
-    const report = await verifyCheckpointLog(await CheckpointLog.open(nc, chain), [verifierOf(key1)]);
+    const report = await verifyCheckpointLog(await CheckpointLog.open(nats.nc, chain), [verifierOf(key1)]);
     expect(report.issues).toEqual([]);
   });
 
@@ -206,8 +194,8 @@ describe('Checkpointer', () => {
 
   it('issues on the timer when fewer than N records arrived', async () => {
     const chain = 'ck-timer';
-    const w = await ChainWriter.open(nc, chain);
-    const cp = new Checkpointer({ nc, chainId: chain, signers: [key1], everyRecords: 1_000_000, intervalMs: 100 });
+    const w = await ChainWriter.open(nats.nc, chain);
+    const cp = new Checkpointer({ nc: nats.nc, chainId: chain, signers: [key1], everyRecords: 1_000_000, intervalMs: 100 });
     await cp.start();
     await cp.onResume({ sequence: 0n, hash: w.head });
     await w.append(10);
@@ -222,7 +210,7 @@ describe('Checkpointer', () => {
 
   it('runs inside a Sequencer: every checkpoint matches the sealed chain', async () => {
     const chain = 'ck-seq';
-    const conn = await connectNats(server.url, 'seq');
+    const conn = await connectNats(nats.url, 'seq');
     const cp = new Checkpointer({ nc: conn, chainId: chain, signers: [key1], everyRecords: 500, intervalMs: 200 });
     const seq = new Sequencer({
       nc: conn,
@@ -258,9 +246,9 @@ describe('Checkpointer', () => {
 
 describe('forged checkpoints are refused', () => {
   async function seeded(chain: string, n: number): Promise<ChainWriter> {
-    const w = await ChainWriter.open(nc, chain);
+    const w = await ChainWriter.open(nats.nc, chain);
     await w.append(n);
-    const cp = new Checkpointer({ nc, chainId: chain, signers: [key1], everyRecords: 1_000, intervalMs: 0 });
+    const cp = new Checkpointer({ nc: nats.nc, chainId: chain, signers: [key1], everyRecords: 1_000, intervalMs: 0 });
     await cp.start();
     await cp.onResume({ sequence: w.sequence, hash: w.head });
     await cp.stop({ flush: true });
@@ -268,7 +256,7 @@ describe('forged checkpoints are refused', () => {
   }
 
   async function plant(chain: string, signer: NoteSigner, tree: MemoryMerkleTree, head: Uint8Array, prev: StoredCheckpoint): Promise<void> {
-    const log = await CheckpointLog.open(nc, chain);
+    const log = await CheckpointLog.open(nats.nc, chain);
     const size = tree.size;
     const signed = signCheckpoint({ chainId: chain, sequence: size, headHash: head, rootHash: tree.root(), timeMs: BigInt(Date.now()) }, [signer]);
     await log.append({ signed, compact: tree.compactRange(), prevSize: prev.checkpoint.sequence, consistency: tree.consistencyProof(prev.checkpoint.sequence) }, prev.streamSeq);
@@ -282,12 +270,12 @@ describe('forged checkpoints are refused', () => {
     const t = new MemoryMerkleTree();
     for (const h of w.hashes) t.append(h);
     await plant(chain, generateSigner('mallory'), t, w.head, prev);
-    const cp = new Checkpointer({ nc, chainId: chain, signers: [key1], intervalMs: 0 });
+    const cp = new Checkpointer({ nc: nats.nc, chainId: chain, signers: [key1], intervalMs: 0 });
     await cp.start().then(
       () => expect.unreachable('started on a forged checkpoint'),
       (e: unknown) => expect(String(e)).toMatch(/not signed by a trusted key/),
     );
-    const report = await verifyCheckpointLog(await CheckpointLog.open(nc, chain), [verifierOf(key1)]);
+    const report = await verifyCheckpointLog(await CheckpointLog.open(nats.nc, chain), [verifierOf(key1)]);
     expect(report.issues[0]?.reason).toBe('bad_signature');
     expect(report.issues[0]?.size).toBe(1_300n);
   });
@@ -302,14 +290,14 @@ describe('forged checkpoints are refused', () => {
     forked[9] = new Uint8Array(32).fill(7);
     const t = new MemoryMerkleTree();
     for (const h of forked) t.append(h);
-    const log = await CheckpointLog.open(nc, chain);
+    const log = await CheckpointLog.open(nats.nc, chain);
     const signed = signCheckpoint({ chainId: chain, sequence: t.size, headHash: w.head, rootHash: t.root(), timeMs: 1n }, [key1]);
     // Its carried proof cannot link it to the earlier checkpoint: use the fork's own proof.
     await log.append({ signed, compact: t.compactRange(), prevSize: prev.checkpoint.sequence, consistency: t.consistencyProof(prev.checkpoint.sequence) }, prev.streamSeq);
     const report = await verifyCheckpointLog(log, [verifierOf(key1)]);
     expect(report.issues[0]?.reason).toBe('inconsistent');
     expect(report.issues[0]?.size).toBe(1_050n);
-    const cp = new Checkpointer({ nc, chainId: chain, signers: [key1], intervalMs: 0 });
+    const cp = new Checkpointer({ nc: nats.nc, chainId: chain, signers: [key1], intervalMs: 0 });
     await expect(cp.start()).rejects.toThrow(/not consistent/);
   });
 
@@ -321,16 +309,16 @@ describe('forged checkpoints are refused', () => {
     const t = new MemoryMerkleTree();
     for (const h of w.hashes) t.append(h);
     await plant(chain, key1, t, new Uint8Array(32).fill(9), prev);
-    const cp = new Checkpointer({ nc, chainId: chain, signers: [key1], intervalMs: 0 });
+    const cp = new Checkpointer({ nc: nats.nc, chainId: chain, signers: [key1], intervalMs: 0 });
     await expect(cp.start()).rejects.toThrow(/does not match record 1020/);
   });
 
   it('two checkpointers racing never publish inconsistent checkpoints (expected-last-sequence fence)', async () => {
     const chain = 'ck-race';
-    const w = await ChainWriter.open(nc, chain);
+    const w = await ChainWriter.open(nats.nc, chain);
     await w.append(5_000);
-    const a = new Checkpointer({ nc, chainId: chain, signers: [key1], everyRecords: 300, intervalMs: 0 });
-    const b = new Checkpointer({ nc, chainId: chain, signers: [key1], everyRecords: 200, intervalMs: 0 });
+    const a = new Checkpointer({ nc: nats.nc, chainId: chain, signers: [key1], everyRecords: 300, intervalMs: 0 });
+    const b = new Checkpointer({ nc: nats.nc, chainId: chain, signers: [key1], everyRecords: 200, intervalMs: 0 });
     await a.start();
     await b.start();
     await Promise.all([a.onResume({ sequence: w.sequence, hash: w.head }), b.onResume({ sequence: w.sequence, hash: w.head })]);
@@ -340,7 +328,7 @@ describe('forged checkpoints are refused', () => {
     const cps = await allCheckpoints(chain);
     expectRootsMatch(cps, w.hashes);
     for (let i = 1; i < cps.length; i++) expect(cps[i]!.checkpoint.sequence).toBeGreaterThan(cps[i - 1]!.checkpoint.sequence);
-    const report = await verifyCheckpointLog(await CheckpointLog.open(nc, chain), [verifierOf(key1)]);
+    const report = await verifyCheckpointLog(await CheckpointLog.open(nats.nc, chain), [verifierOf(key1)]);
     expect(report.issues).toEqual([]);
     expect(constantTimeEqual(cps.at(-1)!.checkpoint.headHash, w.head)).toBe(true);
   });

@@ -5,53 +5,40 @@
  * region checkpoint from an untrusted key or another history is refused, and
  * an edited fleet entry or region record is named.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { NatsConnection } from '@nats-io/transport-node';
+import { describe, expect, it } from 'vitest';
 import { headers } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { MemoryMerkleTree, generateSigner, signCheckpoint, utf8Encode, verifierOf } from '@hwledger/chain';
-import { connectNats } from '@hwledger/core';
-import { TestNatsServer } from '@hwledger/testkit';
+import { useNatsServer } from '@hwledger/testkit';
 import { CheckpointLog, FleetAnchorer, fleetGenesisHash, fleetNames, formatFleetEntry, parseFleetEntry, readStream, verifyFleet } from '@hwledger/ledger-ops';
 import { ChainWriter, checkpointWriter } from './chain-fixture.js';
 
-let server: TestNatsServer;
-let nc: NatsConnection;
+const nats = useNatsServer({ clientName: 'fleet-test' });
 const eu = generateSigner('hwl-eu');
 const us = generateSigner('hwl-us');
 // Each region's key is bound to its chain (an unbound key is refused across several chains).
 const keys = [{ ...verifierOf(eu), chains: ['eu-1'] }, { ...verifierOf(us), chains: ['us-1'] }];
 
-beforeAll(async () => {
-  server = await TestNatsServer.start();
-  nc = await connectNats(server.url, 'fleet-test');
-});
-
-afterAll(async () => {
-  await nc?.close();
-  await server?.stop();
-});
-
 describe('fleet anchor', () => {
   const writers: Record<string, ChainWriter> = {};
 
   it('anchors two regions round after round and verifies every region against it', async () => {
-    writers['eu-1'] = await ChainWriter.open(nc, 'eu-1');
-    writers['us-1'] = await ChainWriter.open(nc, 'us-1');
-    const anchorer = new FleetAnchorer({ nc, fleet: 'f1', chains: ['eu-1', 'us-1'], trusted: keys });
+    writers['eu-1'] = await ChainWriter.open(nats.nc, 'eu-1');
+    writers['us-1'] = await ChainWriter.open(nats.nc, 'us-1');
+    const anchorer = new FleetAnchorer({ nc: nats.nc, fleet: 'f1', chains: ['eu-1', 'us-1'], trusted: keys });
     await anchorer.load();
     for (let round = 0; round < 3; round++) {
       await writers['eu-1'].append(400);
-      await checkpointWriter(nc, writers['eu-1'], eu, 250);
+      await checkpointWriter(nats.nc, writers['eu-1'], eu, 250);
       if (round !== 1) {
         await writers['us-1'].append(300);
-        await checkpointWriter(nc, writers['us-1'], us, 250);
+        await checkpointWriter(nats.nc, writers['us-1'], us, 250);
       }
       await anchorer.tick();
     }
     expect(anchorer.appended).toBe(5);
     expect(await anchorer.tick()).toBe(0); // nothing moved
-    const r = await verifyFleet(nc, 'f1', keys);
+    const r = await verifyFleet(nats.nc, 'f1', keys);
     expect(r.issue).toBeUndefined();
     expect(r.ok).toBe(true);
     expect(r.entries).toBe(5);
@@ -62,13 +49,13 @@ describe('fleet anchor', () => {
     expect(byChain['us-1']!.live?.result).toMatchObject({ ok: true, verified: 600 });
     // Entries are hash-linked in order: each names the previous one's hash.
     let prev = fleetGenesisHash('f1');
-    for await (const m of readStream(nc, fleetNames.stream('f1'))) {
+    for await (const m of readStream(nats.nc, fleetNames.stream('f1'))) {
       const e = parseFleetEntry(m.data);
       expect(e.prev).toEqual(prev);
       prev = e.hash;
     }
     // A second anchorer resumes where the stream is.
-    const again = new FleetAnchorer({ nc, fleet: 'f1', chains: ['eu-1', 'us-1'], trusted: keys });
+    const again = new FleetAnchorer({ nc: nats.nc, fleet: 'f1', chains: ['eu-1', 'us-1'], trusted: keys });
     await again.load();
     expect(await again.tick()).toBe(0);
   });
@@ -76,16 +63,16 @@ describe('fleet anchor', () => {
   it('refuses to anchor a region checkpoint signed by an unknown key', async () => {
     const w = writers['us-1']!;
     await w.append(10);
-    const log = await CheckpointLog.open(nc, 'us-1');
+    const log = await CheckpointLog.open(nats.nc, 'us-1');
     const latest = (await log.latest())!;
     const t = new MemoryMerkleTree({ size: latest.checkpoint.sequence, nodes: latest.compact });
     for (const h of w.hashes.slice(Number(latest.checkpoint.sequence))) t.append(h);
     const signed = signCheckpoint({ chainId: 'us-1', sequence: t.size, headHash: w.head, rootHash: t.root(), timeMs: 1n }, [generateSigner('mallory')]);
     await log.append({ signed, compact: t.compactRange(), prevSize: latest.checkpoint.sequence, consistency: t.consistencyProof(latest.checkpoint.sequence) }, latest.streamSeq);
-    const anchorer = new FleetAnchorer({ nc, fleet: 'f1', chains: ['us-1'], trusted: keys });
+    const anchorer = new FleetAnchorer({ nc: nats.nc, fleet: 'f1', chains: ['us-1'], trusted: keys });
     await anchorer.load();
     await expect(anchorer.tick()).rejects.toThrow(/not signed by a trusted key/);
-    const r = await verifyFleet(nc, 'f1', keys);
+    const r = await verifyFleet(nats.nc, 'f1', keys);
     expect(r.ok).toBe(false);
     expect(r.chains.find((c) => c.chainId === 'us-1')?.logIssue).toMatch(/no signature by a trusted key/);
   });
@@ -93,26 +80,26 @@ describe('fleet anchor', () => {
   it('names a fleet entry whose bytes were replaced (broken hash link)', async () => {
     // Build a separate fleet whose second entry does not link to the first.
     const fleet = 'f2';
-    const a = new FleetAnchorer({ nc, fleet, chains: ['eu-1'], trusted: keys });
+    const a = new FleetAnchorer({ nc: nats.nc, fleet, chains: ['eu-1'], trusted: keys });
     await a.load();
     await a.tick();
-    const eulog = await CheckpointLog.open(nc, 'eu-1');
+    const eulog = await CheckpointLog.open(nats.nc, 'eu-1');
     const note = (await eulog.latest())!.note;
     const forged = formatFleetEntry({ fleet, index: 2n, prev: new Uint8Array(32), chainId: 'eu-1', note });
-    await jetstream(nc).publish(fleetNames.subject(fleet), utf8Encode(forged), { headers: headers() });
-    const r = await verifyFleet(nc, fleet, keys, { live: false });
+    await jetstream(nats.nc).publish(fleetNames.subject(fleet), utf8Encode(forged), { headers: headers() });
+    const r = await verifyFleet(nats.nc, fleet, keys, { live: false });
     expect(r.issue).toMatchObject({ index: 2n, reason: 'broken_link' });
     expect(r.ok).toBe(false);
-    await expect(new FleetAnchorer({ nc, fleet, chains: ['eu-1'], trusted: keys }).load()).rejects.toThrow(/does not link/);
+    await expect(new FleetAnchorer({ nc: nats.nc, fleet, chains: ['eu-1'], trusted: keys }).load()).rejects.toThrow(/does not link/);
   });
 
   it('names a region record edited under the fleet anchor', async () => {
-    const jsm = await jetstreamManager(nc);
+    const jsm = await jetstreamManager(nats.nc);
     // Rewrite eu-1 with another history of the same length: its checkpoints no longer match.
     await jsm.streams.delete('HWL_CHAIN_eu-1');
-    const w = await ChainWriter.open(nc, 'eu-1');
+    const w = await ChainWriter.open(nats.nc, 'eu-1');
     await w.append(1_200);
-    const r = await verifyFleet(nc, 'f1', keys);
+    const r = await verifyFleet(nats.nc, 'f1', keys);
     const euReport = r.chains.find((c) => c.chainId === 'eu-1')!;
     expect(r.ok).toBe(false);
     expect(euReport.live?.result).toMatchObject({ ok: false, reason: 'checkpoint_mismatch', sequence: 250n });

@@ -5,37 +5,29 @@
  * takes is an error, never a success, and a malformed reply never reads as
  * a PubAck.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { headers, type NatsConnection } from '@nats-io/transport-node';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { headers } from '@nats-io/transport-node';
 import { JetStreamApiCodes, jetstreamManager } from '@nats-io/jetstream';
 import { connectNats } from '@hwledger/core';
-import { TestNatsServer, waitFor } from '@hwledger/testkit';
+import { TestNatsServer, useNatsServer, waitFor } from '@hwledger/testkit';
 import { JsPublisher, parsePubAck } from '../src/js-publisher.js';
 
-let server: TestNatsServer;
-let nc: NatsConnection;
+const nats = useNatsServer({ clientName: 'js-publisher-test' });
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 
 beforeAll(async () => {
-  server = await TestNatsServer.start();
-  nc = await connectNats(server.url, 'js-publisher-test');
-  const jsm = await jetstreamManager(nc);
+  const jsm = await jetstreamManager(nats.nc);
   await jsm.streams.add({ name: 'PUBTEST', subjects: ['pubtest.>'] });
-});
-
-afterAll(async () => {
-  await nc?.close();
-  await server?.stop();
 });
 
 describe('JsPublisher', () => {
   it('resolves each publish with its own PubAck, 200 in flight at once, in stream order', async () => {
-    const p = new JsPublisher(nc);
+    const p = new JsPublisher(nats.nc);
     try {
       const acks = await Promise.all(Array.from({ length: 200 }, (_, i) => p.publish('pubtest.a', enc(`m${i}`), undefined, 5_000)));
       expect(acks.every((a) => a.ok && a.stream === 'PUBTEST' && !a.duplicate)).toBe(true);
       expect(acks.map((a) => (a.ok ? a.seq : 0))).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
-      const jsm = await jetstreamManager(nc);
+      const jsm = await jetstreamManager(nats.nc);
       const m = await jsm.streams.getMessage('PUBTEST', { seq: 137 });
       expect(new TextDecoder().decode(m!.data)).toBe('m136');
     } finally {
@@ -44,9 +36,9 @@ describe('JsPublisher', () => {
   });
 
   it('returns the fence and duplicate refusals of JetStream, and stores nothing for them', async () => {
-    const p = new JsPublisher(nc);
+    const p = new JsPublisher(nats.nc);
     try {
-      const jsm = await jetstreamManager(nc);
+      const jsm = await jetstreamManager(nats.nc);
       const last = (await jsm.streams.info('PUBTEST')).state.last_seq;
       const fenced = headers();
       fenced.set('Nats-Expected-Last-Sequence', String(last - 1));
@@ -69,16 +61,16 @@ describe('JsPublisher', () => {
   });
 
   it('rejects a publish no stream takes (no responders), and one left waiting when closed', async () => {
-    const p = new JsPublisher(nc);
+    const p = new JsPublisher(nats.nc);
     await expect(p.publish('nostream.x', enc('lost'), undefined, 5_000)).rejects.toMatchObject({ code: 'UNAVAILABLE' });
     // A reply that never comes: a core subject with a silent subscriber.
-    const silent = nc.subscribe('silent.x');
+    const silent = nats.nc.subscribe('silent.x');
     const waiting = p.publish('silent.x', enc('?'), undefined, 60_000);
     p.close();
     await expect(waiting).rejects.toMatchObject({ code: 'UNAVAILABLE' });
     silent.unsubscribe();
-    const q = new JsPublisher(nc);
-    const sub = nc.subscribe('silent.y');
+    const q = new JsPublisher(nats.nc);
+    const sub = nats.nc.subscribe('silent.y');
     const timedOut = q.publish('silent.y', enc('?'), undefined, 200);
     await expect(timedOut).rejects.toThrow(/no PubAck/);
     sub.unsubscribe();
@@ -86,8 +78,8 @@ describe('JsPublisher', () => {
   });
 
   it('a reply that is not a PubAck is an error, never a success', async () => {
-    const p = new JsPublisher(nc);
-    const liar = nc.subscribe('liar.x', { callback: (_e, m) => void m.respond(enc('{"seq":"7"}')) });
+    const p = new JsPublisher(nats.nc);
+    const liar = nats.nc.subscribe('liar.x', { callback: (_e, m) => void m.respond(enc('{"seq":"7"}')) });
     await expect(p.publish('liar.x', enc('?'), undefined, 5_000)).rejects.toMatchObject({ code: 'INTERNAL' });
     liar.unsubscribe();
     p.close();

@@ -12,20 +12,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChildProcess } from 'node:child_process';
-import type { NatsConnection } from '@nats-io/transport-node';
 import { headers } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
 import { MemoryMerkleTree, parseSignedCheckpoint, parseSignerKey, signCheckpoint } from '@hwledger/chain';
-import { HEADERS, connectNats, ensureChainTopology, subjects } from '@hwledger/core';
+import { HEADERS, ensureChainTopology, subjects } from '@hwledger/core';
 import { encodeIngestBatch } from '@hwledger/proto';
 import { chainStreamState } from '@hwledger/sequencer';
-import { TestNatsServer, runCli, spawnCli, waitFor } from '@hwledger/testkit';
+import { runCli, spawnCli, useNatsServer, waitFor } from '@hwledger/testkit';
 import { CheckpointLog } from '@hwledger/ledger-ops';
 import { testEvent } from './chain-fixture.js';
 
 const CHAIN = 'e2e-ops';
-let server: TestNatsServer;
-let nc: NatsConnection;
+const broker = useNatsServer({ clientName: 'e2e' });
 let work: string;
 let keyFile: string;
 let pub: string;
@@ -33,24 +31,20 @@ const procs: ChildProcess[] = [];
 let cutAt = 0n;
 
 const cli = (args: string[], env: NodeJS.ProcessEnv = {}) => runCli(args, { env: { HWL_LOG_LEVEL: 'warn', ...env }, timeoutMs: 120_000 });
-const nats = (): string[] => ['--nats', server.url];
+const nats = (): string[] => ['--nats', broker.url];
 
 beforeAll(async () => {
-  server = await TestNatsServer.start();
-  nc = await connectNats(server.url, 'e2e');
   work = mkdtempSync(join(tmpdir(), 'hwl-ops-e2e-'));
   keyFile = join(work, 'ckpt.key');
 });
 
 afterAll(async () => {
   for (const p of procs) if (p.exitCode === null) p.kill('SIGKILL');
-  await nc?.close();
-  await server?.stop();
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
 async function ingest(from: number, count: number, batch = 100): Promise<void> {
-  const js = jetstream(nc);
+  const js = jetstream(broker.nc);
   for (let i = 0; i < count; i += batch) {
     const h = headers();
     h.set(HEADERS.msgId, `e2e-${from + i}`);
@@ -75,10 +69,10 @@ describe('hwledger proofs, replication, archival (processes)', () => {
       env: { HWL_LOG_LEVEL: 'warn' },
     });
     procs.push(seq);
-    await ensureChainTopology(nc, CHAIN);
+    await ensureChainTopology(broker.nc, CHAIN);
     await ingest(1, 2_000);
-    await waitFor(async () => (await chainStreamState(nc, CHAIN).catch(() => ({ last: 0n }))).last >= 2_000n, 60_000, 100, 'sealed');
-    const log = await CheckpointLog.open(nc, CHAIN);
+    await waitFor(async () => (await chainStreamState(broker.nc, CHAIN).catch(() => ({ last: 0n }))).last >= 2_000n, 60_000, 100, 'sealed');
+    const log = await CheckpointLog.open(broker.nc, CHAIN);
     await waitFor(async () => (await log.latest())?.checkpoint.sequence === 2_000n, 20_000, 100, 'checkpoint at 2000');
     seq.kill('SIGTERM');
     await new Promise((r) => seq.once('exit', r));
@@ -136,7 +130,7 @@ describe('hwledger proofs, replication, archival (processes)', () => {
 
     // Consistency between two checkpoints, and a forged (inconsistent) newer one.
     // Checkpoints fall where the size threshold or the timer fired (not necessarily at 500): take the first stored one.
-    const first = (await (await CheckpointLog.open(nc, CHAIN)).get(1))!.checkpoint.sequence;
+    const first = (await (await CheckpointLog.open(broker.nc, CHAIN)).get(1))!.checkpoint.sequence;
     expect(first).toBeGreaterThan(0n);
     expect(first).toBeLessThan(2_000n);
     const cb = join(work, 'cons.json');
@@ -203,13 +197,13 @@ describe('hwledger proofs, replication, archival (processes)', () => {
   it('archive --older-than writes a verifiable archive, purges, and verify --archive checks it and the live chain', async () => {
     const dir = join(work, 'archive');
     // The cut is the latest checkpoint at or below --upto.
-    const cut = (await (await CheckpointLog.open(nc, CHAIN)).atOrBefore(1_200n))!.checkpoint.sequence;
+    const cut = (await (await CheckpointLog.open(broker.nc, CHAIN)).atOrBefore(1_200n))!.checkpoint.sequence;
     cutAt = cut;
     const a = await cli(['archive', ...nats(), '--chain', CHAIN, '--older-than', '0s', '--upto', '1200', '--to', dir, '--key', pub]);
     expect(a.code, a.stderr).toBe(0);
     expect(a.stdout).toContain(`archived records 1..${cut} of ${CHAIN}`);
     expect(a.stdout).toContain(`anchor now at ${cut}; purged ${cut} messages`);
-    expect((await chainStreamState(nc, CHAIN)).first).toBe(cut + 1n);
+    expect((await chainStreamState(broker.nc, CHAIN)).first).toBe(cut + 1n);
     const v = await cli(['verify', ...nats(), '--archive', dir, '--key', pub]);
     expect(v.code, v.stdout + v.stderr).toBe(0);
     expect(v.stdout).toContain(`${cut} records in 1 segments verified up to the cut at ${cut}`);

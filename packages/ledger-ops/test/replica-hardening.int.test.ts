@@ -12,15 +12,12 @@ import { cpSync, mkdtempSync, readdirSync, rmSync, truncateSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { NatsConnection } from '@nats-io/transport-node';
 import { generateSigner, verifierOf } from '@hwledger/chain';
-import { connectNats } from '@hwledger/core';
-import { TestNatsServer } from '@hwledger/testkit';
+import { useNatsServer } from '@hwledger/testkit';
 import { archiveChain, replicateToGit, verifyGitReplica } from '@hwledger/ledger-ops';
 import { ChainWriter, checkpointWriter } from './chain-fixture.js';
 
-let server: TestNatsServer;
-let nc: NatsConnection;
+const nats = useNatsServer({ clientName: 'replica-hardening-test' });
 let work: string;
 const key = generateSigner('hwl-replica-hardening');
 const keys = [verifierOf(key)];
@@ -33,20 +30,16 @@ const git = (dir: string, ...args: string[]): void => {
 };
 
 beforeAll(async () => {
-  server = await TestNatsServer.start();
-  nc = await connectNats(server.url, 'replica-hardening-test');
   work = mkdtempSync(join(tmpdir(), 'hwl-replica-hardening-'));
   // A chain whose prefix 1..1000 was archived: its replica starts at the archive anchor (anchor.json).
-  const w = await ChainWriter.open(nc, chain);
+  const w = await ChainWriter.open(nats.nc, chain);
   await w.append(1_500);
-  await checkpointWriter(nc, w, key, 500);
-  await archiveChain({ nc, chainId: chain, dir: join(work, 'archive'), olderThanMs: 0, upto: 1_000n, trusted: keys });
-  await replicateToGit({ nc, chainId: chain, dir: replica(), trusted: keys });
+  await checkpointWriter(nats.nc, w, key, 500);
+  await archiveChain({ nc: nats.nc, chainId: chain, dir: join(work, 'archive'), olderThanMs: 0, upto: 1_000n, trusted: keys });
+  await replicateToGit({ nc: nats.nc, chainId: chain, dir: replica(), trusted: keys });
 });
 
 afterAll(async () => {
-  await nc?.close();
-  await server?.stop();
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
@@ -70,7 +63,7 @@ describe('a replica anchor.json is not trusted', () => {
     cpSync(join(dir, chain), join(dir, 'rph-c'), { recursive: true });
     git(dir, 'add', '--', 'rph-c');
     git(dir, 'commit', '-q', '-m', 'foreign');
-    const e = await replicateToGit({ nc, chainId: 'rph-c', dir }).catch((x: unknown) => x);
+    const e = await replicateToGit({ nc: nats.nc, chainId: 'rph-c', dir }).catch((x: unknown) => x);
     expect(e).toMatchObject({ code: 'INTEGRITY' });
     expect((e as Error).message).toMatch(/rph-c\/anchor.json is an anchor of chain "rph-a", not rph-c/);
   });
@@ -81,7 +74,7 @@ describe('a replica anchor.json is not trusted', () => {
     writeFileSync(join(dir, chain, 'anchor.json'), '{"chain_id": "rph-a", ');
     git(dir, 'add', '--', chain);
     git(dir, 'commit', '-q', '-m', 'broken anchor');
-    const e = await replicateToGit({ nc, chainId: chain, dir }).catch((x: unknown) => x);
+    const e = await replicateToGit({ nc: nats.nc, chainId: chain, dir }).catch((x: unknown) => x);
     expect(e).toMatchObject({ code: 'INTEGRITY' });
     expect((e as Error).message).toMatch(/rph-a\/anchor.json is not valid JSON/);
     const [rep] = await verifyGitReplica(dir, { chainId: chain, trusted: keys });

@@ -10,28 +10,21 @@ import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, wri
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { NatsConnection } from '@nats-io/transport-node';
 import { generateSigner, genesisHash, verifierOf } from '@hwledger/chain';
-import { connectNats } from '@hwledger/core';
-import { TestNatsServer } from '@hwledger/testkit';
+import { useNatsServer } from '@hwledger/testkit';
 import { replicateToGit, verifyGitReplica } from '@hwledger/ledger-ops';
 import { ChainWriter, checkpointWriter } from './chain-fixture.js';
 
-let server: TestNatsServer;
-let nc: NatsConnection;
+const nats = useNatsServer({ clientName: 'replica-test' });
 let work: string;
 const key = generateSigner('hwl-replica-test');
 const keys = [verifierOf(key)];
 
 beforeAll(async () => {
-  server = await TestNatsServer.start();
-  nc = await connectNats(server.url, 'replica-test');
   work = mkdtempSync(join(tmpdir(), 'hwl-replica-'));
 });
 
 afterAll(async () => {
-  await nc?.close();
-  await server?.stop();
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
@@ -39,7 +32,7 @@ const git = (dir: string, ...args: string[]): string => spawnSync('git', args, {
 
 async function grow(chain: string, w: ChainWriter, n: number): Promise<void> {
   await w.append(n);
-  await checkpointWriter(nc, w, key, 700);
+  await checkpointWriter(nats.nc, w, key, 700);
 }
 
 function sequences(dir: string, chain: string): string[] {
@@ -56,7 +49,7 @@ describe('git replication of a live chain', () => {
   it('one run replicates up to the head it found and returns, while records keep arriving', async () => {
     const chain = 'rep-live';
     const dir = join(work, 'replica-live');
-    const w = await ChainWriter.open(nc, chain);
+    const w = await ChainWriter.open(nats.nc, chain);
     await w.append(500);
     // A writer appending in small bursts for the whole run (as a sequencer under traffic does).
     let writing = true;
@@ -67,7 +60,7 @@ describe('git replication of a live chain', () => {
       }
     })();
     try {
-      const r = await replicateToGit({ nc, chainId: chain, dir, batch: 200 });
+      const r = await replicateToGit({ nc: nats.nc, chainId: chain, dir, batch: 200 });
       // At least what was there at the start, and in batches of 200: not a commit per burst of new records.
       expect(r.head).toBeGreaterThanOrEqual(500n);
       expect(r.records).toBe(Number(r.head));
@@ -79,7 +72,7 @@ describe('git replication of a live chain', () => {
     }
     // The next run takes what arrived meanwhile, continuing the same history.
     const before = w.sequence;
-    const r2 = await replicateToGit({ nc, chainId: chain, dir, batch: 200 });
+    const r2 = await replicateToGit({ nc: nats.nc, chainId: chain, dir, batch: 200 });
     expect(r2.head).toBe(before);
     const [rep] = await verifyGitReplica(dir);
     expect(rep!.result).toMatchObject({ ok: true, verified: Number(before) });
@@ -91,9 +84,9 @@ describe('git replication', () => {
   const dir = () => join(work, 'replica');
 
   it('replicates records and checkpoints, one commit per batch, and verifies', async () => {
-    const w = await ChainWriter.open(nc, chain);
+    const w = await ChainWriter.open(nats.nc, chain);
     await grow(chain, w, 2_500);
-    const r = await replicateToGit({ nc, chainId: chain, dir: dir(), batch: 1_000 });
+    const r = await replicateToGit({ nc: nats.nc, chainId: chain, dir: dir(), batch: 1_000 });
     expect(r).toMatchObject({ commits: 3, records: 2_500, head: 2_500n });
     expect(r.checkpoints).toBe(4); // 700, 1400, 2100, 2500
     expect(git(dir(), 'log', '--oneline').trim().split('\n')).toHaveLength(3);
@@ -103,7 +96,7 @@ describe('git replication', () => {
   });
 
   it('is idempotent: a re-run with nothing new commits nothing', async () => {
-    const r = await replicateToGit({ nc, chainId: chain, dir: dir(), batch: 1_000 });
+    const r = await replicateToGit({ nc: nats.nc, chainId: chain, dir: dir(), batch: 1_000 });
     expect(r).toMatchObject({ commits: 0, records: 0, head: 2_500n });
     expect(git(dir(), 'log', '--oneline').trim().split('\n')).toHaveLength(3);
   });
@@ -117,7 +110,7 @@ describe('git replication', () => {
     // More records arrive; the next run discards the leftovers and resumes at 2501.
     const writer = await reopen(chain);
     await grow(chain, writer, 800);
-    const r = await replicateToGit({ nc, chainId: chain, dir: dir(), batch: 1_000 });
+    const r = await replicateToGit({ nc: nats.nc, chainId: chain, dir: dir(), batch: 1_000 });
     expect(r).toMatchObject({ commits: 1, records: 800, head: 3_300n });
     const seqs = sequences(dir(), chain);
     expect(seqs).toHaveLength(3_300);
@@ -134,23 +127,23 @@ describe('git replication', () => {
     const seg = readdirSync(join(copy, chain, 'segments')).sort()[0]!;
     const p = join(copy, chain, 'segments', seg);
     writeFileSync(p, readFileSync(p, 'utf8').replace('"sequence":"5"', '"sequence":"5" '));
-    await expect(replicateToGit({ nc, chainId: chain, dir: copy })).rejects.toThrow(/local changes to committed files/);
+    await expect(replicateToGit({ nc: nats.nc, chainId: chain, dir: copy })).rejects.toThrow(/local changes to committed files/);
   });
 
   it('refuses a replica whose last record does not link to the live chain (another history)', async () => {
     const other = 'rep-other';
-    const w = await ChainWriter.open(nc, other);
+    const w = await ChainWriter.open(nats.nc, other);
     await w.append(50);
     const copy = join(work, 'foreign');
-    await replicateToGit({ nc, chainId: other, dir: copy });
+    await replicateToGit({ nc: nats.nc, chainId: other, dir: copy });
     // Same chain id, different history: rewrite the live chain under it.
     const { jetstreamManager } = await import('@nats-io/jetstream');
-    const jsm = await jetstreamManager(nc);
+    const jsm = await jetstreamManager(nats.nc);
     await jsm.streams.delete(`HWL_CHAIN_${other}`);
-    const w2 = await ChainWriter.open(nc, other);
+    const w2 = await ChainWriter.open(nats.nc, other);
     await w2.append(1); // record 1 differs (different sealed time)
     await w2.append(59);
-    await expect(replicateToGit({ nc, chainId: other, dir: copy })).rejects.toThrow(/sequence 51: broken_link/);
+    await expect(replicateToGit({ nc: nats.nc, chainId: other, dir: copy })).rejects.toThrow(/sequence 51: broken_link/);
   });
 
   it('names the first tampered record of a replica', async () => {
@@ -178,9 +171,9 @@ describe('git replication', () => {
 
 /** A ChainWriter positioned at the end of an existing chain (for appending more). */
 async function reopen(chain: string): Promise<ChainWriter> {
-  const w = await ChainWriter.open(nc, chain);
+  const w = await ChainWriter.open(nats.nc, chain);
   const { walkChain } = await import('@hwledger/ledger-ops');
-  for await (const r of walkChain(nc, { chainId: chain, sequence: 0n, hash: genesisHash(chain) })) {
+  for await (const r of walkChain(nats.nc, { chainId: chain, sequence: 0n, hash: genesisHash(chain) })) {
     w.hashes.push(r.hash);
     w.sequence = r.sequence;
     w.head = r.hash;

@@ -12,16 +12,15 @@ import { cpSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
+import { headers as natsHeaders } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { generateSigner, verifierOf, type NoteSigner } from '@hwledger/chain';
-import { connectNats, ensureChainTopology, streams } from '@hwledger/core';
-import { TestNatsServer } from '@hwledger/testkit';
+import { ensureChainTopology, streams } from '@hwledger/core';
+import { useNatsServer } from '@hwledger/testkit';
 import { CheckpointLog, FleetAnchorer, kvKeys, readStream, replicateToGit, verifyFleet, verifyGitReplica, verifyLiveFromAnchor, type StreamMsg } from '@hwledger/ledger-ops';
 import { ChainWriter, checkpointWriter } from './chain-fixture.js';
 
-let server: TestNatsServer;
-let nc: NatsConnection;
+const nats = useNatsServer({ clientName: 'truncation-test' });
 let work: string;
 const key = generateSigner('hwl-trunc');
 const keys = [verifierOf(key)];
@@ -34,34 +33,30 @@ const fleetKeys = [
 ];
 
 beforeAll(async () => {
-  server = await TestNatsServer.start();
-  nc = await connectNats(server.url, 'truncation-test');
   work = mkdtempSync(join(tmpdir(), 'hwl-trunc-'));
 });
 
 afterAll(async () => {
-  await nc?.close();
-  await server?.stop();
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
 /** `n` records sealed and checkpointed every `every` (and at the end). */
 async function build(chain: string, n: number, every: number, signer: NoteSigner = key): Promise<ChainWriter> {
-  const w = await ChainWriter.open(nc, chain);
+  const w = await ChainWriter.open(nats.nc, chain);
   await w.append(n);
-  await checkpointWriter(nc, w, signer, every);
+  await checkpointWriter(nats.nc, w, signer, every);
   return w;
 }
 
 async function saveStream(name: string): Promise<StreamMsg[]> {
   const out: StreamMsg[] = [];
-  for await (const m of readStream(nc, name)) out.push(m);
+  for await (const m of readStream(nats.nc, name)) out.push(m);
   return out;
 }
 
 /** Republishes stored messages onto a fresh stream, as they were (the broker's own Nats-* headers left out). */
 async function republish(msgs: readonly StreamMsg[]): Promise<void> {
-  const js = jetstream(nc);
+  const js = jetstream(nats.nc);
   for (const m of msgs) {
     const h = natsHeaders();
     for (const k of m.headers?.keys() ?? []) if (!/^nats-/i.test(k)) h.set(k, m.headers!.get(k));
@@ -76,67 +71,67 @@ async function republish(msgs: readonly StreamMsg[]): Promise<void> {
  */
 async function truncateChain(chain: string, keep: number): Promise<void> {
   const msgs = await saveStream(streams.chain(chain));
-  const jsm = await jetstreamManager(nc);
+  const jsm = await jetstreamManager(nats.nc);
   await jsm.streams.delete(streams.chain(chain));
-  await ensureChainTopology(nc, chain);
+  await ensureChainTopology(nats.nc, chain);
   await republish(msgs.slice(0, keep));
 }
 
 describe('live chain stream', () => {
   it('passes when the stream holds every signed checkpoint', async () => {
     await build('tr-ok', 1_000, 500);
-    const r = await verifyLiveFromAnchor(nc, 'tr-ok', { trusted: keys });
+    const r = await verifyLiveFromAnchor(nats.nc, 'tr-ok', { trusted: keys });
     expect(r.result).toMatchObject({ ok: true, verified: 1_000, checkpointsChecked: 2 });
   });
 
   it('fails `truncated` when the stream lost records 901..1000 after the checkpoint at 1000 was signed', async () => {
     await build('tr-tail', 1_000, 500);
     await truncateChain('tr-tail', 900);
-    const r = await verifyLiveFromAnchor(nc, 'tr-tail', { trusted: keys });
+    const r = await verifyLiveFromAnchor(nats.nc, 'tr-tail', { trusted: keys });
     expect(r.head).toBe(900n);
     expect(r.result).toMatchObject({ ok: false, reason: 'truncated', sequence: 901n });
     expect(!r.result.ok && r.result.message).toMatch(/hwledger\/tr-tail at 1000 is signed, the chain stream ends at 900/);
     // Without keys (signatures not checked) the shortened chain is not accepted either.
-    expect((await verifyLiveFromAnchor(nc, 'tr-tail')).result).toMatchObject({ ok: false, reason: 'truncated' });
+    expect((await verifyLiveFromAnchor(nats.nc, 'tr-tail')).result).toMatchObject({ ok: false, reason: 'truncated' });
   });
 
   it('fails `truncated` when the stream was recreated empty (not "0 records verified")', async () => {
     await build('tr-empty', 1_000, 500);
     await truncateChain('tr-empty', 0);
-    const r = await verifyLiveFromAnchor(nc, 'tr-empty', { trusted: keys });
+    const r = await verifyLiveFromAnchor(nats.nc, 'tr-empty', { trusted: keys });
     expect(r.result).toMatchObject({ ok: false, reason: 'truncated', sequence: 1n });
     expect(!r.result.ok && r.result.message).toMatch(/at 1000 is signed, the chain stream ends at 0/);
   });
 
   it('fails `truncated` when the stream is gone while its checkpoint log exists', async () => {
     await build('tr-gone', 1_000, 500);
-    await (await jetstreamManager(nc)).streams.delete(streams.chain('tr-gone'));
-    const r = await verifyLiveFromAnchor(nc, 'tr-gone', { trusted: keys });
+    await (await jetstreamManager(nats.nc)).streams.delete(streams.chain('tr-gone'));
+    const r = await verifyLiveFromAnchor(nats.nc, 'tr-gone', { trusted: keys });
     expect(r.result).toMatchObject({ ok: false, reason: 'truncated', sequence: 1n });
     expect(!r.result.ok && r.result.message).toMatch(/HWL_CHAIN_tr-gone does not exist/);
     // Verified from an (archive) anchor at the last checkpoint: nothing beyond it is signed, the anchor still fails it.
-    const last = (await (await CheckpointLog.open(nc, 'tr-gone')).latest())!;
+    const last = (await (await CheckpointLog.open(nats.nc, 'tr-gone')).latest())!;
     const anchor = { chainId: 'tr-gone', sequence: last.checkpoint.sequence, hash: last.checkpoint.headHash, compact: last.compact, note: last.note };
-    const a = await verifyLiveFromAnchor(nc, 'tr-gone', { anchor, trusted: keys });
+    const a = await verifyLiveFromAnchor(nats.nc, 'tr-gone', { anchor, trusted: keys });
     expect(a.result).toMatchObject({ ok: false, reason: 'anchor_mismatch', sequence: 1_001n });
     // A chain nobody ever checkpointed and that has no stream is still just "not found".
-    await expect(verifyLiveFromAnchor(nc, 'tr-never', { trusted: keys })).rejects.toThrow(/has no stream/);
+    await expect(verifyLiveFromAnchor(nats.nc, 'tr-never', { trusted: keys })).rejects.toThrow(/has no stream/);
   });
 
   it('fails `truncated` from the KV latest checkpoint when the checkpoint log was cut back too', async () => {
     await build('tr-kv', 1_000, 500);
     await truncateChain('tr-kv', 900);
     const ckpt = await saveStream(streams.checkpoint('tr-kv'));
-    await (await jetstreamManager(nc)).streams.delete(streams.checkpoint('tr-kv'));
-    await CheckpointLog.open(nc, 'tr-kv');
+    await (await jetstreamManager(nats.nc)).streams.delete(streams.checkpoint('tr-kv'));
+    await CheckpointLog.open(nats.nc, 'tr-kv');
     await republish(ckpt.slice(0, 1)); // only the checkpoint at 500 is left in the log
-    const r = await verifyLiveFromAnchor(nc, 'tr-kv', { trusted: keys });
+    const r = await verifyLiveFromAnchor(nats.nc, 'tr-kv', { trusted: keys });
     expect(r.result).toMatchObject({ ok: false, reason: 'truncated', sequence: 901n });
     expect(!r.result.ok && r.result.message).toMatch(/latest checkpoint in KV/);
     // A KV copy that is not a checkpoint at all fails the verification too (it is not skipped).
-    const log = await CheckpointLog.open(nc, 'tr-kv');
+    const log = await CheckpointLog.open(nats.nc, 'tr-kv');
     await log.kv.put(kvKeys.latest('tr-kv'), '{"note":7}');
-    const bad = await verifyLiveFromAnchor(nc, 'tr-kv', { trusted: keys });
+    const bad = await verifyLiveFromAnchor(nats.nc, 'tr-kv', { trusted: keys });
     expect(bad.result).toMatchObject({ ok: false, reason: 'bad_signature' });
     expect(!bad.result.ok && bad.result.message).toMatch(/latest checkpoint in KV \(unreadable/);
   });
@@ -146,38 +141,38 @@ describe('fleet', () => {
   it('a region whose chain lost its newest records, or its whole stream, fails the fleet verification', async () => {
     await build('tf-eu', 1_000, 500, euKey);
     await build('tf-us', 600, 500, usKey);
-    const anchorer = new FleetAnchorer({ nc, fleet: 'tf', chains: ['tf-eu', 'tf-us'], trusted: fleetKeys });
+    const anchorer = new FleetAnchorer({ nc: nats.nc, fleet: 'tf', chains: ['tf-eu', 'tf-us'], trusted: fleetKeys });
     await anchorer.load();
     expect(await anchorer.tick()).toBe(2);
-    const ok = await verifyFleet(nc, 'tf', fleetKeys);
+    const ok = await verifyFleet(nats.nc, 'tf', fleetKeys);
     expect(ok.ok).toBe(true);
 
     await truncateChain('tf-eu', 900);
-    const cut = await verifyFleet(nc, 'tf', fleetKeys);
+    const cut = await verifyFleet(nats.nc, 'tf', fleetKeys);
     expect(cut.ok).toBe(false);
     const eu = cut.chains.find((c) => c.chainId === 'tf-eu')!;
     expect(eu.live?.result).toMatchObject({ ok: false, reason: 'truncated', sequence: 901n });
     expect(cut.chains.find((c) => c.chainId === 'tf-us')!.live?.result).toMatchObject({ ok: true, verified: 600 });
 
     // The region's stream deleted: a failed region in the report, not an exception for the whole fleet.
-    await (await jetstreamManager(nc)).streams.delete(streams.chain('tf-eu'));
-    const gone = await verifyFleet(nc, 'tf', fleetKeys);
+    await (await jetstreamManager(nats.nc)).streams.delete(streams.chain('tf-eu'));
+    const gone = await verifyFleet(nats.nc, 'tf', fleetKeys);
     expect(gone.ok).toBe(false);
     expect(gone.chains.find((c) => c.chainId === 'tf-eu')!.live?.result).toMatchObject({ ok: false, reason: 'truncated', sequence: 1n });
   });
 
   it('the anchored checkpoints must be covered even when the region dropped them from its checkpoint log and KV', async () => {
     await build('tf-ap', 1_000, 500);
-    const anchorer = new FleetAnchorer({ nc, fleet: 'tf2', chains: ['tf-ap'], trusted: keys });
+    const anchorer = new FleetAnchorer({ nc: nats.nc, fleet: 'tf2', chains: ['tf-ap'], trusted: keys });
     await anchorer.load();
     expect(await anchorer.tick()).toBe(1); // anchors the checkpoint at 1000
     await truncateChain('tf-ap', 900);
     const ckpt = await saveStream(streams.checkpoint('tf-ap'));
-    await (await jetstreamManager(nc)).streams.delete(streams.checkpoint('tf-ap'));
-    const log = await CheckpointLog.open(nc, 'tf-ap');
+    await (await jetstreamManager(nats.nc)).streams.delete(streams.checkpoint('tf-ap'));
+    const log = await CheckpointLog.open(nats.nc, 'tf-ap');
     await republish(ckpt.slice(0, 1));
     await log.kv.delete(kvKeys.latest('tf-ap'));
-    const r = await verifyFleet(nc, 'tf2', keys);
+    const r = await verifyFleet(nats.nc, 'tf2', keys);
     expect(r.ok).toBe(false);
     const ap = r.chains.find((c) => c.chainId === 'tf-ap')!;
     expect(ap.live?.result).toMatchObject({ ok: false, reason: 'truncated', sequence: 901n });
@@ -192,12 +187,12 @@ describe('git replica', () => {
 
   it('a replica behind the chain passes (its notes stop at its last record), and so does a caught-up one', async () => {
     const w = await build(chain, 600, 250); // checkpoints 250, 500, 600
-    await replicateToGit({ nc, chainId: chain, dir: dir(), batch: 300 });
+    await replicateToGit({ nc: nats.nc, chainId: chain, dir: dir(), batch: 300 });
     await w.append(400);
-    await checkpointWriter(nc, w, key, 250); // 850, 1000
+    await checkpointWriter(nats.nc, w, key, 250); // 850, 1000
     const [behind] = await verifyGitReplica(dir(), { trusted: keys });
     expect(behind!.result).toMatchObject({ ok: true, verified: 600, checkpointsChecked: 3 });
-    await replicateToGit({ nc, chainId: chain, dir: dir(), batch: 300 });
+    await replicateToGit({ nc: nats.nc, chainId: chain, dir: dir(), batch: 300 });
     const [rep] = await verifyGitReplica(dir(), { trusted: keys });
     expect(rep!.result).toMatchObject({ ok: true, verified: 1_000, checkpointsChecked: 5 });
     expect(readdirSync(segDir(dir())).sort().at(-1)).toBe(`${'901'.padStart(20, '0')}-${'1000'.padStart(20, '0')}.jsonl`);

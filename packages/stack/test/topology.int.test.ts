@@ -4,45 +4,39 @@
  * were refused (by nats.js's own defaults), keeping their values.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { NatsConnection } from '@nats-io/transport-node';
 import { headers } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
-import { connectNats, streams } from '@hwledger/core';
-import { TestNatsServer } from '@hwledger/testkit';
+import { streams } from '@hwledger/core';
+import { useNatsServer } from '@hwledger/testkit';
 import { ensureTopology } from '../src/topology.js';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { Sequencer } from '@hwledger/sequencer';
 
-let server: TestNatsServer;
-let nc: NatsConnection;
+const nats = useNatsServer({ clientName: 'topology-test' });
 const saved = process.env['NATS_URL'];
 
 beforeAll(async () => {
-  server = await TestNatsServer.start();
-  nc = await connectNats(server.url, 'topology-test');
-  process.env['NATS_URL'] = server.url;
+  process.env['NATS_URL'] = nats.url;
 });
 
 afterAll(async () => {
   if (saved === undefined) delete process.env['NATS_URL'];
   else process.env['NATS_URL'] = saved;
-  await nc?.close();
-  await server?.stop();
 });
 
 describe('ensureTopology', () => {
   it('refuses rollups on buckets made with rollups allowed, keeps their values, and creates the rest', async () => {
     // As an older sequencer made them: nats.js's defaults (rollups allowed).
-    const old = await new Kvm(nc).create('hwl_leader', { history: 1, ttl: 30_000 });
+    const old = await new Kvm(nats.nc).create('hwl_leader', { history: 1, ttl: 30_000 });
     await old.put('us-east-1', 'holder');
-    const jsm = await jetstreamManager(nc);
+    const jsm = await jetstreamManager(nats.nc);
     expect((await jsm.streams.info('KV_hwl_leader')).config.allow_rollup_hdrs).toBe(true);
 
     // A sequencer started on it says so.
     const logged: string[] = [];
-    const seq = new Sequencer({ nc, chainId: 'eu-west-1', registry: new Registry(), takeoverGraceMs: 0, logger: pino({ level: 'warn' }, { write: (l: string) => void logged.push(l) }) });
+    const seq = new Sequencer({ nc: nats.nc, chainId: 'eu-west-1', registry: new Registry(), takeoverGraceMs: 0, logger: pino({ level: 'warn' }, { write: (l: string) => void logged.push(l) }) });
     await seq.start();
     await seq.stop();
     expect(logged.join('')).toMatch(/"bucket":"hwl_leader".*still allows rollups/);
@@ -58,7 +52,7 @@ describe('ensureTopology', () => {
     // A rollup is refused now, and the value is still there.
     const h = headers();
     h.set('Nats-Rollup', 'all');
-    await expect(jetstream(nc).publish('$KV.hwl_leader.eu-west-1', new TextEncoder().encode('x'), { headers: h })).rejects.toThrow(/rollup/i);
+    await expect(jetstream(nats.nc).publish('$KV.hwl_leader.eu-west-1', new TextEncoder().encode('x'), { headers: h })).rejects.toThrow(/rollup/i);
     expect((await old.get('us-east-1'))?.string()).toBe('holder');
 
     // Run again: nothing left to change.

@@ -9,12 +9,11 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { afterAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import type { Logger } from '@hwledger/core';
-import { TestNatsServer, waitFor } from '@hwledger/testkit';
+import { useNatsServer, waitFor } from '@hwledger/testkit';
 import { Agent, GpuSampler, NvidiaSmiError, runNvidiaSmi, sampleNvidiaSmi } from '@hwledger/agent';
 import { fixture, ingestEvents, readFixture } from './helpers.js';
 
@@ -84,16 +83,9 @@ describe('running nvidia-smi', () => {
 });
 
 describe('GpuSampler -> agent -> ingest stream', () => {
-  let server: TestNatsServer;
-  let nc: NatsConnection;
+  const nats = useNatsServer();
   const tmp = mkdtempSync(join(tmpdir(), 'hwl-agent-smi-'));
-  beforeAll(async () => {
-    server = await TestNatsServer.start();
-    nc = await connect({ servers: server.url });
-  });
   afterAll(async () => {
-    await nc?.close();
-    await server?.stop();
     rmSync(tmp, { recursive: true, force: true });
   });
 
@@ -101,7 +93,7 @@ describe('GpuSampler -> agent -> ingest stream', () => {
     const chainId = 'smi';
     const stateDir = join(tmp, 'state');
     const registry = new Registry();
-    let agent = await Agent.open({ chainId, node: 'gpu-7', natsUrl: server.url, outboxDir: stateDir, registry });
+    let agent = await Agent.open({ chainId, node: 'gpu-7', natsUrl: nats.url, outboxDir: stateDir, registry });
     let sampler = new GpuSampler({ sink: agent, bin: fixture('fake-nvidia-smi-na-power.sh'), hostname: 'gpu-7.example', stateDir, registry: agent.registry });
     const r1 = await sampler.sampleOnce();
     const r2 = await sampler.sampleOnce();
@@ -110,12 +102,12 @@ describe('GpuSampler -> agent -> ingest stream', () => {
     expect(await registry.getSingleMetricAsString('hwl_agent_nvidia_smi_errors_total')).toContain('hwl_agent_nvidia_smi_errors_total{reason="not_available"} 2');
     await agent.stop();
     // restart: the devices are known; only metrics
-    agent = await Agent.open({ chainId, node: 'gpu-7', natsUrl: server.url, outboxDir: stateDir });
+    agent = await Agent.open({ chainId, node: 'gpu-7', natsUrl: nats.url, outboxDir: stateDir });
     sampler = new GpuSampler({ sink: agent, bin: fixture('fake-nvidia-smi-na-power.sh'), hostname: 'gpu-7.example', stateDir });
     expect((await sampler.sampleOnce()).registered).toBe(0);
     await agent.stop();
 
-    const events = await ingestEvents(nc, chainId);
+    const events = await ingestEvents(nats.nc, chainId);
     expect(events.map((e) => e.kind)).toEqual(['device_registered', 'device_registered', 'metrics_collected', 'metrics_collected', 'metrics_collected']);
     expect(events[0]).toMatchObject({
       source: 'smi/gpu-7',
@@ -143,7 +135,7 @@ describe('GpuSampler -> agent -> ingest stream', () => {
     expect(without(gpu2)).not.toBe(all);
     const registry = new Registry();
     const { logger, lines: logs } = capturingLogger();
-    let agent = await Agent.open({ chainId, node: 'gpu-8', natsUrl: server.url, outboxDir: stateDir });
+    let agent = await Agent.open({ chainId, node: 'gpu-8', natsUrl: nats.url, outboxDir: stateDir });
     let sampler = new GpuSampler({ sink: agent, bin: smi.bin, hostname: 'gpu-8.example', stateDir, registry, logger });
     const counter = async (): Promise<string> => (await registry.getSingleMetricAsString('hwl_agent_nvidia_smi_errors_total')).split('\n').filter((l) => l.includes('gpu_missing')).join('\n');
     const gauge = async (): Promise<string> => (await registry.getSingleMetricAsString('hwl_agent_gpus_missing')).split('\n').filter((l) => !l.startsWith('#')).join('\n');
@@ -191,7 +183,7 @@ describe('GpuSampler -> agent -> ingest stream', () => {
 
     // restart: the registrations in devices.json are what the sampler expects, so a GPU
     // missing from the very first sample is reported, with its last-seen index and name
-    agent = await Agent.open({ chainId, node: 'gpu-8', natsUrl: server.url, outboxDir: stateDir });
+    agent = await Agent.open({ chainId, node: 'gpu-8', natsUrl: nats.url, outboxDir: stateDir });
     sampler = new GpuSampler({ sink: agent, bin: smi.bin, hostname: 'gpu-8.example', stateDir });
     smi.print(without(gpu5));
     const r6 = await sampler.sampleOnce();
@@ -200,7 +192,7 @@ describe('GpuSampler -> agent -> ingest stream', () => {
     await agent.stop();
 
     // on the stream: GPU 2 has metrics only from the samples that listed it (1, 4, 6), GPU 5 from 1-5; nothing is a zero reading
-    const events = await ingestEvents(nc, chainId);
+    const events = await ingestEvents(nats.nc, chainId);
     expect(events.filter((e) => e.kind === 'device_registered')).toHaveLength(8);
     const metrics = events.filter((e) => e.kind === 'metrics_collected');
     expect(metrics).toHaveLength(8 + 7 + 7 + 8 + 7 + 7);
@@ -220,7 +212,7 @@ describe('GpuSampler -> agent -> ingest stream', () => {
     const entry = { device_type: 'NVIDIA A100 80GB PCIe', vram_total_mib: '81920', hostname: 'gpu-9.example' };
     writeFileSync(join(stateDir, 'devices.json'), JSON.stringify({ [gpu0]: entry, [gpu1]: entry }));
     const open = async (): Promise<{ agent: Agent; sampler: GpuSampler }> => {
-      const agent = await Agent.open({ chainId, node: 'gpu-9', natsUrl: server.url, outboxDir: stateDir });
+      const agent = await Agent.open({ chainId, node: 'gpu-9', natsUrl: nats.url, outboxDir: stateDir });
       return { agent, sampler: new GpuSampler({ sink: agent, bin: smi.bin, hostname: 'gpu-9.example', stateDir }) };
     };
     let { agent, sampler } = await open();
@@ -246,7 +238,7 @@ describe('GpuSampler -> agent -> ingest stream', () => {
     const smi = switchableNvidiaSmi(join(tmp, 'unreadable-line-smi'));
     const [line0, line1] = readFixture('na-power.csv').split('\n');
     const gpu1 = 'GPU-b7e31c09-4d6a-2f80-c5e9-a13d7b0f4628';
-    const agent = await Agent.open({ chainId, node: 'gpu-10', natsUrl: server.url, outboxDir: stateDir });
+    const agent = await Agent.open({ chainId, node: 'gpu-10', natsUrl: nats.url, outboxDir: stateDir });
     const sampler = new GpuSampler({ sink: agent, bin: smi.bin, hostname: 'gpu-10.example', stateDir });
     smi.print(`${line0}\n${line1}\n`);
     expect((await sampler.sampleOnce()).registered).toBe(2);
@@ -263,7 +255,7 @@ describe('GpuSampler -> agent -> ingest stream', () => {
 
   it('a failing sample rejects with the typed error and emits nothing', async () => {
     const chainId = 'smi-fail';
-    const agent = await Agent.open({ chainId, node: 'n', natsUrl: server.url, outboxDir: join(tmp, 'fail') });
+    const agent = await Agent.open({ chainId, node: 'n', natsUrl: nats.url, outboxDir: join(tmp, 'fail') });
     const sampler = new GpuSampler({ sink: agent, bin: '/nonexistent/nvidia-smi' });
     await expect(sampler.sampleOnce()).rejects.toMatchObject({ code: 'NVIDIA_SMI', reason: 'not_found' });
     const fallen = new GpuSampler({ sink: agent, bin: fixture('fake-nvidia-smi-fallen-off-bus.sh') });

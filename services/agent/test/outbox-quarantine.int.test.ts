@@ -6,23 +6,15 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { TestNatsServer } from '@hwledger/testkit';
+import { afterAll, describe, expect, it } from 'vitest';
+import { useNatsServer } from '@hwledger/testkit';
 import { Agent, encodeFrame, IngestBatchBuilder, Outbox, simulateFleet } from '@hwledger/agent';
 import { key, readIngest } from './helpers.js';
 
-let server: TestNatsServer;
-let nc: NatsConnection;
+const nats = useNatsServer();
 const tmp = mkdtempSync(join(tmpdir(), 'hwl-agent-quarantine-'));
 
-beforeAll(async () => {
-  server = await TestNatsServer.start();
-  nc = await connect({ servers: server.url });
-});
 afterAll(async () => {
-  await nc?.close();
-  await server?.stop();
   rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -47,7 +39,7 @@ describe('agent over a damaged outbox', () => {
     bytes[second + 40] = bytes[second + 40]! ^ 0xff;
     writeFileSync(seg, bytes);
 
-    const agent = await Agent.open({ chainId, node: 'n1', natsUrl: server.url, outboxDir: dir });
+    const agent = await Agent.open({ chainId, node: 'n1', natsUrl: nats.url, outboxDir: dir });
     try {
       expect(await agent.drained(15_000)).toBe(true);
       const metrics = await agent.registry.metrics();
@@ -57,7 +49,7 @@ describe('agent over a damaged outbox', () => {
     } finally {
       await agent.stop();
     }
-    const delivered = (await readIngest(nc, chainId)).flatMap((m) => m.events).map(key);
+    const delivered = (await readIngest(nats.nc, chainId)).flatMap((m) => m.events).map(key);
     expect(delivered).toEqual([...events.slice(0, 10), ...events.slice(20, 30)].map(key));
   });
 });

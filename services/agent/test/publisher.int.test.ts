@@ -5,32 +5,24 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { afterAll, describe, expect, it } from 'vitest';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { eventToJson } from '@hwledger/chain';
 import { ensureChainTopology, streams, subjects } from '@hwledger/core';
-import { TestNatsServer, waitFor } from '@hwledger/testkit';
+import { useNatsServer, waitFor } from '@hwledger/testkit';
 import { Agent, IngestBatchBuilder, Outbox, runEvents, simulateFleet } from '@hwledger/agent';
 import { duplicates, key, readIngest } from './helpers.js';
 
-let server: TestNatsServer;
-let nc: NatsConnection;
+const nats = useNatsServer();
 const tmp = mkdtempSync(join(tmpdir(), 'hwl-agent-pub-'));
 const START = 1_795_000_000_000;
 
-beforeAll(async () => {
-  server = await TestNatsServer.start();
-  nc = await connect({ servers: server.url });
-});
 afterAll(async () => {
-  await nc?.close();
-  await server?.stop();
   rmSync(tmp, { recursive: true, force: true });
 });
 
 async function openAgent(chainId: string, o: Partial<Parameters<typeof Agent.open>[0]> = {}): Promise<Agent> {
-  const agent = await Agent.open({ chainId, node: 'n1', natsUrl: server.url, outboxDir: join(tmp, `${chainId}-${Math.random()}`), ...o });
+  const agent = await Agent.open({ chainId, node: 'n1', natsUrl: nats.url, outboxDir: join(tmp, `${chainId}-${Math.random()}`), ...o });
   await waitFor(() => agent.connected, 10_000, 20, 'agent connected');
   return agent;
 }
@@ -43,7 +35,7 @@ describe('agent publisher', () => {
     const r = await runEvents(agent, events);
     expect(r).toEqual({ submitted: 5_000, accepted: 5_000, refused: 0 });
     await agent.stop();
-    const msgs = await readIngest(nc, chainId);
+    const msgs = await readIngest(nats.nc, chainId);
     expect(msgs.every((m) => m.subject === subjects.ingest(chainId, 'n1'))).toBe(true);
     expect(msgs.length).toBeLessThan(5_000 / 10); // batched
     expect(Math.max(...msgs.map((m) => m.events.length))).toBeLessThanOrEqual(200);
@@ -56,12 +48,12 @@ describe('agent publisher', () => {
   it('accepted means stored: every resolved submit is already in the stream', async () => {
     const chainId = 'pub-ack';
     const agent = await openAgent(chainId);
-    const jsm = await jetstreamManager(nc);
+    const jsm = await jetstreamManager(nats.nc);
     const events = [...simulateFleet({ source: `${chainId}/n1`, seed: 4, startMs: START, count: 50 })];
     for (const e of events) {
       const a = await agent.submit(e);
       expect(a.stored).toBe('jetstream');
-      const got = (await readIngest(nc, chainId)).flatMap((m) => m.events).map(key);
+      const got = (await readIngest(nats.nc, chainId)).flatMap((m) => m.events).map(key);
       expect(got).toContain(key(e));
     }
     expect((await jsm.streams.info(streams.ingest(chainId))).state.messages).toBe(50);
@@ -70,7 +62,7 @@ describe('agent publisher', () => {
 
   it('a batch sent again (lost PubAck, replay after restart) is dropped by Nats-Msg-Id', async () => {
     const chainId = 'pub-dedup';
-    const jsm = await ensureChainTopology(nc, chainId);
+    const jsm = await ensureChainTopology(nats.nc, chainId);
     const dir = join(tmp, 'dedup-outbox');
     const events = [...simulateFleet({ source: `${chainId}/n1`, seed: 5, startMs: START, count: 300 })];
     // An earlier run published these batches, then crashed before saving its flush position:
@@ -80,18 +72,18 @@ describe('agent publisher', () => {
       for (const e of events.slice(i, i + 100)) b.add(e, IngestBatchBuilder.encode(e));
       batches.push(b.seal());
     }
-    const js = jetstream(nc);
+    const js = jetstream(nats.nc);
     for (const s of batches.slice(0, 2)) await js.publish(subjects.ingest(chainId, 'n1'), s.body, { msgID: s.msgId });
     const box = await Outbox.open(dir);
     await box.append(batches.map((s) => ({ msgId: s.msgId, body: s.body, events: s.events })));
     await box.close();
     // The restarted agent replays all three: the first two are duplicates.
-    const agent = await Agent.open({ chainId, node: 'n1', natsUrl: server.url, outboxDir: dir });
+    const agent = await Agent.open({ chainId, node: 'n1', natsUrl: nats.url, outboxDir: dir });
     expect(await agent.drained(15_000)).toBe(true);
     const dupMetric = (await agent.registry.getSingleMetricAsString('hwl_agent_duplicate_events_total'));
     await agent.stop();
     expect(dupMetric).toContain('hwl_agent_duplicate_events_total 200');
-    const msgs = await readIngest(nc, chainId);
+    const msgs = await readIngest(nats.nc, chainId);
     expect(msgs).toHaveLength(3);
     const ids = msgs.flatMap((m) => m.events).map(key);
     expect(ids).toEqual(events.map(key));
@@ -111,7 +103,7 @@ describe('agent publisher', () => {
     }
     await agent.submit({ ...good!, source: `${chainId}/n1` });
     await agent.stop();
-    const jsm = await jetstreamManager(nc);
+    const jsm = await jetstreamManager(nats.nc);
     // Only the event of its own source was stored.
     expect((await jsm.streams.info(streams.ingest(chainId))).state.messages).toBe(1);
   });

@@ -8,37 +8,29 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { afterAll, describe, expect, it } from 'vitest';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { streams } from '@hwledger/core';
-import { TestNatsServer, waitFor } from '@hwledger/testkit';
+import { useNatsServer, waitFor } from '@hwledger/testkit';
 import { Agent, simulateFleet } from '@hwledger/agent';
 import { duplicates, key, readIngest } from './helpers.js';
 
-let server: TestNatsServer;
-let nc: NatsConnection;
+const nats = useNatsServer();
 const tmp = mkdtempSync(join(tmpdir(), 'hwl-agent-recreate-'));
 
-beforeAll(async () => {
-  server = await TestNatsServer.start();
-  nc = await connect({ servers: server.url });
-});
 afterAll(async () => {
-  await nc?.close();
-  await server?.stop();
   rmSync(tmp, { recursive: true, force: true });
 });
 
 describe('agent with its ingest stream deleted under it', () => {
   it('re-creates the stream and delivers every event accepted after the deletion', async () => {
     const chainId = 'recreate';
-    const agent = await Agent.open({ chainId, node: 'n1', natsUrl: server.url, outboxDir: join(tmp, 'outbox'), batchMaxDelayMs: 2 });
+    const agent = await Agent.open({ chainId, node: 'n1', natsUrl: nats.url, outboxDir: join(tmp, 'outbox'), batchMaxDelayMs: 2 });
     try {
       await waitFor(() => agent.connected, 10_000, 20, 'agent connected');
       const events = [...simulateFleet({ source: agent.source, seed: 11, startMs: 1_795_000_000_000, count: 200 })];
       for (const e of events.slice(0, 50)) expect((await agent.submit(e)).stored).toBe('jetstream');
-      const jsm = await jetstreamManager(nc);
+      const jsm = await jetstreamManager(nats.nc);
       await jsm.streams.delete(streams.ingest(chainId));
       // Accepted while there is no stream: stored in the outbox (never refused, never lost).
       const after = events.slice(50);
@@ -47,7 +39,7 @@ describe('agent with its ingest stream deleted under it', () => {
       // The agent re-creates the stream and flushes its outbox into it.
       await waitFor(async () => (await jsm.streams.info(streams.ingest(chainId)).catch(() => undefined)) !== undefined, 15_000, 50, 'ingest stream re-created');
       expect(await agent.drained(15_000)).toBe(true);
-      const ids = (await readIngest(nc, chainId)).flatMap((m) => m.events).map(key);
+      const ids = (await readIngest(nats.nc, chainId)).flatMap((m) => m.events).map(key);
       expect(ids).toEqual(after.map(key));
       expect(duplicates(ids)).toEqual([]);
       expect(agent.connected).toBe(true);

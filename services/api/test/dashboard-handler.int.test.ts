@@ -11,8 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import pg from 'pg';
-import { createTestDatabase, type TestDatabase } from '@hwledger/testkit';
+import { useTestDatabase } from '@hwledger/testkit';
 import { migrate } from '@hwledger/projector';
 import { generateKey } from '../src/api-keys.js';
 import { ASSETS_DIR, ASSET_NAMES, dashboardHandlers } from '../src/dashboard/index.js';
@@ -23,8 +22,7 @@ const NOW = Date.UTC(2026, 10, 22, 12, 30, 0);
 const operator = generateKey({ role: 'operator', id: 'op' });
 const tenantKey = generateKey({ role: 'tenant', tenant: 'acme', id: 'acme' });
 
-let db: TestDatabase;
-let pool: pg.Pool;
+const db = useTestDatabase({ prefix: 'hwl_dash', max: 3, setup: (pool) => migrate(pool) });
 let server: Server;
 let base = '';
 
@@ -35,36 +33,33 @@ async function get(path: string, key?: string, method = 'GET'): Promise<{ status
 }
 
 beforeAll(async () => {
-  db = await createTestDatabase('hwl_dash');
-  pool = new pg.Pool({ connectionString: db.url, max: 3 }).on('error', () => undefined); // an idle client dies when the test database is dropped: not an uncaught error
-  await migrate(pool);
   const h = Buffer.alloc(32, 1);
   const rec = (seq: number, sealed: number, extra: Record<string, unknown> = {}): unknown[] => [
     'eu-west-1', seq, h, h, Buffer.from([1]), extra['kind'] ?? 'metrics_collected', extra['tenant'] ?? '', 'i', 'eu-west-1/n1', `e${seq}`, sealed, sealed, extra['job_id'] ?? null, null, null, '{}',
   ];
   for (const r of [rec(1, NOW - 100_000), rec(1001, NOW, { kind: 'job_completed', tenant: 'acme', job_id: 'job-1' })]) {
-    await pool.query('INSERT INTO records (chain_id, sequence, prev_hash, hash, canonical, kind, tenant, instance_id, source, event_id, observed_at_ms, sealed_at_ms, job_id, request_id, device_id, data) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16)', r);
+    await db.pool.query('INSERT INTO records (chain_id, sequence, prev_hash, hash, canonical, kind, tenant, instance_id, source, event_id, observed_at_ms, sealed_at_ms, job_id, request_id, device_id, data) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16)', r);
   }
-  await pool.query(`INSERT INTO chain_status (chain_id, head_sequence, verified_sequence, verified_hash, status) VALUES ('eu-west-1', 1005, 1001, $1, 'ok'), ('us-east-1', 7, 5, $1, 'broken')`, [h]);
-  await pool.query(`UPDATE chain_status SET broken_sequence = 6, broken_reason = 'hash_mismatch', broken_message = 'record 6 hash differs' WHERE chain_id = 'us-east-1'`);
-  await pool.query(`INSERT INTO devices (chain_id, device_id, registered, hostname, device_type, vram_total_mib, vram_used_mib, utilization_pct, temperature_mc, power_mw, last_seen_at_ms, metrics_count)
+  await db.pool.query(`INSERT INTO chain_status (chain_id, head_sequence, verified_sequence, verified_hash, status) VALUES ('eu-west-1', 1005, 1001, $1, 'ok'), ('us-east-1', 7, 5, $1, 'broken')`, [h]);
+  await db.pool.query(`UPDATE chain_status SET broken_sequence = 6, broken_reason = 'hash_mismatch', broken_message = 'record 6 hash differs' WHERE chain_id = 'us-east-1'`);
+  await db.pool.query(`INSERT INTO devices (chain_id, device_id, registered, hostname, device_type, vram_total_mib, vram_used_mib, utilization_pct, temperature_mc, power_mw, last_seen_at_ms, metrics_count)
     VALUES ('eu-west-1', 'GPU-a', true, 'node-1', 'NVIDIA H100 80GB HBM3', 81559, 40000, 87, 71500, 612000, $1, 3), ('us-east-1', 'GPU-b', false, null, null, null, 1000, 5, 40000, 90000, $1, 1)`, [NOW]);
   // Inference requests in two minutes of the last hour; a huge cost to check exact totals.
   const req = 'INSERT INTO inference_requests (chain_id, sequence, tenant, tenant_id, request_id, total_tokens, compute_ms, reason, sealed_at_ms, observed_at_ms, rated_cost_micro_usd) VALUES ($1,$2,$3,$3,$4,$5,$6,$7,$8::bigint,$8::numeric,$9)';
-  await pool.query(req, ['eu-west-1', 10, 'acme', 'r1', 100, 1000, 'end_of_sequence', NOW - 5 * MIN, '9007199254740993']);
-  await pool.query(req, ['eu-west-1', 11, 'acme', 'r2', 50, 500, 'cancelled', NOW - 5 * MIN + 10, '7']);
-  await pool.query(req, ['us-east-1', 12, 'globex', 'r3', 30, 300, 'end_of_sequence', NOW - MIN, '3']);
-  await pool.query(req, ['us-east-1', 13, 'globex', 'old', 999, 999, 'preempted', NOW - 2 * HOUR, '1']);
-  await pool.query(`INSERT INTO jobs (chain_id, job_id, status, completion_tenant, tokens_generated, duration_ms, completion_sequence, completed_at_ms, rated_cost_micro_usd, last_sequence, completion_count)
+  await db.pool.query(req, ['eu-west-1', 10, 'acme', 'r1', 100, 1000, 'end_of_sequence', NOW - 5 * MIN, '9007199254740993']);
+  await db.pool.query(req, ['eu-west-1', 11, 'acme', 'r2', 50, 500, 'cancelled', NOW - 5 * MIN + 10, '7']);
+  await db.pool.query(req, ['us-east-1', 12, 'globex', 'r3', 30, 300, 'end_of_sequence', NOW - MIN, '3']);
+  await db.pool.query(req, ['us-east-1', 13, 'globex', 'old', 999, 999, 'preempted', NOW - 2 * HOUR, '1']);
+  await db.pool.query(`INSERT INTO jobs (chain_id, job_id, status, completion_tenant, tokens_generated, duration_ms, completion_sequence, completed_at_ms, rated_cost_micro_usd, last_sequence, completion_count)
     VALUES ('eu-west-1', 'job-1', 'completed', 'acme', 20, 2000, 1001, $1, 11, 1001, 1)`, [NOW - 5 * MIN]);
-  await pool.query(`INSERT INTO tenant_usage_hourly (chain_id, tenant, window_start_ms, request_count, request_tokens, request_compute_ms, request_cost_micro_usd, job_tokens, job_duration_ms, job_rated_cost_micro_usd)
+  await db.pool.query(`INSERT INTO tenant_usage_hourly (chain_id, tenant, window_start_ms, request_count, request_tokens, request_compute_ms, request_cost_micro_usd, job_tokens, job_duration_ms, job_rated_cost_micro_usd)
     VALUES ('eu-west-1', 'acme', $1, 2, 150, 1500, 100, 20, 2000, 11), ('us-east-1', 'globex', $2, 1, 999, 999, 1, 0, 0, 0)`, [Math.floor(NOW / HOUR) * HOUR, Math.floor(NOW / HOUR) * HOUR - 2 * HOUR]);
-  await pool.query(`INSERT INTO tenant_reason_hourly (chain_id, tenant, window_start_ms, reason, request_count, tokens, compute_ms) VALUES ('eu-west-1', 'acme', $1, 'end_of_sequence', 1, 100, 1000)`, [Math.floor(NOW / HOUR) * HOUR]);
-  await pool.query(`INSERT INTO job_reconciliation (chain_id, job_id, status, device_id, model_id, predicted_vram_mib, actual_vram_mib, predicted_cost_micro_usd, actual_cost_micro_usd, flags, chain_time_ms)
+  await db.pool.query(`INSERT INTO tenant_reason_hourly (chain_id, tenant, window_start_ms, reason, request_count, tokens, compute_ms) VALUES ('eu-west-1', 'acme', $1, 'end_of_sequence', 1, 100, 1000)`, [Math.floor(NOW / HOUR) * HOUR]);
+  await db.pool.query(`INSERT INTO job_reconciliation (chain_id, job_id, status, device_id, model_id, predicted_vram_mib, actual_vram_mib, predicted_cost_micro_usd, actual_cost_micro_usd, flags, chain_time_ms)
     VALUES ('eu-west-1', 'job-1', 'completed', 'GPU-a', 'm', 16384, 20000, 1250000, 1500000, '{vram_variance}', $1)`, [NOW]);
-  await pool.query(`INSERT INTO reconciliation_flags (chain_id, job_id, flag, detail, chain_time_ms) VALUES ('eu-west-1', 'job-1', 'vram_variance', 'actual VRAM 20000 MiB vs predicted 16384 MiB', $1)`, [NOW]);
+  await db.pool.query(`INSERT INTO reconciliation_flags (chain_id, job_id, flag, detail, chain_time_ms) VALUES ('eu-west-1', 'job-1', 'vram_variance', 'actual VRAM 20000 MiB vs predicted 16384 MiB', $1)`, [NOW]);
 
-  const handlers = dashboardHandlers({ pool, keys: [operator.entry, tenantKey.entry], now: () => NOW });
+  const handlers = dashboardHandlers({ pool: db.pool, keys: [operator.entry, tenantKey.entry], now: () => NOW });
   server = createServer((req, res) => {
     void (async () => {
       const url = new URL(req.url ?? '/', 'http://localhost');
@@ -78,8 +73,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (server) await new Promise((r) => server.close(r));
-  await pool?.end();
-  await db?.drop();
 });
 
 describe('dashboard static assets', () => {

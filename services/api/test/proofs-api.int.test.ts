@@ -18,10 +18,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { NatsConnection } from '@nats-io/transport-node';
 import { formatVerifierKey, generateSigner, merkleRoot, toHex, verifierOf } from '@hwledger/chain';
-import { connectNats, HwlError } from '@hwledger/core';
-import { createTestDatabase, runCli, TestNatsServer, type TestDatabase } from '@hwledger/testkit';
+import { HwlError } from '@hwledger/core';
+import { runCli, useNatsServer, useTestDatabase } from '@hwledger/testkit';
 import { CheckpointLog, FleetAnchorer, archiveChain, replicateToGit, INCLUSION_BUNDLE, CONSISTENCY_BUNDLE, parseProofBundle, verifyProofBundle } from '@hwledger/ledger-ops';
 import { createApiClient, generateKey, startApi, type ApiClient, type RunningApi } from '@hwledger/api';
 import { ChainWriter, checkpointWriter } from '../../../packages/ledger-ops/test/chain-fixture.js';
@@ -39,9 +38,8 @@ const trustedSigner = generateSigner('hwl-api-test');
 const foreignSigner = generateSigner('hwl-elsewhere');
 const trusted = verifierOf(trustedSigner);
 
-let server: TestNatsServer;
-let nc: NatsConnection;
-let db: TestDatabase;
+const nats = useNatsServer({ clientName: 'proofs-api-test' });
+const db = useTestDatabase({ prefix: 'hwl_proofs_api' });
 let api: RunningApi;
 let noNats: RunningApi;
 let writer: ChainWriter;
@@ -67,43 +65,40 @@ async function codeOf(p: Promise<unknown>): Promise<string> {
 }
 
 beforeAll(async () => {
-  server = await TestNatsServer.start();
-  nc = await connectNats(server.url, 'proofs-api-test');
-  db = await createTestDatabase('hwl_proofs_api');
-  writer = await ChainWriter.open(nc, CHAIN);
+  writer = await ChainWriter.open(nats.nc, CHAIN);
   await writer.append(1_200);
-  await checkpointWriter(nc, writer, trustedSigner, 500); // checkpoints at 500, 1000, 1200
-  const foreign = await ChainWriter.open(nc, FOREIGN);
+  await checkpointWriter(nats.nc, writer, trustedSigner, 500); // checkpoints at 500, 1000, 1200
+  const foreign = await ChainWriter.open(nats.nc, FOREIGN);
   await foreign.append(50);
-  await checkpointWriter(nc, foreign, foreignSigner, 50);
-  await (await ChainWriter.open(nc, BARE)).append(10);
-  ops = await ChainWriter.open(nc, OPS);
+  await checkpointWriter(nats.nc, foreign, foreignSigner, 50);
+  await (await ChainWriter.open(nats.nc, BARE)).append(10);
+  ops = await ChainWriter.open(nats.nc, OPS);
   await ops.append(600);
-  await checkpointWriter(nc, ops, trustedSigner, 200); // about every 200 records (later when one is still being published), and at 600
-  const repl = await replicateToGit({ nc, chainId: OPS, dir: join(dir, 'replica'), batch: 250, trusted: [trusted] });
+  await checkpointWriter(nats.nc, ops, trustedSigner, 200); // about every 200 records (later when one is still being published), and at 600
+  const repl = await replicateToGit({ nc: nats.nc, chainId: OPS, dir: join(dir, 'replica'), batch: 250, trusted: [trusted] });
   expect(repl.head).toBe(600n);
   // Archive up to the second checkpoint, wherever it fell.
-  opsCut = (await (await CheckpointLog.open(nc, OPS)).get(2))!.checkpoint.sequence;
+  opsCut = (await (await CheckpointLog.open(nats.nc, OPS)).get(2))!.checkpoint.sequence;
   expect(opsCut).toBeLessThan(600n);
-  const arch = await archiveChain({ nc, chainId: OPS, dir: join(dir, 'archive'), olderThanMs: 0, upto: opsCut, trusted: [trusted] });
+  const arch = await archiveChain({ nc: nats.nc, chainId: OPS, dir: join(dir, 'archive'), olderThanMs: 0, upto: opsCut, trusted: [trusted] });
   expect(arch.cut).toBe(opsCut);
-  const anchorer = new FleetAnchorer({ nc, fleet: FLEET, chains: [CHAIN], trusted: [trusted] });
+  const anchorer = new FleetAnchorer({ nc: nats.nc, fleet: FLEET, chains: [CHAIN], trusted: [trusted] });
   await anchorer.load();
   expect(await anchorer.tick()).toBe(1);
 
   const entries = [keys.operator.entry, keys.acme.entry];
   api = await startApi({
-    databaseUrl: db.url,
+    databaseUrl: db.db.url,
     chainId: CHAIN,
     keys: entries,
-    natsUrl: server.url,
+    natsUrl: nats.url,
     checkpointKeys: [trusted],
     treeDir: join(dir, 'merkle'),
     fleet: FLEET,
     httpPort: 0,
     grpcPort: 0,
   });
-  noNats = await startApi({ databaseUrl: db.url, chainId: CHAIN, keys: entries, httpPort: 0 });
+  noNats = await startApi({ databaseUrl: db.db.url, chainId: CHAIN, keys: entries, httpPort: 0 });
   const urls = { http: api.http!.url, grpc: `grpc://${api.grpc!.address}` };
   for (const t of ['http', 'grpc'] as const) {
     clients[t] = {
@@ -118,9 +113,6 @@ afterAll(async () => {
   for (const t of Object.values(clients)) for (const c of Object.values(t)) c.close();
   await api?.close();
   await noNats?.close();
-  await nc?.close();
-  await server?.stop();
-  await db?.drop();
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -4,12 +4,9 @@
  * checkpoint (nothing lost, nothing counted twice), and after the last
  * restart, of the whole chain. Spawns the built CLI (`npx tsc -b packages/cli`).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { ChildProcess } from 'node:child_process';
-import pg from 'pg';
-import type { NatsConnection } from '@nats-io/transport-node';
-import { connectNats } from '@hwledger/core';
-import { createTestDatabase, spawnCli, TestNatsServer, waitFor, type TestDatabase } from '@hwledger/testkit';
+import { spawnCli, useNatsServer, useTestDatabase, waitFor } from '@hwledger/testkit';
 import { migrate } from '@hwledger/projector';
 import { seedChain, SEED_START_MS } from './helpers/seed-chain.js';
 import { simulateEvents } from './helpers/fleet.js';
@@ -21,29 +18,16 @@ const N = Number(process.env['HWL_TEST_SCALE'] ?? '1') * 30_000;
 const CHAIN = 'proj-crash';
 const H = 3_600_000n;
 
-let nats: TestNatsServer;
-let db: TestDatabase;
-let pool: pg.Pool;
-let nc: NatsConnection;
+const nats = useNatsServer();
+const db = useTestDatabase({ max: 3, setup: (pool) => migrate(pool) });
 const children: ChildProcess[] = [];
-
-beforeAll(async () => {
-  [nats, db] = await Promise.all([TestNatsServer.start(), createTestDatabase()]);
-  pool = new pg.Pool({ connectionString: db.url, max: 3 }).on('error', () => undefined); // idle clients can die (other tests on the shared server)
-  await migrate(pool);
-  nc = await connectNats(nats.url, 'test');
-});
 
 afterAll(async () => {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  await nc?.close();
-  await pool?.end();
-  await db?.drop();
-  await nats?.stop();
 });
 
 function projector(extra: string[] = [], env: NodeJS.ProcessEnv = {}): ChildProcess {
-  const p = spawnCli(['projector', '--nats', nats.url, '--chain', CHAIN, '--db', db.url, '--batch', '500', ...extra], {
+  const p = spawnCli(['projector', '--nats', nats.url, '--chain', CHAIN, '--db', db.db.url, '--batch', '500', ...extra], {
     env: { HWL_LOG_LEVEL: 'warn', ...env },
   });
   children.push(p);
@@ -57,17 +41,17 @@ function exited(p: ChildProcess): Promise<{ code: number | null; signal: NodeJS.
 
 /** The read models equal the recomputation of records 1..checkpoint, exactly. */
 async function expectPrefixConsistent(books: Book[]): Promise<bigint> {
-  const cp = await checkpointOf(pool, CHAIN);
-  const rows = cp === 0n ? [] : await readChainRows(nc, CHAIN, cp);
-  expect(diffTables(recompute(CHAIN, rows, books), await dumpTables(pool, CHAIN))).toEqual([]);
+  const cp = await checkpointOf(db.pool, CHAIN);
+  const rows = cp === 0n ? [] : await readChainRows(nats.nc, CHAIN, cp);
+  expect(diffTables(recompute(CHAIN, rows, books), await dumpTables(db.pool, CHAIN))).toEqual([]);
   return cp;
 }
 
 describe('projector killed with SIGKILL', () => {
   it('loses nothing and counts nothing twice across crashes mid-batch', async () => {
     const books: Book[] = [];
-    await addBook(pool, (SEED_START_MS / H) * H, { '*': 2_000_000n, H100: 4_000_000n }, { '*': 500_000n }, books);
-    await seedChain(nc, CHAIN, simulateEvents(N, { seed: 11 }), { sealedAtMs: (i) => SEED_START_MS + BigInt(i) * 5_000n });
+    await addBook(db.pool, (SEED_START_MS / H) * H, { '*': 2_000_000n, H100: 4_000_000n }, { '*': 500_000n }, books);
+    await seedChain(nats.nc, CHAIN, simulateEvents(N, { seed: 11 }), { sealedAtMs: (i) => SEED_START_MS + BigInt(i) * 5_000n });
 
     // 1. The process kills itself inside its 3rd batch transaction, after all writes, before COMMIT.
     const p1 = projector(['--once'], { HWL_FAULT_CRASH_IN_BATCH: '3' });
@@ -79,7 +63,7 @@ describe('projector killed with SIGKILL', () => {
     let last = cp1;
     for (let round = 0; round < 3; round++) {
       const p = projector();
-      await waitFor(async () => (await checkpointOf(pool, CHAIN)) >= last + 2_000n, 60_000, 20, 'progress');
+      await waitFor(async () => (await checkpointOf(db.pool, CHAIN)) >= last + 2_000n, 60_000, 20, 'progress');
       await new Promise((r) => setTimeout(r, 37 * (round + 1))); // land somewhere inside a batch
       p.kill('SIGKILL');
       expect((await exited(p)).signal).toBe('SIGKILL');
@@ -93,7 +77,7 @@ describe('projector killed with SIGKILL', () => {
     const p3 = projector(['--once']);
     const r3 = await exited(p3);
     expect(r3.code).toBe(0);
-    expect(await checkpointOf(pool, CHAIN)).toBe(BigInt(N));
+    expect(await checkpointOf(db.pool, CHAIN)).toBe(BigInt(N));
     expect(await expectPrefixConsistent(books)).toBe(BigInt(N));
   });
 });

@@ -6,12 +6,10 @@
  * projector works and new records keep arriving. It retries from its
  * checkpoint and catches up; the read models equal the recomputation.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { Registry } from 'prom-client';
-import type { NatsConnection } from '@nats-io/transport-node';
-import { connectNats } from '@hwledger/core';
-import { ADMIN_PG_URL, createTestDatabase, TestNatsServer, waitFor, type TestDatabase } from '@hwledger/testkit';
+import { ADMIN_PG_URL, useNatsServer, useTestDatabase, waitFor } from '@hwledger/testkit';
 import { migrate, Projector } from '@hwledger/projector';
 import { seedChain } from './helpers/seed-chain.js';
 import { simulateEvents } from './helpers/fleet.js';
@@ -20,32 +18,16 @@ import { diffTables, dumpTables, readChainRows, recompute } from './helpers/reco
 const N = Number(process.env['HWL_TEST_SCALE'] ?? '1') * 20_000;
 const CHAIN = 'proj-outage';
 
-let nats: TestNatsServer;
-let db: TestDatabase;
-let pool: pg.Pool;
-let nc: NatsConnection;
-
-beforeAll(async () => {
-  [nats, db] = await Promise.all([TestNatsServer.start(), createTestDatabase()]);
-  pool = new pg.Pool({ connectionString: db.url, max: 4 }).on('error', () => undefined); // idle clients can die (other tests on the shared server)
-  await migrate(pool);
-  nc = await connectNats(nats.url, 'test');
-});
-
-afterAll(async () => {
-  await nc?.close();
-  await pool?.end();
-  await db?.drop();
-  await nats?.stop();
-});
+const nats = useNatsServer();
+const db = useTestDatabase({ setup: (pool) => migrate(pool) });
 
 describe('projector during database outages', () => {
   it('retries after its connections are terminated and catches up exactly', async () => {
     const events = simulateEvents(N, { seed: 5 });
     const half = N / 2;
-    const first = await seedChain(nc, CHAIN, events.slice(0, half));
+    const first = await seedChain(nats.nc, CHAIN, events.slice(0, half));
     const registry = new Registry();
-    const p = new Projector({ pool, nc, chainId: CHAIN, batchSize: 500, registry, retryInitialMs: 20, retryMaxMs: 200 }).start();
+    const p = new Projector({ pool: db.pool, nc: nats.nc, chainId: CHAIN, batchSize: 500, registry, retryInitialMs: 20, retryMaxMs: 200 }).start();
 
     const admin = new pg.Client({ connectionString: ADMIN_PG_URL });
     await admin.connect();
@@ -56,13 +38,13 @@ describe('projector during database outages', () => {
       for (; kills < 15; kills++) {
         await new Promise((res) => setTimeout(res, 100 + Math.floor(Math.random() * 600)));
         const r = await admin.query('SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [
-          db.name,
+          db.db.name,
         ]);
         killed += Number(r.rows[0]?.n ?? 0);
       }
     })();
     // More records arrive during the outages.
-    await seedChain(nc, CHAIN, events.slice(half), {
+    await seedChain(nats.nc, CHAIN, events.slice(half), {
       fromSequence: BigInt(half) + 1n,
       prevHash: first.head.hash,
       sealedAtMs: (i) => 1_795_000_000_000n + BigInt(half + i) * 1_000n,
@@ -75,7 +57,7 @@ describe('projector during database outages', () => {
     const retries = (await registry.getSingleMetric('hwl_projector_retries_total')?.get())?.values[0]?.value ?? 0;
     expect(killed).toBeGreaterThan(0);
     expect(retries).toBeGreaterThan(0);
-    const rows = await readChainRows(nc, CHAIN);
-    expect(diffTables(recompute(CHAIN, rows), await dumpTables(pool, CHAIN))).toEqual([]);
+    const rows = await readChainRows(nats.nc, CHAIN);
+    expect(diffTables(recompute(CHAIN, rows), await dumpTables(db.pool, CHAIN))).toEqual([]);
   });
 });

@@ -9,10 +9,8 @@ import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import type { NatsConnection } from '@nats-io/transport-node';
 import type { ChainEvent } from '@hwledger/chain';
-import { connectNats } from '@hwledger/core';
-import { createTestDatabase, runCli, TestNatsServer, waitFor, type TestDatabase } from '@hwledger/testkit';
+import { runCli, useNatsServer, useTestDatabase, waitFor } from '@hwledger/testkit';
 import { migrate, Projector, tenantSummary } from '@hwledger/projector';
 import { seedChain, SEED_START_MS } from './helpers/seed-chain.js';
 import { simulateEvents } from './helpers/fleet.js';
@@ -23,25 +21,15 @@ const H = 3_600_000n;
 const H0 = (SEED_START_MS / H + 1n) * H;
 const H1 = H0 + H;
 
-let nats: TestNatsServer;
-let db: TestDatabase;
-let pool: pg.Pool;
-let nc: NatsConnection;
+const nats = useNatsServer();
+const db = useTestDatabase({ setup: (pool) => migrate(pool) });
 let dir: string;
 
 beforeAll(async () => {
-  [nats, db] = await Promise.all([TestNatsServer.start(), createTestDatabase()]);
-  pool = new pg.Pool({ connectionString: db.url, max: 4 }).on('error', () => undefined); // idle clients can die (other tests on the shared server)
-  await migrate(pool);
-  nc = await connectNats(nats.url, 'test');
   dir = mkdtempSync(join(tmpdir(), 'hwl-pricing-'));
 });
 
 afterAll(async () => {
-  await nc?.close();
-  await pool?.end();
-  await db?.drop();
-  await nats?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -51,11 +39,11 @@ const env = (tenant: string, id: string) => ({ source: 'sim', eventId: `p-${n++}
 async function pricingSet(book: object): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const file = join(dir, `book-${n++}.json`);
   writeFileSync(file, JSON.stringify(book));
-  return runCli(['pricing', 'set', '--file', file, '--db', db.url]);
+  return runCli(['pricing', 'set', '--file', file, '--db', db.db.url]);
 }
 
 async function job(id: string): Promise<{ rated: string | null; version: number | null }> {
-  const r = await pool.query('SELECT rated_cost_micro_usd AS rated, price_book_version AS version FROM jobs WHERE chain_id = $1 AND job_id = $2', [
+  const r = await db.pool.query('SELECT rated_cost_micro_usd AS rated, price_book_version AS version FROM jobs WHERE chain_id = $1 AND job_id = $2', [
     'price',
     id,
   ]);
@@ -98,7 +86,7 @@ describe('pricing', () => {
         data: { tenant_id: 'acme', request_id: 'r2', total_tokens: 0, compute_ms: 1n, reason: 'cancelled' },
       },
     ];
-    await seedChain(nc, 'price', events, { sealedAtMs: (i) => at[i]! });
+    await seedChain(nats.nc, 'price', events, { sealedAtMs: (i) => at[i]! });
     const books: Book[] = [];
 
     // v1 from H0, set through the CLI before projection.
@@ -111,11 +99,11 @@ describe('pricing', () => {
     expect(v1.code).toBe(0);
     expect(JSON.parse(v1.stdout)).toMatchObject({ version: 1, rerated_from_ms: H0.toString(), rerated_to_ms: null });
     books.push({ version: 1, effectiveFromMs: H0, gpu: { '*': 1_000_000n, H100: 4_000_000n }, tok: { '*': 100_000n, 'llama-3-70b': 900_000n } });
-    const p = new Projector({ pool, nc, chainId: 'price', exitAtHead: true }).start();
+    const p = new Projector({ pool: db.pool, nc: nats.nc, chainId: 'price', exitAtHead: true }).start();
     await p.done;
     expect(await job('job-1')).toEqual({ rated: '3800000', version: 1 }); // 0.5 h × 4 USD + 2 Mtok × 0.9 USD
     expect(await job('job-2')).toEqual({ rated: '400000', version: 1 }); // 0.1 h × 4 USD, mistral has no own rate: '*'
-    let s = await tenantSummary(pool, { chainId: 'price', tenant: 'acme', fromMs: H0, toMs: H1 + H });
+    let s = await tenantSummary(db.pool, { chainId: 'price', tenant: 'acme', fromMs: H0, toMs: H1 + H });
     expect(s).toMatchObject({ totalCostMicroUsd: 3_800_000n + 400_000n + 1_100_000n + 0n, priceBookVersions: [1] });
     expect(s.jobs.reportedCostMicroUsd).toBe(49n); // producer-reported cost kept apart from the rated one
 
@@ -129,7 +117,7 @@ describe('pricing', () => {
     books.push({ version: 2, effectiveFromMs: H1, gpu: { '*': 1_800_000n, H100: 2_000_000n }, tok: { '*': 200_000n } });
     expect(await job('job-1')).toEqual({ rated: '3800000', version: 1 });
     expect(await job('job-2')).toEqual({ rated: '200000', version: 2 });
-    const reqs = await pool.query('SELECT request_id, rated_cost_micro_usd::text AS c, price_book_version AS v FROM inference_requests ORDER BY request_id');
+    const reqs = await db.pool.query('SELECT request_id, rated_cost_micro_usd::text AS c, price_book_version AS v FROM inference_requests ORDER BY request_id');
     expect(reqs.rows).toEqual([
       { request_id: 'r1', c: '2000000', v: 2 },
       { request_id: 'r2', c: '1', v: 2 }, // 1 ms × 1.8 USD/h = 0.5 µUSD: rounded half up
@@ -145,11 +133,11 @@ describe('pricing', () => {
     books.push({ version: 3, effectiveFromMs: H0, gpu: { '*': 1_000_000n, H100: 3_000_000n }, tok: { '*': 100_000n } });
     expect(await job('job-1')).toEqual({ rated: '1700000', version: 3 });
     expect(await job('job-2')).toEqual({ rated: '200000', version: 2 });
-    s = await tenantSummary(pool, { chainId: 'price', tenant: 'acme', fromMs: H0, toMs: H1 + H });
+    s = await tenantSummary(db.pool, { chainId: 'price', tenant: 'acme', fromMs: H0, toMs: H1 + H });
     expect(s).toMatchObject({ totalCostMicroUsd: 1_700_000n + 200_000n + 2_000_001n, priceBookVersions: [2, 3] });
-    expect(diffTables(recompute('price', await readChainRows(nc, 'price'), books), await dumpTables(pool, 'price'))).toEqual([]);
+    expect(diffTables(recompute('price', await readChainRows(nats.nc, 'price'), books), await dumpTables(db.pool, 'price'))).toEqual([]);
 
-    const list = await runCli(['pricing', 'list', '--db', db.url]);
+    const list = await runCli(['pricing', 'list', '--db', db.db.url]);
     const versions = list.stdout
       .trim()
       .split('\n')
@@ -174,25 +162,25 @@ describe('pricing', () => {
   it('never rates a line with a stale book when a price change races projection', async () => {
     const chain = 'price-race';
     const start = (SEED_START_MS / H) * H;
-    await seedChain(nc, chain, simulateEvents(20_000, { seed: 3 }), { sealedAtMs: (i) => SEED_START_MS + BigInt(i) * 4_000n });
-    const pool2 = new pg.Pool({ connectionString: db.url, max: 2 }).on('error', () => undefined); // idle clients can die (other tests on the shared server)
-    const books: Book[] = (await pool.query('SELECT version, effective_from_ms FROM price_books')).rows.length ? await existingBooks() : [];
-    const p = new Projector({ pool: pool2, nc, chainId: chain, batchSize: 300 }).start();
+    await seedChain(nats.nc, chain, simulateEvents(20_000, { seed: 3 }), { sealedAtMs: (i) => SEED_START_MS + BigInt(i) * 4_000n });
+    const pool2 = new pg.Pool({ connectionString: db.db.url, max: 2 }).on('error', () => undefined); // idle clients can die (other tests on the shared server)
+    const books: Book[] = (await db.pool.query('SELECT version, effective_from_ms FROM price_books')).rows.length ? await existingBooks() : [];
+    const p = new Projector({ pool: pool2, nc: nats.nc, chainId: chain, batchSize: 300 }).start();
     for (let k = 0; k < 6; k++) {
       await waitFor(() => p.checkpoint.sequence >= BigInt(2_500 * (k + 1)), 60_000, 5, 'progress');
-      await addBook(pool, start + BigInt(k * 3) * H, { '*': BigInt(1_000_000 + k * 111_111), A100: 3_333_333n }, { '*': BigInt(100_000 + k * 7) }, books);
+      await addBook(db.pool, start + BigInt(k * 3) * H, { '*': BigInt(1_000_000 + k * 111_111), A100: 3_333_333n }, { '*': BigInt(100_000 + k * 7) }, books);
     }
     await waitFor(() => p.checkpoint.sequence === 20_000n, 60_000, 20, 'catch-up');
     await p.stop();
     await pool2.end();
-    expect(diffTables(recompute(chain, await readChainRows(nc, chain), books), await dumpTables(pool, chain))).toEqual([]);
+    expect(diffTables(recompute(chain, await readChainRows(nats.nc, chain), books), await dumpTables(db.pool, chain))).toEqual([]);
   });
 });
 
 /** Books already in the database (from the previous test), in recompute()'s form. */
 async function existingBooks(): Promise<Book[]> {
-  const b = await pool.query<{ version: number; effective_from_ms: string }>('SELECT version, effective_from_ms FROM price_books');
-  const r = await pool.query<{ version: number; rate_kind: string; rate_key: string; micro_usd: string }>('SELECT * FROM price_book_rates');
+  const b = await db.pool.query<{ version: number; effective_from_ms: string }>('SELECT version, effective_from_ms FROM price_books');
+  const r = await db.pool.query<{ version: number; rate_kind: string; rate_key: string; micro_usd: string }>('SELECT * FROM price_book_rates');
   return b.rows.map((x) => ({
     version: x.version,
     effectiveFromMs: BigInt(x.effective_from_ms),

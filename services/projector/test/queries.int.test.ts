@@ -3,11 +3,8 @@
  * recomputation from the chain; pages walk everything exactly once; bad
  * arguments are INVALID_ARGUMENT with a message, never a database error.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import pg from 'pg';
-import type { NatsConnection } from '@nats-io/transport-node';
-import { connectNats } from '@hwledger/core';
-import { createTestDatabase, TestNatsServer, type TestDatabase } from '@hwledger/testkit';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useNatsServer, useTestDatabase } from '@hwledger/testkit';
 import {
   auditTrail,
   chainStatus,
@@ -31,30 +28,17 @@ const CHAIN = 'queries';
 const H = 3_600_000n;
 const STEP = 7_000n; // 8000 records over ~15.5 hours: hourly and daily rollups both in play
 
-let nats: TestNatsServer;
-let db: TestDatabase;
-let pool: pg.Pool;
-let nc: NatsConnection;
+const nats = useNatsServer();
+const db = useTestDatabase({ setup: (pool) => migrate(pool) });
 let rows: ChainRow[];
 const books: Book[] = [];
 
 beforeAll(async () => {
-  [nats, db] = await Promise.all([TestNatsServer.start(), createTestDatabase()]);
-  pool = new pg.Pool({ connectionString: db.url, max: 4 }).on('error', () => undefined); // idle clients can die (other tests on the shared server)
-  await migrate(pool);
-  nc = await connectNats(nats.url, 'test');
-  await addBook(pool, (SEED_START_MS / H + 3n) * H, { '*': 2_000_000n, H100: 4_000_000n }, { '*': 500_000n }, books);
-  await seedChain(nc, CHAIN, simulateEvents(8_000, { seed: 9 }), { sealedAtMs: (i) => SEED_START_MS + BigInt(i) * STEP });
-  const p = new Projector({ pool, nc, chainId: CHAIN, exitAtHead: true }).start();
+  await addBook(db.pool, (SEED_START_MS / H + 3n) * H, { '*': 2_000_000n, H100: 4_000_000n }, { '*': 500_000n }, books);
+  await seedChain(nats.nc, CHAIN, simulateEvents(8_000, { seed: 9 }), { sealedAtMs: (i) => SEED_START_MS + BigInt(i) * STEP });
+  const p = new Projector({ pool: db.pool, nc: nats.nc, chainId: CHAIN, exitAtHead: true }).start();
   await p.done;
-  rows = await readChainRows(nc, CHAIN);
-});
-
-afterAll(async () => {
-  await nc?.close();
-  await pool?.end();
-  await db?.drop();
-  await nats?.stop();
+  rows = await readChainRows(nats.nc, CHAIN);
 });
 
 /** Straight scan of decoded records: the tenant summary of [from, to). */
@@ -98,7 +82,7 @@ describe('query functions', () => {
     ];
     for (const tenant of ['acme', 'globex', 'hooli']) {
       for (const [from, to] of ranges) {
-        const s = await tenantSummary(pool, { chainId: CHAIN, tenant, fromMs: from, toMs: to });
+        const s = await tenantSummary(db.pool, { chainId: CHAIN, tenant, fromMs: from, toMs: to });
         const af = (from / H) * H;
         const at = ((to + H - 1n) / H) * H;
         expect([s.fromMs, s.toMs]).toEqual([af, at]);
@@ -109,24 +93,24 @@ describe('query functions', () => {
         expect(new Map(s.byReason.map((r) => [r.reason, r.count]))).toEqual(e.byReason);
       }
     }
-    const all = await tenantSummary(pool, { chainId: CHAIN, tenant: 'acme', fromMs: '0', toMs: (2n ** 62n).toString() });
+    const all = await tenantSummary(db.pool, { chainId: CHAIN, tenant: 'acme', fromMs: '0', toMs: (2n ** 62n).toString() });
     expect(all.requests.count).toBeGreaterThan(100n);
     expect(all.requests.unrated).toBeGreaterThan(0n); // records before the book took effect
     expect(all.priceBookVersions).toEqual([1]);
     expect(JSON.parse(JSON.stringify(toJsonSafe(all)))).toMatchObject({ requests: { count: all.requests.count.toString() } });
     const tenants = [...new Set([...recompute(CHAIN, rows, books)['tenant_usage_daily']!.values()].map((u) => u['tenant']!))].sort();
     expect(tenants.length).toBe(5);
-    expect(await listTenants(pool, { chainId: CHAIN })).toEqual(tenants);
+    expect(await listTenants(db.pool, { chainId: CHAIN })).toEqual(tenants);
   });
 
   it('costSummary matches the jobs, fleet-wide and per device', async () => {
     const jobs = [...recompute(CHAIN, rows, books)['jobs']!.values()].filter((j) => j['completion_sequence'] !== null);
-    const fleet = await costSummary(pool, { chainId: CHAIN });
+    const fleet = await costSummary(db.pool, { chainId: CHAIN });
     expect(fleet.jobsCompleted).toBe(BigInt(jobs.length));
     expect(fleet.reportedCostMicroUsd).toBe(jobs.reduce((a, j) => a + BigInt(j['reported_cost_micro_usd']!), 0n));
     expect(fleet.ratedCostMicroUsd).toBe(jobs.reduce((a, j) => a + BigInt(j['rated_cost_micro_usd'] ?? '0'), 0n));
     const g0 = jobs.filter((j) => j['device_id'] === 'gpu-0');
-    const dev = await costSummary(pool, { chainId: CHAIN, deviceId: 'gpu-0' });
+    const dev = await costSummary(db.pool, { chainId: CHAIN, deviceId: 'gpu-0' });
     expect(dev).toMatchObject({
       deviceId: 'gpu-0',
       jobsCompleted: BigInt(g0.length),
@@ -141,7 +125,7 @@ describe('query functions', () => {
     const seen: DispatchRecord[] = [];
     let cursor: string | undefined;
     do {
-      const page = await dispatchHistory(pool, { chainId: CHAIN, deviceId: 'gpu-1', page: { limit: 7, cursor } });
+      const page = await dispatchHistory(db.pool, { chainId: CHAIN, deviceId: 'gpu-1', page: { limit: 7, cursor } });
       seen.push(...page.items);
       cursor = page.nextCursor;
     } while (cursor);
@@ -154,7 +138,7 @@ describe('query functions', () => {
   it('auditTrail returns every record of a key with hashes that verify, and flags a forged row', async () => {
     const job = rows.find((r) => r.record.kind === 'job_completed')!.record as { data: { job_id: string } };
     const jobId = job.data.job_id;
-    const trail = await auditTrail(pool, { key: jobId, chainId: CHAIN });
+    const trail = await auditTrail(db.pool, { key: jobId, chainId: CHAIN });
     const expected = rows.filter((r) => (r.record.data as { job_id?: string }).job_id === jobId).map((r) => r.record.sequence);
     expect(trail.items.map((e) => e.sequence)).toEqual(expected);
     expect(trail.items.every((e) => e.hashVerified && e.withinVerifiedPrefix && e.matchedOn.includes('job_id'))).toBe(true);
@@ -163,7 +147,7 @@ describe('query functions', () => {
     const all: AuditEntry[] = [];
     let cursor: string | undefined;
     do {
-      const page = await auditTrail(pool, { key: 'gpu-2', page: { limit: 50, cursor } });
+      const page = await auditTrail(db.pool, { key: 'gpu-2', page: { limit: 50, cursor } });
       all.push(...page.items);
       cursor = page.nextCursor;
     } while (cursor);
@@ -172,42 +156,42 @@ describe('query functions', () => {
 
     // Someone edits a stored record: the trail shows it no longer verifies.
     const victim = expected[0]!;
-    await pool.query(
+    await db.pool.query(
       `UPDATE records SET canonical = set_byte(canonical, length(canonical) - 1, get_byte(canonical, length(canonical) - 1) # 1) WHERE chain_id = $1 AND sequence = $2`,
       [CHAIN, victim.toString()],
     );
-    const forged = await auditTrail(pool, { key: jobId, chainId: CHAIN });
+    const forged = await auditTrail(db.pool, { key: jobId, chainId: CHAIN });
     expect(forged.items.find((e) => e.sequence === victim)?.hashVerified).toBe(false);
-    await pool.query(
+    await db.pool.query(
       `UPDATE records SET canonical = set_byte(canonical, length(canonical) - 1, get_byte(canonical, length(canonical) - 1) # 1) WHERE chain_id = $1 AND sequence = $2`,
       [CHAIN, victim.toString()],
     );
   });
 
   it('chainStatus reports the verified head', async () => {
-    const s = await chainStatus(pool, CHAIN);
+    const s = await chainStatus(db.pool, CHAIN);
     expect(s).toMatchObject({ status: 'ok', verifiedSequence: 8_000n, headSequence: 8_000n, lagRecords: 0n, brokenSequence: null });
     expect(s.verifiedSealedAtMs).toBe(SEED_START_MS + 7_999n * STEP);
-    expect(await listChains(pool)).toEqual([CHAIN]);
-    await expect(chainStatus(pool, 'unknown-chain')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    expect(await listChains(db.pool)).toEqual([CHAIN]);
+    await expect(chainStatus(db.pool, 'unknown-chain')).rejects.toMatchObject({ code: 'NOT_FOUND' });
   });
 
   it('rejects bad ids, ranges and pages with INVALID_ARGUMENT', async () => {
     const bad = [
-      () => tenantSummary(pool, { chainId: 'bad chain', tenant: 'acme', fromMs: 0, toMs: 1 }),
-      () => tenantSummary(pool, { chainId: CHAIN, tenant: 'acme', fromMs: 10, toMs: 5 }),
-      () => tenantSummary(pool, { chainId: CHAIN, tenant: 'acme', fromMs: -1, toMs: 5 }),
-      () => tenantSummary(pool, { chainId: CHAIN, tenant: 'acme', fromMs: '1e3', toMs: 5 }),
-      () => tenantSummary(pool, { chainId: CHAIN, tenant: 'a\u0000b', fromMs: 0, toMs: 5 }),
-      () => tenantSummary(pool, { chainId: CHAIN, tenant: 'acme', fromMs: 0, toMs: (2n ** 63n).toString() }),
-      () => dispatchHistory(pool, { chainId: CHAIN, deviceId: '', page: {} }),
-      () => dispatchHistory(pool, { chainId: CHAIN, deviceId: 'gpu-1', page: { limit: 0 } }),
-      () => dispatchHistory(pool, { chainId: CHAIN, deviceId: 'gpu-1', page: { limit: 1001 } }),
-      () => dispatchHistory(pool, { chainId: CHAIN, deviceId: 'gpu-1', page: { cursor: 'not-a-cursor' } }),
-      () => dispatchHistory(pool, { chainId: CHAIN, deviceId: 'gpu-1', page: { cursor: Buffer.from('["1; DROP TABLE jobs"]').toString('base64url') } }),
-      () => auditTrail(pool, { key: 'x'.repeat(300) }),
-      () => auditTrail(pool, { key: 'job-1', page: { cursor: Buffer.from('["a"]').toString('base64url') } }),
-      () => costSummary(pool, { chainId: CHAIN, deviceId: '' }),
+      () => tenantSummary(db.pool, { chainId: 'bad chain', tenant: 'acme', fromMs: 0, toMs: 1 }),
+      () => tenantSummary(db.pool, { chainId: CHAIN, tenant: 'acme', fromMs: 10, toMs: 5 }),
+      () => tenantSummary(db.pool, { chainId: CHAIN, tenant: 'acme', fromMs: -1, toMs: 5 }),
+      () => tenantSummary(db.pool, { chainId: CHAIN, tenant: 'acme', fromMs: '1e3', toMs: 5 }),
+      () => tenantSummary(db.pool, { chainId: CHAIN, tenant: 'a\u0000b', fromMs: 0, toMs: 5 }),
+      () => tenantSummary(db.pool, { chainId: CHAIN, tenant: 'acme', fromMs: 0, toMs: (2n ** 63n).toString() }),
+      () => dispatchHistory(db.pool, { chainId: CHAIN, deviceId: '', page: {} }),
+      () => dispatchHistory(db.pool, { chainId: CHAIN, deviceId: 'gpu-1', page: { limit: 0 } }),
+      () => dispatchHistory(db.pool, { chainId: CHAIN, deviceId: 'gpu-1', page: { limit: 1001 } }),
+      () => dispatchHistory(db.pool, { chainId: CHAIN, deviceId: 'gpu-1', page: { cursor: 'not-a-cursor' } }),
+      () => dispatchHistory(db.pool, { chainId: CHAIN, deviceId: 'gpu-1', page: { cursor: Buffer.from('["1; DROP TABLE jobs"]').toString('base64url') } }),
+      () => auditTrail(db.pool, { key: 'x'.repeat(300) }),
+      () => auditTrail(db.pool, { key: 'job-1', page: { cursor: Buffer.from('["a"]').toString('base64url') } }),
+      () => costSummary(db.pool, { chainId: CHAIN, deviceId: '' }),
     ];
     for (const f of bad) await expect(f()).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
   });

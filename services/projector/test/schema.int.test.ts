@@ -4,44 +4,27 @@
  * into fresh tables and yields the same read models, and in a database with
  * several chains it leaves the other chains alone.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import pg from 'pg';
-import type { NatsConnection } from '@nats-io/transport-node';
-import { connectNats } from '@hwledger/core';
-import { createTestDatabase, runCli, TestNatsServer, type TestDatabase } from '@hwledger/testkit';
+import { createTestDatabase, runCli, useNatsServer, useTestDatabase } from '@hwledger/testkit';
 import { loadMigrations, migrate, Projector, rebuildChain, schemaVersion } from '@hwledger/projector';
 import { seedChain } from './helpers/seed-chain.js';
 import { simulateEvents } from './helpers/fleet.js';
 import { diffTables, dumpTables } from './helpers/recompute.js';
 
-let nats: TestNatsServer;
-let db: TestDatabase;
-let pool: pg.Pool;
-let nc: NatsConnection;
-
-beforeAll(async () => {
-  [nats, db] = await Promise.all([TestNatsServer.start(), createTestDatabase()]);
-  pool = new pg.Pool({ connectionString: db.url, max: 8 }).on('error', () => undefined); // idle clients can die (other tests on the shared server)
-  nc = await connectNats(nats.url, 'test');
-});
-
-afterAll(async () => {
-  await nc?.close();
-  await pool?.end();
-  await db?.drop();
-  await nats?.stop();
-});
+const nats = useNatsServer();
+const db = useTestDatabase({ max: 8 });
 
 describe('schema migrations', () => {
   it('applies each migration exactly once under concurrent starts', async () => {
-    expect(await schemaVersion(pool)).toBe(0);
-    const results = await Promise.all([migrate(pool), migrate(pool), migrate(pool), migrate(pool)]);
+    expect(await schemaVersion(db.pool)).toBe(0);
+    const results = await Promise.all([migrate(db.pool), migrate(db.pool), migrate(db.pool), migrate(db.pool)]);
     const all = loadMigrations().map((m) => m.version);
     expect(results.flat().sort()).toEqual(all);
-    expect(await schemaVersion(pool)).toBe(all.length);
-    const rows = await pool.query('SELECT version FROM hwl_schema_migrations ORDER BY version');
+    expect(await schemaVersion(db.pool)).toBe(all.length);
+    const rows = await db.pool.query('SELECT version FROM hwl_schema_migrations ORDER BY version');
     expect(rows.rows.map((r) => r.version)).toEqual(all);
-    expect(await migrate(pool)).toEqual([]);
+    expect(await migrate(db.pool)).toEqual([]);
   });
 
   it('refuses a database migrated by a newer build', async () => {
@@ -60,25 +43,27 @@ describe('schema migrations', () => {
 
 describe('--rebuild', () => {
   it('replays from genesis into fresh tables with the same result, sparing other chains', async () => {
-    await migrate(pool);
-    await seedChain(nc, 'rb-a', simulateEvents(3_000, { seed: 21 }));
-    await seedChain(nc, 'rb-b', simulateEvents(1_000, { seed: 22 }));
-    for (const chain of ['rb-a', 'rb-b']) await new Projector({ pool, nc, chainId: chain, exitAtHead: true }).start().done;
-    const a = await dumpTables(pool, 'rb-a');
-    const b = await dumpTables(pool, 'rb-b');
+    await migrate(db.pool);
+    await seedChain(nats.nc, 'rb-a', simulateEvents(3_000, { seed: 21 }));
+    await seedChain(nats.nc, 'rb-b', simulateEvents(1_000, { seed: 22 }));
+    for (const chain of ['rb-a', 'rb-b']) await new Projector({ pool: db.pool, nc: nats.nc, chainId: chain, exitAtHead: true }).start().done;
+    const a = await dumpTables(db.pool, 'rb-a');
+    const b = await dumpTables(db.pool, 'rb-b');
 
-    const r = await runCli(['projector', '--nats', nats.url, '--chain', 'rb-a', '--db', db.url, '--rebuild', '--once'], { env: { HWL_LOG_LEVEL: 'silent' } });
+    const r = await runCli(['projector', '--nats', nats.url, '--chain', 'rb-a', '--db', db.db.url, '--rebuild', '--once'], {
+      env: { HWL_LOG_LEVEL: 'silent' },
+    });
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout.trim())).toMatchObject({ state: 'caught_up', sequence: '3000' });
-    expect(diffTables(a, await dumpTables(pool, 'rb-a'))).toEqual([]);
-    expect(diffTables(b, await dumpTables(pool, 'rb-b'))).toEqual([]);
+    expect(diffTables(a, await dumpTables(db.pool, 'rb-a'))).toEqual([]);
+    expect(diffTables(b, await dumpTables(db.pool, 'rb-b'))).toEqual([]);
 
     // Rebuilding alone leaves the chain empty at genesis until projected again.
-    expect(await rebuildChain(pool, 'rb-b')).toEqual({ mode: 'delete' });
-    const left = await pool.query("SELECT count(*)::int AS n FROM records WHERE chain_id = 'rb-b'");
+    expect(await rebuildChain(db.pool, 'rb-b')).toEqual({ mode: 'delete' });
+    const left = await db.pool.query("SELECT count(*)::int AS n FROM records WHERE chain_id = 'rb-b'");
     expect(left.rows[0].n).toBe(0);
-    expect((await pool.query("SELECT count(*)::int AS n FROM records WHERE chain_id = 'rb-a'")).rows[0].n).toBe(3000);
-    await new Projector({ pool, nc, chainId: 'rb-b', exitAtHead: true }).start().done;
-    expect(diffTables(b, await dumpTables(pool, 'rb-b'))).toEqual([]);
+    expect((await db.pool.query("SELECT count(*)::int AS n FROM records WHERE chain_id = 'rb-a'")).rows[0].n).toBe(3000);
+    await new Projector({ pool: db.pool, nc: nats.nc, chainId: 'rb-b', exitAtHead: true }).start().done;
+    expect(diffTables(b, await dumpTables(db.pool, 'rb-b'))).toEqual([]);
   });
 });

@@ -4,36 +4,17 @@
  * endpoint report it, and the read models hold exactly the records before it
  * (nothing past it is aggregated), also after a restart and a rebuild.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import pg from 'pg';
+import { describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
-import type { NatsConnection } from '@nats-io/transport-node';
 import { decodeRecord, encodeRecord, type ChainRecord } from '@hwledger/chain';
-import { connectNats } from '@hwledger/core';
-import { createTestDatabase, runCli, TestNatsServer, type TestDatabase } from '@hwledger/testkit';
+import { runCli, useNatsServer, useTestDatabase } from '@hwledger/testkit';
 import { chainStatus, freePortForTest, migrate, Projector, rebuildChain, startHealthServer } from './helpers/projector-exports.js';
 import { seedChain } from './helpers/seed-chain.js';
 import { simulateEvents } from './helpers/fleet.js';
 import { diffTables, dumpTables, readChainRows, recompute } from './helpers/recompute.js';
 
-let nats: TestNatsServer;
-let db: TestDatabase;
-let pool: pg.Pool;
-let nc: NatsConnection;
-
-beforeAll(async () => {
-  [nats, db] = await Promise.all([TestNatsServer.start(), createTestDatabase()]);
-  pool = new pg.Pool({ connectionString: db.url, max: 4 }).on('error', () => undefined); // idle clients can die (other tests on the shared server)
-  await migrate(pool);
-  nc = await connectNats(nats.url, 'test');
-});
-
-afterAll(async () => {
-  await nc?.close();
-  await pool?.end();
-  await db?.drop();
-  await nats?.stop();
-});
+const nats = useNatsServer();
+const db = useTestDatabase({ setup: (pool) => migrate(pool) });
 
 const BAD = 301;
 
@@ -63,15 +44,15 @@ describe('projector on a tampered chain', () => {
     it(`stops at the tampered record: ${c.name}`, async () => {
       const chain = `tamper-${i}`;
       const events = simulateEvents(600, { seed: 100 + i });
-      await seedChain(nc, chain, events, { tamper: (s, idx) => (idx === BAD - 1 ? c.tamper(s as never) : undefined) });
+      await seedChain(nats.nc, chain, events, { tamper: (s, idx) => (idx === BAD - 1 ? c.tamper(s as never) : undefined) });
       const registry = new Registry();
-      const p = new Projector({ pool, nc, chainId: chain, batchSize: 128, registry }).start();
+      const p = new Projector({ pool: db.pool, nc: nats.nc, chainId: chain, batchSize: 128, registry }).start();
       const port = await freePortForTest();
       const server = await startHealthServer(registry, port, p);
       try {
         await expect.poll(() => p.state, { timeout: 30_000 }).toBe('broken');
         expect(p.broken).toMatchObject({ sequence: BigInt(BAD), reason: c.reason });
-        const status = await chainStatus(pool, chain);
+        const status = await chainStatus(db.pool, chain);
         expect(status).toMatchObject({ status: 'broken', brokenSequence: BigInt(BAD), brokenReason: c.reason, verifiedSequence: BigInt(BAD - 1) });
         const health = await fetch(`http://127.0.0.1:${port}/healthz`);
         expect(health.status).toBe(503);
@@ -83,23 +64,23 @@ describe('projector on a tampered chain', () => {
         await p.stop();
       }
       // Exactly records 1..BAD-1 are projected and aggregated.
-      const rows = await readChainRows(nc, chain, BigInt(BAD - 1));
-      expect(diffTables(recompute(chain, rows), await dumpTables(pool, chain))).toEqual([]);
-      const past = await pool.query('SELECT count(*)::int AS n FROM records WHERE chain_id = $1 AND sequence >= $2', [chain, BAD]);
+      const rows = await readChainRows(nats.nc, chain, BigInt(BAD - 1));
+      expect(diffTables(recompute(chain, rows), await dumpTables(db.pool, chain))).toEqual([]);
+      const past = await db.pool.query('SELECT count(*)::int AS n FROM records WHERE chain_id = $1 AND sequence >= $2', [chain, BAD]);
       expect(past.rows[0].n).toBe(0);
 
       // A restart, and a rebuild from genesis, stop at the same record again.
-      await rebuildChain(pool, chain);
-      const again = new Projector({ pool, nc, chainId: chain, batchSize: 1000, exitAtHead: true }).start();
+      await rebuildChain(db.pool, chain);
+      const again = new Projector({ pool: db.pool, nc: nats.nc, chainId: chain, batchSize: 1000, exitAtHead: true }).start();
       await again.done;
       expect(again.state).toBe('broken');
-      expect((await chainStatus(pool, chain)).brokenSequence).toBe(BigInt(BAD));
-      expect(diffTables(recompute(chain, rows), await dumpTables(pool, chain))).toEqual([]);
+      expect((await chainStatus(db.pool, chain)).brokenSequence).toBe(BigInt(BAD));
+      expect(diffTables(recompute(chain, rows), await dumpTables(db.pool, chain))).toEqual([]);
     });
   }
 
   it('hwledger projector --once exits 1 naming the sequence and reason', async () => {
-    const r = await runCli(['projector', '--nats', nats.url, '--chain', 'tamper-0', '--db', db.url, '--once'], { env: { HWL_LOG_LEVEL: 'silent' } });
+    const r = await runCli(['projector', '--nats', nats.url, '--chain', 'tamper-0', '--db', db.db.url, '--once'], { env: { HWL_LOG_LEVEL: 'silent' } });
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`at sequence ${BAD} (broken_link)`);
     expect(JSON.parse(r.stdout.trim())).toMatchObject({ state: 'broken', broken: { sequence: String(BAD), reason: 'broken_link' } });

@@ -4,34 +4,15 @@
  * (a missing completion appears when the chain, not the wall clock, passes
  * the timeout) and disappear when a later record resolves them.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import pg from 'pg';
-import type { NatsConnection } from '@nats-io/transport-node';
+import { describe, expect, it } from 'vitest';
 import type { ChainEvent } from '@hwledger/chain';
-import { connectNats } from '@hwledger/core';
-import { createTestDatabase, runCli, TestNatsServer, type TestDatabase } from '@hwledger/testkit';
+import { runCli, useNatsServer, useTestDatabase } from '@hwledger/testkit';
 import { fleetReconciliation, listFlaggedJobs, migrate, Projector, reconcileJob, RECONCILE_FLAGS, rerateRange, setPriceBook } from '@hwledger/projector';
 import { Reconciler } from '@hwledger/reconciler';
 import { seedChain, SEED_START_MS } from '../../projector/test/helpers/seed-chain.js';
 
-let nats: TestNatsServer;
-let db: TestDatabase;
-let pool: pg.Pool;
-let nc: NatsConnection;
-
-beforeAll(async () => {
-  [nats, db] = await Promise.all([TestNatsServer.start(), createTestDatabase()]);
-  pool = new pg.Pool({ connectionString: db.url, max: 4 }).on('error', () => undefined); // idle clients can die (other tests on the shared server)
-  await migrate(pool);
-  nc = await connectNats(nats.url, 'test');
-});
-
-afterAll(async () => {
-  await nc?.close();
-  await pool?.end();
-  await db?.drop();
-  await nats?.stop();
-});
+const nats = useNatsServer();
+const db = useTestDatabase({ setup: (pool) => migrate(pool) });
 
 let n = 0;
 const env = (tenant: string, instanceId: string) => ({ source: 'sim', eventId: `ev-${n++}`, observedAtMs: SEED_START_MS, tenant, instanceId });
@@ -61,7 +42,7 @@ const filler = (k: number): ChainEvent[] => Array.from({ length: k }, () => metr
 const SETTINGS = { thresholdPct: 10, dispatchTimeoutMs: 60_000n };
 
 async function project(chain: string): Promise<void> {
-  const p = new Projector({ pool, nc, chainId: chain, exitAtHead: true }).start();
+  const p = new Projector({ pool: db.pool, nc: nats.nc, chainId: chain, exitAtHead: true }).start();
   await p.done;
   expect(p.state).toBe('caught_up');
 }
@@ -70,7 +51,7 @@ async function flagsOf(chain: string): Promise<Record<string, string[]>> {
   const out: Record<string, string[]> = {};
   let cursor: string | undefined;
   do {
-    const page = await listFlaggedJobs(pool, { chainId: chain, page: { limit: 2, cursor } });
+    const page = await listFlaggedJobs(db.pool, { chainId: chain, page: { limit: 2, cursor } });
     for (const j of page.items) out[j.jobId] = j.flags.map((f) => f.flag).sort();
     cursor = page.nextCursor;
   } while (cursor);
@@ -81,7 +62,7 @@ describe('reconciler', () => {
   it('raises each flag on the job crafted for it and nothing else', async () => {
     const chain = 'recon-dirty';
     // Records are sealed 1 s apart (seedChain default), so 70 filler records pass the 60 s timeout.
-    const first = await seedChain(nc, chain, [
+    const first = await seedChain(nats.nc, chain, [
       register('gpu-a', 'H100'),
       register('gpu-b', 'A100'),
       register('gpu-idle', 'L4'),
@@ -105,7 +86,7 @@ describe('reconciler', () => {
       ...filler(40),
     ]);
     await project(chain);
-    const rec = new Reconciler({ pool, chainId: chain, settings: SETTINGS });
+    const rec = new Reconciler({ pool: db.pool, chainId: chain, settings: SETTINGS });
     await rec.runOnce();
     expect(await flagsOf(chain)).toEqual({
       'job-vram': ['vram_variance'],
@@ -119,14 +100,14 @@ describe('reconciler', () => {
     const covered = new Set(Object.values(await flagsOf(chain)).flat());
     expect([...covered].sort()).toEqual([...RECONCILE_FLAGS].sort());
 
-    const vram = await reconcileJob(pool, chain, 'job-vram');
+    const vram = await reconcileJob(db.pool, chain, 'job-vram');
     expect(vram).toMatchObject({ vramVariancePct: 100, costVariancePct: 5, deviceType: 'H100', telemetryMaxVramMib: null });
-    expect((await reconcileJob(pool, chain, 'job-telemetry')).telemetryMaxVramMib).toBe(9_000n);
-    await expect(reconcileJob(pool, chain, 'nope')).rejects.toMatchObject({ code: 'NOT_FOUND' });
-    await expect(listFlaggedJobs(pool, { chainId: chain, flag: 'bogus' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
-    expect((await listFlaggedJobs(pool, { chainId: chain, flag: 'missing_completion' })).items.map((j) => j.jobId)).toEqual(['job-missing']);
+    expect((await reconcileJob(db.pool, chain, 'job-telemetry')).telemetryMaxVramMib).toBe(9_000n);
+    await expect(reconcileJob(db.pool, chain, 'nope')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(listFlaggedJobs(db.pool, { chainId: chain, flag: 'bogus' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    expect((await listFlaggedJobs(db.pool, { chainId: chain, flag: 'missing_completion' })).items.map((j) => j.jobId)).toEqual(['job-missing']);
 
-    const fleet = await fleetReconciliation(pool, { chainId: chain });
+    const fleet = await fleetReconciliation(db.pool, { chainId: chain });
     const h100 = fleet.find((r) => r.deviceType === 'H100' && r.modelId === 'llama-3-70b')!;
     // Paired H100 jobs: job-vram, job-cost, job-dup, job-late.
     expect(h100).toMatchObject({
@@ -138,7 +119,7 @@ describe('reconciler', () => {
     });
 
     // The missing job completes later: its flag disappears on the next run.
-    await seedChain(nc, chain, [complete('job-missing', 1_000n, 100n)], {
+    await seedChain(nats.nc, chain, [complete('job-missing', 1_000n, 100n)], {
       fromSequence: first.head.sequence + 1n,
       prevHash: first.head.hash,
       sealedAtMs: () => SEED_START_MS + 200_000n,
@@ -151,31 +132,31 @@ describe('reconciler', () => {
   it('measures the dispatch timeout on chain time, not the wall clock', async () => {
     const chain = 'recon-chaintime';
     // Sealed in 2026 (long ago by no clock here), but only 10 s of chain time pass after the dispatch.
-    await seedChain(nc, chain, [register('gpu-a', 'H100'), dispatch('job-running', 'gpu-a', 1_000n, 100n), ...filler(10)]);
+    await seedChain(nats.nc, chain, [register('gpu-a', 'H100'), dispatch('job-running', 'gpu-a', 1_000n, 100n), ...filler(10)]);
     await project(chain);
-    await new Reconciler({ pool, chainId: chain, settings: SETTINGS }).runOnce();
+    await new Reconciler({ pool: db.pool, chainId: chain, settings: SETTINGS }).runOnce();
     expect(await flagsOf(chain)).toEqual({});
-    const r = await reconcileJob(pool, chain, 'job-running', { dispatchTimeoutMs: 5_000n });
+    const r = await reconcileJob(db.pool, chain, 'job-running', { dispatchTimeoutMs: 5_000n });
     expect(r.flags.map((f) => f.flag)).toEqual(['missing_completion']);
   });
 
   it('follows a re-rate: a price book set after a pass changes the rated cost it reports', async () => {
     const chain = 'recon-rerate';
-    await seedChain(nc, chain, [register('gpu-a', 'H100'), dispatch('r1', 'gpu-a', 10_000n, 1_000n), complete('r1', 10_000n, 1_000n), ...filler(5)]);
+    await seedChain(nats.nc, chain, [register('gpu-a', 'H100'), dispatch('r1', 'gpu-a', 10_000n, 1_000n), complete('r1', 10_000n, 1_000n), ...filler(5)]);
     await project(chain);
-    const rec = new Reconciler({ pool, chainId: chain, settings: SETTINGS });
+    const rec = new Reconciler({ pool: db.pool, chainId: chain, settings: SETTINGS });
     await rec.runOnce();
     const rated = async (): Promise<string | null> =>
       (
-        await pool.query<{ c: string | null }>('SELECT rated_cost_micro_usd::text AS c FROM job_reconciliation WHERE chain_id = $1 AND job_id = $2', [
+        await db.pool.query<{ c: string | null }>('SELECT rated_cost_micro_usd::text AS c FROM job_reconciliation WHERE chain_id = $1 AND job_id = $2', [
           chain,
           'r1',
         ])
       ).rows[0]!.c;
     const before = await rated();
     // $3.60 per GPU-hour for every device type from the beginning: 60 s of GPU time = 60,000 micro-USD.
-    await setPriceBook(pool, { effectiveFromMs: 0n, gpuHour: new Map([['*', 3_600_000n]]), tokenPerMtok: new Map([['*', 0n]]) });
-    const fleetRated = async (): Promise<bigint> => (await fleetReconciliation(pool, { chainId: chain })).reduce((a, r) => a + r.ratedCostMicroUsd, 0n);
+    await setPriceBook(db.pool, { effectiveFromMs: 0n, gpuHour: new Map([['*', 3_600_000n]]), tokenPerMtok: new Map([['*', 0n]]) });
+    const fleetRated = async (): Promise<bigint> => (await fleetReconciliation(db.pool, { chainId: chain })).reduce((a, r) => a + r.ratedCostMicroUsd, 0n);
     const fleetBefore = await fleetRated();
     await rec.runOnce();
     expect(await rated()).toBe('60000');
@@ -185,10 +166,10 @@ describe('reconciler', () => {
 
     // A re-rate that changes no job's cost or book version leaves the reconciler where it was.
     const lastSeq = async (): Promise<string> =>
-      (await pool.query<{ s: string }>('SELECT last_sequence::text AS s FROM reconciler_state WHERE chain_id = $1', [chain])).rows[0]!.s;
+      (await db.pool.query<{ s: string }>('SELECT last_sequence::text AS s FROM reconciler_state WHERE chain_id = $1', [chain])).rows[0]!.s;
     const caughtUp = await lastSeq();
     expect(caughtUp).not.toBe('0');
-    const client = await pool.connect();
+    const client = await db.pool.connect();
     try {
       await client.query('BEGIN');
       const again = await rerateRange(client, 0n, null);
@@ -199,7 +180,7 @@ describe('reconciler', () => {
     }
     expect(await lastSeq()).toBe(caughtUp); // ...and nothing changed, so no reset
     // A new book that changes the cost resets it (the reconciler then re-evaluates every job).
-    await setPriceBook(pool, { effectiveFromMs: 0n, gpuHour: new Map([['*', 7_200_000n]]), tokenPerMtok: new Map([['*', 0n]]) });
+    await setPriceBook(db.pool, { effectiveFromMs: 0n, gpuHour: new Map([['*', 7_200_000n]]), tokenPerMtok: new Map([['*', 0n]]) });
     expect(await lastSeq()).toBe('0');
     await rec.runOnce();
     expect(await rated()).toBe('120000');
@@ -208,21 +189,21 @@ describe('reconciler', () => {
   it('job ids with tab, LF or CR (which the chain accepts) can be looked up and paged through', async () => {
     const chain = 'recon-ctrl-ids';
     const ids = ['j\t1', 'j\n2', 'j\r3', 'j\t4'];
-    await seedChain(nc, chain, [
+    await seedChain(nats.nc, chain, [
       register('gpu-a', 'H100'),
       ...ids.flatMap((id) => [dispatch(id, 'gpu-a', 10_000n, 1_000n), complete(id, 20_000n, 1_000n)]),
       ...filler(3),
     ]);
     await project(chain);
-    await new Reconciler({ pool, chainId: chain, settings: SETTINGS }).runOnce();
+    await new Reconciler({ pool: db.pool, chainId: chain, settings: SETTINGS }).runOnce();
     // Pages of 2: the cursor of the first page ends on an id with a control character.
     expect(Object.keys(await flagsOf(chain)).sort()).toEqual([...ids].sort());
-    for (const id of ids) expect((await reconcileJob(pool, chain, id)).flags.map((f) => f.flag)).toContain('vram_variance');
+    for (const id of ids) expect((await reconcileJob(db.pool, chain, id)).flags.map((f) => f.flag)).toContain('vram_variance');
   });
 
   it('raises no flag on a clean scenario (hwledger reconciler --once)', async () => {
     const chain = 'recon-clean';
-    await seedChain(nc, chain, [
+    await seedChain(nats.nc, chain, [
       register('gpu-a', 'H100'),
       register('gpu-idle', 'L4'),
       dispatch('c1', 'gpu-a', 10_000n, 1_000n),
@@ -235,13 +216,13 @@ describe('reconciler', () => {
       ...filler(100),
     ]);
     await project(chain);
-    const r = await runCli(['reconciler', '--chain', chain, '--db', db.url, '--once', '--threshold-pct', '10', '--dispatch-timeout-ms', '60000'], {
+    const r = await runCli(['reconciler', '--chain', chain, '--db', db.db.url, '--once', '--threshold-pct', '10', '--dispatch-timeout-ms', '60000'], {
       env: { HWL_LOG_LEVEL: 'silent' },
     });
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout.trim())).toMatchObject({ chain_id: chain, evaluated: 3, flagged: 0 });
     expect(await flagsOf(chain)).toEqual({});
-    const rows = await pool.query('SELECT job_id, flags, vram_variance_pct::text AS v FROM job_reconciliation WHERE chain_id = $1 ORDER BY job_id', [chain]);
+    const rows = await db.pool.query('SELECT job_id, flags, vram_variance_pct::text AS v FROM job_reconciliation WHERE chain_id = $1 ORDER BY job_id', [chain]);
     expect(rows.rows).toEqual([
       { job_id: 'c1', flags: [], v: '9.00' },
       { job_id: 'c2', flags: [], v: '-9.00' },

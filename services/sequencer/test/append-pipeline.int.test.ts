@@ -9,28 +9,19 @@
 import { createHash } from 'node:crypto';
 import { createServer, connect as tcpConnect, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { chainStreamConfig, connectNats } from '@hwledger/core';
-import { TestNatsServer, waitFor } from '@hwledger/testkit';
+import { TestNatsServer, useNatsServer, waitFor } from '@hwledger/testkit';
 import { AppendPipeline, RawHeaders, type AppendOutcome } from '@hwledger/sequencer';
 
 // Both ways of writing an append: raw HPUB frames (the default, frame-writer.ts) and nats.js's publish().
 describe.each([true, false])('AppendPipeline (sparse PubAcks, rawFrames %s)', (rawFrames) => {
-  let server: TestNatsServer;
-  let nc: NatsConnection;
+  const nats = useNatsServer({ clientName: 'pipeline-test' });
   let jsm: JetStreamManager;
   let n = 0;
 
   beforeAll(async () => {
-    server = await TestNatsServer.start();
-    nc = await connectNats(server.url, 'pipeline-test');
-    jsm = await jetstreamManager(nc);
-  });
-
-  afterAll(async () => {
-    await nc?.close();
-    await server?.stop();
+    jsm = await jetstreamManager(nats.nc);
   });
 
   async function stream(): Promise<{ name: string; subject: string }> {
@@ -44,7 +35,7 @@ describe.each([true, false])('AppendPipeline (sparse PubAcks, rawFrames %s)', (r
   it('confirms every append in order with its own stream sequence, asking for about one PubAck in ackEvery', async () => {
     const { name, subject } = await stream();
     const settled: [number, AppendOutcome][] = [];
-    const p = new AppendPipeline<number>(nc, { rawFrames, window: 64, timeoutMs: 5_000, ackEvery: 16, onSettled: (t, o) => void settled.push([t, o]) });
+    const p = new AppendPipeline<number>(nats.nc, { rawFrames, window: 64, timeoutMs: 5_000, ackEvery: 16, onSettled: (t, o) => void settled.push([t, o]) });
     const total = 1_000;
     let i = 0;
     const pump = async (): Promise<void> => {
@@ -68,7 +59,7 @@ describe.each([true, false])('AppendPipeline (sparse PubAcks, rawFrames %s)', (r
   it('after a refused append reports nothing later as stored; unconfirmed appends before it are failed, not stored', async () => {
     const { name, subject } = await stream();
     const settled: [number, AppendOutcome][] = [];
-    const p = new AppendPipeline<number>(nc, { rawFrames, window: 256, timeoutMs: 5_000, ackEvery: 16, onSettled: (t, o) => void settled.push([t, o]) });
+    const p = new AppendPipeline<number>(nats.nc, { rawFrames, window: 256, timeoutMs: 5_000, ackEvery: 16, onSettled: (t, o) => void settled.push([t, o]) });
     // 50 appends in one turn; the 20th expects the wrong last sequence (as if
     // another writer had appended): it and everything after are refused.
     for (let k = 1; k <= 50; k++) p.append(subject, new Uint8Array([k]), fenced(k === 20 ? 99 : k - 1).asMsgHdrs(), k);
@@ -88,7 +79,7 @@ describe.each([true, false])('AppendPipeline (sparse PubAcks, rawFrames %s)', (r
 
   it('fails every append when no stream answers', async () => {
     const settled: AppendOutcome[] = [];
-    const p = new AppendPipeline<number>(nc, { rawFrames, window: 256, timeoutMs: 5_000, ackEvery: 8, onSettled: (_t, o) => void settled.push(o) });
+    const p = new AppendPipeline<number>(nats.nc, { rawFrames, window: 256, timeoutMs: 5_000, ackEvery: 8, onSettled: (_t, o) => void settled.push(o) });
     for (let k = 1; k <= 20; k++) p.append('nowhere.at.all', new Uint8Array([k]), fenced(k - 1).asMsgHdrs(), k);
     await waitFor(() => settled.length === 20, 5_000, 20, 'all settled');
     p.close();
@@ -98,9 +89,9 @@ describe.each([true, false])('AppendPipeline (sparse PubAcks, rawFrames %s)', (r
   it('an append refused before it is written (over max_payload) settles as failed, not as an uncaught error', async () => {
     const { name, subject } = await stream();
     const settled: AppendOutcome[] = [];
-    const p = new AppendPipeline<number>(nc, { rawFrames, window: 256, timeoutMs: 5_000, ackEvery: 8, onSettled: (_t, o) => void settled.push(o) });
+    const p = new AppendPipeline<number>(nats.nc, { rawFrames, window: 256, timeoutMs: 5_000, ackEvery: 8, onSettled: (_t, o) => void settled.push(o) });
     // The last append of a turn is sent in a microtask (the held append).
-    p.append(subject, new Uint8Array(nc.info!.max_payload + 1), fenced(0).asMsgHdrs(), 1);
+    p.append(subject, new Uint8Array(nats.nc.info!.max_payload + 1), fenced(0).asMsgHdrs(), 1);
     await waitFor(() => settled.length === 1, 5_000, 10, 'settled');
     expect(settled[0]).toMatchObject({ ok: false, code: 'UNAVAILABLE' });
     expect(p.inFlight).toBe(0);
@@ -110,7 +101,7 @@ describe.each([true, false])('AppendPipeline (sparse PubAcks, rawFrames %s)', (r
   it('close() settles appends still in flight as failed', async () => {
     const { subject } = await stream();
     const settled: AppendOutcome[] = [];
-    const p = new AppendPipeline<number>(nc, { rawFrames, window: 256, timeoutMs: 5_000, ackEvery: 8, onSettled: (_t, o) => void settled.push(o) });
+    const p = new AppendPipeline<number>(nats.nc, { rawFrames, window: 256, timeoutMs: 5_000, ackEvery: 8, onSettled: (_t, o) => void settled.push(o) });
     for (let k = 1; k <= 10; k++) p.append(subject, new Uint8Array([k]), fenced(k - 1).asMsgHdrs(), k);
     p.close(); // same turn: the last append was never even sent
     expect(settled).toHaveLength(10);
@@ -123,25 +114,17 @@ describe.each([true, false])('AppendPipeline (sparse PubAcks, rawFrames %s)', (r
 // frames (frame-writer.ts): with tiny chunks every turn spans many of them,
 // and every stored message must still carry exactly the bytes appended.
 describe('AppendPipeline: recycled frame chunks', () => {
-  let server: TestNatsServer;
-  let nc: NatsConnection;
+  const nats = useNatsServer({ clientName: 'pipeline-recycle' });
   let jsm: JetStreamManager;
 
   beforeAll(async () => {
-    server = await TestNatsServer.start();
-    nc = await connectNats(server.url, 'pipeline-recycle');
-    jsm = await jetstreamManager(nc);
-  });
-
-  afterAll(async () => {
-    await nc?.close();
-    await server?.stop();
+    jsm = await jetstreamManager(nats.nc);
   });
 
   it('stores every append byte for byte while reusing chunks', async () => {
     await jsm.streams.add({ ...chainStreamConfig('recycle'), name: 'RECYCLE', subjects: ['recycle.>'] });
     let ok = 0;
-    const p = new AppendPipeline<number>(nc, {
+    const p = new AppendPipeline<number>(nats.nc, {
       window: 256,
       timeoutMs: 10_000,
       ackEvery: 16,
@@ -180,11 +163,11 @@ describe('AppendPipeline: recycled frame chunks', () => {
     await jsm.streams.add({ ...chainStreamConfig('bogus'), name: 'BOGUS', subjects: ['bogus.>'] });
     const settled: AppendOutcome[] = [];
     // One PubAck asked for: the last append of the turn (id 30).
-    const p = new AppendPipeline<number>(nc, { window: 256, timeoutMs: 10_000, ackEvery: 10_000, frameChunkBytes: 256, onSettled: (_t, o) => void settled.push(o) });
+    const p = new AppendPipeline<number>(nats.nc, { window: 256, timeoutMs: 10_000, ackEvery: 10_000, frameChunkBytes: 256, onSettled: (_t, o) => void settled.push(o) });
     for (let i = 0; i < 30; i++) p.append('bogus.x', new Uint8Array(100).fill(i), new RawHeaders([['Nats-Expected-Last-Sequence', String(i)]]).asMsgHdrs(), i);
     // Queued before the frames (they are handed over at the end of the turn),
     // so it reaches the pipeline's inbox before the real PubAck for id 30.
-    nc.publish(`${(p as unknown as { inbox: string }).inbox}.30`, new TextEncoder().encode('not a PubAck'));
+    nats.nc.publish(`${(p as unknown as { inbox: string }).inbox}.30`, new TextEncoder().encode('not a PubAck'));
     await waitFor(() => settled.length === 30, 10_000, 10, 'settled');
     const writer = (p as unknown as { frames: { retired: unknown[]; free: unknown[] } }).frames;
     expect(settled.at(-1)).toMatchObject({ ok: false, message: 'unparseable PubAck' });
@@ -236,7 +219,7 @@ describe('AppendPipeline: recycled frame chunks', () => {
 
   it('stores every append byte for byte while the socket backs up (more in flight than the kernel buffers hold)', async () => {
     await jsm.streams.add({ ...chainStreamConfig('backed'), name: 'BACKED', subjects: ['backed.>'] });
-    const proxy = await stallingProxy(server.url);
+    const proxy = await stallingProxy(nats.url);
     const c = await connectNats(proxy.url, 'pipeline-backed-up');
     try {
       let ok = 0;

@@ -6,40 +6,35 @@
  * has expired, so JetStream's Nats-Msg-Id dedup cannot hide a re-seal: only
  * the ingest watermark prevents it.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { NatsConnection } from '@nats-io/transport-node';
-import { connectNats, ensureChainTopology, HEADERS } from '@hwledger/core';
-import { TestNatsServer, waitFor } from '@hwledger/testkit';
+import { afterAll, describe, expect, it } from 'vitest';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { ensureChainTopology, HEADERS, streams } from '@hwledger/core';
+import { useNatsServer, waitFor } from '@hwledger/testkit';
 import { readChain } from '@hwledger/sequencer';
 import { chainHead, checkChain, dlqCounts, exactlyOnce, ingestConsumer, makeEvents, nodeSource, publishEvents, sleep } from './helpers.js';
 import { prng, startSequencer, type SequencerProcess } from './processes.js';
 
 const FAST_LEASE = ['--lease-ttl-ms', '1500', '--takeover-grace-ms', '100'];
 
-describe('sequencer crashes', () => {
-  let server: TestNatsServer;
-  let nc: NatsConnection;
-  const procs: SequencerProcess[] = [];
+/** Waits until `p` holds the lease (its log says so): it then handles SIGTERM as a clean stop. */
+const leads = (p: SequencerProcess): Promise<true> => waitFor(() => p.logs().includes('acquired the lease: leader') || undefined, 30_000, 50, 'the last sequencer leads');
 
-  beforeAll(async () => {
-    server = await TestNatsServer.start();
-    nc = await connectNats(server.url, 'test');
-  });
+describe('sequencer crashes', () => {
+  const nats = useNatsServer();
+  const procs: SequencerProcess[] = [];
 
   afterAll(async () => {
     await Promise.all(procs.map((p) => p.kill9()));
-    await nc?.close();
-    await server?.stop();
   });
 
   it('survives kill -9 at random moments, restarted each time', async () => {
     const CHAIN = 'crashy';
-    await ensureChainTopology(nc, CHAIN);
+    await ensureChainTopology(nats.nc, CHAIN);
     const events = makeEvents(0, 30_000, nodeSource(CHAIN));
     let published = false;
     const publishing = (async () => {
       for (let i = 0; i < events.length; i += 1_500) {
-        await publishEvents(nc, CHAIN, events.slice(i, i + 1_500), 1 + (i % 40));
+        await publishEvents(nats.nc, CHAIN, events.slice(i, i + 1_500), 1 + (i % 40));
         // Spread over several seconds, so that most kills land while there is something to seal.
         await sleep(400);
       }
@@ -49,9 +44,9 @@ describe('sequencer crashes', () => {
     let kills = 0;
     let killedWhileSealing = 0;
     for (let round = 0; round < 7; round++) {
-      const p = startSequencer(server.url, CHAIN, FAST_LEASE);
+      const p = startSequencer(nats.url, CHAIN, FAST_LEASE);
       procs.push(p);
-      const before = await chainHead(nc, CHAIN);
+      const before = await chainHead(nats.nc, CHAIN);
       if (round % 3 === 2) {
         // Some kills land early: while starting, standing by or taking over.
         await sleep(100 + rnd() * 800);
@@ -60,7 +55,7 @@ describe('sequencer crashes', () => {
         // (Once every event is published and sealed there is nothing left to resume: the kill then lands while idle.)
         await waitFor(
           async () => {
-            const head = await chainHead(nc, CHAIN);
+            const head = await chainHead(nats.nc, CHAIN);
             return head > before || (published && head >= events.length) || p.proc.exitCode !== null;
           },
           30_000,
@@ -69,21 +64,22 @@ describe('sequencer crashes', () => {
         );
         await sleep(rnd() * 400);
       }
-      if ((await chainHead(nc, CHAIN)) > before) killedWhileSealing++;
+      if ((await chainHead(nats.nc, CHAIN)) > before) killedWhileSealing++;
       await p.kill9();
       kills++;
     }
     await publishing;
-    const last = startSequencer(server.url, CHAIN, FAST_LEASE);
+    const last = startSequencer(nats.url, CHAIN, FAST_LEASE);
     procs.push(last);
-    await waitFor(async () => (await chainHead(nc, CHAIN)) >= events.length, 90_000, 100, `all ${events.length} events sealed`);
+    await waitFor(async () => (await chainHead(nats.nc, CHAIN)) >= events.length, 90_000, 100, `all ${events.length} events sealed`);
+    await leads(last);
     await sleep(500);
     const ended = await last.term();
     expect(ended.code, `exit signal ${ended.signal}; last log lines:\n${last.logs().slice(-4_000)}`).toBe(0);
 
     expect(kills).toBe(7);
     expect(killedWhileSealing).toBeGreaterThanOrEqual(3);
-    const check = await checkChain(nc, CHAIN);
+    const check = await checkChain(nats.nc, CHAIN);
     expect(check.result.ok).toBe(true);
     expect(check.count).toBe(events.length);
     expect(exactlyOnce(check.ids, events)).toEqual({ missing: [], doubled: [], unexpected: [] });
@@ -92,37 +88,43 @@ describe('sequencer crashes', () => {
   it('a crash after the record is stored but before the ingest ack, redelivered after the duplicate window, is not sealed twice', async () => {
     const CHAIN = 'crashack';
     // A 1 s chain duplicate window: JetStream's own dedup forgets quickly.
-    await ensureChainTopology(nc, CHAIN, { chainDuplicateWindowMs: 1_000 });
+    await ensureChainTopology(nats.nc, CHAIN, { chainDuplicateWindowMs: 1_000 });
     const events = makeEvents(100_000, 3_000, nodeSource(CHAIN));
-    await publishEvents(nc, CHAIN, events, 10);
+    await publishEvents(nats.nc, CHAIN, events, 10);
     for (const crashAt of [777, 1_234]) {
-      const p = startSequencer(server.url, CHAIN, FAST_LEASE, { HWL_FAULT_CRASH_AFTER_SEAL: String(crashAt) });
+      const p = startSequencer(nats.url, CHAIN, FAST_LEASE, { HWL_FAULT_CRASH_AFTER_SEAL: String(crashAt) });
       procs.push(p);
       const exit = await p.exited;
       expect(exit.signal).toBe('SIGKILL');
       // The crash window was hit: the ingest message of the last record is not acked.
-      const head = await chainHead(nc, CHAIN);
+      const head = await chainHead(nats.nc, CHAIN);
       let lastIngestSeq = 0;
-      for await (const e of readChain(nc, CHAIN, { fromSeq: BigInt(head), toSeq: BigInt(head), headersOnly: true })) {
+      for await (const e of readChain(nats.nc, CHAIN, { fromSeq: BigInt(head), toSeq: BigInt(head), headersOnly: true })) {
         lastIngestSeq = Number(e.headers?.get(HEADERS.ingestSeq));
       }
-      const ci = await ingestConsumer(nc, CHAIN);
+      const ci = await ingestConsumer(nats.nc, CHAIN);
       expect(ci.ack_floor.stream_seq).toBeLessThan(lastIngestSeq);
       // Let the chain's duplicate window (1 s) and the lease (1.5 s) expire.
       await sleep(1_700);
     }
-    const last = startSequencer(server.url, CHAIN, FAST_LEASE);
+    const last = startSequencer(nats.url, CHAIN, FAST_LEASE);
     procs.push(last);
-    await waitFor(async () => (await chainHead(nc, CHAIN)) >= events.length, 60_000, 100, 'all events sealed');
+    await waitFor(async () => (await chainHead(nats.nc, CHAIN)) >= events.length, 60_000, 100, 'all events sealed');
+    // The chain may be complete before the last process even started (the crashed ones stored
+    // their whole window): wait until it leads and has handled (acked) every ingest message,
+    // the redelivered ones included, before looking for a re-seal.
+    await leads(last);
+    const ingestLast = (await (await jetstreamManager(nats.nc)).streams.info(streams.ingest(CHAIN))).state.last_seq;
+    await waitFor(async () => (await ingestConsumer(nats.nc, CHAIN)).ack_floor.stream_seq >= ingestLast, 30_000, 100, 'every ingest message acked');
     await sleep(1_200); // a re-seal of a redelivered message would appear now
     const ended = await last.term();
     expect(ended.code, `exit signal ${ended.signal}; last log lines:\n${last.logs().slice(-4_000)}`).toBe(0);
-    const check = await checkChain(nc, CHAIN);
+    const check = await checkChain(nats.nc, CHAIN);
     expect(check.result.ok).toBe(true);
     expect(check.count).toBe(events.length);
     expect(exactlyOnce(check.ids, events)).toEqual({ missing: [], doubled: [], unexpected: [] });
     // The redelivered events were skipped by the watermark, not caught late as
     // duplicates: nothing was dead-lettered.
-    expect(await dlqCounts(nc, CHAIN)).toEqual({});
+    expect(await dlqCounts(nats.nc, CHAIN)).toEqual({});
   });
 });

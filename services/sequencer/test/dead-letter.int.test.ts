@@ -5,25 +5,14 @@
  * once), every one stored, and a second publication of the same letters (a
  * restarted session rejecting the same events) reported as duplicates.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { NatsConnection } from '@nats-io/transport-node';
+import { describe, expect, it } from 'vitest';
 import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
-import { connectNats, ensureChainTopology, streams } from '@hwledger/core';
-import { TestNatsServer } from '@hwledger/testkit';
+import { ensureChainTopology, streams } from '@hwledger/core';
+import { useNatsServer } from '@hwledger/testkit';
 import type { DeadLetter } from '@hwledger/sequencer';
 import { publishDeadLetters } from '../src/dead-letter.js';
 
-let server: TestNatsServer;
-let nc: NatsConnection;
-
-beforeAll(async () => {
-  server = await TestNatsServer.start();
-  nc = await connectNats(server.url, 'test');
-});
-afterAll(async () => {
-  await nc?.close();
-  await server?.stop();
-});
+const nats = useNatsServer();
 
 /** The real client, counting publishes in flight (started, PubAck not yet settled). */
 function counting(js: JetStreamClient): { js: JetStreamClient; max: () => number } {
@@ -45,7 +34,7 @@ function counting(js: JetStreamClient): { js: JetStreamClient; max: () => number
 describe('publishDeadLetters', () => {
   it('keeps at most 256 in flight, stores every letter, and reports a second publication as duplicates', async () => {
     const chain = 'dlq-bound';
-    await ensureChainTopology(nc, chain);
+    await ensureChainTopology(nats.nc, chain);
     const letters: DeadLetter[] = Array.from({ length: 1_000 }, (_, i) => ({
       body: new Uint8Array([i & 0xff, i >> 8]),
       code: 'INVALID_FIELD',
@@ -54,16 +43,16 @@ describe('publishDeadLetters', () => {
       ingestSeq: 7,
       index: i,
     }));
-    const first = counting(jetstream(nc));
-    const dup1 = await publishDeadLetters(first.js, chain, letters, nc.info!.max_payload, 1);
+    const first = counting(jetstream(nats.nc));
+    const dup1 = await publishDeadLetters(first.js, chain, letters, nats.nc.info!.max_payload, 1);
     expect(dup1).toHaveLength(1_000);
     expect(dup1.every((d) => !d)).toBe(true);
     expect(first.max()).toBe(256);
-    const jsm = await jetstreamManager(nc);
+    const jsm = await jetstreamManager(nats.nc);
     expect((await jsm.streams.info(streams.dlq(chain))).state.messages).toBe(1_000);
 
-    const again = counting(jetstream(nc));
-    const dup2 = await publishDeadLetters(again.js, chain, letters, nc.info!.max_payload, 1);
+    const again = counting(jetstream(nats.nc));
+    const dup2 = await publishDeadLetters(again.js, chain, letters, nats.nc.info!.max_payload, 1);
     expect(dup2.every((d) => d)).toBe(true);
     expect(again.max()).toBeLessThanOrEqual(256);
     expect((await jsm.streams.info(streams.dlq(chain))).state.messages).toBe(1_000);

@@ -10,7 +10,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Msg, NatsConnection } from '@nats-io/transport-node';
 import { connectNats } from '@hwledger/core';
-import { TestNatsServer, waitFor } from '@hwledger/testkit';
+import { useNatsServer, waitFor } from '@hwledger/testkit';
 import { FrameWriter, RawHeaders } from '@hwledger/sequencer';
 
 const te = new TextEncoder();
@@ -173,20 +173,15 @@ describe('FrameWriter: chunk recycling', () => {
 });
 
 describe('FrameWriter on a real nats-server', () => {
-  let server: TestNatsServer;
-  let nc: NatsConnection;
+  const nats = useNatsServer({ clientName: 'frames' });
   let sub: NatsConnection;
 
   beforeAll(async () => {
-    server = await TestNatsServer.start();
-    nc = await connectNats(server.url, 'frames');
-    sub = await connectNats(server.url, 'frames-sub');
+    sub = await connectNats(nats.url, 'frames-sub');
   });
 
   afterAll(async () => {
-    await nc?.close();
     await sub?.close();
-    await server?.stop();
   });
 
   function collect(subject: string): Msg[] {
@@ -198,16 +193,16 @@ describe('FrameWriter on a real nats-server', () => {
   it('delivers what publish() delivers: subject, reply, headers and payload', async () => {
     const got = collect('fw.same.>');
     await sub.flush();
-    const w = FrameWriter.for(nc)!;
+    const w = FrameWriter.for(nats.nc)!;
     expect(w).toBeDefined();
     const pairs: [string, string][] = [
       ['Nats-Msg-Id', 'abc.def'],
       ['Hwl-Hash', 'ff'.repeat(32)],
     ];
     const body = te.encode('canonical bytes \u00e9');
-    nc.publish('fw.same.a', body, { reply: 'fw.reply.1', headers: new RawHeaders(pairs).asMsgHdrs() });
+    nats.nc.publish('fw.same.a', body, { reply: 'fw.reply.1', headers: new RawHeaders(pairs).asMsgHdrs() });
     w.write('fw.same.b', 'fw.reply.1', hdrBytes(pairs), body);
-    await nc.flush();
+    await nats.nc.flush();
     await waitFor(() => got.length === 2, 5_000, 10, 'both delivered');
     const [a, b] = got as [Msg, Msg];
     expect(b.subject).toBe('fw.same.b');
@@ -218,7 +213,7 @@ describe('FrameWriter on a real nats-server', () => {
   });
 
   it("writes byte for byte what nats.js's publish() queues for the same message", async () => {
-    const c = await connectNats(server.url, 'frames-bytes');
+    const c = await connectNats(nats.url, 'frames-bytes');
     try {
       const proto = (c as unknown as { protocol: { sendCommand: (...parts: (string | Uint8Array)[]) => void } }).protocol;
       const original = proto.sendCommand.bind(proto);
@@ -247,7 +242,7 @@ describe('FrameWriter on a real nats-server', () => {
   it('a turn larger than a chunk arrives whole and in order', async () => {
     const got = collect('fw.big');
     await sub.flush();
-    const w = FrameWriter.for(nc)!;
+    const w = FrameWriter.for(nats.nc)!;
     const h = hdrBytes([['X', '1']]);
     const n = 2_000; // about 600 KiB: more than two 256 KiB chunks
     for (let i = 0; i < n; i++) {
@@ -255,7 +250,7 @@ describe('FrameWriter on a real nats-server', () => {
       new DataView(body.buffer).setUint32(0, i);
       w.write('fw.big', undefined, h, body);
     }
-    await nc.flush();
+    await nats.nc.flush();
     await waitFor(() => got.length === n, 10_000, 20, 'all delivered');
     got.forEach((m, i) => {
       expect(new DataView(m.data.buffer, m.data.byteOffset).getUint32(0)).toBe(i);
@@ -264,7 +259,7 @@ describe('FrameWriter on a real nats-server', () => {
   });
 
   it('refuses, as publish() does, on a closed connection', async () => {
-    const c = await connectNats(server.url, 'frames-closing');
+    const c = await connectNats(nats.url, 'frames-closing');
     const w = FrameWriter.for(c)!;
     await c.close();
     expect(() => c.publish('fw.x', te.encode('a'))).toThrow(/closed/i);
@@ -274,13 +269,13 @@ describe('FrameWriter on a real nats-server', () => {
   it('a refused message leaves the connection working (nothing was written)', async () => {
     const got = collect('fw.after');
     await sub.flush();
-    const w = FrameWriter.for(nc)!;
-    const max = nc.info!.max_payload;
+    const w = FrameWriter.for(nats.nc)!;
+    const max = nats.nc.info!.max_payload;
     expect(() => w.write('fw.after', undefined, hdrBytes([['X', '1']]), new Uint8Array(max))).toThrow(/max_payload/);
     w.write('fw.after', undefined, hdrBytes([['X', '2']]), te.encode('ok'));
-    await nc.flush();
+    await nats.nc.flush();
     await waitFor(() => got.length === 1, 5_000, 10, 'delivered');
     expect(td.decode(got[0]!.data)).toBe('ok');
-    expect(nc.isClosed()).toBe(false);
+    expect(nats.nc.isClosed()).toBe(false);
   });
 });

@@ -12,13 +12,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { NatsConnection } from '@nats-io/transport-node';
 import { headers } from '@nats-io/transport-node';
 import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Registry } from 'prom-client';
-import { connectNats, HEADERS, streams, subjects } from '@hwledger/core';
+import { HEADERS, streams, subjects } from '@hwledger/core';
 import { encodeIngestBatch, eventToProto, pb, decodeIngestBatch } from '@hwledger/proto';
-import { TestNatsServer, waitFor } from '@hwledger/testkit';
+import { useNatsServer, waitFor } from '@hwledger/testkit';
 import { Sequencer } from '@hwledger/sequencer';
 import type { ChainEvent } from '@hwledger/chain';
 import { chainHead, checkChain, dlqCounts, exactlyOnce, makeEvent, makeEvents, nodeSource, publishEvents, publishRaw, readDeadLetters, sleep } from './helpers.js';
@@ -75,22 +74,17 @@ function badUtf8Batch(i: number, source: string): Uint8Array {
 }
 
 describe('hostile ingest', () => {
-  let server: TestNatsServer;
-  let nc: NatsConnection;
+  const nats = useNatsServer();
   let seq: Sequencer;
   const registry = new Registry();
 
   beforeAll(async () => {
-    server = await TestNatsServer.start();
-    nc = await connectNats(server.url, 'test');
-    seq = new Sequencer({ nc, chainId: CHAIN, registry, takeoverGraceMs: 0, maxIngestBytes: 64 * 1024 });
+    seq = new Sequencer({ nc: nats.nc, chainId: CHAIN, registry, takeoverGraceMs: 0, maxIngestBytes: 64 * 1024 });
     await seq.start();
   });
 
   afterAll(async () => {
     await seq?.stop();
-    await nc?.close();
-    await server?.stop();
   });
 
   it('dead-letters 1,000 malformed messages with reasons and keeps sealing valid events', async () => {
@@ -131,22 +125,22 @@ describe('hostile ingest', () => {
 
     // Valid traffic first (so the duplicates' originals are sealed), then the
     // hostile messages interleaved with more valid traffic.
-    await publishEvents(nc, CHAIN, valid.slice(0, 1_000), 10, 'node-1');
-    await waitFor(async () => (await checkChain(nc, CHAIN)).count >= 1_000, 30_000, 100, 'first valid events');
+    await publishEvents(nats.nc, CHAIN, valid.slice(0, 1_000), 10, 'node-1');
+    await waitFor(async () => (await checkChain(nats.nc, CHAIN)).count >= 1_000, 30_000, 100, 'first valid events');
     let v = 1_000;
     for (let i = 0; i < malformed.length; i++) {
-      await publishRaw(nc, CHAIN, malformed[i]!.body, malformed[i]!.node);
+      await publishRaw(nats.nc, CHAIN, malformed[i]!.body, malformed[i]!.node);
       if (i % 25 === 24 && v < valid.length) {
-        await publishEvents(nc, CHAIN, valid.slice(v, v + 100), 10, 'node-1');
+        await publishEvents(nats.nc, CHAIN, valid.slice(v, v + 100), 10, 'node-1');
         v += 100;
       }
     }
-    if (v < valid.length) await publishEvents(nc, CHAIN, valid.slice(v), 10, 'node-1');
+    if (v < valid.length) await publishEvents(nats.nc, CHAIN, valid.slice(v), 10, 'node-1');
 
     // A batch mixing good and bad events: the good ones are sealed, the bad one dead-lettered.
     const mixedGood = makeEvents(10_000, 3, nodeSource(CHAIN, 'mixed'));
     const mixed = withVersion([eventToProto(mixedGood[0]!), eventToProto(invalidFieldEvent(0, nodeSource(CHAIN, 'mixed'))), eventToProto(mixedGood[1]!), eventToProto(mixedGood[2]!)]);
-    await publishRaw(nc, CHAIN, mixed, 'mixed');
+    await publishRaw(nats.nc, CHAIN, mixed, 'mixed');
 
     const expectedCounts: Record<string, number> = {};
     for (const m of malformed) expectedCounts[m.code] = (expectedCounts[m.code] ?? 0) + 1;
@@ -154,23 +148,23 @@ describe('hostile ingest', () => {
 
     await waitFor(
       async () => {
-        const c = await dlqCounts(nc, CHAIN);
+        const c = await dlqCounts(nats.nc, CHAIN);
         return Object.values(c).reduce((a, b) => a + b, 0) >= 1_001;
       },
       60_000,
       200,
       'dead letters',
     );
-    await waitFor(async () => (await checkChain(nc, CHAIN)).count >= valid.length + 3, 60_000, 200, 'valid events sealed');
+    await waitFor(async () => (await checkChain(nats.nc, CHAIN)).count >= valid.length + 3, 60_000, 200, 'valid events sealed');
     await sleep(300);
 
     // Nothing malformed reached the chain; every valid event is there exactly once.
-    const check = await checkChain(nc, CHAIN);
+    const check = await checkChain(nats.nc, CHAIN);
     expect(check.result.ok).toBe(true);
     expect(exactlyOnce(check.ids, [...valid, ...mixedGood])).toEqual({ missing: [], doubled: [], unexpected: [] });
 
     // Every malformed message is dead-lettered, with the expected code.
-    expect(await dlqCounts(nc, CHAIN)).toEqual(expectedCounts);
+    expect(await dlqCounts(nats.nc, CHAIN)).toEqual(expectedCounts);
 
     // Counted in the metric, per code.
     const metric = await registry.getSingleMetricAsString('hwl_events_rejected_total');
@@ -178,7 +172,7 @@ describe('hostile ingest', () => {
 
     // Dead letters carry reasons, the original subject and bytes (event-level
     // rejects: the event's own bytes as a one-event batch).
-    const it2 = await (await jetstream(nc).consumers.get(streams.dlq(CHAIN), { deliver_policy: DeliverPolicy.All })).consume();
+    const it2 = await (await jetstream(nats.nc).consumers.get(streams.dlq(CHAIN), { deliver_policy: DeliverPolicy.All })).consume();
     let seen = 0;
     for await (const m of it2) {
       const code = m.headers!.get(HEADERS.rejectCode);
@@ -195,66 +189,61 @@ describe('hostile ingest', () => {
     await it2.close();
     // The sequencer is still sealing.
     const late = makeEvents(20_000, 5, nodeSource(CHAIN, 'node-1', 'late'));
-    await publishEvents(nc, CHAIN, late, 5, 'node-1');
-    await waitFor(async () => (await checkChain(nc, CHAIN)).count >= valid.length + 3 + 5, 30_000, 100, 'late events');
+    await publishEvents(nats.nc, CHAIN, late, 5, 'node-1');
+    await waitFor(async () => (await checkChain(nats.nc, CHAIN)).count >= valid.length + 3 + 5, 30_000, 100, 'late events');
   });
 
   it('an event repeated within one ingest message is sealed once; each repeat is dead-lettered', async () => {
-    const before = await dlqCounts(nc, CHAIN);
-    const head = (await checkChain(nc, CHAIN)).count;
+    const before = await dlqCounts(nats.nc, CHAIN);
+    const head = (await checkChain(nats.nc, CHAIN)).count;
     const repeat = nodeSource(CHAIN, 'repeat');
     const small = makeEvents(30_000, 3, repeat);
     // A large message too (more events than the fast path's per-message key table starts with), its repeat last.
     const large = makeEvents(31_000, 300, repeat);
     const [a, b, c] = [small[0]!, small[1]!, small[2]!];
-    await publishRaw(nc, CHAIN, encodeIngestBatch([a, b, a, c, b]), 'repeat');
-    await publishRaw(nc, CHAIN, encodeIngestBatch([...large, large[7]!]), 'repeat');
+    await publishRaw(nats.nc, CHAIN, encodeIngestBatch([a, b, a, c, b]), 'repeat');
+    await publishRaw(nats.nc, CHAIN, encodeIngestBatch([...large, large[7]!]), 'repeat');
     // Then a small plain message: sealed through the fast path again.
     const after = makeEvents(32_000, 4, repeat);
-    await publishRaw(nc, CHAIN, encodeIngestBatch(after), 'repeat');
+    await publishRaw(nats.nc, CHAIN, encodeIngestBatch(after), 'repeat');
     const expected = [...small, ...large, ...after];
-    await waitFor(async () => (await checkChain(nc, CHAIN)).count >= head + expected.length, 30_000, 100, 'repeat messages sealed');
+    await waitFor(async () => (await checkChain(nats.nc, CHAIN)).count >= head + expected.length, 30_000, 100, 'repeat messages sealed');
     await sleep(300);
-    const check = await checkChain(nc, CHAIN);
+    const check = await checkChain(nats.nc, CHAIN);
     expect(check.result.ok).toBe(true);
     expect(check.count).toBe(head + expected.length);
     const repeatIds = check.ids.filter((id) => id.startsWith(`${repeat}\n`));
     expect(exactlyOnce(repeatIds, expected)).toEqual({ missing: [], doubled: [], unexpected: [] });
-    const now = await dlqCounts(nc, CHAIN);
+    const now = await dlqCounts(nats.nc, CHAIN);
     expect((now['duplicate_event'] ?? 0) - (before['duplicate_event'] ?? 0)).toBe(3);
   });
 
   it('the ingest stream refuses messages over 1 MiB before they reach the sequencer', async () => {
     const h = headers();
     const big = new Uint8Array(1024 * 1024 + 10);
-    await expect(jetstream(nc).publish(subjects.ingest(CHAIN, 'node-1'), big, { headers: h, timeout: 5_000 })).rejects.toThrow();
+    await expect(jetstream(nats.nc).publish(subjects.ingest(CHAIN, 'node-1'), big, { headers: h, timeout: 5_000 })).rejects.toThrow();
   });
 });
 
 describe('an event may only speak for the node whose subject carried it', () => {
   const OWNERS = 'owners';
-  let server: TestNatsServer;
-  let nc: NatsConnection;
+  const nats = useNatsServer();
   let seq: Sequencer;
   const registry = new Registry();
 
   beforeAll(async () => {
-    server = await TestNatsServer.start();
-    nc = await connectNats(server.url, 'test');
-    seq = new Sequencer({ nc, chainId: OWNERS, registry, takeoverGraceMs: 0 });
+    seq = new Sequencer({ nc: nats.nc, chainId: OWNERS, registry, takeoverGraceMs: 0 });
     await seq.start();
   });
 
   afterAll(async () => {
     await seq?.stop();
-    await nc?.close();
-    await server?.stop();
   });
 
   /** Waits until `n` events have an outcome: sealed or dead-lettered. */
   async function settled(n: number, what: string): Promise<void> {
-    const jsm = await jetstreamManager(nc);
-    await waitFor(async () => (await chainHead(nc, OWNERS)) + (await jsm.streams.info(streams.dlq(OWNERS))).state.messages >= n, 30_000, 50, what);
+    const jsm = await jetstreamManager(nats.nc);
+    await waitFor(async () => (await chainHead(nats.nc, OWNERS)) + (await jsm.streams.info(streams.dlq(OWNERS))).state.messages >= n, 30_000, 50, what);
     await sleep(300);
   }
 
@@ -270,21 +259,21 @@ describe('an event may only speak for the node whose subject carried it', () => 
 
     // On node-1's subject: one event per message (owned ones take the fast path)...
     const single = [own, below, node2, node10, otherChain].map((source, i) => ev(i, source, 'req-single'));
-    for (const e of single) await publishRaw(nc, OWNERS, encodeIngestBatch([e]), 'node-1');
+    for (const e of single) await publishRaw(nats.nc, OWNERS, encodeIngestBatch([e]), 'node-1');
     // ...and one message mixing owned and foreign events (the reference path, event by event).
     const batch = [ev(10, own, 'req-batch'), ev(11, node2, 'req-batch'), ev(12, node10, 'req-batch'), ev(13, below, 'req-batch'), ev(14, otherChain, 'req-batch')];
-    await publishRaw(nc, OWNERS, encodeIngestBatch(batch), 'node-1');
+    await publishRaw(nats.nc, OWNERS, encodeIngestBatch(batch), 'node-1');
     await settled(single.length + batch.length, "node-1's messages handled");
 
     // Later the real node-2 and node-10 send their events with those ids, each on its own subject: sealed, not duplicates.
     const real2 = [ev(20, node2, 'req-single'), ev(21, node2, 'req-batch')];
     const real10 = [ev(22, node10, 'req-single'), ev(23, node10, 'req-batch')];
-    await publishEvents(nc, OWNERS, real2, 1, 'node-2');
-    await publishEvents(nc, OWNERS, real10, 1, 'node-10');
+    await publishEvents(nats.nc, OWNERS, real2, 1, 'node-2');
+    await publishEvents(nats.nc, OWNERS, real10, 1, 'node-10');
     await settled(single.length + batch.length + real2.length + real10.length, 'the real events handled');
 
     // Sealed: exactly node-1's own and below-own events, in ingest order, then the real ones.
-    const check = await checkChain(nc, OWNERS);
+    const check = await checkChain(nats.nc, OWNERS);
     expect(check.result.ok).toBe(true);
     expect(check.ids).toEqual([single[0]!, single[1]!, batch[0]!, batch[3]!, ...real2, ...real10].map(key));
 
@@ -292,7 +281,7 @@ describe('an event may only speak for the node whose subject carried it', () => 
     const foreign = new Map<string, { source: string; index: string }>();
     for (const i of [2, 3, 4]) foreign.set(key(single[i]!), { source: single[i]!.source, index: '0' });
     for (const i of [1, 2, 4]) foreign.set(key(batch[i]!), { source: batch[i]!.source, index: String(i) });
-    const letters = await readDeadLetters(nc, OWNERS);
+    const letters = await readDeadLetters(nats.nc, OWNERS);
     expect(letters).toHaveLength(foreign.size);
     const lettered: string[] = [];
     for (const l of letters) {
@@ -310,7 +299,7 @@ describe('an event may only speak for the node whose subject carried it', () => 
       lettered.push(key(e.event));
     }
     expect(lettered.sort()).toEqual([...foreign.keys()].sort());
-    expect(await dlqCounts(nc, OWNERS)).toEqual({ FOREIGN_SOURCE: 6 });
+    expect(await dlqCounts(nats.nc, OWNERS)).toEqual({ FOREIGN_SOURCE: 6 });
     const metric = await registry.getSingleMetricAsString('hwl_events_rejected_total');
     expect(metric).toContain('code="FOREIGN_SOURCE"} 6');
   });

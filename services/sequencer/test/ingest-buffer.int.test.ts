@@ -6,41 +6,29 @@
  * outlive V8's young generation, and their socket buffers then wait for a
  * full garbage collection (RSS climbs for seconds).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { jetstreamManager } from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/transport-node';
-import { connectNats, ensureChainTopology, streams } from '@hwledger/core';
-import { TestNatsServer, runCli, waitFor } from '@hwledger/testkit';
+import { ensureChainTopology, streams } from '@hwledger/core';
+import { runCli, useNatsServer, waitFor } from '@hwledger/testkit';
 import { DEFAULT_INGEST_BUFFER_BYTES, Sequencer } from '@hwledger/sequencer';
 import { Registry } from 'prom-client';
 import { chainHead, checkChain, exactlyOnce, ingestConsumer, makeEvents, nodeSource, publishEvents } from './helpers.js';
 
 describe('sequencer: ingest buffer sizing', () => {
-  let server: TestNatsServer;
-  let nc: NatsConnection;
-
-  beforeAll(async () => {
-    server = await TestNatsServer.start();
-    nc = await connectNats(server.url, 'test');
-  });
-
-  afterAll(async () => {
-    await nc?.close();
-    await server?.stop();
-  });
+  const nats = useNatsServer();
 
   /** Publishes `events` in messages of `batch`, runs a sequencer until all are sealed; returns max_ack_pending and the stream's average message size. */
   async function sealWith(chain: string, events: number, batch: number, ingestBufferBytes?: number): Promise<{ maxAckPending: number; avg: number }> {
-    await ensureChainTopology(nc, chain);
+    await ensureChainTopology(nats.nc, chain);
     const evs = makeEvents(0, events, nodeSource(chain));
-    await publishEvents(nc, chain, evs, batch);
-    const st = (await (await jetstreamManager(nc)).streams.info(streams.ingest(chain))).state;
-    const seq = new Sequencer({ nc, chainId: chain, registry: new Registry(), takeoverGraceMs: 0, ...(ingestBufferBytes !== undefined ? { ingestBufferBytes } : {}) });
+    await publishEvents(nats.nc, chain, evs, batch);
+    const st = (await (await jetstreamManager(nats.nc)).streams.info(streams.ingest(chain))).state;
+    const seq = new Sequencer({ nc: nats.nc, chainId: chain, registry: new Registry(), takeoverGraceMs: 0, ...(ingestBufferBytes !== undefined ? { ingestBufferBytes } : {}) });
     await seq.start();
     try {
-      await waitFor(async () => (await chainHead(nc, chain)) >= events, 60_000, 50, `${events} records`);
-      const ci = await ingestConsumer(nc, chain);
-      const check = await checkChain(nc, chain);
+      await waitFor(async () => (await chainHead(nats.nc, chain)) >= events, 60_000, 50, `${events} records`);
+      const ci = await ingestConsumer(nats.nc, chain);
+      const check = await checkChain(nats.nc, chain);
       expect(check.result.ok).toBe(true);
       expect(exactlyOnce(check.ids, evs)).toEqual({ missing: [], doubled: [], unexpected: [] });
       return { maxAckPending: ci.config.max_ack_pending ?? -1, avg: st.bytes / st.messages };
@@ -70,12 +58,12 @@ describe('sequencer: ingest buffer sizing', () => {
   });
 
   it('refuses a buffer below 1 KiB on the command line', async () => {
-    const r = await runCli(['sequencer', '--nats', server.url, '--chain', 'bufcli', '--ingest-buffer-bytes', '10'], { timeoutMs: 10_000 });
+    const r = await runCli(['sequencer', '--nats', nats.url, '--chain', 'bufcli', '--ingest-buffer-bytes', '10'], { timeoutMs: 10_000 });
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/--ingest-buffer-bytes must be an integer >= 1024/);
     // Nothing was created for the chain.
     const names: string[] = [];
-    for await (const si of (await jetstreamManager(nc)).streams.list()) names.push(si.config.name);
+    for await (const si of (await jetstreamManager(nats.nc)).streams.list()) names.push(si.config.name);
     expect(names.filter((n) => n.includes('bufcli'))).toEqual([]);
   });
 });

@@ -4,35 +4,24 @@
  * server keeps the key (a standby would take over while it still appends).
  * Real nats-server.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { NatsConnection } from '@nats-io/transport-node';
+import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { AckPolicy, jetstreamManager } from '@nats-io/jetstream';
-import { connectNats, ensureChainTopology, streams } from '@hwledger/core';
-import { TestNatsServer } from '@hwledger/testkit';
+import { ensureChainTopology, streams } from '@hwledger/core';
+import { useNatsServer } from '@hwledger/testkit';
 import { INGEST_CONSUMER, openLeaderBucket, Sequencer, type Lease } from '@hwledger/sequencer';
 import { makeEvents, nodeSource, publishEvents } from './helpers.js';
 
-let server: TestNatsServer;
-let nc: NatsConnection;
-
-beforeAll(async () => {
-  server = await TestNatsServer.start();
-  nc = await connectNats(server.url, 'test');
-});
-afterAll(async () => {
-  await nc?.close();
-  await server?.stop();
-});
+const nats = useNatsServer();
 
 describe('lease TTL', () => {
   it('uses the bucket TTL when it is shorter than the configured one, and says so', async () => {
-    await ensureChainTopology(nc, 'ttl');
-    await openLeaderBucket(nc, 2_000); // created first, by another process, with a 2 s TTL
+    await ensureChainTopology(nats.nc, 'ttl');
+    await openLeaderBucket(nats.nc, 2_000); // created first, by another process, with a 2 s TTL
     const lines: Record<string, unknown>[] = [];
     const logger = pino({ level: 'warn' }, { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) });
-    const seq = new Sequencer({ nc, chainId: 'ttl', registry: new Registry(), logger, takeoverGraceMs: 0, leaseTtlMs: 10_000 });
+    const seq = new Sequencer({ nc: nats.nc, chainId: 'ttl', registry: new Registry(), logger, takeoverGraceMs: 0, leaseTtlMs: 10_000 });
     await seq.start();
     try {
       const warn = lines.find((l) => String(l['msg']).includes('lease bucket expires keys sooner'));
@@ -49,11 +38,11 @@ describe('lease TTL', () => {
 describe('a lease that runs out while the session is being prepared', () => {
   it('does not start the session: the new leader keeps its ingest consumer, nothing is sealed', async () => {
     const chain = 'lease-lapse';
-    await ensureChainTopology(nc, chain);
-    const jsm = await jetstreamManager(nc);
+    await ensureChainTopology(nats.nc, chain);
+    const jsm = await jetstreamManager(nats.nc);
     // The new leader's consumer (a session of another process).
     await jsm.consumers.add(streams.ingest(chain), { durable_name: `${INGEST_CONSUMER}-other`, ack_policy: AckPolicy.All });
-    await publishEvents(nc, chain, makeEvents(0, 10, nodeSource(chain, 'node-1', 'a')), 10);
+    await publishEvents(nats.nc, chain, makeEvents(0, 10, nodeSource(chain, 'node-1', 'a')), 10);
     // Granted once; valid when leadership starts, expired by the time the tail is read and warmed up.
     let acquired = false;
     let checks = 0;
@@ -67,7 +56,7 @@ describe('a lease that runs out while the session is being prepared', () => {
       release: () => Promise.resolve(),
       currentHolder: () => Promise.resolve('other'),
     };
-    const seq = new Sequencer({ nc, chainId: chain, registry: new Registry(), lease, takeoverGraceMs: 0 });
+    const seq = new Sequencer({ nc: nats.nc, chainId: chain, registry: new Registry(), lease, takeoverGraceMs: 0 });
     await seq.start();
     await new Promise((r) => setTimeout(r, 1_500));
     await seq.stop();

@@ -15,10 +15,12 @@ export interface SequencerProcess {
 export function startSequencer(url: string, chain: string, args: string[] = [], env: NodeJS.ProcessEnv = {}): SequencerProcess {
   const proc = spawnCli(['sequencer', '--nats', url, '--chain', chain, ...args], { env: { HWL_LOG_LEVEL: 'info', ...env } });
   let logs = '';
-  proc.stderr?.on('data', (d: Buffer) => {
+  // pino writes to stdout, errors go to stderr: both are kept, in arrival order.
+  const keep = (d: Buffer): void => {
     logs = (logs + d.toString()).slice(-200_000);
-  });
-  proc.stdout?.resume();
+  };
+  proc.stderr?.on('data', keep);
+  proc.stdout?.on('data', keep);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
   return {
     proc,

@@ -3,11 +3,10 @@
  * record once, in sequence order, with hashes that chain from genesis and
  * match the stored records; and it cannot be combined with onSealed.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { NatsConnection } from '@nats-io/transport-node';
+import { afterAll, describe, expect, it } from 'vitest';
 import { chainHash, genesisHash, hashFromHex, toHex } from '@hwledger/chain';
-import { HwlError, connectNats } from '@hwledger/core';
-import { TestNatsServer, waitFor } from '@hwledger/testkit';
+import { HwlError } from '@hwledger/core';
+import { useNatsServer, waitFor } from '@hwledger/testkit';
 import { Sequencer, readChain, type SealedLink } from '@hwledger/sequencer';
 import { Registry } from 'prom-client';
 import { chainHead, makeEvents, nodeSource, publishEvents } from './helpers.js';
@@ -16,23 +15,15 @@ const CHAIN = 'linkhook';
 const N = 5_000;
 
 describe('sequencer onSealedLink hook', () => {
-  let server: TestNatsServer;
-  let nc: NatsConnection;
+  const nats = useNatsServer();
   let seq: Sequencer | undefined;
-
-  beforeAll(async () => {
-    server = await TestNatsServer.start();
-    nc = await connectNats(server.url, 'test');
-  });
 
   afterAll(async () => {
     await seq?.stop();
-    await nc?.close();
-    await server?.stop();
   });
 
   it('refuses onSealed and onSealedLink together', () => {
-    const both = () => new Sequencer({ nc, chainId: CHAIN, registry: new Registry(), onSealed: () => undefined, onSealedLink: () => undefined });
+    const both = () => new Sequencer({ nc: nats.nc, chainId: CHAIN, registry: new Registry(), onSealed: () => undefined, onSealedLink: () => undefined });
     expect(both).toThrow(HwlError);
     expect(both).toThrow(/not both/);
   });
@@ -41,7 +32,7 @@ describe('sequencer onSealedLink hook', () => {
     const seen: { sequence: bigint; hash: string; prevHash: string }[] = [];
     let slowUntil = 1_000;
     seq = new Sequencer({
-      nc,
+      nc: nats.nc,
       chainId: CHAIN,
       registry: new Registry(),
       takeoverGraceMs: 0,
@@ -53,9 +44,9 @@ describe('sequencer onSealedLink hook', () => {
       },
     });
     await seq.start();
-    await publishEvents(nc, CHAIN, makeEvents(0, 1_000, nodeSource(CHAIN)), 1);
-    await publishEvents(nc, CHAIN, makeEvents(1_000, N - 1_000, nodeSource(CHAIN)), 100);
-    await waitFor(async () => (await chainHead(nc, CHAIN)) >= N, 60_000, 100, `${N} records`);
+    await publishEvents(nats.nc, CHAIN, makeEvents(0, 1_000, nodeSource(CHAIN)), 1);
+    await publishEvents(nats.nc, CHAIN, makeEvents(1_000, N - 1_000, nodeSource(CHAIN)), 100);
+    await waitFor(async () => (await chainHead(nats.nc, CHAIN)) >= N, 60_000, 100, `${N} records`);
     await waitFor(() => seen.length >= N, 30_000, 50, 'onSealedLink calls');
     slowUntil = 0;
 
@@ -64,7 +55,7 @@ describe('sequencer onSealedLink hook', () => {
     expect(seen[0]!.prevHash).toBe(toHex(genesisHash(CHAIN)));
     for (let i = 1; i < N; i++) expect(seen[i]!.prevHash, `record ${i + 1}`).toBe(seen[i - 1]!.hash);
     let i = 0;
-    for await (const e of readChain(nc, CHAIN, { fromSeq: 1n, toSeq: BigInt(N) })) {
+    for await (const e of readChain(nats.nc, CHAIN, { fromSeq: 1n, toSeq: BigInt(N) })) {
       // The stored record's own hash (recomputed from its bytes), not a header claim.
       expect(toHex(chainHash(hashFromHex(seen[i]!.prevHash), e.canonical)), `record ${e.sequence}`).toBe(seen[i]!.hash);
       i++;

@@ -12,12 +12,11 @@
  * recomputed here from its body.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { NatsConnection } from '@nats-io/transport-node';
-import { connectNats, ensureChainTopology, HEADERS, recordMsgId } from '@hwledger/core';
+import { ensureChainTopology, HEADERS, recordMsgId } from '@hwledger/core';
 import { encodeIngestBatch } from '@hwledger/proto';
 import { decodeRecord, type ChainEvent } from '@hwledger/chain';
 import { readChain } from '@hwledger/sequencer';
-import { TestNatsServer, waitFor } from '@hwledger/testkit';
+import { useNatsServer, waitFor } from '@hwledger/testkit';
 import { checkChain, dlqCounts, exactlyOnce, makeEvent, makeEvents, nodeSource, publishEvents, publishRaw } from './helpers.js';
 import { startSequencer, type SequencerProcess } from './processes.js';
 
@@ -26,21 +25,16 @@ describe.each([
   ['TypeScript only (HWL_NATIVE_INGEST=0)', '0'],
 ])('sealing paths interleaved, %s', (_name, nativeIngest) => {
   const chain = `paths${nativeIngest}`;
-  let server: TestNatsServer;
-  let nc: NatsConnection;
+  const nats = useNatsServer();
   let seq: SequencerProcess;
 
   beforeAll(async () => {
-    server = await TestNatsServer.start();
-    nc = await connectNats(server.url, 'test');
-    await ensureChainTopology(nc, chain);
-    seq = startSequencer(server.url, chain, ['--takeover-grace-ms', '0'], { HWL_NATIVE_INGEST: nativeIngest });
+    await ensureChainTopology(nats.nc, chain);
+    seq = startSequencer(nats.url, chain, ['--takeover-grace-ms', '0'], { HWL_NATIVE_INGEST: nativeIngest });
   });
 
   afterAll(async () => {
     await seq?.term();
-    await nc?.close();
-    await server?.stop();
   });
 
   it('seals fast and reference records in turn into one verifiable chain, each with its fence', async () => {
@@ -49,35 +43,35 @@ describe.each([
     const plain = (from: number, n: number): Promise<number> => {
       const evs = makeEvents(from, n, nodeSource(chain, 'node-1', 'plain'));
       sealed.push(...evs);
-      return publishEvents(nc, chain, evs, 10, 'node-1', `p${from}-`);
+      return publishEvents(nats.nc, chain, evs, 10, 'node-1', `p${from}-`);
     };
     await plain(0, 30); // fast
     for (let i = 0; i < 3; i++) {
       const evs = [makeEvent(1_000 + i, nodeSource(chain, 'node-2', 'mixed')), unicode(i), makeEvent(2_000 + i, nodeSource(chain, 'node-2', 'mixed'))];
       sealed.push(...evs);
-      await publishRaw(nc, chain, encodeIngestBatch(evs), 'node-2'); // reference path (non-ASCII)
+      await publishRaw(nats.nc, chain, encodeIngestBatch(evs), 'node-2'); // reference path (non-ASCII)
       await plain(100 * (i + 1), 20); // fast again
     }
     // An event already on the chain (node-1 sends it again), between two new ones: the whole message goes the reference way.
     const fresh = [makeEvent(3_000, nodeSource(chain, 'node-1', 'dup')), makeEvent(3_001, nodeSource(chain, 'node-1', 'dup'))];
     sealed.push(...fresh);
-    await publishRaw(nc, chain, encodeIngestBatch([fresh[0]!, sealed[5]!, fresh[1]!]), 'node-1');
+    await publishRaw(nats.nc, chain, encodeIngestBatch([fresh[0]!, sealed[5]!, fresh[1]!]), 'node-1');
     await plain(900, 25);
-    await publishRaw(nc, chain, encodeIngestBatch([unicode(9)]), 'node-2');
+    await publishRaw(nats.nc, chain, encodeIngestBatch([unicode(9)]), 'node-2');
     sealed.push(unicode(9));
 
     const check = await waitFor(async () => {
-      const c = await checkChain(nc, chain);
+      const c = await checkChain(nats.nc, chain);
       return c.count >= sealed.length ? c : undefined;
     }, 60_000, 200, `${sealed.length} records`);
     expect(check.result.ok).toBe(true);
     expect(check.count).toBe(sealed.length);
     expect(exactlyOnce(check.ids, sealed)).toEqual({ missing: [], doubled: [], unexpected: [] });
-    expect(await dlqCounts(nc, chain)).toEqual({ duplicate_event: 1 });
+    expect(await dlqCounts(nats.nc, chain)).toEqual({ duplicate_event: 1 });
 
     let prevId: string | undefined;
     let n = 0;
-    for await (const e of readChain(nc, chain)) {
+    for await (const e of readChain(nats.nc, chain)) {
       const r = decodeRecord(e.canonical);
       const h = e.headers!;
       // Hwl-Hash was checked against the recomputed hash by checkChain.

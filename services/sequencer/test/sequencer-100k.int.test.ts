@@ -5,10 +5,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jetstreamManager } from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/transport-node';
 import { decodeRecord, chainHash, genesisHash, toHex } from '@hwledger/chain';
-import { connectNats, HEADERS, recordMsgId, streams } from '@hwledger/core';
-import { TestNatsServer, waitFor } from '@hwledger/testkit';
+import { HEADERS, recordMsgId, streams } from '@hwledger/core';
+import { useNatsServer, waitFor } from '@hwledger/testkit';
 import { Sequencer, chainMsgId, readChain, type SealedRecord } from '@hwledger/sequencer';
 import { Registry } from 'prom-client';
 import { chainHead, checkChain, exactlyOnce, ingestConsumer, makeEvents, nodeSource, publishEvents } from './helpers.js';
@@ -17,36 +16,31 @@ const N = Number(process.env['HWL_TEST_SEAL_EVENTS'] ?? 100_000);
 const CHAIN = 'seq100k';
 
 describe(`sequencer: ${N} events`, () => {
-  let server: TestNatsServer;
-  let nc: NatsConnection;
+  const nats = useNatsServer();
   let seq: Sequencer;
   const sealed: SealedRecord[] = [];
   const registry = new Registry();
 
   beforeAll(async () => {
-    server = await TestNatsServer.start();
-    nc = await connectNats(server.url, 'test');
     // rotateMs: sessions end cleanly and purge the handled ingest prefix after 1 s.
-    seq = new Sequencer({ nc, chainId: CHAIN, registry, takeoverGraceMs: 0, rotateMs: 1_000, onSealed: (s) => void sealed.push(s) });
+    seq = new Sequencer({ nc: nats.nc, chainId: CHAIN, registry, takeoverGraceMs: 0, rotateMs: 1_000, onSealed: (s) => void sealed.push(s) });
     await seq.start();
   });
 
   afterAll(async () => {
     await seq?.stop();
-    await nc?.close();
-    await server?.stop();
   });
 
   it('seals every event exactly once into a chain that verifies', async () => {
     // Mostly batched (100 events per ingest message) plus some single-event messages.
     const singles = makeEvents(0, 1_000, nodeSource(CHAIN));
     const batched = makeEvents(1_000, N - 1_000, nodeSource(CHAIN));
-    await publishEvents(nc, CHAIN, singles, 1);
-    await publishEvents(nc, CHAIN, batched, 100);
-    await waitFor(async () => (await chainHead(nc, CHAIN)) >= N, 120_000, 200, `${N} records`);
+    await publishEvents(nats.nc, CHAIN, singles, 1);
+    await publishEvents(nats.nc, CHAIN, batched, 100);
+    await waitFor(async () => (await chainHead(nats.nc, CHAIN)) >= N, 120_000, 200, `${N} records`);
     await waitFor(() => sealed.length >= N, 10_000, 50, 'onSealed calls');
 
-    const check = await checkChain(nc, CHAIN);
+    const check = await checkChain(nats.nc, CHAIN);
     expect(check.result.ok).toBe(true);
     expect(check.count).toBe(N);
     const once = exactlyOnce(check.ids, [...singles, ...batched]);
@@ -63,8 +57,8 @@ describe(`sequencer: ${N} events`, () => {
     // Ingest acknowledged: nothing pending on the consumer, and the handled
     // prefix is purged when the session rotates (at most the message holding
     // the watermark stays).
-    await waitFor(async () => (await ingestConsumer(nc, CHAIN)).num_ack_pending === 0, 10_000, 100, 'acks');
-    const jsm = await jetstreamManager(nc);
+    await waitFor(async () => (await ingestConsumer(nats.nc, CHAIN)).num_ack_pending === 0, 10_000, 100, 'acks');
+    const jsm = await jetstreamManager(nats.nc);
     await waitFor(async () => (await jsm.streams.info(streams.ingest(CHAIN))).state.messages <= 1, 15_000, 100, 'ingest purge');
 
     const metrics = await registry.getSingleMetricAsString('hwl_records_sealed_total');
@@ -74,7 +68,7 @@ describe(`sequencer: ${N} events`, () => {
 
   it('writes the spec subjects and headers', async () => {
     let n = 0;
-    for await (const e of readChain(nc, CHAIN, { fromSeq: 1n, toSeq: 12n })) {
+    for await (const e of readChain(nats.nc, CHAIN, { fromSeq: 1n, toSeq: 12n })) {
       const r = decodeRecord(e.canonical);
       expect(r.sequence).toBe(e.sequence);
       expect(e.subject).toBe(`hwl.chain.${CHAIN}.${r.kind}.${r.tenant === '' ? '_' : r.tenant}`);

@@ -6,27 +6,17 @@
  * must release it, or a sequencer left retrying for hours accumulates one
  * subscription per try. Real nats-server.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { AckPolicy, jetstreamManager } from '@nats-io/jetstream';
 import { connectNats, ensureChainTopology, ingestStreamConfig, streams } from '@hwledger/core';
-import { TestNatsServer, waitFor } from '@hwledger/testkit';
+import { useNatsServer, waitFor } from '@hwledger/testkit';
 import { Sequencer } from '@hwledger/sequencer';
 import { chainHead, makeEvents, nodeSource, publishEvents } from './helpers.js';
 
-let server: TestNatsServer;
-let nc: NatsConnection;
-
-beforeAll(async () => {
-  server = await TestNatsServer.start();
-  nc = await connectNats(server.url, 'test');
-});
-afterAll(async () => {
-  await nc?.close();
-  await server?.stop();
-});
+const nats = useNatsServer();
 
 /** Subscriptions the client holds on this connection (nats.js keeps them in protocol.subscriptions). */
 const subscriptionsOf = (c: NatsConnection): number => (c as unknown as { protocol: { subscriptions: { size(): number } } }).protocol.subscriptions.size();
@@ -34,14 +24,14 @@ const subscriptionsOf = (c: NatsConnection): number => (c as unknown as { protoc
 describe('a session whose ingest consumer cannot be created', () => {
   it('is retried without leaking its PubAck subscription, and seals once the consumer can be made', async () => {
     const chain = 'no-consumer';
-    const jsm = await jetstreamManager(nc);
+    const jsm = await jetstreamManager(nats.nc);
     await jsm.streams.add({ ...ingestStreamConfig(chain), max_consumers: 1 });
-    await ensureChainTopology(nc, chain);
+    await ensureChainTopology(nats.nc, chain);
     // Another tool's consumer takes the only slot (not a sequencer's: it is not removed).
     await jsm.consumers.add(streams.ingest(chain), { durable_name: 'audit-tool', ack_policy: AckPolicy.Explicit });
-    await publishEvents(nc, chain, makeEvents(0, 20, nodeSource(chain, 'node-1', 'a')), 10);
+    await publishEvents(nats.nc, chain, makeEvents(0, 20, nodeSource(chain, 'node-1', 'a')), 10);
 
-    const seqNc = await connectNats(server.url, 'sequencer');
+    const seqNc = await connectNats(nats.url, 'sequencer');
     const failures: number[] = [];
     const logger = pino({ level: 'warn' }, {
       write: (s: string) => {
@@ -56,11 +46,11 @@ describe('a session whose ingest consumer cannot be created', () => {
       await waitFor(() => failures.length >= 5, 15_000, 20, 'five failed sessions');
       // The same number of subscriptions after every failed try (one more per try without the release).
       expect(new Set(failures).size).toBe(1);
-      expect(await chainHead(nc, chain)).toBe(0);
+      expect(await chainHead(nats.nc, chain)).toBe(0);
 
       // The slot frees up: the next try seals everything.
       await jsm.consumers.delete(streams.ingest(chain), 'audit-tool');
-      await waitFor(async () => (await chainHead(nc, chain)) === 20, 20_000, 50, 'all 20 events sealed');
+      await waitFor(async () => (await chainHead(nats.nc, chain)) === 20, 20_000, 50, 'all 20 events sealed');
     } finally {
       await seq.stop();
       await seqNc.close();

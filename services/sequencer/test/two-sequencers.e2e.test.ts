@@ -7,8 +7,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Kvm } from '@nats-io/kv';
-import { connectNats, ensureChainTopology, KV_BUCKETS } from '@hwledger/core';
-import { TestNatsServer, waitFor } from '@hwledger/testkit';
+import { ensureChainTopology, KV_BUCKETS } from '@hwledger/core';
+import { useNatsServer, waitFor } from '@hwledger/testkit';
 import { chainHead, checkChain, exactlyOnce, makeEvents, nodeSource, publishEvents, sleep } from './helpers.js';
 import { startSequencer, type SequencerProcess } from './processes.js';
 
@@ -22,33 +22,28 @@ async function leaderPid(nc: NatsConnection): Promise<number | undefined> {
 }
 
 describe('two sequencers', () => {
-  let server: TestNatsServer;
-  let nc: NatsConnection;
+  const nats = useNatsServer();
   const procs: SequencerProcess[] = [];
 
   beforeAll(async () => {
-    server = await TestNatsServer.start();
-    nc = await connectNats(server.url, 'test');
-    await ensureChainTopology(nc, CHAIN);
+    await ensureChainTopology(nats.nc, CHAIN);
   });
 
   afterAll(async () => {
     await Promise.all(procs.map((p) => p.kill9()));
-    await nc?.close();
-    await server?.stop();
   });
 
   it('one seals, one stands by; no fork, nothing lost or doubled; the standby takes over within seconds', async () => {
-    const a = startSequencer(server.url, CHAIN);
-    const b = startSequencer(server.url, CHAIN);
+    const a = startSequencer(nats.url, CHAIN);
+    const b = startSequencer(nats.url, CHAIN);
     procs.push(a, b);
     const first = makeEvents(0, 20_000, nodeSource(CHAIN));
     for (let i = 0; i < first.length; i += 2_000) {
-      await publishEvents(nc, CHAIN, first.slice(i, i + 2_000), 20);
+      await publishEvents(nats.nc, CHAIN, first.slice(i, i + 2_000), 20);
       await sleep(100);
     }
-    await waitFor(async () => (await chainHead(nc, CHAIN)) >= first.length, 60_000, 100, 'first events sealed');
-    const pid = await waitFor(() => leaderPid(nc), 10_000, 100, 'a leader');
+    await waitFor(async () => (await chainHead(nats.nc, CHAIN)) >= first.length, 60_000, 100, 'first events sealed');
+    const pid = await waitFor(() => leaderPid(nats.nc), 10_000, 100, 'a leader');
     expect([a.pid, b.pid]).toContain(pid);
     const [leader, standby] = pid === a.pid ? [a, b] : [b, a];
     expect(standby.proc.exitCode).toBeNull(); // still standing by
@@ -57,17 +52,17 @@ describe('two sequencers', () => {
     await leader.kill9();
     const killedAt = Date.now();
     const second = makeEvents(20_000, 2_000, nodeSource(CHAIN));
-    await publishEvents(nc, CHAIN, second, 20);
-    await waitFor(async () => (await chainHead(nc, CHAIN)) > first.length, 20_000, 50, 'takeover');
+    await publishEvents(nats.nc, CHAIN, second, 20);
+    await waitFor(async () => (await chainHead(nats.nc, CHAIN)) > first.length, 20_000, 50, 'takeover');
     const takeoverMs = Date.now() - killedAt;
-    await waitFor(async () => (await chainHead(nc, CHAIN)) >= first.length + second.length, 30_000, 100, 'all events sealed');
-    expect(await leaderPid(nc)).toBe(standby.pid);
+    await waitFor(async () => (await chainHead(nats.nc, CHAIN)) >= first.length + second.length, 30_000, 100, 'all events sealed');
+    expect(await leaderPid(nats.nc)).toBe(standby.pid);
     // Default lease: 5 s TTL + 0.5 s poll + 1 s grace.
     expect(takeoverMs).toBeLessThan(9_000);
 
     await sleep(300);
     expect((await standby.term()).code).toBe(0);
-    const check = await checkChain(nc, CHAIN);
+    const check = await checkChain(nats.nc, CHAIN);
     expect(check.result.ok).toBe(true);
     expect(check.count).toBe(first.length + second.length);
     expect(exactlyOnce(check.ids, [...first, ...second])).toEqual({ missing: [], doubled: [], unexpected: [] });

@@ -53,6 +53,17 @@ export function register(program: Command): void {
       if (!Number.isSafeInteger(o.replicas) || o.replicas < 1 || o.replicas > 5) throw new ExitError(2, `--replicas (or HWL_STREAM_REPLICAS) must be an integer from 1 to 5, got ${JSON.stringify(o.replicas)}`);
       const url = resolveNatsUrl(o.nats);
       const chainId = resolveChainId(o.chain);
+      // Signals are taken from the start: a SIGTERM while connecting or starting
+      // stops the process cleanly (exit 0) instead of killing it mid-start.
+      let signalled: NodeJS.Signals | undefined;
+      const stopSignal = new Promise<void>((resolve) => {
+        const on = (s: NodeJS.Signals): void => {
+          signalled = s;
+          resolve();
+        };
+        process.once('SIGTERM', on);
+        process.once('SIGINT', on);
+      });
       setHeapGrowingPercent(o.heapGrowingPercent);
       const logger = createLogger('sequencer', { chain: chainId });
       const registry = new Registry();
@@ -78,29 +89,23 @@ export function register(program: Command): void {
         afterSeal: crashHook(process.env),
       });
       const server = o.metricsPort !== undefined ? await startMetricsServer(registry, o.metricsPort) : undefined;
-      await seq.start();
-      // Which SHA-256 the chain link and the Merkle tree use (packages/native-hash).
-      logger.info(
-        {
-          nats: redactNatsUrl(url),
-          metricsPort: o.metricsPort,
-          sha256: nativeHashUnavailable === undefined ? 'addon' : `node:crypto (addon ${nativeHashUnavailable})`,
-          // The sealing fast path: the addon's C transcoder and link writer, or the TypeScript one (same bytes).
-          fastPath: nativeTranscodeIngest && nativeSealLink ? 'addon' : 'typescript',
-        },
-        'sequencer started',
-      );
-      let signalled: NodeJS.Signals | undefined;
-      const stopSignal = new Promise<void>((resolve) => {
-        const on = (s: NodeJS.Signals): void => {
-          signalled = s;
-          resolve();
-        };
-        process.once('SIGTERM', on);
-        process.once('SIGINT', on);
-      });
+      // A signal before this point: nothing was started, nothing to wait for.
       let failure: unknown;
-      await Promise.race([stopSignal, seq.done.catch((e: unknown) => (failure = e))]);
+      if (signalled === undefined) {
+        await seq.start();
+        // Which SHA-256 the chain link and the Merkle tree use (packages/native-hash).
+        logger.info(
+          {
+            nats: redactNatsUrl(url),
+            metricsPort: o.metricsPort,
+            sha256: nativeHashUnavailable === undefined ? 'addon' : `node:crypto (addon ${nativeHashUnavailable})`,
+            // The sealing fast path: the addon's C transcoder and link writer, or the TypeScript one (same bytes).
+            fastPath: nativeTranscodeIngest && nativeSealLink ? 'addon' : 'typescript',
+          },
+          'sequencer started',
+        );
+        await Promise.race([stopSignal, seq.done.catch((e: unknown) => (failure = e))]);
+      }
       await seq.stop();
       await checkpointer?.stop();
       server?.close();
