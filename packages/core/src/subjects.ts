@@ -56,6 +56,7 @@ export const subjects = {
  * (docs/sequencer.md, "Sources"). Producers check it before publishing.
  */
 export function isOwnSource(owner: string, source: string): boolean {
+  if (owner === '') return false; // an empty owner owns nothing
   return source === owner || (source.length > owner.length + 1 && source.startsWith(owner) && source.charCodeAt(owner.length) === 0x2f);
 }
 

@@ -153,6 +153,7 @@ static int64_t read_u32(reader_t *r, size_t end) {
 /* The source [at, at+len) is `owner` or lies below it (`owner` "/" more); no owner: any source. */
 static int owned_source(const uint8_t *buf, int64_t at, int64_t len, const uint8_t *owner, size_t owner_len) {
   if (owner == NULL) return 1;
+  if (owner_len == 0) return 0; /* an empty owner owns nothing */
   if ((size_t)len == owner_len) return memcmp(buf + at, owner, owner_len) == 0;
   return (size_t)len > owner_len + 1 && buf[at + (int64_t)owner_len] == '/' && memcmp(buf + at, owner, owner_len) == 0;
 }

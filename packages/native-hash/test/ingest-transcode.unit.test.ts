@@ -73,6 +73,7 @@ describe.skipIf(process.env['HWL_NATIVE_HASH'] === '0' || process.env['HWL_NATIV
     for (const source of ['c/n2', 'c/n10', 'c/n1x', 'c/n1/', 'd/n1', 'c/n', 'c', 'C/N1']) expect(owned(source, 'c/n1'), source).toBe(-1);
     // An empty owner owns nothing (the caller never passes one; the check still holds).
     expect(owned('c/n1', '')).toBe(-1);
+    expect(owned('/x', '')).toBe(-1);
     // One foreign event makes the whole message not plain (the reference path splits it).
     expect(run(batch(event('c/n1', 'a', 1), event('c/n2', 'b', 1)), limits(), 4096, 700, 2400, ascii('c/n1')).n).toBe(-1);
   });

@@ -11,6 +11,7 @@ import { assertToken, ensureChainTopology, isOwnSource, silentLogger, streams, s
 import { Registry } from 'prom-client';
 import { agentMetrics, type AgentMetrics } from './agent-metrics.js';
 import { MAX_INGEST_BODY_BYTES } from './ingest-batch-builder.js';
+import { loadMsgIdKey } from './msg-id-key.js';
 import { NatsLink } from './nats-link.js';
 import { Outbox } from './outbox.js';
 import { Shipper, type Acceptance, type ShipperStats } from './shipper.js';
@@ -83,6 +84,11 @@ export class Agent {
     const logger = o.logger ?? silentLogger();
     const registry = o.registry ?? new Registry();
     const outbox = await Outbox.open(o.outboxDir ?? defaultOutboxDir(o.chainId, o.node), { logger, maxBytes: o.outboxMaxBytes });
+    // Message ids no other node can compute (msg-id-key.ts), stable across restarts with this outbox.
+    const msgIdKey = await loadMsgIdKey(outbox.dir).catch(async (e: unknown) => {
+      await outbox.close();
+      throw e;
+    });
     let shipper: Shipper | undefined = undefined; // set below; the link's callbacks need it first
     const metricsRef: { m?: AgentMetrics } = {};
     const link = new NatsLink({
@@ -113,6 +119,7 @@ export class Agent {
       maxBytes: Math.min(o.batchMaxBytes ?? 512 * 1024, MAX_INGEST_BODY_BYTES),
       maxDelayMs: o.batchMaxDelayMs ?? 5,
       publishTimeoutMs: o.publishTimeoutMs ?? 5_000,
+      msgIdKey,
     });
     link.start();
     shipper.start();

@@ -9,6 +9,7 @@ export { Outbox, OutboxFullError, type OutboxEntry, type OutboxOptions, type Out
 export { encodeFrame, decodeFramePayload, readFrameHeader, FRAME_HEADER_BYTES } from './outbox-frame.js';
 export { IngestBatchBuilder, MAX_INGEST_BODY_BYTES, type SealedBatch } from './ingest-batch-builder.js';
 export { ingestMsgId } from './ingest-msg-id.js';
+export { loadMsgIdKey, MSG_ID_KEY_FILE } from './msg-id-key.js';
 export { NatsLink, type NatsLinkOptions } from './nats-link.js';
 export { NvidiaSmiError, isNvidiaSmiError, type NvidiaSmiReason, type NvidiaSmiErrorDetail } from './nvidia-smi-error.js';
 export { parseNvidiaSmiCsv, NVIDIA_SMI_FIELDS, NVIDIA_SMI_ARGS, type GpuMetrics, type GpuReading, type NvidiaSmiSample } from './nvidia-smi-parse.js';

@@ -54,7 +54,11 @@ export class IngestBatchBuilder {
   private ids: { source: string; eventId: string }[] = [];
   private bytes = HEADER.length;
 
-  constructor(readonly maxBytes = MAX_INGEST_BODY_BYTES) {
+  /** `msgIdKey`: the agent's secret for unguessable message ids (msg-id-key.ts); without it, ids any node can compute. */
+  constructor(
+    readonly maxBytes = MAX_INGEST_BODY_BYTES,
+    private readonly msgIdKey?: Uint8Array,
+  ) {
     if (maxBytes < 64 || maxBytes > MAX_INGEST_BODY_BYTES) throw new RangeError(`batch max bytes must be between 64 and ${MAX_INGEST_BODY_BYTES}`);
   }
 
@@ -102,7 +106,7 @@ export class IngestBatchBuilder {
       body.set(p, at);
       at += p.length;
     }
-    const sealed: SealedBatch = { body, msgId: ingestMsgId(this.ids), events: this.ids.length, ids: this.ids };
+    const sealed: SealedBatch = { body, msgId: ingestMsgId(this.ids, this.msgIdKey), events: this.ids.length, ids: this.ids };
     this.parts = [];
     this.ids = [];
     this.bytes = HEADER.length;

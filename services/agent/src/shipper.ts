@@ -85,6 +85,8 @@ export interface ShipperOptions {
   maxBytes: number;
   maxDelayMs: number;
   publishTimeoutMs: number;
+  /** The agent's secret for its message ids (msg-id-key.ts). */
+  msgIdKey?: Uint8Array;
 }
 
 interface Deferred {
@@ -127,7 +129,7 @@ export class Shipper {
 
   constructor(private readonly o: ShipperOptions) {
     if (!Number.isSafeInteger(o.maxEvents) || o.maxEvents < 1) throw new RangeError('batch max events must be >= 1');
-    this.builder = new IngestBatchBuilder(o.maxBytes);
+    this.builder = new IngestBatchBuilder(o.maxBytes, o.msgIdKey);
   }
 
   /** Events submitted and not yet accepted or refused. */

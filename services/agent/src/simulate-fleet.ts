@@ -19,7 +19,7 @@
  * - tenants are Zipf-weighted; money is integer micro-USD at the GPU type's
  *   hourly price (half-up rounding of duration x price).
  */
-import type { ChainEvent, CompletionReason } from '@hwledger/chain';
+import { DEFAULT_LIMITS, type ChainEvent, type CompletionReason } from '@hwledger/chain';
 import { assertToken } from '@hwledger/core';
 import { deviceRegistered, inferenceCompleted, jobCompleted, jobDispatched, jobFailed, metricsCollected } from './event-builders.js';
 import { MinHeap } from './min-heap.js';
@@ -179,6 +179,9 @@ export function* simulateFleet(opts: SimulateFleetOptions): Generator<ChainEvent
   const region = opts.region ?? 'us-east-1';
   const prefix = assertToken(opts.nodePrefix ?? 'node', 'node prefix');
   if (typeof opts.source !== 'string' || opts.source === '' || opts.source.endsWith('/')) throw new RangeError(`source must be the publishing agent's source <chain>/<node>, got ${JSON.stringify(opts.source)}`);
+  // Every simulated source must pass validation (256 bytes by default): say so now, not at the first event of the longest name.
+  const longest = `${opts.source}/${simulatedNodeNames(nodes, prefix).at(-1) ?? ''}`;
+  if (Buffer.byteLength(longest) > DEFAULT_LIMITS.maxIdBytes) throw new RangeError(`simulated sources such as ${JSON.stringify(longest)} exceed ${DEFAULT_LIMITS.maxIdBytes} bytes; use a shorter node name or prefix`);
   const startMs = Number(opts.startMs ?? Date.now());
   if (!Number.isSafeInteger(startMs) || startMs <= 0) throw new RangeError('startMs must be a positive integer');
   if (count === 0) return;

@@ -164,4 +164,12 @@ describe('simulateFleet', () => {
     expect(span).toBeGreaterThan(3_000);
     expect(span).toBeLessThan(8_000);
   });
+
+  it('refuses, before any event, a source that is not an agent\'s or simulated sources too long to validate', () => {
+    for (const source of ['', 'c/sim/']) expect(() => take({ source, count: 1 })).toThrow(/source must be the publishing agent's source/);
+    // 128-char chain and node tokens (valid) and a 128-char prefix: the simulated sources would exceed 256 bytes.
+    const long = 'x'.repeat(128);
+    expect(() => take({ source: `${long}/${long}`, nodePrefix: long, count: 1 })).toThrow(/exceed 256 bytes/);
+    expect(take({ source: `${long}/${'y'.repeat(100)}`, count: 1 })).toHaveLength(1);
+  });
 });

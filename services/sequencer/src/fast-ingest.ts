@@ -178,6 +178,7 @@ let ownerBytes: Uint8Array | undefined;
 /** The source just read is the owner's, or lies below it (owner "/" more): source-owner.ts's rule on bytes. */
 function ownedSource(own: Uint8Array): boolean {
   const n = own.length;
+  if (n === 0) return false; // an empty owner owns nothing
   if (srcLen !== n && (srcLen <= n + 1 || buf[srcAt + n] !== 0x2f)) return false;
   for (let i = 0; i < n; i++) if (buf[srcAt + i] !== own[i]) return false;
   return true;

@@ -14,7 +14,7 @@
  * `<chain>/<node>` itself or lies below it, `<chain>/<node>/<anything>` (a
  * simulated fleet, several producers on one node). Anything else is
  * FOREIGN_SOURCE, per event. A subject whose node part is not one subject
- * token owns no source.
+ * token (or a chain id that is not one) owns no source.
  */
 import { SUBJECT_TOKEN_RE } from '@hwledger/chain';
 import { isOwnSource, subjects } from '@hwledger/core';
@@ -32,7 +32,8 @@ const NOTHING = new Uint8Array(0);
 export function sourceOwner(chainId: string, subject: string): SourceOwner {
   const prefix = subjects.ingest(chainId, '');
   const node = subject.startsWith(prefix) ? subject.slice(prefix.length) : '';
-  if (!SUBJECT_TOKEN_RE.test(node)) return { subject, source: undefined, bytes: NOTHING };
+  // Both must be subject tokens (ASCII): the owner's bytes below are its chars, one byte each, and the fast paths compare those.
+  if (!SUBJECT_TOKEN_RE.test(node) || !SUBJECT_TOKEN_RE.test(chainId)) return { subject, source: undefined, bytes: NOTHING };
   const source = `${chainId}/${node}`;
   // Chain ids and node names are subject tokens: ASCII, one byte per char.
   return { subject, source, bytes: Uint8Array.from(source, (c) => c.charCodeAt(0)) };

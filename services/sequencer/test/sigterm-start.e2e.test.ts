@@ -4,7 +4,9 @@
  * signal's default action (which leaves a lease to expire and no "stopped"
  * line). The moment is made deterministic with a gate between the process and
  * the real nats-server: the process's connection is held until the signal has
- * been delivered, then let through.
+ * been delivered, then let through. And a start-up that fails after
+ * connecting ends the process (before, the open connection kept it running,
+ * and the signal handlers swallowed the first SIGTERM).
  */
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -90,5 +92,13 @@ describe('hwledger sequencer: SIGTERM while starting', () => {
     expect(proc.logs()).not.toContain('acquired the lease');
     const jsm = await jetstreamManager(nats.nc);
     expect((await jsm.streams.info(streams.chain(CHAIN))).state.messages).toBe(0);
+  });
+
+  it('a start-up failure after connecting ends the process by itself, naming the cause (nothing left open keeps it alive)', async () => {
+    const failing = startSequencer(nats.url, 'sigfail', ['--checkpoint-key', '/nonexistent/hwl-checkpoint.key']);
+    const ended = await Promise.race([failing.exited, new Promise<'still running'>((r) => setTimeout(() => r('still running'), 15_000))]);
+    if (ended === 'still running') await failing.kill9();
+    expect(ended, failing.logs().slice(-2_000)).toEqual({ code: 2, signal: null });
+    expect(failing.logs()).toContain('/nonexistent/hwl-checkpoint.key');
   });
 });

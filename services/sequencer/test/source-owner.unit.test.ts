@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { subjects } from '@hwledger/core';
+import { isOwnSource, subjects } from '@hwledger/core';
 import { foreignSourceReason, nodeOfSource, ownsSource, sourceOwner, SourceOwners } from '@hwledger/sequencer';
 
 const token = fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9_-]{0,12}$/);
@@ -22,6 +22,15 @@ describe('source rule', () => {
     expect(foreignSourceReason(owner, 'eu-west-1/node-018')).toBe(
       'source "eu-west-1/node-018" is not node "eu-west-1/node-017"\'s: events on hwl.ingest.eu-west-1.node-017 must have source eu-west-1/node-017 or eu-west-1/node-017/…',
     );
+  });
+
+  it('an empty owner, or a chain id that is not a subject token, owns nothing', () => {
+    expect(isOwnSource('', '/x')).toBe(false);
+    expect(isOwnSource('', '')).toBe(false);
+    // 'ţ' is not ASCII: as bytes it would read as another chain's id.
+    const owner = sourceOwner('ţ', 'hwl.ingest.ţ.n1');
+    expect(owner.source).toBeUndefined();
+    expect(ownsSource(owner, 'ţ/n1')).toBe(false);
   });
 
   it('a subject without exactly one node token after hwl.ingest.<chain>. owns nothing', () => {

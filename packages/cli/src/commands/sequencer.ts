@@ -54,64 +54,80 @@ export function register(program: Command): void {
       const url = resolveNatsUrl(o.nats);
       const chainId = resolveChainId(o.chain);
       // Signals are taken from the start: a SIGTERM while connecting or starting
-      // stops the process cleanly (exit 0) instead of killing it mid-start.
+      // stops the process cleanly (exit 0) instead of killing it mid-start. They
+      // are handed back on the way out, so a start-up failure that leaves the
+      // process running for a moment still ends at the first signal.
       let signalled: NodeJS.Signals | undefined;
+      let onSignal: (s: NodeJS.Signals) => void = () => undefined;
       const stopSignal = new Promise<void>((resolve) => {
-        const on = (s: NodeJS.Signals): void => {
+        onSignal = (s: NodeJS.Signals): void => {
           signalled = s;
           resolve();
         };
-        process.once('SIGTERM', on);
-        process.once('SIGINT', on);
       });
-      setHeapGrowingPercent(o.heapGrowingPercent);
-      const logger = createLogger('sequencer', { chain: chainId });
-      const registry = new Registry();
-      registerProcessMetrics(registry); // prom-client defaults minus names promtool rejects
-      const nc = await connectNats(url, `hwledger-sequencer-${chainId}`);
-      const margin = Math.min(2_000, Math.floor(o.leaseTtlMs * 0.4));
-      // Signed checkpoints (issue 6): fed by the sequencer's hooks when a key is given.
-      const checkpointer = await startSequencerCheckpointer(nc, chainId, logger, o);
-      const seq = new Sequencer({
-        ...checkpointer?.hooks,
-        nc,
-        chainId,
-        logger,
-        registry,
-        window: o.window,
-        ingestBufferBytes: o.ingestBufferBytes,
-        recentIds: o.recentIds,
-        leaseTtlMs: o.leaseTtlMs,
-        leaseMarginMs: margin,
-        leaseRenewMs: Math.max(100, Math.min(1_000, Math.floor(o.leaseTtlMs / 5))),
-        takeoverGraceMs: o.takeoverGraceMs,
-        topology: { replicas: o.replicas },
-        afterSeal: crashHook(process.env),
-      });
-      const server = o.metricsPort !== undefined ? await startMetricsServer(registry, o.metricsPort) : undefined;
-      // A signal before this point: nothing was started, nothing to wait for.
-      let failure: unknown;
-      if (signalled === undefined) {
-        await seq.start();
-        // Which SHA-256 the chain link and the Merkle tree use (packages/native-hash).
-        logger.info(
-          {
-            nats: redactNatsUrl(url),
-            metricsPort: o.metricsPort,
-            sha256: nativeHashUnavailable === undefined ? 'addon' : `node:crypto (addon ${nativeHashUnavailable})`,
-            // The sealing fast path: the addon's C transcoder and link writer, or the TypeScript one (same bytes).
-            fastPath: nativeTranscodeIngest && nativeSealLink ? 'addon' : 'typescript',
-          },
-          'sequencer started',
-        );
-        await Promise.race([stopSignal, seq.done.catch((e: unknown) => (failure = e))]);
+      process.once('SIGTERM', onSignal);
+      process.once('SIGINT', onSignal);
+      try {
+        setHeapGrowingPercent(o.heapGrowingPercent);
+        const logger = createLogger('sequencer', { chain: chainId });
+        const registry = new Registry();
+        registerProcessMetrics(registry); // prom-client defaults minus names promtool rejects
+        const nc = await connectNats(url, `hwledger-sequencer-${chainId}`);
+        const margin = Math.min(2_000, Math.floor(o.leaseTtlMs * 0.4));
+        let checkpointer: Awaited<ReturnType<typeof startSequencerCheckpointer>> | undefined;
+        let seq: Sequencer | undefined;
+        let server: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
+        let failure: unknown;
+        // Whatever fails below, everything opened so far is closed (the NATS connection would keep the process alive).
+        try {
+          // Signed checkpoints (issue 6): fed by the sequencer's hooks when a key is given.
+          checkpointer = await startSequencerCheckpointer(nc, chainId, logger, o);
+          seq = new Sequencer({
+            ...checkpointer?.hooks,
+            nc,
+            chainId,
+            logger,
+            registry,
+            window: o.window,
+            ingestBufferBytes: o.ingestBufferBytes,
+            recentIds: o.recentIds,
+            leaseTtlMs: o.leaseTtlMs,
+            leaseMarginMs: margin,
+            leaseRenewMs: Math.max(100, Math.min(1_000, Math.floor(o.leaseTtlMs / 5))),
+            takeoverGraceMs: o.takeoverGraceMs,
+            topology: { replicas: o.replicas },
+            afterSeal: crashHook(process.env),
+          });
+          server = o.metricsPort !== undefined ? await startMetricsServer(registry, o.metricsPort) : undefined;
+          // A signal before this point: nothing was started, nothing to wait for.
+          if (signalled === undefined) {
+            await seq.start();
+            // Which SHA-256 the chain link and the Merkle tree use (packages/native-hash).
+            logger.info(
+              {
+                nats: redactNatsUrl(url),
+                metricsPort: o.metricsPort,
+                sha256: nativeHashUnavailable === undefined ? 'addon' : `node:crypto (addon ${nativeHashUnavailable})`,
+                // The sealing fast path: the addon's C transcoder and link writer, or the TypeScript one (same bytes).
+                fastPath: nativeTranscodeIngest && nativeSealLink ? 'addon' : 'typescript',
+              },
+              'sequencer started',
+            );
+            const s = seq;
+            await Promise.race([stopSignal, s.done.catch((e: unknown) => (failure = e))]);
+          }
+        } finally {
+          await seq?.stop();
+          await checkpointer?.stop();
+          server?.close();
+          await closeNats(nc);
+        }
+        logger.info({ signal: signalled, sealed: seq.sealed }, 'sequencer stopped');
+        logger.flush();
+        if (failure) throw failure;
+      } finally {
+        process.off('SIGTERM', onSignal);
+        process.off('SIGINT', onSignal);
       }
-      await seq.stop();
-      await checkpointer?.stop();
-      server?.close();
-      await closeNats(nc);
-      logger.info({ signal: signalled, sealed: seq.sealed }, 'sequencer stopped');
-      logger.flush();
-      if (failure) throw failure;
     });
 }

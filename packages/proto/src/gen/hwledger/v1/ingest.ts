@@ -162,8 +162,10 @@ export interface IngestEvent {
  *   sequencer's defaults); tenant empty or one subject token
  *   ([A-Za-z0-9][A-Za-z0-9_-]{0,127}); observed_at_ms above 0; a defined
  *   reason; (source, event_id) never reused: a repeat is dead-lettered as
- *   duplicate_event. An invalid event is dead-lettered with its reason and
- *   the other events of its message are still sealed.
+ *   duplicate_event; source <chain>/<node> or below it (<chain>/<node>/...)
+ *   for the <node> of the subject, else FOREIGN_SOURCE. An invalid event is
+ *   dead-lettered with its reason and the other events of its message are
+ *   still sealed.
  */
 export interface IngestBatch {
   /** Envelope version; 1 for this file. */
