@@ -11,7 +11,10 @@
  * other node can compute it.
  *
  * 32 random bytes in `<outbox dir>/msg-id.key` (mode 0600), made on first use
- * and written atomically (temporary file, fsync, rename).
+ * and written atomically (temporary file, fsync, rename). The caller holds the
+ * outbox directory's lock, so the temporary file is this process's alone: one
+ * a crash left behind (in a container the pid is the same every start) is
+ * removed first, not an error (and not reused: its mode could be wider).
  */
 import { randomBytes } from 'node:crypto';
 import { open, readFile, rename, unlink } from 'node:fs/promises';
@@ -34,6 +37,7 @@ export async function loadMsgIdKey(dir: string): Promise<Uint8Array> {
   }
   const key = randomBytes(KEY_BYTES);
   const tmp = `${path}.${process.pid}.tmp`;
+  await unlink(tmp).catch(() => undefined);
   const f = await open(tmp, 'wx', 0o600);
   try {
     await f.writeFile(key);

@@ -35,7 +35,6 @@ export function sourceOwner(chainId: string, subject: string): SourceOwner {
   // Both must be subject tokens (ASCII): the owner's bytes below are its chars, one byte each, and the fast paths compare those.
   if (!SUBJECT_TOKEN_RE.test(node) || !SUBJECT_TOKEN_RE.test(chainId)) return { subject, source: undefined, bytes: NOTHING };
   const source = `${chainId}/${node}`;
-  // Chain ids and node names are subject tokens: ASCII, one byte per char.
   return { subject, source, bytes: Uint8Array.from(source, (c) => c.charCodeAt(0)) };
 }
 
