@@ -40,10 +40,11 @@ async function query(url: string, sql: string): Promise<pg.QueryResult> {
 describe('embedded Postgres', () => {
   it('initialises, serves the hwledger database, and keeps its data across a restart', async () => {
     const port = await freePort();
-    running = await startLocalPostgres({ home, port, logFile: join(home, 'pg.log') });
+    // stageRoot: where the data goes when this checkout itself lies in a folder the Postgres user cannot enter (a clone under `mktemp -d`).
+    running = await startLocalPostgres({ home, port, logFile: join(home, 'pg.log'), stageRoot });
     expect(running.url).toMatch(new RegExp(`^postgres://postgres:[^@]+@127\\.0\\.0\\.1:${port}/hwledger$`));
     await query(running.url, 'CREATE TABLE ledger_probe (n int); INSERT INTO ledger_probe VALUES (42)');
-    if (process.getuid?.() === 0) expect(statSync(join(home, 'pg')).uid).not.toBe(0);
+    if (process.getuid?.() === 0) expect(statSync(running.dataDir).uid).not.toBe(0);
     // Password auth: a wrong password is refused.
     const u = new URL(running.url);
     u.password = 'wrong';
@@ -53,7 +54,7 @@ describe('embedded Postgres', () => {
     await running.stop();
     expect(() => process.kill(pid, 0)).toThrow();
 
-    running = await startLocalPostgres({ home, port, logFile: join(home, 'pg.log') });
+    running = await startLocalPostgres({ home, port, logFile: join(home, 'pg.log'), stageRoot });
     const r = await query(running.url, 'SELECT n FROM ledger_probe');
     expect(r.rows).toEqual([{ n: 42 }]);
   });
