@@ -65,6 +65,7 @@ describe('IngestBatchBuilder', () => {
 describe('the message-id key (msg-id.key beside the outbox)', () => {
   it('is made once (32 bytes, mode 0600), then read back; a file that is not a key is refused', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'hwl-msgkey-'));
+    const fresh = mkdtempSync(join(tmpdir(), 'hwl-msgkey-'));
     try {
       const k1 = await loadMsgIdKey(dir);
       expect(k1).toHaveLength(32);
@@ -72,16 +73,14 @@ describe('the message-id key (msg-id.key beside the outbox)', () => {
       expect(await loadMsgIdKey(dir)).toEqual(k1);
       expect(readdirSync(dir)).toEqual([MSG_ID_KEY_FILE]); // no temporary file left
       // A temporary file a crash left behind (same pid on the next start, as pid 1 in a container) does not block making the key.
-      const fresh = mkdtempSync(join(tmpdir(), 'hwl-msgkey-'));
       writeFileSync(join(fresh, `${MSG_ID_KEY_FILE}.${process.pid}.tmp`), 'torn');
       expect(await loadMsgIdKey(fresh)).toHaveLength(32);
       expect(readdirSync(fresh)).toEqual([MSG_ID_KEY_FILE]);
       expect(statSync(join(fresh, MSG_ID_KEY_FILE)).mode & 0o777).toBe(0o600);
-      rmSync(fresh, { recursive: true, force: true });
       writeFileSync(join(dir, MSG_ID_KEY_FILE), 'short');
       await expect(loadMsgIdKey(dir)).rejects.toMatchObject({ code: 'CONFIG', message: expect.stringContaining('not a 32-byte message-id key') as string });
     } finally {
-      rmSync(dir, { recursive: true, force: true });
+      for (const d of [dir, fresh]) rmSync(d, { recursive: true, force: true });
     }
   });
 });
