@@ -78,6 +78,11 @@ export class ChainVerifier {
   constructor(readonly anchor: Anchor) {
     this.prev = anchor.hash;
     this.seq = anchor.sequence;
+    // Sequence 0 is genesis by definition (spec: "Hash chain"): an anchor there with any other
+    // hash is not a trusted point, and a chain linking to it must never verify "from genesis".
+    if (anchor.sequence === 0n && !constantTimeEqual(anchor.hash, genesisHash(anchor.chainId))) {
+      this.fail(1n, 'anchor_mismatch', `anchor 0:${toHex(anchor.hash)} is not the genesis hash of chain ${JSON.stringify(anchor.chainId)} (${toHex(genesisHash(anchor.chainId))})`);
+    }
   }
 
   get failed(): VerifyFailure | undefined {

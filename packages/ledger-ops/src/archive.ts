@@ -105,6 +105,9 @@ function writeDurable(path: string, text: string): void {
   renameSync(tmp, path);
 }
 
+/** A signed checkpoint note is a few hundred bytes: a larger note file is refused unread. */
+const MAX_NOTE_BYTES = 1024 * 1024;
+
 /** Manifests are small (a few hundred bytes per segment): a larger file is refused unread. */
 const MAX_MANIFEST_BYTES = 64 * 1024 * 1024;
 
@@ -396,7 +399,13 @@ export async function verifyArchive(
     } catch (e) {
       return failAt(prev.sequence + 1n, 'checkpoint_mismatch', e instanceof Error ? e.message : String(e), seg.file);
     }
-    if (lower.sequence !== prev.sequence || !constantTimeEqual(lower.hash, prev.hash) || lower.compact.length !== prev.compact.length || lower.compact.some((c, i) => !constantTimeEqual(c, prev.compact[i]!))) {
+    if (
+      lower.sequence !== prev.sequence ||
+      !constantTimeEqual(lower.hash, prev.hash) ||
+      lower.compact.length !== prev.compact.length ||
+      lower.compact.some((c, i) => !constantTimeEqual(c, prev.compact[i]!)) ||
+      lower.note !== prev.note // the previous cut's signed note, copied: a changed byte in it is a change to the archive
+    ) {
       return failAt(prev.sequence + 1n, 'segment_mismatch', `segment ${seg.file} does not start where the previous one ended (${prev.sequence})`, seg.file);
     }
     if (seg.first !== (lower.sequence + 1n).toString() || seg.last !== upper.sequence.toString()) {
@@ -429,6 +438,17 @@ export async function verifyArchive(
     if (!constantTimeEqual(v.head.hash, upper.hash)) return failAt(upper.sequence, 'checkpoint_mismatch', `segment ${seg.file} ends at hash ${toHex(v.head.hash)}, not its cut ${toHex(upper.hash)}`, seg.file);
     const sha = await sha256File(path);
     if (sha !== seg.sha256) return failAt(lower.sequence + 1n, 'segment_checksum', `segment ${seg.file} (records ${seg.first}..${seg.last}) has SHA-256 ${sha}, the manifest says ${seg.sha256}`, seg.file);
+    if (seg.records !== done.verified) {
+      return failAt(lower.sequence + 1n, 'segment_mismatch', `segment ${seg.file}: the manifest counts ${JSON.stringify(seg.records)} records, the segment holds ${done.verified}`, seg.file);
+    }
+    // The cut's note file (archiveChain writes it before the manifest names the segment) must be the signed note verified above.
+    const noteFile = `checkpoint-${pad(upper.sequence)}.note`;
+    const notePath = segmentPathInside(dir, noteFile);
+    if ('missing' in notePath) return failAt(upper.sequence, 'checkpoint_mismatch', `the cut's note ${noteFile} is missing`, noteFile);
+    if ('outside' in notePath) return failAt(upper.sequence, 'checkpoint_mismatch', `the cut's note ${notePath.outside}: refused`, noteFile);
+    if (statSync(notePath.path).size > MAX_NOTE_BYTES || readFileSync(notePath.path, 'utf8') !== upper.note) {
+      return failAt(upper.sequence, 'checkpoint_mismatch', `the cut's note ${noteFile} differs from the signed checkpoint the manifest holds for ${seg.file}`, noteFile);
+    }
     verified += done.verified;
     checked += done.checkpointsChecked;
     prev = upper;

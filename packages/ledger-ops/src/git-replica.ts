@@ -287,8 +287,13 @@ async function verifyLines(v: SegmentVerifier, path: string, file: string): Prom
 export async function verifyGitReplica(dir: string, opts: { chainId?: string; trusted?: NoteVerifier[] } = {}): Promise<ReplicaReport[]> {
   if (!existsSync(dir)) throw new HwlError('NOT_FOUND', `replica ${dir} does not exist`);
   // A chain with notes but no segments folder left is a replica too (git keeps no empty folder).
-  const chains = opts.chainId ? [opts.chainId] : readdirSync(dir).filter((d) => existsSync(join(dir, d, 'segments')) || existsSync(join(dir, d, 'checkpoints')));
+  const isReplica = (d: string): boolean => existsSync(join(dir, d, 'segments')) || existsSync(join(dir, d, 'checkpoints'));
+  const chains = opts.chainId ? [opts.chainId] : readdirSync(dir).filter(isReplica);
   if (chains.length === 0) throw new HwlError('NOT_FOUND', `no chain replica in ${dir}`);
+  // A named chain the replica holds nothing of is not "0 records verified" (a mistyped chain, a wrong directory).
+  if (opts.chainId && !isReplica(opts.chainId) && !existsSync(join(dir, opts.chainId, 'anchor.json'))) {
+    throw new HwlError('NOT_FOUND', `no replica of chain ${opts.chainId} in ${dir}`);
+  }
   // Several chains (counted as verified here, checkpoint-only folders too): unbound keys could sign for any of them.
   requireBoundKeys(opts.trusted ?? [], chains, `replica ${dir}`);
   const reports: ReplicaReport[] = [];
