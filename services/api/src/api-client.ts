@@ -90,6 +90,8 @@ class HttpApiClient implements ApiClient {
   }
 
   private seg(v: string | undefined): string {
+    // URL parsers remove dot segments (escaped or not): /v1/devices/../cost would ask for /v1/cost, the fleet.
+    if (v === '.' || v === '..') throw new HwlError('INVALID_ARGUMENT', `the id ${JSON.stringify(v)} cannot be sent in an HTTP path (a dot segment): use the gRPC API (grpc://)`);
     return encodeURIComponent(v ?? '');
   }
 

@@ -3,7 +3,12 @@
  * the `authorization: Bearer <key>` metadata entry. Requests that do not
  * decode as protobuf are INVALID_ARGUMENT (grpc-js itself would answer
  * INTERNAL): the service definition's deserializers are wrapped so a bad
- * message reaches the handler as a marker instead of throwing.
+ * message reaches the handler as a marker instead of throwing. Answers are
+ * serialized in the handler, before the status is counted: a value the
+ * message cannot carry (a numeric sum of the read models above 2^64 - 1 in a
+ * uint64 field, which HTTP/JSON answers exactly) is FAILED_PRECONDITION
+ * naming the field, never an INTERNAL "error serializing response" from
+ * grpc-js counted as OK.
  */
 import { Server, ServerCredentials, status as GrpcStatus, type ServiceDefinition, type ServerUnaryCall, type sendUnaryData, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import { HwlError, type Logger } from '@hwledger/core';
@@ -28,7 +33,7 @@ function isUndecodable(v: unknown): v is Undecodable {
 
 type Method = keyof typeof q.LedgerQueryService;
 
-/** LedgerQueryService with deserializers that never throw. */
+/** LedgerQueryService with deserializers that never throw, and serializers that pass answers serialized by the handler through. */
 function tolerantDefinition(): ServiceDefinition {
   const out: Record<string, unknown> = {};
   for (const [name, def] of Object.entries(q.LedgerQueryService)) {
@@ -41,9 +46,21 @@ function tolerantDefinition(): ServiceDefinition {
           return { [UNDECODABLE]: e instanceof Error ? e.message : String(e) };
         }
       },
+      responseSerialize: (v: unknown): Buffer => (Buffer.isBuffer(v) ? v : (def.responseSerialize as (x: unknown) => Buffer)(v)),
     };
   }
   return out as unknown as ServiceDefinition;
+}
+
+/** The wire form of an answer; a value its message cannot carry is FAILED_PRECONDITION (HTTP/JSON carries it exactly). */
+function serializeAnswer(method: Method, res: unknown): Buffer {
+  try {
+    return (q.LedgerQueryService[method].responseSerialize as (x: unknown) => Buffer)(res);
+  } catch (e) {
+    const field = e instanceof Error ? /field message\.(\w+) of type u?int64 too (?:large|small)/.exec(e.message)?.[1] : undefined;
+    if (field === undefined) throw e;
+    throw new HwlError('FAILED_PRECONDITION', `the answer's ${field} is above 2^64 - 1, more than gRPC uint64 can carry: ask over HTTP/JSON (exact decimal strings)`, { cause: e });
+  }
 }
 
 const STATUS_NAME: Record<number, string> = Object.fromEntries(Object.entries(GrpcStatus).filter(([, v]) => typeof v === 'number').map(([k, v]) => [v, k]));
@@ -70,7 +87,7 @@ export async function startGrpcServer(o: GrpcServerOptions): Promise<RunningGrpc
   function unary<Req, Res>(method: Method, fn: (caller: Caller | undefined, req: Req) => Promise<Res> | Res, open = false) {
     const path = q.LedgerQueryService[method].path;
     return (call: ServerUnaryCall<Req | Undecodable, Res>, callback: sendUnaryData<Res>): void => {
-      const run = async (): Promise<Res> => {
+      const run = async (): Promise<Buffer> => {
         let caller: Caller | undefined;
         if (!open) {
           const header = call.metadata.get('authorization')[0];
@@ -78,12 +95,13 @@ export async function startGrpcServer(o: GrpcServerOptions): Promise<RunningGrpc
           if (!caller) throw new HwlError('UNAUTHENTICATED', 'missing or unknown API key: send metadata "authorization: Bearer <key>"');
         }
         if (isUndecodable(call.request)) throw new HwlError('INVALID_ARGUMENT', `request does not decode as ${method}: ${call.request[UNDECODABLE]}`);
-        return fn(caller, call.request);
+        return serializeAnswer(method, await fn(caller, call.request));
       };
       run().then(
         (res) => {
           o.metrics.count(path, 'OK');
-          callback(null, res);
+          // Already serialized: the definition's responseSerialize passes a Buffer through.
+          callback(null, res as unknown as Res);
         },
         (e: unknown) => {
           const err = toApiError(e);

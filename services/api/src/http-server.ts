@@ -58,6 +58,12 @@ function segmentsOf(pathname: string): string[] | undefined {
   }
 }
 
+/** True when the request target's path, as sent, has a '.' or '..' segment (escaped or not). */
+function hasDotSegment(target: string): boolean {
+  const path = target.split(/[?#]/, 1)[0] ?? '';
+  return path.split(/[/\\]/).some((s) => /^(\.|%2e){1,2}$/i.test(s));
+}
+
 export async function startHttpServer(o: HttpServerOptions): Promise<RunningHttpServer> {
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     let label = 'other';
@@ -80,6 +86,8 @@ export async function startHttpServer(o: HttpServerOptions): Promise<RunningHttp
       }
       const segments = segmentsOf(url.pathname);
       if (segments === undefined) throw new HwlError('INVALID_ARGUMENT', 'malformed percent-escape in the path');
+      // URL parsing removed dot segments ('.', '..', escaped or not): /v1/devices/%2E%2E/cost must not become /v1/cost.
+      if (hasDotSegment(req.url ?? '/')) throw new HwlError('INVALID_ARGUMENT', "a path segment is '.' or '..': ids that are dot segments cannot be sent in an HTTP path (use gRPC)");
       const path = url.pathname;
 
       if (path === '/healthz' || path === '/readyz' || path === '/metrics') {

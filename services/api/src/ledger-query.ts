@@ -74,6 +74,12 @@ export class LedgerQuery {
       if (owner.tenants.some((t) => t !== caller.tenant)) throw new HwlError('PERMISSION_DENIED', `the records of ${JSON.stringify(key)} belong to another tenant`);
     }
     const page = await auditTrail(this.pool, { key, chainId, page: { limit, ...(cursor !== undefined ? { cursor } : {}) } });
+    if (caller.role === 'tenant') {
+      // Again on what was read: records of another tenant (or the key as a device) projected after the ownership check.
+      if (page.items.some((r) => r.tenant !== caller.tenant || r.matchedOn.includes('device_id'))) {
+        throw new HwlError('PERMISSION_DENIED', `the records of ${JSON.stringify(key)} belong to another tenant`);
+      }
+    }
     if (page.items.length === 0 && cursor === undefined) throw new HwlError('NOT_FOUND', `no records with job, request or device id ${JSON.stringify(key)} on chain ${chainId}`);
     const status = await this.status(chainId);
     const verifiedSequence = status?.verifiedSequence ?? 0n;
@@ -201,6 +207,13 @@ export class LedgerQuery {
       if (tenants.length === 0 || tenants.some((t) => t !== caller.tenant)) throw new HwlError('PERMISSION_DENIED', `job ${JSON.stringify(jobId)} belongs to another tenant`);
     }
     const r = await reconcileJob(this.pool, chainId, jobId);
+    if (caller.role === 'tenant') {
+      // Again after the report was read: another tenant's completion or failure of this job id
+      // projected after the check above is in the report. Tenants only grow, so a later read
+      // without another tenant means the report has none either.
+      const now = (await readJobTenants(this.pool, chainId, jobId)) ?? [];
+      if (now.some((t) => t !== caller.tenant)) throw new HwlError('PERMISSION_DENIED', `job ${JSON.stringify(jobId)} belongs to another tenant`);
+    }
     return { report: reconciliationReport(r, tenants[0] ?? '') };
   }
 
