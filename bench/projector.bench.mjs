@@ -206,6 +206,7 @@ const COLS = {
     'rated_cost_micro_usd',
     'price_book_version',
   ],
+  inference_request_events: ['chain_id', 'source', 'event_id', 'sequence'],
 };
 
 async function types(pool, table, cols) {
@@ -397,8 +398,8 @@ Measured ${new Date().toISOString().slice(0, 10)} by \`bench/projector.bench.mjs
 Setup: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${fmt(totalmem() / 2 ** 30, 0)} GiB RAM; Node ${process.version}; nats-server and PostgreSQL 15 on the same host; projector batch ${fmt(BATCH)} records; ${fmt(RECORDS)} records for the rate; bench took ${fmt((performance.now() - started) / 1000)} s.
 
 What is compared:
-- **projector**: the real \`hwledger projector --once\` process reading the chain stream with an ordered consumer, re-verifying every record (SHA-256 chain from genesis, header claims, subject), decoding, rating each billable line with the price book, and writing per batch, in one transaction: records, device_metrics, inference_requests, jobs and devices (upserts of their new state), hourly and daily tenant usage, reason and telemetry rollups (upserts), chain_status and the checkpoint. Rate = records between 5% and 95% of the checkpoint over the time between them.
-- **raw batched insert**: the same rows (records, device_metrics, inference_requests, final jobs and devices rows, read back from the projector's database beforehand) inserted into an empty copy of the same schema (same indexes) with the same \`INSERT … SELECT FROM unnest(…)\` statements, ${fmt(BATCH)} records per transaction: no NATS, no verification, no rollups, no reads.
+- **projector**: the real \`hwledger projector --once\` process reading the chain stream with an ordered consumer, re-verifying every record (SHA-256 chain from genesis, header claims, subject), decoding, rating each billable line with the price book, and writing per batch, in one transaction: records, device_metrics, inference_requests (each request's (source, event_id) claimed in inference_request_events, so a re-sealed one is billed once), jobs and devices (upserts of their new state), hourly and daily tenant usage, reason and telemetry rollups (upserts), chain_status and the checkpoint. Rate = records between 5% and 95% of the checkpoint over the time between them.
+- **raw batched insert**: the same rows (records, device_metrics, inference_requests, inference_request_events, final jobs and devices rows, read back from the projector's database beforehand) inserted into an empty copy of the same schema (same indexes) with the same \`INSERT … SELECT FROM unnest(…)\` statements, ${fmt(BATCH)} records per transaction: no NATS, no verification, no rollups, no reads.
 - **tenant summary**: \`tenantSummary\` for one of 50 tenants over a 7.5-day range with partial hours at both ends, ${QUERIES} calls, on databases holding ${fmt(SMALL)} and ${fmt(BIG)} generated records (and as many inference requests) over the same 30 days, with their hourly and daily rollups (generated in SQL: ${fmt(small.genS, 1)} s and ${fmt(big.genS, 1)} s). The summary reads only rollup rows (days from the daily table, edge hours from the hourly one), so its cost follows the number of windows, not of records. The remaining growth comes from the rollups themselves: at 10k records most (tenant, hour) windows are empty, at 1M the at most 48 hourly (edges) and 8 daily windows of the range all exist; that number is bounded by the range, not by the records. The direct scan is shown only for contrast.
 
 Reproduce: \`npm run bench -- projector\` (full scale) or \`HWL_BENCH_SCALE=quick npm run bench -- projector\`.

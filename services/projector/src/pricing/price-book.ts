@@ -108,12 +108,37 @@ function parseRates(v: unknown, path: string): Map<string, bigint> {
   return out;
 }
 
+/**
+ * ISO 8601 with an explicit UTC offset (`Z` or `±hh:mm`), or a date alone
+ * (UTC midnight). Anything else Date.parse accepts ("2026-11-01T00:00",
+ * "Nov 1 2026") is read in the process's local time zone, so one book file
+ * would take effect at different instants on different machines.
+ */
+const ISO_TIME_RE = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,3})?)?(?:Z|[+-]\d{2}:\d{2}))?$/;
+
+function parseIsoTime(v: string): bigint | undefined {
+  const m = ISO_TIME_RE.exec(v);
+  if (!m) return undefined;
+  const ms = Date.parse(v);
+  if (Number.isNaN(ms)) return undefined;
+  // Date.parse rolls impossible dates over (2026-02-30 -> 2026-03-02): require the calendar date to exist.
+  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const day = new Date(Date.UTC(y, mo - 1, d));
+  if (day.getUTCFullYear() !== y || day.getUTCMonth() !== mo - 1 || day.getUTCDate() !== d) return undefined;
+  if (Number(m[4] ?? 0) > 23 || Number(m[5] ?? 0) > 59 || Number(m[6] ?? 0) > 59) return undefined;
+  return BigInt(ms);
+}
+
 function parseEffective(v: unknown): bigint {
-  let ms: bigint;
+  let ms: bigint | undefined;
   if (typeof v === 'number' && Number.isSafeInteger(v)) ms = BigInt(v);
   else if (typeof v === 'string' && /^[0-9]{1,16}$/.test(v)) ms = BigInt(v);
-  else if (typeof v === 'string' && !Number.isNaN(Date.parse(v))) ms = BigInt(Date.parse(v));
-  else throw new HwlError('INVALID_ARGUMENT', 'effective_from: expected unix ms (number or decimal string) or an ISO 8601 time');
+  else if (typeof v === 'string') ms = parseIsoTime(v);
+  if (ms === undefined)
+    throw new HwlError(
+      'INVALID_ARGUMENT',
+      'effective_from: expected unix ms (number or decimal string) or an ISO 8601 time with its UTC offset (e.g. 2026-11-01T00:00:00Z)',
+    );
   if (ms < 0n) throw new HwlError('INVALID_ARGUMENT', 'effective_from: must not be negative');
   if (ms % HOUR_MS !== 0n) throw new HwlError('INVALID_ARGUMENT', 'effective_from: must be on a whole hour (UTC): books apply to hour windows');
   return ms;

@@ -83,6 +83,12 @@ export class BatchBuilder {
     readonly jobs: Map<string, JobRow>,
     readonly devices: Map<string, DeviceRow>,
     private readonly books: readonly PriceBook[],
+    /**
+     * eventKey(source, event_id) of the inference requests already billed
+     * (claimed by earlier batches, claimRequestEvents) among this batch's;
+     * grows with the batch's own.
+     */
+    private readonly seenRequests: Set<string> = new Set(),
   ) {}
 
   add(e: VerifiedEntry): void {
@@ -219,6 +225,11 @@ export class BatchBuilder {
       }
       case 'inference_request_completed': {
         row.requestId = r.data.request_id;
+        // The sequencer's duplicate check has a horizon (docs/sequencer.md "Duplicate events"):
+        // an event sealed again stays on the chain (records) but is billed once.
+        const k = eventKey(r.source, r.eventId);
+        if (this.seenRequests.has(k)) return;
+        this.seenRequests.add(k);
         const hour = hourStart(r.sealedAtMs);
         const book = bookForWindow(this.books, hour);
         const tokens = BigInt(r.data.total_tokens);
@@ -326,15 +337,23 @@ function addMetrics(map: Map<string, { deviceId: string; window: bigint; m: Metr
   if (row.powerMw > m.powerMax) m.powerMax = row.powerMw;
 }
 
-/** Job and device ids a run of records needs loaded before it is applied. */
+/** Identity of an event on a chain (spec: event_id is unique per source). */
+export const eventKey = (source: string, eventId: string): string => key(source, eventId);
+
+/** Job and device ids, and inference request (source, event_id) keys, a run of records needs loaded before it is applied. */
 export function idsOf(entries: readonly VerifiedEntry[]): {
   jobIds: Set<string>;
   deviceIds: Set<string>;
+  requestEvents: { source: string; eventId: string; sequence: bigint }[];
 } {
   const jobIds = new Set<string>();
   const deviceIds = new Set<string>();
+  const requestEvents: { source: string; eventId: string; sequence: bigint }[] = [];
   for (const { record: r } of entries) {
     switch (r.kind) {
+      case 'inference_request_completed':
+        requestEvents.push({ source: r.source, eventId: r.eventId, sequence: r.sequence });
+        break;
       case 'device_registered':
       case 'metrics_collected':
         deviceIds.add(r.data.device_id);
@@ -351,5 +370,5 @@ export function idsOf(entries: readonly VerifiedEntry[]): {
         break;
     }
   }
-  return { jobIds, deviceIds };
+  return { jobIds, deviceIds, requestEvents };
 }

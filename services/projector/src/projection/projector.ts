@@ -33,7 +33,7 @@ import { writeBatch } from './batch-writer.js';
 import { ChainSource, type SourceEntry } from './chain-source.js';
 import { CheckpointMoved, ensureCheckpoint, lockCheckpoint, readCheckpoint, writeCheckpoint } from './checkpoint.js';
 import { EntryVerifier, type ChainBreak, type VerifiedEntry } from './entry-verifier.js';
-import { loadDevices, loadJobs } from './state-loader.js';
+import { claimRequestEvents, loadDevices, loadJobs } from './state-loader.js';
 
 export type ProjectorState = 'starting' | 'projecting' | 'caught_up' | 'retrying' | 'broken' | 'stopped';
 
@@ -273,11 +273,12 @@ export class Projector {
       let head = anchor;
       if (entries.length > 0) {
         const books = await loadPriceBooks(client);
-        const { jobIds, deviceIds } = idsOf(entries);
+        const { jobIds, deviceIds, requestEvents } = idsOf(entries);
         const jobs = await loadJobs(client, chainId, jobIds);
         for (const j of jobs.values()) if (j.deviceId !== null) deviceIds.add(j.deviceId);
         const devices = await loadDevices(client, chainId, deviceIds);
-        const builder = new BatchBuilder(jobs, devices, books);
+        const seenRequests = await claimRequestEvents(client, chainId, requestEvents);
+        const builder = new BatchBuilder(jobs, devices, books, seenRequests);
         for (const e of entries) builder.add(e);
         await writeBatch(client, chainId, builder);
         const last = entries[entries.length - 1]!;

@@ -19,6 +19,7 @@ export const DERIVED_TABLES = [
   'device_metrics_daily',
   'jobs',
   'inference_requests',
+  'inference_request_events',
   'tenant_usage_hourly',
   'tenant_usage_daily',
   'tenant_reason_hourly',

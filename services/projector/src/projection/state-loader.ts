@@ -1,6 +1,7 @@
 /** Loads the current rows of the jobs and devices a batch touches (inside its transaction). */
 import type pg from 'pg';
 import { bigOrNull } from '../pg-errors.js';
+import { eventKey } from './batch-builder.js';
 import type { DeviceRow, JobRow } from './rows.js';
 
 type Raw = Record<string, string | number | boolean | null>;
@@ -74,4 +75,34 @@ export async function loadDevices(client: pg.PoolClient, chainId: string, device
     });
   }
   return out;
+}
+
+/**
+ * Claims the (source, event_id) keys of a batch's inference requests for their
+ * first record in it; returns eventKey() of those an earlier batch already
+ * claimed (billed before: the batch must not bill them again). Inside the
+ * batch's transaction, so a batch that rolls back releases its claims.
+ */
+export async function claimRequestEvents(
+  client: pg.PoolClient,
+  chainId: string,
+  events: readonly { source: string; eventId: string; sequence: bigint }[],
+): Promise<Set<string>> {
+  const seen = new Set<string>();
+  if (events.length === 0) return seen;
+  const res = await client.query<{ source: string; event_id: string }>(
+    `INSERT INTO inference_request_events (chain_id, source, event_id, sequence)
+       SELECT DISTINCT ON (k.source, k.event_id) $1, k.source, k.event_id, k.sequence
+         FROM unnest($2::text[], $3::text[], $4::bigint[]) AS k(source, event_id, sequence)
+        ORDER BY k.source, k.event_id, k.sequence
+     ON CONFLICT DO NOTHING
+     RETURNING source, event_id`,
+    [chainId, events.map((e) => e.source), events.map((e) => e.eventId), events.map((e) => e.sequence.toString())],
+  );
+  const claimed = new Set(res.rows.map((r) => eventKey(r.source, r.event_id)));
+  for (const e of events) {
+    const k = eventKey(e.source, e.eventId);
+    if (!claimed.has(k)) seen.add(k);
+  }
+  return seen;
 }

@@ -77,6 +77,7 @@ export function decodeCursor(cursor: string, n: number): string[] {
 }
 
 export function seqCursorPart(s: string): string {
-  if (!/^[0-9]{1,19}$/.test(s)) throw bad('page cursor is malformed');
+  // A sequence is a bigint column (i64): 19 digits can exceed it.
+  if (!/^[0-9]{1,19}$/.test(s) || BigInt(s) > 2n ** 63n - 1n) throw bad('page cursor is malformed');
   return s;
 }

@@ -53,6 +53,7 @@ export interface TenantSummary {
   priceBookVersions: number[];
 }
 
+const I64_MAX = 2n ** 63n - 1n;
 const ceilTo = (v: bigint, unit: bigint): bigint => ((v + unit - 1n) / unit) * unit;
 const floorTo = (v: bigint, unit: bigint): bigint => (v / unit) * unit;
 
@@ -87,7 +88,10 @@ export async function tenantSummary(pool: pg.Pool, req: TenantSummaryRequest): P
     (r, i) =>
       `SELECT * FROM tenant_reason_${r.table} WHERE chain_id = $1 AND tenant = $2 AND window_start_ms >= $${3 + 2 * i} AND window_start_ms < $${4 + 2 * i}`,
   );
-  const params = [chainId, tenant, ...ranges.flatMap((r) => [r.from.toString(), r.to.toString()])];
+  // Window starts are bigint (i64): a bound widened past 2^63-1 (to_ms near the maximum msArg accepts)
+  // is passed as 2^63-1, which excludes no window (every window starts at or below it).
+  const bound = (v: bigint): string => (v > I64_MAX ? I64_MAX : v).toString();
+  const params = [chainId, tenant, ...ranges.flatMap((r) => [bound(r.from), bound(r.to)])];
   const u = await pool.query<Record<string, string | null>>(
     `WITH u AS (${usageParts.join(' UNION ALL ')})
      SELECT coalesce(sum(request_count), 0) AS request_count, coalesce(sum(request_tokens), 0) AS request_tokens,

@@ -90,6 +90,7 @@ export const TABLE_KEYS: Record<string, string[]> = {
   device_metrics_daily: ['device_id', 'window_start_ms'],
   jobs: ['job_id'],
   inference_requests: ['sequence'],
+  inference_request_events: ['source', 'event_id'],
   tenant_usage_hourly: ['tenant', 'window_start_ms'],
   tenant_usage_daily: ['tenant', 'window_start_ms'],
   tenant_reason_hourly: ['tenant', 'window_start_ms', 'reason'],
@@ -198,6 +199,8 @@ export function recompute(chainId: string, rows: readonly ChainRow[], books: Boo
     return j;
   };
 
+  /** `${source}\n${event_id}` of the inference requests billed so far (a re-sealed one is billed once). */
+  const billedRequestEvents = new Set<string>();
   for (const { record: r, canonical, prevHash, hash } of rows) {
     const seq = r.sequence.toString();
     const at = r.sealedAtMs;
@@ -368,6 +371,10 @@ export function recompute(chainId: string, rows: readonly ChainRow[], books: Boo
     } else if (r.kind === 'inference_request_completed') {
       const x = r.data;
       rec['request_id'] = x.request_id;
+      const eventKey = `${r.source}\n${r.eventId}`;
+      if (billedRequestEvents.has(eventKey)) continue;
+      billedRequestEvents.add(eventKey);
+      put('inference_request_events', { chain_id: chainId, source: r.source, event_id: r.eventId, sequence: seq });
       const book = bookAt(books, hour);
       const rated = book ? cost(x.compute_ms, book.gpu['*']!, BigInt(x.total_tokens), book.tok['*']!) : undefined;
       put('inference_requests', {
