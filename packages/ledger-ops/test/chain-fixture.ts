@@ -47,13 +47,13 @@ export class ChainWriter {
     return new ChainWriter(nc, chainId);
   }
 
-  /** Appends `count` records; `sealedAtMs` defaults to now. */
-  async append(count: number, sealedAtMs?: (seq: bigint) => bigint): Promise<void> {
+  /** Appends `count` records; `sealedAtMs` defaults to now; record n carries testEvent(n + eventOffset). */
+  async append(count: number, sealedAtMs?: (seq: bigint) => bigint, eventOffset = 0): Promise<void> {
     const js = jetstream(this.nc);
     const pending: Promise<unknown>[] = [];
     for (let k = 0; k < count; k++) {
       const seq = this.sequence + 1n;
-      const ev = testEvent(Number(seq));
+      const ev = testEvent(Number(seq) + eventOffset);
       const s = sealEvent(ev, { chainId: this.chainId, sequence: seq, sealedAtMs: sealedAtMs ? sealedAtMs(seq) : BigInt(Date.now()) }, this.head);
       const h = headers();
       h.set(HEADERS.prevHash, toHex(s.prevHash));

@@ -8,12 +8,15 @@
  *   --archive DIR   an archive: segments, checksums, cut checkpoints; then the live chain from the last cut
  *                   (unless --offline), which must match the archive anchor kept in KV
  *   --fleet [NAME]  the fleet anchor's links and signatures, and every region chain against it
+ *   --key alone     (live mode, no --file) the chain stream from genesis or the archive cut in KV,
+ *                   and every signed checkpoint of the chain (its log and KV) verified with the keys
+ *                   and reproduced: head hash and RFC 9162 root (verifyLiveSigned)
  *
  * Exit 1 names the first bad sequence (or fleet entry), the reason, and the file.
  */
 import type { Command } from 'commander';
 import { constantTimeEqual, toHex } from '@hwledger/chain';
-import { connectNats, resolveChainId, resolveNatsUrl } from '@hwledger/core';
+import { connectNats, resolveChainId, resolveNatsUrl, streams } from '@hwledger/core';
 import { loadArchiveAnchor, readManifest, verifyArchive, verifyFleet, verifyGitReplica, verifyLiveFromAnchor } from '@hwledger/ledger-ops';
 import { readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -138,6 +141,42 @@ async function verifyFleetMode(o: OpsVerifyOptions): Promise<void> {
       else process.stdout.write(`  region ${c.chainId}: ${c.anchored} anchored checkpoints; chain verified ${live?.ok ? `${live.verified} records from ${c.live!.anchor.sequence} to ${live.head.sequence}, ${live.checkpointsChecked} checkpoints reproduced` : ''}\n`);
     }
     if (!r.ok) throw new ExitError(1, '');
+  } finally {
+    await nc.close().catch(() => undefined);
+  }
+}
+
+/**
+ * Live mode with verifier keys (--key or HWL_CHECKPOINT_PUBKEYS). Without
+ * them, live mode recomputes the hash chain only, which a broker operator
+ * who rewrites the stream consistently (every hash after an edit recomputed,
+ * or the stream deleted and re-sealed) passes: signed checkpoints are what
+ * pins history. So with keys every checkpoint of the chain's log and KV must
+ * carry a valid signature by one of them and be reproduced by the records
+ * (head hash and Merkle root), and one beyond the head fails as `truncated`.
+ * False when no key is given (plain live mode).
+ */
+export async function verifyLiveSigned(o: OpsVerifyOptions & { anchor?: string }): Promise<boolean> {
+  const keys = trustedKeys(o.key);
+  if (keys.length === 0) return false;
+  if (o.anchor !== undefined) {
+    throw new ExitError(2, 'verify --key reproduces the signed checkpoints from genesis (or the archive cut kept in KV), so it takes no --anchor; verify from an anchor without --key');
+  }
+  const chainId = resolveChainId(o.chain);
+  requireBoundKeys(keys, `verify --chain ${chainId}`, [chainId]);
+  const nc = await connectNats(resolveNatsUrl(o.nats), 'hwledger-verify', { maxReconnectAttempts: 10 });
+  try {
+    const live = await verifyLiveFromAnchor(nc, chainId, { trusted: keys });
+    const stream = streams.chain(chainId);
+    if (!live.result.ok) {
+      process.stdout.write(`FAILED at ${describeFailure({ ...live.result, file: live.result.file ?? stream })}\n`);
+      throw new ExitError(1, '');
+    }
+    const r = live.result;
+    const from = live.anchor.sequence === 0n ? 'genesis' : `the archive cut at ${live.anchor.sequence}`;
+    const signed = r.checkpointsChecked > 0 ? `${r.checkpointsChecked} signed checkpoints verified and reproduced` : 'no signed checkpoint found: only the hash chain was checked';
+    process.stdout.write(`verified ${r.verified} records of chain ${chainId} (stream ${stream}, from ${from}): head sequence ${r.head.sequence}, head hash ${toHex(r.head.hash)}; ${signed}\n`);
+    return true;
   } finally {
     await nc.close().catch(() => undefined);
   }

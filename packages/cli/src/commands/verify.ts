@@ -6,13 +6,16 @@
  *   --git / --archive / --fleet                           issue 6 (verify-ops.ts), two lines marked "issue 6"
  *   no --file [--anchor SEQ:HASH] [--nats URL] [--chain ID] the live chain stream (verify-live.ts, issue 3),
  *                                                          through the same runVerify (verify-run.ts)
+ *   no --file, --key KEY (or HWL_CHECKPOINT_PUBKEYS)       the live chain and its signed checkpoints
+ *                                                          (verify-ops.ts verifyLiveSigned)
  * Exit 0 with a one-line summary when intact; 1 naming the first bad
  * sequence and the reason; 2 for usage errors.
  */
 import type { Command } from 'commander';
-import { addOpsVerifyOptions, runOpsVerify, type OpsVerifyOptions } from './verify-ops.js';
+import { addOpsVerifyOptions, runOpsVerify, verifyLiveSigned, type OpsVerifyOptions } from './verify-ops.js';
 import { verifyFile } from './verify-file.js';
 import { runLiveVerify } from './verify-live.js';
+import { ExitError } from '../exit-error.js';
 
 export {
   runVerify,
@@ -41,12 +44,21 @@ export function register(program: Command): void {
   cmd.action(async (o: VerifyOptions) => {
     if (await runOpsVerify(o)) return; // issue 6
     if (o.file !== undefined) {
+      // An export holds no checkpoints: a key given here would check nothing, and the auditor would believe it did.
+      if ((o.key ?? []).length > 0) {
+        throw new ExitError(
+          2,
+          "verify --file takes no --key: an export carries no signed checkpoints; start from a signed checkpoint's head with --anchor SEQ:HASH, or verify the live chain, a git replica or an archive with --key",
+        );
+      }
       // An explicit chain id (flag, else HWL_CHAIN_ID) pins the chain: threat: an export of another
       // chain handed over in its place would otherwise verify against its own first record.
       const chain = o.chain ?? (process.env['HWL_CHAIN_ID'] || undefined);
       await verifyFile({ file: o.file, anchor: o.anchor, chain });
       return;
     }
+    // Live mode with verifier keys: the signed checkpoints too (verify-ops.ts).
+    if (await verifyLiveSigned(o)) return;
     // Live mode (no --file): the chain stream, through runVerify (issue 3, verify-live.ts).
     await runLiveVerify({ nats: o.nats, chain: o.chain, anchor: o.anchor });
   });
