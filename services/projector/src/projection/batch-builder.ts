@@ -169,6 +169,9 @@ export class BatchBuilder {
           j.predictedCostMicroUsd = r.data.predicted_cost_micro_usd;
           j.dispatchSequence = r.sequence;
           j.dispatchedAtMs = r.sealedAtMs;
+          // A completion sealed before its dispatch (say, the scheduler's node and the worker's
+          // node publish in another order) was rated knowing neither device nor model: the '*' rates.
+          if (j.completionSequence !== null) this.rateLateDispatch(j);
         }
         return;
       }
@@ -278,6 +281,28 @@ export class BatchBuilder {
         return;
       }
     }
+  }
+
+  /**
+   * Rates a completed job again once its first dispatch arrives after the
+   * completion: with the dispatch's model and its device's type as known
+   * now (the device's type as of the completion record is not kept), under
+   * the book of the completion's hour, and moves the difference into the
+   * completion's hourly and daily windows (the rollups are sums of lines).
+   */
+  private rateLateDispatch(j: JobRow): void {
+    j.ratedDeviceType = j.deviceId !== null ? (this.devices.get(j.deviceId)?.deviceType ?? null) : null;
+    j.ratedModelId = j.modelId;
+    if (j.completedAtMs === null || j.durationMs === null || j.tokensGenerated === null || j.completionTenant === null) return;
+    const book = bookForWindow(this.books, hourStart(j.completedAtMs));
+    if (!book || j.ratedCostMicroUsd === null) return; // unrated: no book in effect then (a new book re-rates it)
+    const cost = rateLine(j.durationMs, gpuRate(book, j.ratedDeviceType), j.tokensGenerated, tokenRate(book, j.ratedModelId));
+    const delta = cost - j.ratedCostMicroUsd;
+    j.ratedCostMicroUsd = cost;
+    j.priceBookVersion = book.version;
+    if (delta === 0n) return;
+    usage(this.usageHourly, j.completionTenant, hourStart(j.completedAtMs)).jobRatedCostMicroUsd += delta;
+    usage(this.usageDaily, j.completionTenant, dayStart(j.completedAtMs)).jobRatedCostMicroUsd += delta;
   }
 
   private job(jobId: string, sequence: bigint): JobRow {

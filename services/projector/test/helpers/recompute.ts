@@ -312,6 +312,29 @@ export function recompute(chainId: string, rows: readonly ChainRow[], books: Boo
           dispatch_sequence: seq,
           dispatched_at_ms: at.toString(),
         });
+        // Completed before its dispatch: rated again with the dispatch's model and device type, in the completion's windows.
+        if (j['completion_sequence'] !== null) {
+          const deviceType = get('devices', x.device_id)?.['device_type'] ?? null;
+          Object.assign(j, { rated_device_type: deviceType, rated_model_id: x.model_id });
+          const doneAt = BigInt(j['completed_at_ms']!);
+          const doneHour = (doneAt / 3_600_000n) * 3_600_000n;
+          const book = bookAt(books, doneHour);
+          const ratedBefore = j['rated_cost_micro_usd'];
+          if (book && ratedBefore !== null && ratedBefore !== undefined) {
+            const gpu = (deviceType !== null ? book.gpu[deviceType] : undefined) ?? book.gpu['*']!;
+            const tok = book.tok[x.model_id] ?? book.tok['*']!;
+            const rated = cost(BigInt(j['duration_ms']!), gpu, BigInt(j['tokens_generated']!), tok);
+            const delta = rated - BigInt(ratedBefore);
+            j['rated_cost_micro_usd'] = rated.toString();
+            j['price_book_version'] = String(book.version);
+            for (const [table, w] of [
+              ['tenant_usage_hourly', doneHour],
+              ['tenant_usage_daily', (doneAt / 86_400_000n) * 86_400_000n],
+            ] as const) {
+              add(usage(table, j['completion_tenant']!, w), 'job_rated_cost_micro_usd', delta);
+            }
+          }
+        }
       }
     } else if (r.kind === 'job_completed') {
       const x = r.data;
