@@ -31,6 +31,11 @@ export const DERIVED_TABLES = [
 
 export async function rebuildChain(pool: pg.Pool, chainId: string): Promise<{ mode: 'truncate' | 'delete' }> {
   return inTransaction(pool, async (client) => {
+    // First, before any lock of our own on it: no projector of another chain may start (insert
+    // its checkpoint) or commit a batch (its checkpoint FOR UPDATE, then UPDATE) until this
+    // commits. Otherwise one that commits between the count below and the TRUNCATE has its rows
+    // wiped while its checkpoint stays at its head (rebuild-race.int.test.ts).
+    await client.query('LOCK TABLE projector_checkpoints IN SHARE ROW EXCLUSIVE MODE');
     await ensureCheckpoint(client, chainId);
     await client.query('SELECT 1 FROM projector_checkpoints WHERE chain_id = $1 FOR UPDATE', [chainId]);
     const others = await client.query<{ n: string }>(
