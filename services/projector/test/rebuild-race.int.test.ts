@@ -23,7 +23,9 @@ function racingPool(pool: pg.Pool, marker: string, after: () => Promise<void>): 
   return new Proxy(pool, {
     get(target, prop, receiver) {
       if (prop !== 'connect') return Reflect.get(target, prop, receiver) as unknown;
-      return async () => {
+      // Callback-style connect (pool.query uses it) passes through; promise-style clients race.
+      return async (...args: unknown[]) => {
+        if (args.length > 0) return (target.connect as (...a: unknown[]) => unknown)(...args);
         const client = await target.connect();
         return new Proxy(client, {
           get(c, p, r) {

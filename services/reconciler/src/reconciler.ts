@@ -154,16 +154,20 @@ export class Reconciler {
   /** One reconciliation pass (also usable without the loop). */
   async runOnce(): Promise<RunResult> {
     const { pool, chainId, settings } = this.o;
+    // The state row is committed before the pass, not inside it: a re-rate (a new price book) asks
+    // for a full re-evaluation by resetting it, and a row only this pass could see (its first pass)
+    // made that request match nothing while the pass recorded costs read before the re-rate.
+    // With the row there, the reset waits for the pass's lock on it and lands after it.
+    await pool.query(
+      `INSERT INTO reconciler_state (chain_id, last_sequence, threshold_pct, dispatch_timeout_ms) VALUES ($1, 0, $2, $3)
+       ON CONFLICT (chain_id) DO NOTHING`,
+      [chainId, settings.thresholdPct, settings.dispatchTimeoutMs.toString()],
+    );
     const result = await inTransaction(
       pool,
       async (client) => {
         const cp = await client.query<{ sequence: string }>('SELECT sequence FROM projector_checkpoints WHERE chain_id = $1', [chainId]);
         const head = BigInt(cp.rows[0]?.sequence ?? '0');
-        await client.query(
-          `INSERT INTO reconciler_state (chain_id, last_sequence, threshold_pct, dispatch_timeout_ms) VALUES ($1, 0, $2, $3)
-         ON CONFLICT (chain_id) DO NOTHING`,
-          [chainId, settings.thresholdPct, settings.dispatchTimeoutMs.toString()],
-        );
         const st = await client.query<{
           last_sequence: string;
           threshold_pct: string;
