@@ -89,6 +89,8 @@ export class GpuSampler {
   private readonly missing = new Map<string, MissingGpu>();
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> = Promise.resolve();
+  /** The `onDone` of the current run, until it is called (run finished, or stop()). */
+  private onDone: (() => void) | undefined;
   private stopped = false;
   samples = 0;
 
@@ -264,10 +266,17 @@ export class GpuSampler {
   /**
    * Samples every interval until stop(); failures are logged and counted,
    * never fatal. `max` bounds the number of attempts; `delayFirst` waits one
-   * interval before the first.
+   * interval before the first. `onDone` is called once, when the run ends:
+   * `max` attempts made, or stop() (after the sample in progress, if any).
    */
   start(opts: { max?: number; delayFirst?: boolean; onDone?: () => void } = {}): void {
     let attempts = 0;
+    this.onDone = opts.onDone;
+    const done = (): void => {
+      const cb = this.onDone;
+      this.onDone = undefined;
+      cb?.();
+    };
     const tick = (): void => {
       if (this.stopped) return;
       const started = this.clock();
@@ -279,14 +288,14 @@ export class GpuSampler {
         .finally(() => {
           if (this.stopped) return;
           if (opts.max !== undefined && attempts >= opts.max) {
-            opts.onDone?.();
+            done();
             return;
           }
           this.timer = setTimeout(tick, Math.max(0, started + this.intervalMs - this.clock()));
         });
     };
     if (opts.max !== undefined && opts.max <= 0) {
-      opts.onDone?.();
+      done();
       return;
     }
     if (opts.delayFirst) this.timer = setTimeout(tick, this.intervalMs);
@@ -297,5 +306,8 @@ export class GpuSampler {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     await this.running;
+    const cb = this.onDone;
+    this.onDone = undefined;
+    cb?.();
   }
 }

@@ -22,7 +22,7 @@
  * (within its duplicate window, 10 min by default). When the outbox drains,
  * a fresh segment is started and the flushed one deleted.
  */
-import { mkdir, open, readdir, readFile, rename, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, realpath, rename, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HwlError, silentLogger, type Logger } from '@hwledger/core';
 import { decodeFramePayload, encodeFrame, FRAME_HEADER_BYTES, readFrameHeader, type OutboxEntry } from './outbox-frame.js';
@@ -99,6 +99,14 @@ function pidAlive(pid: number): boolean {
   }
 }
 
+/**
+ * Outbox directories (real paths) this process holds the LOCK of. A LOCK
+ * holding this process's own pid that is not in here was left by an earlier
+ * process that had the same pid and crashed: in a container the agent has the
+ * same pid (1) on every start, so that lock is stale, not "in use".
+ */
+const heldHere = new Set<string>();
+
 async function takeLock(dir: string): Promise<void> {
   const path = join(dir, LOCK);
   for (let attempt = 0; attempt < 2; attempt++) {
@@ -109,7 +117,8 @@ async function takeLock(dir: string): Promise<void> {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     }
     const pid = Number((await readFile(path, 'utf8').catch(() => '')).trim());
-    if (Number.isSafeInteger(pid) && pid > 0 && pidAlive(pid)) {
+    const crashedEarlierSelf = pid === process.pid && !heldHere.has(dir);
+    if (Number.isSafeInteger(pid) && pid > 0 && !crashedEarlierSelf && pidAlive(pid)) {
       throw new HwlError('CONFIG', `outbox ${dir} is in use by process ${pid} (one agent per outbox; pass another --outbox or --node)`);
     }
     await unlink(path).catch(() => undefined); // stale lock of a dead process
@@ -159,6 +168,8 @@ export class Outbox {
   private sinceSave = 0;
   private lastSave = 0;
   private closed = false;
+  /** The real path whose LOCK this outbox holds (heldHere). */
+  private lockedAs = '';
   private lock: Promise<unknown> = Promise.resolve();
   private readonly stats: OutboxQuarantine = { tornTails: 0, tornBytes: 0, corruptRegions: 0, corruptBytes: 0 };
 
@@ -181,13 +192,17 @@ export class Outbox {
    */
   static async open(dir: string, opts: OutboxOptions = {}): Promise<Outbox> {
     await mkdir(dir, { recursive: true });
-    await takeLock(dir);
+    const real = await realpath(dir);
+    await takeLock(real);
+    heldHere.add(real);
     try {
       const box = new Outbox(dir, [], opts);
+      box.lockedAs = real;
       await box.load();
       return box;
     } catch (e) {
       await unlink(join(dir, LOCK)).catch(() => undefined);
+      heldHere.delete(real);
       throw e;
     }
   }
@@ -466,6 +481,7 @@ export class Outbox {
       this.readers.clear();
       await this.writer.close().catch(() => undefined);
       await unlink(join(this.dir, LOCK)).catch(() => undefined);
+      heldHere.delete(this.lockedAs);
     });
   }
 }

@@ -123,6 +123,9 @@ export class Shipper {
   private flushDeadline = Number.POSITIVE_INFINITY;
   private retryAt = 0;
   private failures = 0;
+  /** Outbox frames flushed since the last spill, and how many frames that spill added (while flushing). */
+  private flushedSinceSpill = 0;
+  private lastSpillFrames = 0;
   private loop: Promise<void> | undefined;
   private readonly idleWaiters = new Set<() => void>();
   readonly stats: ShipperStats = { accepted: { jetstream: 0, outbox: 0 }, refused: 0, published: { direct: 0, outbox: 0 } };
@@ -228,12 +231,21 @@ export class Shipper {
           }
         } else {
           // Behind a non-empty outbox (or with NATS down) new batches queue up in the outbox: FIFO.
-          const all = this.ready(true);
-          if (all.length > 0) {
-            await this.spill(all);
-            continue;
+          const flushable = !this.o.outbox.isEmpty && this.o.link.connected && Date.now() >= this.retryAt && !(this.stopping && Date.now() >= this.flushDeadline);
+          // While the backlog is being flushed, new batches join it only once more frames
+          // have left it than the last spill added: with one frame flushed per spill (a
+          // PubAck slower than the batch delay, events arriving all the time) it would
+          // never drain, and its segment, rotated only when it drains, would grow forever.
+          if (!flushable || this.stopping || this.flushedSinceSpill > this.lastSpillFrames) {
+            const all = this.ready(true);
+            if (all.length > 0) {
+              await this.spill(all);
+              this.flushedSinceSpill = 0;
+              this.lastSpillFrames = flushable ? all.length : 0;
+              continue;
+            }
           }
-          if (!this.o.outbox.isEmpty && this.o.link.connected && Date.now() >= this.retryAt && !(this.stopping && Date.now() >= this.flushDeadline)) {
+          if (flushable) {
             await this.flushOne();
             continue;
           }
@@ -325,6 +337,7 @@ export class Shipper {
       return;
     }
     await this.o.outbox.commit();
+    this.flushedSinceSpill++;
     this.failures = 0;
     this.stats.published.outbox += entry.events;
     this.o.metrics.published.inc({ via: 'outbox' }, entry.events);

@@ -193,8 +193,10 @@ async function runAgent(agent: Agent, o: AgentCliOptions, ctx: { chainId: string
     // Bounded: a PubAck wait ends after at most about two publish timeouts.
     const hookClosed = hook?.close({ drainTimeoutMs: Math.max(o.drainTimeoutMs, 2 * o.publishTimeoutMs + 1_000) });
     abort.abort();
-    await Promise.allSettled(finite);
+    // Stop the sampler before waiting for the finite runs: a `--samples N` run ends only
+    // when it is stopped or has made all N samples, up to (N - 1) intervals after SIGTERM.
     await sampler?.stop();
+    await Promise.allSettled(finite);
     await hookClosed;
     // Only now stop the agent: stopping it earlier would refuse (503) events still being taken.
     await agent.stop({ flushTimeoutMs: o.drainOnly ? 0 : o.drainTimeoutMs });
