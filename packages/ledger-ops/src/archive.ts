@@ -105,6 +105,16 @@ function writeDurable(path: string, text: string): void {
   renameSync(tmp, path);
 }
 
+/** Makes a directory's entries (renames and new files in it) durable: fsync of the directory itself. */
+function fsyncDir(path: string): void {
+  const fd = openSync(path, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** A signed checkpoint note is a few hundred bytes: a larger note file is refused unread. */
 const MAX_NOTE_BYTES = 1024 * 1024;
 
@@ -228,6 +238,11 @@ export async function archiveChain(opts: ArchiveOptions): Promise<ArchiveResult>
     }
     result.cut = anchor.sequence;
     if (anchor.sequence === 0n) return result;
+    // The renames of the segment, its note and the manifest (this run's or a crashed run's) are durable
+    // only once their directory is fsynced, and the chain directory only once the root is: before the
+    // anchor moves and the stream is purged (durable elsewhere at once), so a power loss cannot undo them.
+    fsyncDir(dir);
+    fsyncDir(opts.dir);
     // Step 3: the anchor moves forward only.
     const curJson = await cpl.getJson<unknown>(kvKeys.anchor(chainId));
     let cur: TreeAnchor | undefined;
