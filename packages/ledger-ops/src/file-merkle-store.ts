@@ -113,7 +113,12 @@ export class FileMerkleStore implements MerkleNodeSource {
     const metaPath = join(dir, 'meta.json');
     let meta: Meta | undefined;
     if (existsSync(metaPath)) {
-      meta = JSON.parse(readFileSync(metaPath, 'utf8')) as Meta;
+      try {
+        meta = JSON.parse(readFileSync(metaPath, 'utf8')) as Meta;
+      } catch (e) {
+        throw new HwlError('INTEGRITY', `tree store ${dir}: meta.json is not readable JSON (${e instanceof Error ? e.message : String(e)}); rebuild the store from the chain`);
+      }
+      if (meta === null || typeof meta !== 'object') throw new HwlError('INTEGRITY', `tree store ${dir}: meta.json is not an object; rebuild the store from the chain`);
       if (meta.chain_id !== chainId) throw new HwlError('CONFIG', `tree store ${dir} belongs to chain ${meta.chain_id}, not ${chainId}`);
     }
     return new FileMerkleStore(dir, chainId, meta);
@@ -191,6 +196,14 @@ export class FileMerkleStore implements MerkleNodeSource {
     fsyncSync(fd);
     closeSync(fd);
     renameSync(tmp, join(this.dir, 'meta.json'));
+    // The rename is durable only once the folder is: a power loss could otherwise take meta.json
+    // back to a smaller size, whose records the stream may no longer hold (archival purges them).
+    const dfd = openSync(this.dir, 'r');
+    try {
+      fsyncSync(dfd);
+    } finally {
+      closeSync(dfd);
+    }
   }
 
   node(level: number, index: bigint): Uint8Array | undefined {
