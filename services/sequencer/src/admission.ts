@@ -16,7 +16,7 @@
  */
 import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
 import { isChainError, validateEvent, type ChainEvent, type ValidationLimits, DEFAULT_LIMITS } from '@hwledger/chain';
-import { decodeIngestBatch, IngestDecodeError, INGEST_ENVELOPE_VERSION } from '@hwledger/proto';
+import { decodeIngestBatch, IngestDecodeError, INGEST_ENVELOPE_VERSION, pb } from '@hwledger/proto';
 import { foreignSourceReason, ownsSource, type SourceOwner } from './source-owner.js';
 
 /** Every reject code (the metric hwl_events_rejected_total{code} starts each at 0, so an alert on the first one sees it). */
@@ -157,15 +157,40 @@ export function admitIngestMessage(body: Uint8Array, opts: { maxBytes?: number; 
  * rejected event can be dead-lettered as exactly what the producer sent
  * (re-wrapped as a one-event batch) instead of the whole message: a hostile
  * 1 MiB batch of 10,000 bad events must not become 10 GB of dead letters.
- * Only called on bodies that decoded, so the wire walk cannot fail.
+ *
+ * Index-aligned with decodeIngestBatch's events: the walk is the generated
+ * decoder's own (ingest.ts, IngestBatch.decode). That decoder stops at a zero
+ * tag or an end-group tag and ignores whatever follows, and reads each event
+ * with IngestEvent.decode, which may stop inside the event's bytes (the batch
+ * then goes on from there); so does this walk. A walk that treated the rest
+ * as fields threw ("illegal tag") on a message the decoder had accepted, and
+ * the session ended at that message every time: a hostile node stopped the
+ * chain (trailing-bytes.int.test.ts). Never throws: where the walk fails,
+ * the list ends (the caller dead-letters the whole message for an event it
+ * does not find).
  */
 export function splitBatchEvents(body: Uint8Array): Uint8Array[] {
   const out: Uint8Array[] = [];
   const r = new BinaryReader(body);
-  while (r.pos < r.len) {
-    const [field, wt] = r.tag();
-    if (field === 2 && wt === WireType.LengthDelimited) out.push(r.bytes());
-    else r.skip(wt, field);
+  try {
+    while (r.pos < r.len) {
+      const tag = r.uint32();
+      if (tag === 18) {
+        const len = r.uint32();
+        const start = r.pos;
+        pb.IngestEvent.decode(r, len);
+        out.push(body.subarray(start, start + len));
+        continue;
+      }
+      if (tag === 8) {
+        r.uint32();
+        continue;
+      }
+      if ((tag & 7) === WireType.EndGroup || tag === 0) break;
+      r.skip(tag & 7);
+    }
+  } catch {
+    // Not a body decodeIngestBatch accepted (it is only called on those): what was found.
   }
   return out;
 }

@@ -963,7 +963,10 @@ export class SealingSession {
     if (!record) return undefined;
     const held = await this.ctx.jsm.streams.getMessage(this.ingestStream, { seq: w.ingestSeq }).catch(() => undefined);
     if (!held) return undefined;
-    const a = admitIngestMessage(held.data);
+    // Judged as process() judges it (the session's size bound and limits): with
+    // the defaults, an event only the configured limits accept would look like
+    // another event, and the stream like a new one (tail-event-limits.int.test.ts).
+    const a = admitIngestMessage(held.data, { maxBytes: this.ctx.maxIngestBytes, ...(this.ctx.limits ? { limits: this.ctx.limits } : {}) });
     const ev = a.ok ? a.events[w.index] : undefined;
     return ev !== undefined && ev.ok && recordMsgId(ev.event.source, ev.event.eventId) === recordMsgId(record.source, record.eventId);
   }
