@@ -264,11 +264,10 @@ export class Sequencer {
     this.leader = true;
     this.metrics.isLeader.set({ chain: this.chainId }, 1);
     this.log.info('acquired the lease: leader');
-    let renewing = false;
+    let renewing: Promise<void> | undefined;
     const renewTimer = setInterval(() => {
       if (renewing) return;
-      renewing = true;
-      lease
+      renewing = lease
         .renew()
         .then((ok) => {
           if (!ok) {
@@ -276,7 +275,8 @@ export class Sequencer {
             this.session?.stop('lost');
           }
         })
-        .finally(() => (renewing = false));
+        .catch(() => undefined)
+        .finally(() => (renewing = undefined));
     }, this.opts.leaseRenewMs ?? 1_000);
     renewTimer.unref?.();
     try {
@@ -299,6 +299,9 @@ export class Sequencer {
       clearInterval(renewTimer);
       this.leader = false;
       this.metrics.isLeader.set({ chain: this.chainId }, 0);
+      // A renewal still in flight would land after the release's delete and hold the key
+      // until its TTL ran out (a successor waiting that long): let it settle first.
+      await renewing;
       await lease.release();
       this.log.info('released the lease');
     }

@@ -67,3 +67,42 @@ describe('a lease that runs out while the session is being prepared', () => {
     expect(checks).toBeGreaterThanOrEqual(2);
   });
 });
+
+describe('a clean stop while a lease renewal is in flight', () => {
+  it('releases the lease only after the renewal settled (else the renewal re-takes the key after the delete)', async () => {
+    const chain = 'lease-release';
+    await ensureChainTopology(nats.nc, chain);
+    const log: string[] = [];
+    let acquired = false;
+    let inFlight = 0;
+    const lease: Lease = {
+      get held() {
+        return acquired;
+      },
+      isValid: () => acquired,
+      tryAcquire: () => Promise.resolve(acquired ? false : (acquired = true)),
+      // A renewal that takes a while (a slow KV update): the stop below comes while one is in flight.
+      renew: async () => {
+        inFlight++;
+        log.push('renew');
+        await new Promise((r) => setTimeout(r, 300));
+        inFlight--;
+        log.push('renewed');
+        return true;
+      },
+      release: () => {
+        log.push(inFlight > 0 ? 'release while renewing' : 'release');
+        acquired = false;
+        return Promise.resolve();
+      },
+      currentHolder: () => Promise.resolve(undefined),
+    };
+    const seq = new Sequencer({ nc: nats.nc, chainId: chain, registry: new Registry(), lease, takeoverGraceMs: 0, leaseRenewMs: 20 });
+    await seq.start();
+    while (inFlight === 0) await new Promise((r) => setTimeout(r, 5));
+    await seq.stop();
+    expect(log).toContain('renew');
+    expect(log.at(-1)).toBe('release');
+    expect(log).not.toContain('release while renewing');
+  });
+});
