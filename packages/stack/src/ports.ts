@@ -10,13 +10,17 @@ export interface PortClaim {
   env: string;
 }
 
-function canListen(port: number, host: string): Promise<boolean> {
+/** undefined when `port` binds on `host`, else the listen error's code (EADDRINUSE, EACCES, EADDRNOTAVAIL, ENOTFOUND…). */
+function listenError(port: number, host: string): Promise<string | undefined> {
   return new Promise((resolve) => {
     const srv = createServer();
-    srv.once('error', () => resolve(false));
-    srv.listen({ port, host, exclusive: true }, () => srv.close(() => resolve(true)));
+    srv.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'EUNKNOWN'));
+    srv.listen({ port, host, exclusive: true }, () => srv.close(() => resolve(undefined)));
   });
 }
+
+/** A listen error that is about the address (HWL_HOST), not the port. */
+const HOST_ERRORS = new Set(['EADDRNOTAVAIL', 'ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'EAI_NONAME', 'EAI_NODATA', 'EAFNOSUPPORT', 'EINVAL']);
 
 /** Throws PORT_IN_USE (or CONFIG for two settings on one port) for the first bad claim. */
 export async function assertPortsFree(claims: PortClaim[], host = '127.0.0.1'): Promise<void> {
@@ -28,8 +32,14 @@ export async function assertPortsFree(claims: PortClaim[], host = '127.0.0.1'): 
   }
   for (const c of claims) {
     // Listening on the wildcard address too catches a server bound to 0.0.0.0.
-    if (!(await canListen(c.port, host)) || (host !== '0.0.0.0' && !(await canListen(c.port, '0.0.0.0')))) {
-      throw new StackError('PORT_IN_USE', c.env, `port ${c.port} (${c.setting}) is in use: stop what uses it, or set ${c.env} to a free port`);
+    const err = (await listenError(c.port, host)) ?? (host !== '0.0.0.0' ? await listenError(c.port, '0.0.0.0') : undefined);
+    if (err === undefined) continue;
+    if (HOST_ERRORS.has(err)) {
+      throw new StackError('CONFIG', 'HWL_HOST', `cannot listen on ${host} (${err}): set HWL_HOST to an address of this machine (default 127.0.0.1; 0.0.0.0 for every interface)`);
     }
+    if (err === 'EACCES') {
+      throw new StackError('CONFIG', c.env, `port ${c.port} (${c.setting}) needs privileges this user lacks (${err}): set ${c.env} to a port above 1023`);
+    }
+    throw new StackError('PORT_IN_USE', c.env, `port ${c.port} (${c.setting}) is in use: stop what uses it, or set ${c.env} to a free port`);
   }
 }

@@ -4,6 +4,7 @@
  * every chain. Each is `hwledger <command>` in its own process, with its
  * Prometheus /metrics on its own port (HWL_METRICS_PORT + n).
  */
+import { isIPv6 } from 'node:net';
 import { join } from 'node:path';
 import type { StackConfig } from './stack-config.js';
 import type { PortClaim } from './ports.js';
@@ -36,6 +37,16 @@ export interface PlanInputs {
   keysFile: string;
   /** Checkpoint signer key file and its verifier key file (issue 6: signed checkpoints, fleet anchor). */
   checkpointKey?: { signer: string; verifier: string };
+}
+
+/**
+ * HWL_HOST as the host of a URL reaching the API from this machine: a
+ * wildcard address (0.0.0.0, ::) is reached on 127.0.0.1 (`::` listens on
+ * both families), an IPv6 address goes in brackets (`http://[::1]:8080`).
+ */
+export function urlHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::' || host === '[::]') return '127.0.0.1';
+  return isIPv6(host) ? `[${host}]` : host;
 }
 
 /** The fleet anchor `npm start` runs over its region chains (named explicitly, so HWL_FLEET in the environment cannot split the anchor and the API). */
@@ -150,7 +161,7 @@ export function planServices(cfg: StackConfig, urls: PlanInputs, seed: number): 
       ...(urls.checkpointKey ? ['--checkpoint-key', urls.checkpointKey.verifier, '--fleet', STACK_FLEET, '--tree-dir', join(cfg.home, 'merkle-api')] : []),
     ],
     metricsPort: cfg.httpPort,
-    healthUrl: `http://${cfg.host === '0.0.0.0' ? '127.0.0.1' : cfg.host}:${cfg.httpPort}/healthz`,
+    healthUrl: `http://${urlHost(cfg.host)}:${cfg.httpPort}/healthz`,
   });
   return out.sort((a, b) => START_ORDER.indexOf(a.role) - START_ORDER.indexOf(b.role));
 }

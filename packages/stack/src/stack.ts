@@ -18,7 +18,7 @@ import { embeddedPostgresBinaries, startLocalPostgres, type LocalPostgres } from
 import { ManagedProcess } from './managed-process.js';
 import { assertPortsFree } from './ports.js';
 import { checkNats, checkPostgres } from './preflight.js';
-import { planServices, portClaims, type ServiceSpec } from './service-plan.js';
+import { planServices, portClaims, urlHost, type ServiceSpec } from './service-plan.js';
 import { ensurePriceBook } from './price-book.js';
 import type { StackConfig } from './stack-config.js';
 import { StackError } from './stack-error.js';
@@ -310,7 +310,7 @@ export async function startStack(cfg: StackConfig, log: Log = () => undefined): 
       if (role === 'projector' && (await ensurePriceBook({ databaseUrl, home: cfg.home, logs, cli: CLI_ENTRY }))) log('set the default price book (hwledger pricing list shows it)');
     }
 
-    const host = cfg.host === '0.0.0.0' ? '127.0.0.1' : cfg.host;
+    const host = urlHost(cfg.host);
     const apiUrl = `http://${host}:${cfg.httpPort}`;
     const info: StackInfo = {
       natsUrl,
