@@ -19,10 +19,35 @@ import { nodeOfSource } from '@hwledger/sequencer';
 import { encodeIngestBatch } from '@hwledger/proto';
 import { ExitError } from '../exit-error.js';
 
-async function readStdin(): Promise<string> {
+async function readStdin(): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const c of process.stdin) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
+}
+
+/**
+ * The input as text, strictly: bytes that are not UTF-8 would otherwise
+ * become U+FFFD and be published as an event the producer never wrote.
+ * Throws ExitError(1) naming the first line that is not UTF-8.
+ */
+export function decodeInput(bytes: Uint8Array): string {
+  try {
+    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+  } catch {
+    const strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+    let start = 0;
+    for (let n = 1; ; n++) {
+      const nl = bytes.indexOf(0x0a, start);
+      const end = nl < 0 ? bytes.length : nl;
+      try {
+        strict.decode(bytes.subarray(start, end));
+      } catch {
+        throw new ExitError(1, `line ${n}: INVALID_UTF8: not valid UTF-8`);
+      }
+      if (nl < 0) throw new ExitError(1, 'INVALID_UTF8: input is not valid UTF-8');
+      start = nl + 1;
+    }
+  }
 }
 
 /** The events of the input, each with its 1-based line number and the node whose subject takes it. */
@@ -123,7 +148,7 @@ export function register(program: Command): void {
       const node = o.node === undefined ? undefined : assertToken(o.node, '--node');
       const batch = Number(o.batch);
       if (!Number.isSafeInteger(batch) || batch < 1 || batch > 10_000) throw new ExitError(2, `--batch must be an integer from 1 to 10000, got ${JSON.stringify(o.batch)}`);
-      const input = parseEventLines(await readStdin(), chainId, node);
+      const input = parseEventLines(decodeInput(await readStdin()), chainId, node);
       const events = input.events;
       if (events.length === 0) {
         process.stdout.write('accepted 0\n');

@@ -5,7 +5,8 @@
  * Hashes are recomputed from the canonical bytes, starting from genesis
  * (--from 1) or from the Hwl-Prev-Hash claim of the first exported record;
  * a verifier trusts neither and checks the export against its own anchor.
- * The file is written to FILE.tmp and renamed when complete.
+ * The file is written to FILE.tmp, fsynced and renamed when complete (then
+ * its directory is fsynced), so the final name never holds a cut file.
  *
  * Threat: records purged from the chain stream (purge is allowed on chain
  * streams). An export that silently started later than --from, or stopped
@@ -17,7 +18,8 @@
  * line and exit 2, like verify's unreadable input.
  */
 import { createWriteStream } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
+import { open, rename, rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
 import { chainHash, decodeRecord, formatExportLine, genesisHash, hashFromHex, parseU64, toHex } from '@hwledger/chain';
@@ -46,6 +48,8 @@ export function register(program: Command): void {
       if (from < 1n) throw new ExitError(2, '--from must be at least 1');
       const nc = await connectNats(resolveNatsUrl(o.nats), 'hwledger-export', { maxReconnectAttempts: 10 });
       const tmp = `${o.out}.tmp`;
+      /** Set once this run writes tmp: a failure before then leaves any file of that name alone. */
+      let wroteTmp = false;
       try {
         const extent = await chainStreamExtent(nc, chainId);
         const head = extent.head;
@@ -101,7 +105,9 @@ export function register(program: Command): void {
         // pipeline: backpressure, and an output error (ENOENT, EISDIR, ENOSPC) rejects here instead of
         // being an unhandled 'error' event; it also closes the chain read.
         try {
-          await pipeline(source(), createWriteStream(tmp, { encoding: 'utf8' }));
+          // flush: fsync before close, so the rename below never exposes unwritten data after a crash.
+          wroteTmp = true;
+          await pipeline(source(), createWriteStream(tmp, { encoding: 'utf8', flush: true }));
         } catch (err) {
           // The chain read's own error as it is; anything else came from the output.
           if (err === sourceError) throw err;
@@ -112,6 +118,10 @@ export function register(program: Command): void {
         } catch (err) {
           throw new ExitError(2, `cannot write export ${o.out}: ${errorText(err)}`);
         }
+        // The rename itself made durable (best effort: some file systems cannot fsync a directory).
+        await open(dirname(o.out), 'r')
+          .then((d) => d.sync().finally(() => d.close()))
+          .catch(() => undefined);
         const anchor =
           from === 1n
             ? 'genesis'
@@ -120,7 +130,7 @@ export function register(program: Command): void {
               : `${from - 1n}:<hash of record ${from - 1n}>`;
         process.stdout.write(`exported ${n} records (${n > 0 ? `${from}..${from + BigInt(n) - 1n}` : 'none'}) of chain ${chainId} to ${o.out}; verify with anchor ${anchor}\n`);
       } catch (e) {
-        await rm(tmp, { force: true }).catch(() => undefined);
+        if (wroteTmp) await rm(tmp, { force: true }).catch(() => undefined);
         throw e;
       } finally {
         await closeNats(nc);
