@@ -58,12 +58,18 @@ export async function chainsOverview(pool: pg.Pool): Promise<ChainRow[]> {
             h.sealed_at_ms AS t_head, b.sealed_at_ms AS t_base, b.sequence AS base_seq
        FROM chain_status s
        LEFT JOIN records h ON h.chain_id = s.chain_id AND h.sequence = s.verified_sequence
-       LEFT JOIN records b ON b.chain_id = s.chain_id AND b.sequence = GREATEST(1, s.verified_sequence - 1000)
+       -- The oldest record still there within the last 1000 (archive --db deletes the rows below its cut).
+       LEFT JOIN LATERAL (
+         SELECT r.sequence, r.sealed_at_ms FROM records r
+          WHERE r.chain_id = s.chain_id AND r.sequence >= GREATEST(1, s.verified_sequence - 1000) AND r.sequence <= s.verified_sequence
+          ORDER BY r.sequence LIMIT 1
+       ) b ON true
       ORDER BY s.chain_id`,
   );
   return r.rows.map((x) => {
-    const span = num(x.t_head) - num(x.t_base);
-    const n = num(x.verified_sequence) - num(x.base_seq);
+    const known = x.t_head !== null && x.t_base !== null && x.base_seq !== null;
+    const span = known ? num(x.t_head) - num(x.t_base) : 0;
+    const n = known ? num(x.verified_sequence) - num(x.base_seq) : 0;
     return {
       chainId: x.chain_id,
       headSequence: str(x.head_sequence),
