@@ -1,8 +1,10 @@
 /**
  * Read-only queries behind the ops dashboard (docs/operations.md "Dashboard"), over the
  * read models of docs/read-models.md. Every query is bounded (LIMIT, a time
- * window, or primary-key lookups) so a large ledger cannot make the
- * dashboard scan whole tables. Numbers meant for charts are JS numbers
+ * window on an index of migration 004, or primary-key lookups) so a large
+ * ledger cannot make the dashboard scan whole tables (dashboard-plans.int
+ * checks the plans); the one exception is the count of flags per kind,
+ * which reads reconciliation_flags whole. Numbers meant for charts are JS numbers
  * (display only); exact totals (money, tokens) are decimal strings.
  */
 import type pg from 'pg';
