@@ -7,43 +7,15 @@
  * race is forced here: the other chain is projected right after the count.
  */
 import { describe, expect, it } from 'vitest';
-import type pg from 'pg';
 import { useNatsServer, useTestDatabase } from '@hwledger/testkit';
 import { migrate, Projector, rebuildChain } from '@hwledger/projector';
 import { seedChain } from './helpers/seed-chain.js';
 import { simulateEvents } from './helpers/fleet.js';
 import { diffTables, dumpTables, readChainRows, recompute } from './helpers/recompute.js';
+import { racingPool } from './helpers/racing-pool.js';
 
 const nats = useNatsServer();
 const db = useTestDatabase({ setup: (pool) => migrate(pool) });
-
-/** A pool whose clients run `after` once, right after the statement matching `marker` returned. */
-function racingPool(pool: pg.Pool, marker: string, after: () => Promise<void>): pg.Pool {
-  let armed = true;
-  return new Proxy(pool, {
-    get(target, prop, receiver) {
-      if (prop !== 'connect') return Reflect.get(target, prop, receiver) as unknown;
-      // Callback-style connect (pool.query uses it) passes through; promise-style clients race.
-      return async (...args: unknown[]) => {
-        if (args.length > 0) return (target.connect as (...a: unknown[]) => unknown)(...args);
-        const client = await target.connect();
-        return new Proxy(client, {
-          get(c, p, r) {
-            if (p !== 'query') return Reflect.get(c, p, r) as unknown;
-            return async (text: unknown, values?: unknown[]) => {
-              const res = await c.query(text as string, values);
-              if (armed && typeof text === 'string' && text.includes(marker)) {
-                armed = false;
-                await after();
-              }
-              return res;
-            };
-          },
-        });
-      };
-    },
-  });
-}
 
 describe('--rebuild racing another chain', () => {
   it("never wipes another chain's rows committed after it counted the chains", async () => {

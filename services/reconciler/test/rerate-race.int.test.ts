@@ -8,12 +8,12 @@
  * is forced: the book is set right after the pass read the jobs.
  */
 import { describe, expect, it } from 'vitest';
-import type pg from 'pg';
 import type { ChainEvent } from '@hwledger/chain';
 import { useNatsServer, useTestDatabase } from '@hwledger/testkit';
 import { migrate, Projector, reconcileJob, setPriceBook } from '@hwledger/projector';
 import { Reconciler } from '@hwledger/reconciler';
 import { seedChain, SEED_START_MS } from '../../projector/test/helpers/seed-chain.js';
+import { racingPool } from '../../projector/test/helpers/racing-pool.js';
 
 const nats = useNatsServer();
 const db = useTestDatabase({ setup: (pool) => migrate(pool) });
@@ -34,34 +34,6 @@ const events: ChainEvent[] = [
 ] as ChainEvent[];
 
 const book = (gpuHour: bigint) => ({ effectiveFromMs: 0n, note: 'test', gpuHour: new Map([['*', gpuHour]]), tokenPerMtok: new Map([['*', 0n]]) });
-
-/** A pool whose clients run `after` once, right after the statement containing `marker` returned. */
-function racingPool(pool: pg.Pool, marker: string, after: () => Promise<void>): pg.Pool {
-  let armed = true;
-  return new Proxy(pool, {
-    get(target, prop, receiver) {
-      if (prop !== 'connect') return Reflect.get(target, prop, receiver) as unknown;
-      // Callback-style connect (pool.query uses it) passes through; promise-style clients race.
-      return async (...args: unknown[]) => {
-        if (args.length > 0) return (target.connect as (...a: unknown[]) => unknown)(...args);
-        const client = await target.connect();
-        return new Proxy(client, {
-          get(c, p, r) {
-            if (p !== 'query') return Reflect.get(c, p, r) as unknown;
-            return async (text: unknown, values?: unknown[]) => {
-              const res = await c.query(text as string, values);
-              if (armed && typeof text === 'string' && text.includes(marker)) {
-                armed = false;
-                await after();
-              }
-              return res;
-            };
-          },
-        });
-      };
-    },
-  });
-}
 
 describe('reconciler first pass racing a new price book', () => {
   it('re-evaluates the jobs the new book re-rated', async () => {
