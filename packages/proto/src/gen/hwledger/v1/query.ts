@@ -40,6 +40,9 @@ export const protobufFileName = "hwledger/v1/query.proto";
  * * Bad ids, ranges or page tokens: INVALID_ARGUMENT (HTTP 400). No key or an
  *   unknown key: UNAUTHENTICATED (401). A tenant key asking for another
  *   tenant's data or for an operator-only view: PERMISSION_DENIED (403).
+ * * Sums are exact in the read models and can pass 2^64 - 1 (u64 values
+ *   summed): over gRPC an answer with such a sum in a uint64 field is
+ *   FAILED_PRECONDITION naming the field; HTTP/JSON answers it exactly.
  */
 
 export interface RecordVerification {
