@@ -89,7 +89,11 @@ describe('sequencer crashes', () => {
     const CHAIN = 'crashack';
     // A 1 s chain duplicate window: JetStream's own dedup forgets quickly.
     await ensureChainTopology(nats.nc, CHAIN, { chainDuplicateWindowMs: 1_000 });
-    const events = makeEvents(100_000, 3_000, nodeSource(CHAIN));
+    // Enough events for both crash points whatever each crashed process left in flight: a process
+    // counts its own PubAcks, and up to a window (1,024) of its appends can still land after its
+    // crash. With 3,000, a first crash at 777 could leave fewer than 1,234 records for the second
+    // process, which then never reached its crash point (the test hung under load).
+    const events = makeEvents(100_000, 5_000, nodeSource(CHAIN));
     await publishEvents(nats.nc, CHAIN, events, 10);
     for (const crashAt of [777, 1_234]) {
       const p = startSequencer(nats.url, CHAIN, FAST_LEASE, { HWL_FAULT_CRASH_AFTER_SEAL: String(crashAt) });
