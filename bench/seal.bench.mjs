@@ -27,14 +27,14 @@ import { writeFileSync, mkdirSync, openSync, closeSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { headers } from '@nats-io/transport-node';
 import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { TestNatsServer, CLI_BIN, NATS_SERVER_BIN } from '@hwledger/testkit';
-import { chainStreamConfig, connectNats, ensureChainTopology, recordMsgId, streams, subjects } from '@hwledger/core';
+import { chainStreamConfig, connectNats, ensureChainTopology, streams, subjects } from '@hwledger/core';
 import { encodeIngestBatch } from '@hwledger/proto';
 import { decodeRecord } from '@hwledger/chain';
 import { DEFAULT_WINDOW } from '@hwledger/sequencer';
 import { cpuOf, rssOf } from './lib/proc.mjs';
+import { event, prefill } from './lib/seal-events.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const env = process.env;
@@ -48,51 +48,6 @@ const LATENCY_S = Number(env.HWL_BENCH_LATENCY_S ?? (quick ? 5 : 15));
 const REPEAT = Number(env.HWL_BENCH_REPEAT ?? (quick ? 1 : 5));
 /** HWL_BENCH_RSS_TRACE=1: every RSS sample (records sealed, MiB) to stderr. */
 const RSS_TRACE = env.HWL_BENCH_RSS_TRACE === '1';
-
-const REASONS = ['end_of_sequence', 'max_tokens_reached', 'engine_error', 'cancelled', 'preempted'];
-const TENANTS = ['acme', 'globex', 'initech', 'umbrella', 'hooli', 'stark'];
-
-/** A realistic mix: mostly inference completions, some job and telemetry events. */
-/** Event i of `chain`, from one of 16 simulated nodes below the publishing node `bench` (the sequencer's source rule). */
-function event(chain, i, now = BigInt(Date.now())) {
-  const source = `${chain}/bench/node-${i % 16}`;
-  const eventId = `e-${i}`;
-  const tenant = TENANTS[i % TENANTS.length];
-  if (i % 10 === 9) {
-    return { kind: 'metrics_collected', source, eventId, observedAtMs: now, tenant: '', instanceId: `gpu-${i % 8}`, data: { device_id: `gpu-${i % 8}`, vram_used_mib: 40_000n, vram_total_mib: 81_920n, utilization_pct: i % 101, temperature_mc: 61_000, power_mw: 350_000 } };
-  }
-  if (i % 10 === 8) {
-    return { kind: 'job_completed', source, eventId, observedAtMs: now, tenant, instanceId: `job-${i}`, data: { job_id: `job-${i}`, tokens_generated: 512, duration_ms: 1_500n, actual_vram_mib: 39_000n, cost_micro_usd: 1_300n } };
-  }
-  return {
-    kind: 'inference_request_completed',
-    source,
-    eventId,
-    observedAtMs: now,
-    tenant,
-    instanceId: `inference:request_completed:req-${i}`,
-    data: { tenant_id: tenant, request_id: `req-${i}`, total_tokens: 100 + (i % 900), compute_ms: BigInt(10 + (i % 90)), reason: REASONS[i % REASONS.length] },
-  };
-}
-
-async function prefill(nc, chain, messages, batch) {
-  const js = jetstream(nc);
-  const subject = subjects.ingest(chain, 'bench');
-  let inflight = [];
-  let n = 0;
-  for (let m = 0; m < messages; m++) {
-    const evs = [];
-    for (let k = 0; k < batch; k++) evs.push(event(chain, n++));
-    const h = headers();
-    h.set('Nats-Msg-Id', batch === 1 ? recordMsgId(evs[0].source, evs[0].eventId) : `b-${chain}-${m}`);
-    inflight.push(js.publish(subject, encodeIngestBatch(evs), { headers: h, timeout: 60_000 }));
-    if (inflight.length >= 512) {
-      await Promise.all(inflight);
-      inflight = [];
-    }
-  }
-  await Promise.all(inflight);
-}
 
 /**
  * Polls a stream's last sequence until it reaches `total`; steady-state rate
@@ -385,7 +340,7 @@ What is compared:
 - **bare relay** (\`bench/lib/relay-worker.mjs\`): consumes the ingest stream with the sequencer's consumer settings (except \`max_ack_pending\`: a fixed 8,192 messages, more than the sequencer's 256 KiB buffer holds, so the baseline is never short of input) and delivery (callback consume feeding a \`SerialRunner\`), publishes each body unchanged to a stream configured like a chain stream with \`Nats-Expected-Last-Sequence\` and a \`Nats-Msg-Id\` made of the ingest stream and sequence (the server deduplicates on it, as on every chain record's id), acks cumulatively after the PubAck; no decode, validation or hashing. It uses the sequencer's own pipelined publisher (\`AppendPipeline\`: same window, same sparse PubAcks) and header writer (into the same kind of slab), so only the sealing work differs.
 - **sequencer**: the real \`hwledger sequencer\` process: lease, admission (the fast path transcodes plain events from protobuf straight to canonical bytes with the validation rules; anything else and every rejection goes through the reference decoder and validator), duplicate check, SHA-256 chain link (native), nine headers per record (spec: \`Nats-Msg-Id\`, \`Hwl-Prev-Hash\`, \`Hwl-Hash\`; watermark: \`Hwl-Ingest-Seq/-Index/-Count\`; fence: \`Nats-Expected-Last-Sequence\`, \`Nats-Expected-Last-Msg-Id\`; \`Nats-Expected-Stream\` against replays into other streams), fenced appends, acks after storage, metrics, purge on rotation.
 - **ceiling** (\`bench/lib/ceiling-worker.mjs\`): the sequencer's messages without its sealing work. It consumes the same ${BATCH}-event ingest messages as the batched sequencer run, splits each into its events and publishes every event as one message to the spec's subjects (\`hwl.chain.<chain>.<kind>.<tenant>\`) with a header block of the sequencer's shape and size (same \`encodeRecordHeaders\`: message id, both fences, both hashes, the watermark) and a body of the canonical record's size, through the same \`AppendPipeline\`, acking after the PubAck. It does not decode, validate or transcode events, compute the event key or the chain link, check duplicates or keep metrics (its hashes are counters). No sealer that writes the spec's messages (one fenced message per record, stream sequence = record sequence) can beat it on the same server, so it shows how much of the 1.3× target the spec's messages leave to the sealing work.
-- Throughput is the steady-state rate between 5% and 95% of each run, read from the target stream; ingest is pre-filled before each run so the producer does not compete for the CPU during the measurement. The batched runs divide the per-message costs (delivery, ack) over ${BATCH} events; the relay forwards one event per message. Every run of a round stores the same number of messages (${fmt(SINGLE)}) in a fresh target stream: a longer run costs nats-server more CPU per stored message (in full-scale runs on 2026-12-07, the 1,000,000-record runs against the 200,000-record ones; its deduplication table keeps every \`Nats-Msg-Id\` of the last 2 minutes, and the sequencer's ids are 81 characters, the relay's about 25), so runs of different lengths do not compare like with like. Until 2026-12-06 the batched ratio came from the 1,000,000-record RSS run against 200,000-message relay runs; that run's rate is still reported on its own row.
+- Throughput is the steady-state rate between 5% and 95% of each run, read from the target stream; ingest is pre-filled before each run so the producer does not compete for the CPU during the measurement. The batched runs divide the per-message costs (delivery, ack) over ${BATCH} events; the relay forwards one event per message. Every run of a round stores the same number of messages (${fmt(SINGLE)}) in a fresh target stream: a longer run costs nats-server more CPU per stored message (in full-scale runs on 2026-12-07, the 1,000,000-record runs against the 200,000-record ones; its deduplication table keeps every \`Nats-Msg-Id\` of the last 2 minutes, and the sequencer's ids are 55 characters (81 before 2026-12-07), the relay's about 25), so runs of different lengths do not compare like with like. Until 2026-12-06 the batched ratio came from the 1,000,000-record RSS run against 200,000-message relay runs; that run's rate is still reported on its own row.
 - CPU per record: user + system time of the measured process (all its threads, garbage collector included) and of nats-server over the same 5–95% window, from \`/proc\`, divided by the records stored in it. Their sum bounds what the machine can do: ${cpus().length} cores / (worker + server CPU per record).
 - RSS is the sequencer process's VmRSS, sampled every 50 ms: the median of the samples between ${fmt(mark)} and ${fmt(mark * 1.5)} records against the median over the last 5% of the ${fmt(messages * BATCH)}-record run and one second after it (a median, because single samples swing with the garbage collector). Memory is bounded by design: a fixed-size recent-id table (100,000 keys), the append window (${fmt(WINDOW)}) and the ingest buffer (\`--ingest-buffer-bytes\`, 256 KiB). \`HWL_BENCH_RSS_TRACE=1\` prints every sample. Two settings keep RSS flat (2026-12-06; before them the same row read +11.7% to +20%): (1) the ingest buffer was 8 MiB, about 0.7 s of work, so delivered messages outlived V8's young generation and their socket buffers waited for a full collection; the malloc heap (\`[heap]\` in \`/proc/PID/smaps\`) grew from 3 to 64 MiB in the first 3 s of a run, then full collections ran every 100–200 ms. 256 KiB sealed as fast (two A/B runs: 1/msg 0.75× and 0.79× against 0.76× and 0.73×; 100/msg 1.00× and 1.05× against 1.05× and 0.98×) with 37 MiB less RSS (129 against 167 MiB at 1M records). (2) What is still promoted grew the old generation in a slow sawtooth (118 to 155 MiB over 2.5M records, back to 130 MiB at each full collection), because V8 lets it grow to up to 4× the live heap; \`hwledger sequencer\` now sets V8's growing factor to 2 (\`--heap-growing-percent 100\`, \`packages/cli/src/ops/heap-growing.ts\`): RSS rose from 115 to 124 MiB over the first 450,000 records of a 2M-record run and then held. Tighter factors are flatter and cost CPU (A/B runs of 1M records, alternating, worker CPU per record: factor 1.2 held RSS within 1 MiB but cost about 0.7 µs, 1.5 about 0.5 µs, 2 nothing measurable). Earlier dead ends, for the record: glibc's \`MALLOC_ARENA_MAX=2\` changed nothing, \`MALLOC_MMAP_THRESHOLD_=16384\` and jemalloc (\`LD_PRELOAD\`) moved the curve but not its shape, and a larger young generation made it worse.
 - Latency: events published one per message at a fixed ${fmt(RATE)} events/s for ${LATENCY_S} s; measured from just before the ingest publish to the record's arrival at a chain subscriber (first second discarded).

@@ -44,6 +44,32 @@
 #define MAX_SAFE 9007199254740991.0
 
 static const char HEX[] = "0123456789abcdef";
+/* RFC 4648 section 5 (base64url), unpadded: the record's Nats-Msg-Id
+ * (services/sequencer/src/chain-msg-id.ts says why not hex). */
+static const char B64URL[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+static uint8_t *put_b64url(uint8_t *o, const uint8_t *b, size_t n) {
+  size_t i = 0;
+  for (; i + 3 <= n; i += 3) {
+    uint32_t v = ((uint32_t)b[i] << 16) | ((uint32_t)b[i + 1] << 8) | b[i + 2];
+    *o++ = (uint8_t)B64URL[v >> 18];
+    *o++ = (uint8_t)B64URL[(v >> 12) & 63];
+    *o++ = (uint8_t)B64URL[(v >> 6) & 63];
+    *o++ = (uint8_t)B64URL[v & 63];
+  }
+  if (n - i == 1) {
+    *o++ = (uint8_t)B64URL[b[i] >> 2];
+    *o++ = (uint8_t)B64URL[(b[i] & 3) << 4];
+  } else if (n - i == 2) {
+    uint32_t v = ((uint32_t)b[i] << 8) | b[i + 1];
+    *o++ = (uint8_t)B64URL[v >> 10];
+    *o++ = (uint8_t)B64URL[(v >> 4) & 63];
+    *o++ = (uint8_t)B64URL[(v & 15) << 2];
+  }
+  return o;
+}
+
+static size_t b64url_len(size_t n) { return n / 3 * 4 + (n % 3 == 0 ? 0 : n % 3 + 1); }
 
 static uint8_t *put_hex(uint8_t *o, const uint8_t *b, size_t n) {
   for (size_t i = 0; i < n; i++) {
@@ -126,7 +152,7 @@ napi_value hwl_seal_link(napi_env env, napi_callback_info info) {
   size_t last_len = st[LAST_ID_AT];
   if (last_len > LAST_ID_MAX) return fail(env, "sealLink: previous Nats-Msg-Id too long");
   /* Worst case: message id, four decimals, two hashes, the previous id. */
-  size_t id_len = 2 * KEY_BYTES + 1 + 2 * MSG_ID_HASH_BYTES;
+  size_t id_len = b64url_len(KEY_BYTES) + 1 + b64url_len(MSG_ID_HASH_BYTES);
   size_t need = fixed + id_len + 4 * 20 + 2 * 64 + last_len;
   if (hdr_at > buf_len || need > buf_len - hdr_at) return fail(env, "sealLink: no room for the header block");
   if (hdr_at < rec_at + rec_len && rec_at < hdr_at + need) return fail(env, "sealLink: the header block would overlap the record");
@@ -141,9 +167,9 @@ napi_value hwl_seal_link(napi_env env, napi_callback_info info) {
   uint8_t *o = buf + hdr_at;
   memcpy(o, piece[0], piece_len[0]), o += piece_len[0];
   uint8_t *id = o;
-  o = put_hex(o, st + KEY_AT, KEY_BYTES);
+  o = put_b64url(o, st + KEY_AT, KEY_BYTES);
   *o++ = '.';
-  o = put_hex(o, hash, MSG_ID_HASH_BYTES);
+  o = put_b64url(o, hash, MSG_ID_HASH_BYTES);
   memcpy(o, piece[1], piece_len[1]), o += piece_len[1];
   o = put_dec(o, n[0] - 1); /* Nats-Expected-Last-Sequence */
   memcpy(o, piece[2], piece_len[2]), o += piece_len[2];

@@ -27,7 +27,7 @@ export { AppendPipeline, type AppendOutcome, type AppendFailureCode, type Append
 export { RecentIds } from './recent-ids.js';
 export { BatchKeys } from './batch-keys.js';
 export { LeaderLease, openLeaderBucket, type Lease } from './leader-lease.js';
-export { chainMsgId, eventKeyOfMsgId } from './chain-msg-id.js';
+export { b64Length, CHAIN_MSG_ID_LENGTH, chainMsgId, eventKeyOfMsgId, putBase64Url } from './chain-msg-id.js';
 export { sequencerMetrics, type SequencerMetrics } from './metrics.js';
 export { FastHistogram, FastHistogramChild, type FastHistogramOptions } from './fast-histogram.js';
 export { startMetricsServer } from './metrics-server.js';

@@ -5,7 +5,7 @@
  * strings per header cost more than sealing the record.
  *
  *   NATS/1.0
- *   Nats-Msg-Id: <event key>.<32 hex of current_hash>
+ *   Nats-Msg-Id: <event key>.<16 bytes of current_hash>   (base64url: chain-msg-id.ts)
  *   Nats-Expected-Stream: HWL_CHAIN_<chain>
  *   Nats-Expected-Last-Sequence: <sequence - 1>
  *   Hwl-Prev-Hash: <64 hex>
@@ -17,6 +17,7 @@ import type { MsgHdrs } from '@nats-io/transport-node';
 import { HEADERS } from '@hwledger/core';
 import type { Slab } from './slab.js';
 import { putDecimal } from './put-decimal.js';
+import { CHAIN_MSG_ID_LENGTH, MSG_ID_HASH_BYTES, MSG_ID_KEY_BYTES, eventKeyBytes, putBase64Url } from './chain-msg-id.js';
 
 const ascii = (s: string): Uint8Array => Uint8Array.from(s, (c) => c.charCodeAt(0));
 const HEX = ascii('0123456789abcdef');
@@ -32,9 +33,6 @@ const P_CNT = ascii(`\r\n${HEADERS.ingestCount}: `);
 const P_EXP_ID = ascii(`\r\nNats-Expected-Last-Msg-Id: `);
 const END = ascii('\r\n\r\n');
 
-/** Hex digits of current_hash in the Nats-Msg-Id (128 bits). */
-export const MSG_ID_HASH_HEX = 32;
-
 export interface RecordHeaderFields {
   /**
    * The chain stream's name (ASCII bytes), sent as Nats-Expected-Stream: a
@@ -47,7 +45,7 @@ export interface RecordHeaderFields {
    * refused by Nats-Expected-Last-Sequence, into any other by this header.
    */
   stream: Uint8Array;
-  /** recordMsgId(source, event_id): 48 hex digits, or its 24 bytes as a latin1 string (keyIsBinary). */
+  /** recordMsgId(source, event_id): 48 hex digits, or its 24 bytes as a latin1 string (keyIsBinary). Written in base64url (chain-msg-id.ts). */
   key: string;
   keyIsBinary?: boolean;
   hash: Uint8Array;
@@ -95,6 +93,9 @@ function putHex(out: Uint8Array, o: number, b: Uint8Array, bytes: number): numbe
   return o;
 }
 
+/** The binary key's bytes, for putBase64Url (one array, reused). */
+const KEY_SCRATCH = new Uint8Array(MSG_ID_KEY_BYTES);
+
 /** Digits of a decimal number (at most 20 for a u64). */
 const DEC_MAX = 20;
 const SAFE_SEQ = BigInt(Number.MAX_SAFE_INTEGER);
@@ -103,9 +104,8 @@ const SAFE_SEQ = BigInt(Number.MAX_SAFE_INTEGER);
 export function encodeRecordHeaders(f: RecordHeaderFields, slab?: Slab): EncodedRecordHeaders {
   const key = f.key;
   const expected = f.expectedLastMsgId;
-  const keyHex = f.keyIsBinary ? key.length * 2 : key.length;
   const size =
-    P_MSG_ID.length + keyHex + 1 + MSG_ID_HASH_HEX + P_EXP_STREAM.length + f.stream.length + P_EXP_SEQ.length + DEC_MAX + P_PREV.length + 64 + P_HASH.length + 64 +
+    P_MSG_ID.length + CHAIN_MSG_ID_LENGTH + P_EXP_STREAM.length + f.stream.length + P_EXP_SEQ.length + DEC_MAX + P_PREV.length + 64 + P_HASH.length + 64 +
     P_ISEQ.length + DEC_MAX + P_IDX.length + DEC_MAX + P_CNT.length + DEC_MAX + (expected ? P_EXP_ID.length + expected.length : 0) + END.length;
   let buf: Uint8Array;
   let o0 = 0;
@@ -116,15 +116,15 @@ export function encodeRecordHeaders(f: RecordHeaderFields, slab?: Slab): Encoded
   } else buf = new Uint8Array(size);
   let o = putBytes(buf, o0, P_MSG_ID);
   const idStart = o;
+  let keyBytes: Uint8Array;
   if (f.keyIsBinary) {
-    for (let i = 0; i < key.length; i++) {
-      const h = HEX2[key.charCodeAt(i) & 0xff]!;
-      buf[o++] = h >> 8;
-      buf[o++] = h & 0xff;
-    }
-  } else for (let i = 0; i < key.length; i++) buf[o++] = key.charCodeAt(i);
+    if (key.length !== MSG_ID_KEY_BYTES) throw new RangeError(`a binary event key has ${MSG_ID_KEY_BYTES} bytes`);
+    keyBytes = KEY_SCRATCH;
+    for (let i = 0; i < MSG_ID_KEY_BYTES; i++) keyBytes[i] = key.charCodeAt(i) & 0xff;
+  } else keyBytes = eventKeyBytes(key);
+  o = putBase64Url(buf, o, keyBytes, MSG_ID_KEY_BYTES);
   buf[o++] = 0x2e; // '.'
-  o = putHex(buf, o, f.hash, MSG_ID_HASH_HEX / 2);
+  o = putBase64Url(buf, o, f.hash, MSG_ID_HASH_BYTES);
   const idEnd = o;
   o = putBytes(buf, o, P_EXP_STREAM);
   o = putBytes(buf, o, f.stream);
@@ -196,5 +196,5 @@ export function recordLinkMaxHeader(state: Uint8Array): number {
     fixed += n;
     o += 2 + n;
   }
-  return fixed + 2 * 24 + 1 + MSG_ID_HASH_HEX + 4 * DEC_MAX + 2 * 64 + LINK_LAST_ID_MAX;
+  return fixed + CHAIN_MSG_ID_LENGTH + 4 * DEC_MAX + 2 * 64 + LINK_LAST_ID_MAX;
 }

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { headers } from '@nats-io/transport-node';
-import { BatchKeys, chainMsgId, encodeRecordHeaders, eventKeyOfMsgId, isCovered, RawHeaders, RecentIds, SerialRunner, Slab, streamSeqOfReply, WATERMARK_ORIGIN, watermarkFromHeaders } from '@hwledger/sequencer';
+import { b64Length, BatchKeys, CHAIN_MSG_ID_LENGTH, chainMsgId, encodeRecordHeaders, eventKeyOfMsgId, isCovered, putBase64Url, RawHeaders, RecentIds, SerialRunner, Slab, streamSeqOfReply, WATERMARK_ORIGIN, watermarkFromHeaders } from '@hwledger/sequencer';
 import { sha256, toHex } from '@hwledger/chain';
 import { recordMsgId } from '@hwledger/core';
 
@@ -179,12 +179,39 @@ describe('watermark', () => {
 });
 
 describe('chain record msg ids', () => {
-  it('are the event key plus a hash prefix, and give the key back', () => {
+  it('are the event key and 16 bytes of current_hash in base64url (55 characters), and give the key back', () => {
     const key = recordMsgId('eu-west-1/node-1', 'ev-1');
     const id = chainMsgId(key, 'ab'.repeat(32));
-    expect(id).toBe(`${key}.${'ab'.repeat(16)}`);
+    // Written out by hand from RFC 4648 §5, and cross-checked against node:buffer's encoder.
+    expect(id).toBe('GSg6h2tLI0AJTQN8OvitL9wZ2Jo4W-Kr.q6urq6urq6urq6urq6urqw');
+    expect(id).toBe(`${Buffer.from(key, 'hex').toString('base64url')}.${Buffer.from('ab'.repeat(16), 'hex').toString('base64url')}`);
+    expect(id).toHaveLength(CHAIN_MSG_ID_LENGTH);
+    expect(CHAIN_MSG_ID_LENGTH).toBe(55);
     expect(eventKeyOfMsgId(id)).toBe(key);
+  });
+
+  it('give the key back from ids in the hex form of records sealed before 2026-12-07, and from a bare key', () => {
+    const key = recordMsgId('eu-west-1/node-1', 'ev-1');
+    expect(eventKeyOfMsgId(`${key}.${'ab'.repeat(16)}`)).toBe(key);
     expect(eventKeyOfMsgId(key)).toBe(key);
+    // Anything else comes back as it is (its part before the dot): it matches no event key.
+    expect(eventKeyOfMsgId('not-a-key.x')).toBe('not-a-key');
+  });
+
+  it('putBase64Url writes exactly what node:buffer writes, for every length and byte', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {
+        const out = new Uint8Array(b64Length(bytes.length));
+        expect(putBase64Url(out, 0, bytes, bytes.length)).toBe(out.length);
+        expect(Buffer.from(out).toString('latin1')).toBe(Buffer.from(bytes).toString('base64url'));
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+
+  it('refuse an event key that is not 48 lowercase hex digits', () => {
+    expect(() => chainMsgId('ABC', 'ab'.repeat(32))).toThrow(RangeError);
+    expect(() => chainMsgId('0'.repeat(48), 'xyz')).toThrow(RangeError);
   });
 });
 
@@ -377,7 +404,7 @@ describe('binary event keys (the fast path)', () => {
     expect([1, 2, 3, 4, 5].map((i) => c.hasBinary(bin(i)))).toEqual([false, true, true, true, true]);
   });
 
-  it('encodeRecordHeaders writes a binary key as its hex digits', () => {
+  it('encodeRecordHeaders writes a key given as its 24 bytes as it writes the same key given as 48 hex digits', () => {
     const key = recordMsgId('eu-west-1/node-1', 'ev-9');
     const hash = sha256(new Uint8Array([9]));
     const f = { stream: new TextEncoder().encode('HWL_CHAIN_c'), hash, prevHash: hash, sequence: 5n, ingestSeq: 3, index: 0, count: 1, expectedLastMsgId: undefined };

@@ -75,7 +75,9 @@ describe.each([
       const r = decodeRecord(e.canonical);
       const h = e.headers!;
       // Hwl-Hash was checked against the recomputed hash by checkChain.
-      const id = `${recordMsgId(r.source, r.eventId)}.${h.get(HEADERS.hash).slice(0, 32)}`;
+      // The id's form (chain-msg-id.ts), with node:buffer's base64url as the oracle.
+      const b64 = (hex: string): string => Buffer.from(hex, 'hex').toString('base64url');
+      const id = `${b64(recordMsgId(r.source, r.eventId))}.${b64(h.get(HEADERS.hash).slice(0, 32))}`;
       expect(h.get(HEADERS.msgId)).toBe(id);
       expect(h.get('Nats-Expected-Stream')).toBe(`HWL_CHAIN_${chain}`);
       expect(h.get('Nats-Expected-Last-Sequence')).toBe(String(e.sequence - 1n));
