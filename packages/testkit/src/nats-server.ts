@@ -78,12 +78,30 @@ export class TestNatsServer {
     const p = this.proc;
     // A process ended by a signal has exitCode null and signalCode set: it is gone too.
     if (!p || p.exitCode !== null || p.signalCode !== null) return;
+    this.resume(); // a frozen process would not act on SIGTERM until SIGKILL
     const exited = new Promise<void>((r) => p.once('exit', () => r()));
     p.kill(signal);
     const t = setTimeout(() => p.kill('SIGKILL'), 5_000);
     await exited;
     clearTimeout(t);
   }
+
+  /**
+   * Freezes the server process (SIGSTOP): connections stay open and nothing
+   * answers, as with a broker that hangs. resume() (SIGCONT) undoes it; stop()
+   * and kill() resume it first.
+   */
+  pause(): void {
+    this.proc?.kill('SIGSTOP');
+    this.paused = true;
+  }
+
+  resume(): void {
+    if (this.paused) this.proc?.kill('SIGCONT');
+    this.paused = false;
+  }
+
+  private paused = false;
 
   /** Restarts on the same port and store (a broker restart). */
   async restart(): Promise<void> {

@@ -5,6 +5,15 @@
  * the completion to your own caller (seed 003). Pass `eventId` (an
  * idempotency key) to make your own retries safe: a repeated call with the
  * same key and body returns the first receipt instead of a second event.
+ *
+ * A call that gets no answer fails with status 0 and a transport code
+ * (HookTransportCode). Only UNREACHABLE says nothing was stored (the
+ * connection was never made). After TIMEOUT or CONNECTION_LOST the agent
+ * may well have stored the event (it answers only once the event is durable,
+ * and a slow PubAck can take longer than the client waits): retry with the
+ * same `eventId`, which is answered with the first receipt (`duplicate:
+ * true`) if it was stored. Without an `eventId` such a retry can record the
+ * event twice. `HookError.mayBeStored` says which case it is.
  */
 import type { CompletionReason, InferenceRequestCompletedData, JobCompletedData, JobDispatchedData, JobFailedData } from '@hwledger/chain';
 
@@ -25,7 +34,24 @@ export interface HookCallOptions {
   tenant?: string;
 }
 
-/** The hook refused the call: HTTP `status` and the agent's error `code`. */
+/**
+ * Why a call got no answer (HookError.status 0):
+ * - UNREACHABLE: the connection was refused or the host not found: the
+ *   request never reached the agent, nothing was stored.
+ * - TIMEOUT: no complete answer within `timeoutMs`: the event may have been stored.
+ * - CONNECTION_LOST: the connection failed after it was made: the event may have been stored.
+ * - BAD_RESPONSE: a 202 whose body is not a receipt: the event was stored, the receipt is unreadable.
+ */
+export type HookTransportCode = 'UNREACHABLE' | 'TIMEOUT' | 'CONNECTION_LOST' | 'BAD_RESPONSE';
+
+/** Socket errors that mean the request never reached a server (undici reports them as the cause of "fetch failed"). */
+const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'UND_ERR_CONNECT_TIMEOUT']);
+
+/**
+ * The hook refused the call (HTTP `status` and the agent's error `code`:
+ * INVALID_FIELD, UNAVAILABLE, … docs/agent.md), or the call got no answer
+ * (`status` 0 and a HookTransportCode).
+ */
 export class HookError extends Error {
   override readonly name = 'HookError';
   constructor(
@@ -35,6 +61,30 @@ export class HookError extends Error {
   ) {
     super(message);
   }
+
+  /**
+   * Whether the event may have been stored although the call failed: after
+   * TIMEOUT, CONNECTION_LOST or BAD_RESPONSE, and after an HTTP 5xx other
+   * than 503 (the agent answers 503 only when nothing was stored). Retry
+   * such a call with the same `eventId` to learn which.
+   */
+  get mayBeStored(): boolean {
+    if (this.status === 0) return this.code !== 'UNREACHABLE';
+    return this.status >= 500 && this.status !== 503;
+  }
+}
+
+/** The HookError of a fetch (or body read) that failed without an HTTP answer. */
+function transportError(base: string, e: unknown, phase: 'request' | 'answer'): HookError {
+  const err = e as { name?: string; message?: string; cause?: { code?: string; name?: string; message?: string } } | undefined;
+  const detail = err?.cause?.message ?? err?.message ?? String(e);
+  if (err?.name === 'TimeoutError' || err?.cause?.name === 'TimeoutError') {
+    return new HookError(0, 'TIMEOUT', `agent hook ${base} did not answer in time (${phase}): the event may have been stored; retry with the same eventId`);
+  }
+  if (phase === 'request' && NOT_SENT.has(err?.cause?.code ?? '')) {
+    return new HookError(0, 'UNREACHABLE', `agent hook ${base} unreachable: ${detail}`);
+  }
+  return new HookError(0, 'CONNECTION_LOST', `agent hook ${base}: connection lost (${detail}): the event may have been stored; retry with the same eventId`);
 }
 
 type Json = Record<string, string | number>;
@@ -70,9 +120,14 @@ export class HookClient {
         signal: AbortSignal.timeout(this.opts.timeoutMs ?? 30_000),
       });
     } catch (e) {
-      throw new HookError(0, 'UNREACHABLE', `agent hook ${this.base} unreachable: ${e instanceof Error ? e.message : String(e)}`);
+      throw transportError(this.base, e, 'request');
     }
-    const text = await res.text();
+    let text: string;
+    try {
+      text = await res.text();
+    } catch (e) {
+      throw transportError(this.base, e, 'answer');
+    }
     let json: Record<string, unknown> = {};
     try {
       json = JSON.parse(text) as Record<string, unknown>;
@@ -83,13 +138,11 @@ export class HookClient {
       const err = (json['error'] ?? {}) as { code?: string; message?: string };
       throw new HookError(res.status, err.code ?? `HTTP_${res.status}`, err.message ?? (text.slice(0, 200) || res.statusText));
     }
-    return {
-      eventId: String(json['event_id']),
-      source: String(json['source']),
-      instanceId: String(json['instance_id']),
-      stored: json['stored'] === 'outbox' ? 'outbox' : 'jetstream',
-      duplicate: json['duplicate'] === true,
-    };
+    const { event_id: eventId, source, instance_id: instanceId, stored, duplicate } = json;
+    if (typeof eventId !== 'string' || typeof source !== 'string' || typeof instanceId !== 'string' || (stored !== 'outbox' && stored !== 'jetstream') || typeof duplicate !== 'boolean') {
+      throw new HookError(0, 'BAD_RESPONSE', `agent hook ${this.base} answered 202 without a receipt (${text.slice(0, 200)}): the event was stored`);
+    }
+    return { eventId, source, instanceId, stored, duplicate };
   }
 
   jobDispatched(data: JobDispatchedData, o: HookCallOptions = {}): Promise<HookReceipt> {

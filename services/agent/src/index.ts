@@ -21,6 +21,6 @@ export { runEvents, type RunEventsOptions, type RunEventsResult, type EventDrive
 export { deviceRegistered, metricsCollected, jobDispatched, jobCompleted, jobFailed, inferenceCompleted, instanceIds, type Envelope } from './event-builders.js';
 export { startHookServer, type HookServer, type HookServerOptions } from './hook-server.js';
 export { eventFromHookBody, HOOK_ROUTES, HookRequestError, type HookRoute, type HookKind } from './hook-request.js';
-export { HookClient, HookError, type HookReceipt, type HookCallOptions } from './hook-client.js';
+export { HookClient, HookError, type HookReceipt, type HookCallOptions, type HookTransportCode } from './hook-client.js';
 export { createUlidFactory, type UlidFactory } from './ulid.js';
 export { Prng } from './prng.js';
