@@ -8,7 +8,7 @@
  *   crash just after "exported N records" could leave an empty or cut file
  *   under the final name).
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -117,6 +117,25 @@ syncBuiltinESMExports();
     const renameAt = calls.indexOf(`rename ${out}`);
     expect(renameAt).toBeGreaterThan(0);
     expect(calls.slice(0, renameAt).some((c) => c === 'fsync' || c === 'fdatasync')).toBe(true);
+  });
+
+  it('export writes its own temporary file: an existing FILE.tmp is left alone, nothing is left behind, and two exports to one file both finish whole', async () => {
+    const out = join(dir, 'theirs.jsonl');
+    writeFileSync(`${out}.tmp`, 'not hwledger\'s\n');
+    const r = await runCli(['export', ...nats(), '--out', out]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    // Before, the export wrote FILE.tmp (truncating the user's file) and renamed it away.
+    expect(readFileSync(`${out}.tmp`, 'utf8')).toBe('not hwledger\'s\n');
+    const whole = readFileSync(out, 'utf8');
+    const sealed = (await (await jetstreamManager(broker.nc)).streams.info(streams.chain(CHAIN))).state.last_seq;
+    expect(sealed).toBeGreaterThan(0);
+    expect(whole.trim().split('\n')).toHaveLength(sealed);
+    // Two at once into one file: each has its own temporary file, so both succeed and the file is a whole export.
+    const both = await Promise.all([runCli(['export', ...nats(), '--out', out]), runCli(['export', ...nats(), '--out', out])]);
+    expect(both.map((x) => [x.code, x.stderr])).toEqual([[0, ''], [0, '']]);
+    expect(readFileSync(out, 'utf8')).toBe(whole);
+    expect(readdirSync(dir).filter((f) => f.startsWith('theirs.jsonl.') && f !== 'theirs.jsonl.tmp')).toEqual([]);
   });
 
   it('export failing before it writes anything leaves an existing FILE.tmp alone', async () => {

@@ -5,8 +5,13 @@
  * Hashes are recomputed from the canonical bytes, starting from genesis
  * (--from 1) or from the Hwl-Prev-Hash claim of the first exported record;
  * a verifier trusts neither and checks the export against its own anchor.
- * The file is written to FILE.tmp, fsynced and renamed when complete (then
- * its directory is fsynced), so the final name never holds a cut file.
+ * The file is written to a temporary file of its own beside it
+ * (FILE.<pid>.<random>.tmp, created exclusively: never one that exists, so
+ * neither a user's FILE.tmp nor a concurrent export's file is overwritten),
+ * fsynced and renamed over FILE when complete (then its directory is
+ * fsynced), so the final name never holds a cut file. An existing FILE is
+ * replaced, as by `>`; two exports to one FILE at once each leave a whole
+ * export there, the one renamed last.
  *
  * Threat: records purged from the chain stream (purge is allowed on chain
  * streams). An export that silently started later than --from, or stopped
@@ -18,6 +23,7 @@
  * line and exit 2, like verify's unreadable input.
  */
 import { createWriteStream } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { open, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -47,8 +53,8 @@ export function register(program: Command): void {
       }
       if (from < 1n) throw new ExitError(2, '--from must be at least 1');
       const nc = await connectNats(resolveNatsUrl(o.nats), 'hwledger-export', { maxReconnectAttempts: 10 });
-      const tmp = `${o.out}.tmp`;
-      /** Set once this run writes tmp: a failure before then leaves any file of that name alone. */
+      const tmp = `${o.out}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+      /** Set once this run has created tmp (flag 'wx': never a file that was there): only then is it removed on failure. */
       let wroteTmp = false;
       try {
         const extent = await chainStreamExtent(nc, chainId);
@@ -106,8 +112,9 @@ export function register(program: Command): void {
         // being an unhandled 'error' event; it also closes the chain read.
         try {
           // flush: fsync before close, so the rename below never exposes unwritten data after a crash.
-          wroteTmp = true;
-          await pipeline(source(), createWriteStream(tmp, { encoding: 'utf8', flush: true }));
+          const out = createWriteStream(tmp, { encoding: 'utf8', flush: true, flags: 'wx' });
+          out.once('open', () => (wroteTmp = true));
+          await pipeline(source(), out);
         } catch (err) {
           // The chain read's own error as it is; anything else came from the output.
           if (err === sourceError) throw err;
