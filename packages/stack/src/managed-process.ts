@@ -2,7 +2,8 @@
  * A child process of the stack: its output goes to a log file (the terminal
  * stays readable), it is started in its own process group so a terminal
  * Ctrl-C reaches only the stack runner (which then stops children in
- * dependency order), and stop() signals it and waits for it to exit.
+ * dependency order), and stop() signals it and waits for it to exit (then
+ * kills its whole group if it does not).
  *
  * Logs are private (other local users must not read them: the stack's
  * database password): a log file is made 0600 (an older one is narrowed to
@@ -132,7 +133,14 @@ export class ManagedProcess {
     return '';
   }
 
-  /** Signals the process group and waits; SIGKILL after `timeoutMs`. */
+  /**
+   * Asks the process to stop (its stop signal, to the process alone: a
+   * server such as Postgres stops its own children in order) and waits;
+   * after `timeoutMs`, SIGKILL to its whole process group. Killing the
+   * process alone would leave its children running, and they hold its
+   * output pipes open, so `exited` (which waits for them to close) and this
+   * call would never resolve.
+   */
   async stop(timeoutMs = 15_000): Promise<void> {
     this.stopping = true;
     if (!this.running) {
@@ -140,16 +148,23 @@ export class ManagedProcess {
       return;
     }
     this.signal(this.o.stopSignal ?? 'SIGTERM');
-    const t = setTimeout(() => this.signal('SIGKILL'), timeoutMs);
+    const t = setTimeout(() => this.signal('SIGKILL', true), timeoutMs);
     await this.exited;
     clearTimeout(t);
   }
 
-  private signal(s: NodeJS.Signals): void {
+  private signal(s: NodeJS.Signals, group = false): void {
+    const pid = this.proc.pid;
+    if (pid === undefined) return;
     try {
-      if (this.proc.pid !== undefined) process.kill(this.proc.pid, s);
+      // The child leads its own group (spawned detached): -pid is that group.
+      process.kill(group ? -pid : pid, s);
     } catch {
-      /* already gone */
+      try {
+        if (group) process.kill(pid, s);
+      } catch {
+        /* already gone */
+      }
     }
   }
 }

@@ -82,6 +82,34 @@ describe('logs and stack.json are private and hold no password', () => {
     }
   });
 
+  it('stop() kills the whole process group when the process outlives its stop timeout, so its children do not keep it waiting', async () => {
+    // A shell that ignores SIGTERM and has a child holding its output pipe
+    // (as a server's workers would). Before, the SIGKILL after the timeout
+    // went to the shell alone: the child lived on, the pipe stayed open, and
+    // stop() never returned.
+    const logFile = join(tmp(), 'group.log');
+    const p = new ManagedProcess({ name: 'group', command: '/bin/sh', args: ['-c', 'trap "" TERM; sleep 600 & echo "CHILD $!"; wait'], logFile });
+    let child = 0;
+    for (let i = 0; i < 100 && !child; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      child = Number(/CHILD (\d+)/.exec(readFileSync(logFile, 'utf8'))?.[1] ?? 0);
+    }
+    expect(child).toBeGreaterThan(0);
+    strays.push(child);
+    const stopped = await Promise.race([p.stop(300).then(() => 'stopped'), new Promise((r) => setTimeout(() => r('hung'), 5_000))]);
+    expect(stopped).toBe('stopped');
+    // The child is gone too (dead: no /proc entry, or a zombie waiting for init to reap it).
+    const state = (): string => {
+      try {
+        return readFileSync(`/proc/${child}/stat`, 'utf8').split(') ')[1]?.[0] ?? '';
+      } catch {
+        return 'gone';
+      }
+    };
+    for (let i = 0; i < 40 && !['gone', 'Z', 'X'].includes(state()); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(['gone', 'Z', 'X']).toContain(state());
+  });
+
   it('a fresh HWL_HOME gets a 0700 logs folder', () => {
     const home = join(tmp(), 'a', 'b');
     expect(mode(ensurePrivateLogs(home))).toBe(0o700);
