@@ -127,11 +127,39 @@ describe('dashboard JSON endpoints', () => {
   });
 
   it('fleet: devices by region with VRAM, utilization, temperature, power', async () => {
-    const { devices } = (await get('/dashboard/api/fleet', operator.key)).json() as { devices: Record<string, unknown>[] };
+    const { devices, regions } = (await get('/dashboard/api/fleet', operator.key)).json() as { devices: Record<string, unknown>[]; regions: unknown[] };
+    expect(regions).toEqual([
+      { chainId: 'eu-west-1', devices: 1, listed: 1, vramUsedMib: 40000, vramTotalMib: 81559, powerMw: 612000 },
+      { chainId: 'us-east-1', devices: 1, listed: 1, vramUsedMib: 1000, vramTotalMib: 0, powerMw: 90000 },
+    ]);
     expect(devices).toEqual([
       { chainId: 'eu-west-1', deviceId: 'GPU-a', hostname: 'node-1', deviceType: 'NVIDIA H100 80GB HBM3', vramUsedMib: 40000, vramTotalMib: 81559, utilizationPct: 87, temperatureMc: 71500, powerMw: 612000, lastSeenAtMs: NOW, registered: true },
       { chainId: 'us-east-1', deviceId: 'GPU-b', hostname: null, deviceType: null, vramUsedMib: 1000, vramTotalMib: null, utilizationPct: 5, temperatureMc: 40000, powerMw: 90000, lastSeenAtMs: NOW, registered: false },
     ]);
+  });
+
+  it('fleet: a list cut at its limit keeps every region and its totals, and says how many devices it lists', async () => {
+    // Before, the list was cut at 2,000 devices with no word of it, and each region's header summed only the listed ones.
+    const cut = dashboardHandlers({ pool: db.pool, keys: [operator.entry], now: () => NOW, fleetListLimit: 1 });
+    const srv = createServer((req, res) => {
+      void (async () => {
+        const url = new URL(req.url ?? '/', 'http://localhost');
+        for (const h of cut) if (await h(req, res, url)) return;
+        res.writeHead(404).end();
+      })();
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+    try {
+      const res = await fetch(`http://127.0.0.1:${(srv.address() as AddressInfo).port}/dashboard/api/fleet`, { headers: { authorization: `Bearer ${operator.key}` } });
+      const body = (await res.json()) as { devices: { deviceId: string }[]; regions: unknown[] };
+      expect(body.devices.map((d) => d.deviceId)).toEqual(['GPU-a']);
+      expect(body.regions).toEqual([
+        { chainId: 'eu-west-1', devices: 1, listed: 1, vramUsedMib: 40000, vramTotalMib: 81559, powerMw: 612000 },
+        { chainId: 'us-east-1', devices: 1, listed: 0, vramUsedMib: 1000, vramTotalMib: 0, powerMw: 90000 },
+      ]);
+    } finally {
+      await new Promise((r) => srv.close(r));
+    }
   });
 
   it('tenants, last hour per minute: requests and job completions, reasons, exact totals', async () => {

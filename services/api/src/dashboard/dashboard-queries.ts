@@ -102,14 +102,43 @@ export interface DeviceRow {
   registered: boolean;
 }
 
-export async function fleet(pool: pg.Pool): Promise<DeviceRow[]> {
+/** One region's (chain's) devices in all, whether or not the list shows them. */
+export interface RegionSummary {
+  chainId: string;
+  /** Devices in the read model. */
+  devices: number;
+  /** How many of them the device list holds (fewer once the list is cut at its limit). */
+  listed: number;
+  vramUsedMib: number;
+  vramTotalMib: number;
+  powerMw: number;
+}
+
+export interface Fleet {
+  /** In region, hostname, device order; at most `limit`. */
+  devices: DeviceRow[];
+  /** Every region, totals over all its devices (not only the listed ones). */
+  regions: RegionSummary[];
+}
+
+/** Devices the dashboard lists at most (a page of tens of thousands of rows would not help anyone). */
+export const FLEET_LIST_LIMIT = 2000;
+
+export async function fleet(pool: pg.Pool, limit = FLEET_LIST_LIMIT): Promise<Fleet> {
   const r = await pool.query(
     `SELECT chain_id, device_id, hostname, device_type, vram_used_mib, COALESCE(reported_vram_total_mib, vram_total_mib) AS vram_total,
             utilization_pct, temperature_mc, power_mw, last_seen_at_ms, registered
-       FROM devices ORDER BY chain_id, hostname NULLS LAST, device_id LIMIT 2000`,
+       FROM devices ORDER BY chain_id, hostname NULLS LAST, device_id LIMIT $1`,
+    [limit],
+  );
+  // The totals come from the whole table: a cut list must not shrink a region's GPUs, VRAM or power.
+  const t = await pool.query(
+    `SELECT chain_id, count(*) AS devices, COALESCE(sum(vram_used_mib), 0) AS used, COALESCE(sum(COALESCE(reported_vram_total_mib, vram_total_mib)), 0) AS total,
+            COALESCE(sum(power_mw), 0) AS power
+       FROM devices GROUP BY chain_id ORDER BY chain_id`,
   );
   const n = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
-  return r.rows.map((x: Record<string, unknown>) => ({
+  const devices = r.rows.map((x: Record<string, unknown>) => ({
     chainId: String(x['chain_id']),
     deviceId: String(x['device_id']),
     hostname: (x['hostname'] as string | null) ?? null,
@@ -122,6 +151,13 @@ export async function fleet(pool: pg.Pool): Promise<DeviceRow[]> {
     lastSeenAtMs: n(x['last_seen_at_ms']),
     registered: x['registered'] === true,
   }));
+  const listed = new Map<string, number>();
+  for (const d of devices) listed.set(d.chainId, (listed.get(d.chainId) ?? 0) + 1);
+  const regions = t.rows.map((x: Record<string, unknown>) => {
+    const chainId = String(x['chain_id']);
+    return { chainId, devices: Number(x['devices']), listed: listed.get(chainId) ?? 0, vramUsedMib: Number(x['used']), vramTotalMib: Number(x['total']), powerMw: Number(x['power']) };
+  });
+  return { devices, regions };
 }
 
 export interface TenantSeries {

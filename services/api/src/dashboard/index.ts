@@ -42,6 +42,8 @@ export interface DashboardOptions {
   logger?: Logger;
   /** Clock for chain-time windows (tests). */
   now?: () => number;
+  /** Devices the fleet view lists at most (default FLEET_LIST_LIMIT, 2,000); its region totals count them all. */
+  fleetListLimit?: number;
 }
 
 const CHAIN_RE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
@@ -111,7 +113,7 @@ export function dashboardHandlers(o: DashboardOptions): ExtraHandler[] {
           sendJson(res, 200, { generatedAtMs: now(), chains: await chainsOverview(getPool()) });
           return true;
         case 'api/fleet':
-          sendJson(res, 200, { generatedAtMs: now(), devices: await fleet(getPool()) });
+          sendJson(res, 200, { generatedAtMs: now(), ...(await fleet(getPool(), o.fleetListLimit)) });
           return true;
         case 'api/tenants': {
           const range = (q.get('range') ?? '1h') as Range;

@@ -114,7 +114,7 @@ async function refresh() {
       getJson('/dashboard/api/flags'),
       refreshProofs(chains.map((c) => c.chainId)),
     ]);
-    renderFleet($('fleet'), fleet.devices);
+    renderFleet($('fleet'), fleet);
     renderTenants($('tenants'), tenants);
     renderFlags($('flags'), flags, openTrail);
     if (state.trailChain) renderRecent($('recent'), await getJson(`/dashboard/api/recent?chain=${encodeURIComponent(state.trailChain)}`), openTrail, state.trailChain);

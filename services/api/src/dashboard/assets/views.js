@@ -77,8 +77,14 @@ export function renderChains(target, chains) {
   );
 }
 
-export function renderFleet(target, devices) {
+/**
+ * The fleet by region: `{ devices, regions }` from /dashboard/api/fleet. The
+ * device list stops at a limit (2,000 by default); each region's header
+ * counts all its devices, and says how many of them are listed when not all.
+ */
+export function renderFleet(target, { devices, regions }) {
   const byRegion = new Map();
+  for (const r of regions) byRegion.set(r.chainId, []);
   for (const d of devices) {
     if (!byRegion.has(d.chainId)) byRegion.set(d.chainId, []);
     byRegion.get(d.chainId).push(d);
@@ -87,15 +93,16 @@ export function renderFleet(target, devices) {
     target.replaceChildren(h('p', { class: 'empty' }, 'No devices reported yet.'));
     return;
   }
+  const summaries = new Map(regions.map((r) => [r.chainId, r]));
   target.replaceChildren(
     ...[...byRegion.entries()].map(([region, ds]) => {
-      const used = ds.reduce((a, d) => a + (d.vramUsedMib ?? 0), 0);
-      const total = ds.reduce((a, d) => a + (d.vramTotalMib ?? 0), 0);
-      const power = ds.reduce((a, d) => a + (d.powerMw ?? 0), 0);
+      const sum = summaries.get(region) ?? { devices: ds.length, listed: ds.length, vramUsedMib: 0, vramTotalMib: 0, powerMw: 0 };
+      const cut = sum.listed < sum.devices ? h('p', { class: 'muted cut' }, `Listing ${sum.listed.toLocaleString('en-US')} of ${sum.devices.toLocaleString('en-US')} GPUs (the list stops at ${devices.length.toLocaleString('en-US')} devices in all); the totals above count every GPU.`) : undefined;
       return h(
         'section',
         { class: 'region card', 'data-region': region },
-        h('header', {}, h('h3', {}, region), h('span', { class: 'muted' }, `${ds.length} GPUs · ${(used / 1024).toFixed(0)} / ${(total / 1024).toFixed(0)} GiB VRAM · ${(power / 1e6).toFixed(2)} kW`)),
+        h('header', {}, h('h3', {}, region), h('span', { class: 'muted' }, `${sum.devices.toLocaleString('en-US')} GPUs · ${(sum.vramUsedMib / 1024).toFixed(0)} / ${(sum.vramTotalMib / 1024).toFixed(0)} GiB VRAM · ${(sum.powerMw / 1e6).toFixed(2)} kW`)),
+        cut,
         h(
           'table',
           { class: 'devices' },
