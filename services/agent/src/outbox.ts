@@ -10,7 +10,7 @@
  *   segment-<gen>.log   frames (outbox-frame.ts), appended to the newest segment
  *   flushed.json        {"segment":gen,"offset":n}: everything before it was
  *                       PubAck'ed (written tmp + fsync + rename + dir fsync)
- *   LOCK                pid of the agent using the outbox (one writer per dir)
+ *   LOCK                the agent using the outbox: one writer per dir (outbox-lock.ts)
  *   *.torn-<offset>     an incomplete last frame (crash mid-append) cut off a segment
  *   *.corrupt-<offset>  a damaged region (frames failing their checksum) found at
  *                       load: skipped, never replayed; the valid frames after it
@@ -22,18 +22,18 @@
  * (within its duplicate window, 10 min by default). When the outbox drains,
  * a fresh segment is started and the flushed one deleted.
  */
-import { mkdir, open, readdir, readFile, realpath, rename, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, realpath, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HwlError, silentLogger, type Logger } from '@hwledger/core';
 import { decodeFramePayload, encodeFrame, FRAME_HEADER_BYTES, readFrameHeader, type OutboxEntry } from './outbox-frame.js';
 import { scanSegment, SegmentReader, type BadRegion, type SegmentScan } from './outbox-scan.js';
+import { OutboxLock, type OutboxLockOptions } from './outbox-lock.js';
 
 export type { OutboxEntry } from './outbox-frame.js';
 
 const SEGMENT_RE = /^segment-([0-9]{12})\.log$/;
 const segmentName = (gen: number): string => `segment-${String(gen).padStart(12, '0')}.log`;
 const FLUSHED = 'flushed.json';
-const LOCK = 'LOCK';
 
 interface Segment {
   gen: number;
@@ -61,6 +61,8 @@ export interface OutboxOptions {
   saveEvery?: number;
   /** ... or this many ms since the last save (default 50). */
   saveEveryMs?: number;
+  /** The LOCK's heartbeat and staleness (outbox-lock.ts; tests). */
+  lock?: OutboxLockOptions;
 }
 
 /** The outbox refused an append because it is full (`--outbox-max-bytes`). */
@@ -88,42 +90,6 @@ async function readExactly(fh: FileHandle, position: number, length: number): Pr
     got += bytesRead;
   }
   return got === length ? buf : buf.subarray(0, got);
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/**
- * Outbox directories (real paths) this process holds the LOCK of. A LOCK
- * holding this process's own pid that is not in here was left by an earlier
- * process that had the same pid and crashed: in a container the agent has the
- * same pid (1) on every start, so that lock is stale, not "in use".
- */
-const heldHere = new Set<string>();
-
-async function takeLock(dir: string): Promise<void> {
-  const path = join(dir, LOCK);
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      await writeFile(path, `${process.pid}\n`, { flag: 'wx' });
-      return;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-    }
-    const pid = Number((await readFile(path, 'utf8').catch(() => '')).trim());
-    const crashedEarlierSelf = pid === process.pid && !heldHere.has(dir);
-    if (Number.isSafeInteger(pid) && pid > 0 && !crashedEarlierSelf && pidAlive(pid)) {
-      throw new HwlError('CONFIG', `outbox ${dir} is in use by process ${pid} (one agent per outbox; pass another --outbox or --node)`);
-    }
-    await unlink(path).catch(() => undefined); // stale lock of a dead process
-  }
-  throw new HwlError('CONFIG', `cannot lock outbox ${dir}`);
 }
 
 async function scanFile(fh: FileHandle, size: number): Promise<SegmentScan> {
@@ -168,8 +134,8 @@ export class Outbox {
   private sinceSave = 0;
   private lastSave = 0;
   private closed = false;
-  /** The real path whose LOCK this outbox holds (heldHere). */
-  private lockedAs = '';
+  /** Its LOCK, held from open() until close(). */
+  private held: OutboxLock | undefined;
   private lock: Promise<unknown> = Promise.resolve();
   private readonly stats: OutboxQuarantine = { tornTails: 0, tornBytes: 0, corruptRegions: 0, corruptBytes: 0 };
 
@@ -193,16 +159,14 @@ export class Outbox {
   static async open(dir: string, opts: OutboxOptions = {}): Promise<Outbox> {
     await mkdir(dir, { recursive: true });
     const real = await realpath(dir);
-    await takeLock(real);
-    heldHere.add(real);
+    const held = await OutboxLock.take(real, opts.lock, opts.logger);
     try {
       const box = new Outbox(dir, [], opts);
-      box.lockedAs = real;
+      box.held = held;
       await box.load();
       return box;
     } catch (e) {
-      await unlink(join(dir, LOCK)).catch(() => undefined);
-      heldHere.delete(real);
+      await held.release();
       throw e;
     }
   }
@@ -480,8 +444,7 @@ export class Outbox {
       for (const fh of this.readers.values()) await fh.close().catch(() => undefined);
       this.readers.clear();
       await this.writer.close().catch(() => undefined);
-      await unlink(join(this.dir, LOCK)).catch(() => undefined);
-      heldHere.delete(this.lockedAs);
+      await this.held?.release();
     });
   }
 }

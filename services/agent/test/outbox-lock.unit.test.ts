@@ -5,11 +5,13 @@
  * pid of the new process itself. That lock is stale (no other agent holds
  * it); a second open in the same process is still refused.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Outbox } from '@hwledger/agent';
+import { formatLock, ownIdentity, parseLock } from '../src/outbox-lock.js';
 
 const dirs: string[] = [];
 const newDir = (): string => {
@@ -29,12 +31,17 @@ describe('Outbox lock', () => {
     await box.close();
     // What kill -9 of the earlier incarnation leaves: its fsync'd frames and its LOCK, holding
     // its pid, which the restarted agent gets again.
-    writeFileSync(join(dir, 'LOCK'), `${process.pid}\n`);
-    const again = await Outbox.open(dir);
-    expect(again.depthFrames).toBe(1);
-    expect((await again.peek())?.msgId).toBe('m-1');
-    expect(readFileSync(join(dir, 'LOCK'), 'utf8').trim()).toBe(String(process.pid));
-    await again.close();
+    // Both forms: pid only (agents before 2026-12-07) and the full one, written in this same namespace.
+    for (const left of [`${process.pid}\n`, formatLock(ownIdentity())]) {
+      writeFileSync(join(dir, 'LOCK'), left);
+      const t0 = Date.now();
+      const again = await Outbox.open(dir);
+      expect(Date.now() - t0).toBeLessThan(1_000); // judged by its pid: no wait for a heartbeat
+      expect(again.depthFrames).toBe(1);
+      expect((await again.peek())?.msgId).toBe('m-1');
+      expect(parseLock(readFileSync(join(dir, 'LOCK'), 'utf8'))?.pid).toBe(process.pid);
+      await again.close();
+    }
   });
 
   it('still one holder per process: a second open of an outbox this process holds is refused', async () => {
@@ -45,5 +52,75 @@ describe('Outbox lock', () => {
     const again = await Outbox.open(dir); // released on close
     await expect(Outbox.open(dir)).rejects.toMatchObject({ code: 'CONFIG' });
     await again.close();
+  });
+
+  // Two containers sharing one outbox volume: each agent is pid 1 in a pid
+  // namespace of its own, so a pid says nothing about the other one.
+  const foreign = (pid: number): string => formatLock({ ...ownIdentity(), pid, pidNs: 'pid:[1]', host: 'other-container' });
+  const fast = { lock: { heartbeatMs: 50, staleMs: 800 } };
+
+  it('a LOCK of another pid namespace that its holder keeps refreshing is refused, also when it holds this same pid', async () => {
+    const dir = newDir();
+    // Before, a LOCK with this process's own pid was taken for a crashed earlier run and taken over: two writers.
+    writeFileSync(join(dir, 'LOCK'), foreign(process.pid));
+    const beat = setInterval(() => utimesSync(join(dir, 'LOCK'), new Date(), new Date()), 50);
+    try {
+      await expect(Outbox.open(dir, fast)).rejects.toMatchObject({ code: 'CONFIG', message: expect.stringMatching(/in use by process \d+ on other-container \(in another container or host/) });
+      expect(readFileSync(join(dir, 'LOCK'), 'utf8')).toBe(foreign(process.pid)); // left alone
+    } finally {
+      clearInterval(beat);
+    }
+  });
+
+  it('a LOCK of another pid namespace that is no longer refreshed is taken over after staleMs, and what the outbox held is replayed', async () => {
+    const dir = newDir();
+    const box = await Outbox.open(dir);
+    await box.append([{ msgId: 'm-7', body: new Uint8Array(20).fill(7), events: 1 }]);
+    await box.close();
+    writeFileSync(join(dir, 'LOCK'), foreign(4242)); // just written: fresh, then never refreshed (its holder is gone)
+    const t0 = Date.now();
+    const again = await Outbox.open(dir, fast);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(700);
+    expect((await again.peek())?.msgId).toBe('m-7');
+    expect(parseLock(readFileSync(join(dir, 'LOCK'), 'utf8'))).toMatchObject({ pid: process.pid, legacy: false });
+    await again.close();
+  });
+
+  it('an old LOCK of another pid namespace is taken over at once', async () => {
+    const dir = newDir();
+    writeFileSync(join(dir, 'LOCK'), foreign(4242));
+    const old = new Date(Date.now() - 60_000);
+    utimesSync(join(dir, 'LOCK'), old, old);
+    const t0 = Date.now();
+    const box = await Outbox.open(dir, fast);
+    expect(Date.now() - t0).toBeLessThan(500);
+    await box.close();
+  });
+
+  it('the holder refreshes its LOCK while the outbox is open, and removes it on close', async () => {
+    const dir = newDir();
+    const box = await Outbox.open(dir, fast);
+    const path = join(dir, 'LOCK');
+    expect(parseLock(readFileSync(path, 'utf8'))).toEqual({ ...ownIdentity(), legacy: false });
+    const old = new Date(Date.now() - 60_000);
+    utimesSync(path, old, old);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(statSync(path).mtimeMs).toBeGreaterThan(Date.now() - 5_000);
+    await box.close();
+    expect(() => statSync(path)).toThrow();
+  });
+
+  it('a pid-only LOCK (agents before 2026-12-07) of a running process is refused; of a finished one, taken over', async () => {
+    const dir = newDir();
+    const child = spawn('sleep', ['30']);
+    try {
+      writeFileSync(join(dir, 'LOCK'), `${child.pid}\n`);
+      await expect(Outbox.open(dir, fast)).rejects.toMatchObject({ code: 'CONFIG', message: expect.stringMatching(/it is running/) });
+    } finally {
+      child.kill('SIGKILL');
+      await new Promise((r) => child.once('exit', r));
+    }
+    const box = await Outbox.open(dir, fast);
+    await box.close();
   });
 });

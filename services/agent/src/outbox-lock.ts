@@ -1,0 +1,186 @@
+/**
+ * One writer per outbox directory: the `LOCK` file.
+ *
+ *   LOCK   "<pid> <boot id> <pid namespace> <hostname>\n"
+ *
+ * A process id says whether its holder still runs only to a process in the
+ * same pid namespace of the same kernel. Two containers sharing one outbox
+ * volume (a compose file scaled to two agents, a surge rollout) each run the
+ * agent as pid 1, in namespaces of their own, and each sees the other's pid
+ * as "its own, left by a crashed run" or as some unrelated process. So:
+ *
+ * - same kernel (boot id) and same pid namespace: the pid decides, as
+ *   before. Alive: in use. Dead, or this very pid while this process holds
+ *   no such lock (a container's pid 1 after a crash): stale, taken over.
+ * - otherwise (another container, another host over a shared file system,
+ *   a boot since): the holder's heartbeat decides. A holder refreshes the
+ *   LOCK's modification time every `heartbeatMs` (5 s); a LOCK not
+ *   refreshed for `staleMs` (30 s) is stale. A fresh one is watched: if it
+ *   is refreshed, its holder is alive and the open is refused at once; if
+ *   it is not refreshed for `staleMs`, it is taken over. A start after a
+ *   crash in such a setup therefore waits up to `staleMs`.
+ * - a LOCK holding only a pid (written by agents before 2026-12-07, which
+ *   do not refresh it) is judged by its pid, as they judged it.
+ *
+ * Threat: two writers appending to and truncating one outbox corrupt it,
+ * and frames an agent acknowledged are lost. The file system is trusted
+ * (the outbox folder is the agent's own, 0700).
+ */
+import { readFileSync, readlinkSync } from 'node:fs';
+import { readFile, stat, unlink, utimes, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { HwlError, silentLogger, type Logger } from '@hwledger/core';
+
+const LOCK = 'LOCK';
+
+export interface OutboxLockOptions {
+  /** How often the holder refreshes the LOCK's modification time (default 5,000 ms). */
+  heartbeatMs?: number;
+  /** A LOCK of another namespace not refreshed for this long is stale (default 30,000 ms). */
+  staleMs?: number;
+}
+
+/** This process's identity as a LOCK records it. */
+export interface LockIdentity {
+  pid: number;
+  bootId: string;
+  pidNs: string;
+  host: string;
+}
+
+function readOr(read: () => string): string {
+  try {
+    return read().trim();
+  } catch {
+    return '';
+  }
+}
+
+/** Where the kernel tells (Linux): its boot id and this process's pid namespace; '' elsewhere. */
+export function ownIdentity(): LockIdentity {
+  return {
+    pid: process.pid,
+    bootId: readOr(() => readFileSync('/proc/sys/kernel/random/boot_id', 'utf8')),
+    pidNs: readOr(() => readlinkSync('/proc/self/ns/pid')).replace(/[^A-Za-z0-9:[\]]/g, ''),
+    host: hostname().replace(/\s/g, '_') || '?',
+  };
+}
+
+export function formatLock(id: LockIdentity): string {
+  return `${id.pid} ${id.bootId || '-'} ${id.pidNs || '-'} ${id.host}\n`;
+}
+
+/** A LOCK's content; `legacy` for the pid-only form. Undefined when it is not a LOCK at all. */
+export function parseLock(text: string): (LockIdentity & { legacy: boolean }) | undefined {
+  const parts = text.trim().split(' ');
+  const pid = Number(parts[0]);
+  if (!Number.isSafeInteger(pid) || pid <= 0) return undefined;
+  if (parts.length === 1) return { pid, bootId: '', pidNs: '', host: '', legacy: true };
+  if (parts.length !== 4) return undefined;
+  const dash = (s: string): string => (s === '-' ? '' : s);
+  return { pid, bootId: dash(parts[1]!), pidNs: dash(parts[2]!), host: parts[3]!, legacy: false };
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Outbox directories (real paths) this process holds the LOCK of. A LOCK
+ * holding this process's own pid that is not in here was left by an earlier
+ * process that had the same pid and crashed: in a container the agent has the
+ * same pid (1) on every start, so that lock is stale, not "in use".
+ */
+const heldHere = new Set<string>();
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** The LOCK's modification time in ms, or undefined when it is gone. */
+async function mtimeOf(path: string): Promise<number | undefined> {
+  return stat(path).then(
+    (s) => s.mtimeMs,
+    () => undefined,
+  );
+}
+
+/** A held outbox lock: refreshed until release(). */
+export class OutboxLock {
+  private readonly timer: NodeJS.Timeout;
+
+  private constructor(
+    private readonly dir: string,
+    heartbeatMs: number,
+  ) {
+    const path = join(dir, LOCK);
+    this.timer = setInterval(() => {
+      const now = new Date();
+      utimes(path, now, now).catch(() => undefined);
+    }, heartbeatMs);
+    this.timer.unref();
+  }
+
+  /**
+   * Takes the LOCK of `dir` (a real path), waiting up to `staleMs` when a
+   * LOCK of another namespace might be held; CONFIG error when it is held.
+   */
+  static async take(dir: string, opts: OutboxLockOptions = {}, logger: Logger = silentLogger()): Promise<OutboxLock> {
+    const heartbeatMs = opts.heartbeatMs ?? 5_000;
+    const staleMs = opts.staleMs ?? 30_000;
+    const path = join(dir, LOCK);
+    const me = ownIdentity();
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        await writeFile(path, formatLock(me), { flag: 'wx' });
+        heldHere.add(dir);
+        return new OutboxLock(dir, heartbeatMs);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      }
+      const text = await readFile(path, 'utf8').catch(() => undefined);
+      if (text === undefined) continue; // released meanwhile
+      const held = parseLock(text);
+      if (held !== undefined) await judge(dir, path, held, me, staleMs, logger);
+      // Stale (or not a LOCK at all): remove it and try again.
+      await unlink(path).catch(() => undefined);
+    }
+    throw new HwlError('CONFIG', `cannot lock outbox ${dir}`);
+  }
+
+  /** Stops refreshing and removes the LOCK. */
+  async release(): Promise<void> {
+    clearInterval(this.timer);
+    await unlink(join(this.dir, LOCK)).catch(() => undefined);
+    heldHere.delete(this.dir);
+  }
+}
+
+/** Returns when the LOCK `held` is stale; throws CONFIG when its holder is alive. */
+async function judge(dir: string, path: string, held: LockIdentity & { legacy: boolean }, me: LockIdentity, staleMs: number, logger: Logger): Promise<void> {
+  const inUse = (how: string): HwlError => new HwlError('CONFIG', `outbox ${dir} is in use by process ${held.pid}${held.host ? ` on ${held.host}` : ''} (${how}; one agent per outbox: pass another --outbox or --node)`);
+  const samePidSpace = held.legacy || (me.bootId !== '' && held.bootId === me.bootId && me.pidNs !== '' && held.pidNs === me.pidNs);
+  if (samePidSpace) {
+    const crashedEarlierSelf = held.pid === me.pid && !heldHere.has(dir);
+    if (!crashedEarlierSelf && pidAlive(held.pid)) throw inUse('it is running');
+    return;
+  }
+  // Another pid namespace or kernel: the holder's heartbeat decides.
+  const first = await mtimeOf(path);
+  if (first === undefined) return;
+  const deadline = Math.min(first, Date.now()) + staleMs; // a future mtime (clock skew) cannot stretch the wait
+  if (deadline > Date.now()) {
+    logger.warn({ dir, pid: held.pid, host: held.host, waitMs: deadline - Date.now() }, 'outbox LOCK of another container or host: waiting for its heartbeat to stop (a running holder refreshes it)');
+  }
+  for (;;) {
+    const m = await mtimeOf(path);
+    if (m === undefined) return; // released
+    if (m !== first) throw inUse(`in another container or host: its LOCK was refreshed ${Math.max(0, Math.round((Date.now() - m) / 1000))} s ago`);
+    if (Date.now() >= deadline) return; // not refreshed for staleMs: its holder is gone
+    await sleep(Math.min(250, Math.max(10, deadline - Date.now())));
+  }
+}
