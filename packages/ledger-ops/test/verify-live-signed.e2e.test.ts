@@ -67,7 +67,7 @@ describe('hwledger verify --key (live chain)', () => {
     writeFileSync(file, '');
     const withFile = await cli(['--file', file, '--key', pub]);
     expect(withFile.code).toBe(2);
-    expect(withFile.stderr).toMatch(/--file takes no --key/);
+    expect(withFile.stderr).toMatch(/--file takes --key only with --checkpoint/);
   });
 
   it('catches a re-sealed history that plain live mode passes', async () => {
