@@ -13,8 +13,8 @@
 import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
 import { readFile, rename, writeFile } from 'node:fs/promises';
-import type { ChainEvent } from '@hwledger/chain';
-import { silentLogger, type Logger } from '@hwledger/core';
+import { DEFAULT_LIMITS, FORBIDDEN_CONTROL_RE, isWellFormed, type ChainEvent } from '@hwledger/chain';
+import { HwlError, silentLogger, type Logger } from '@hwledger/core';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { deviceRegistered, metricsCollected } from './event-builders.js';
 import { isNvidiaSmiError, NvidiaSmiError } from './nvidia-smi-error.js';
@@ -101,6 +101,10 @@ export class GpuSampler {
     this.intervalMs = o.intervalMs ?? 10_000;
     if (!Number.isSafeInteger(this.intervalMs) || this.intervalMs < 100) throw new RangeError('sampling interval must be >= 100 ms');
     this.hostname = o.hostname ?? osHostname();
+    // Every device_registered carries it: one the chain refuses would refuse every GPU of the node, at every sample.
+    if (this.hostname === '' || Buffer.byteLength(this.hostname) > DEFAULT_LIMITS.maxTextBytes || FORBIDDEN_CONTROL_RE.test(this.hostname) || !isWellFormed(this.hostname)) {
+      throw new HwlError('CONFIG', `hostname ${JSON.stringify(this.hostname.slice(0, 80))} cannot be recorded (empty, over ${DEFAULT_LIMITS.maxTextBytes} bytes, or with control characters)`);
+    }
     this.errorsTotal = o.registry
       ? new Counter({ name: 'hwl_agent_nvidia_smi_errors_total', help: 'nvidia-smi failures (whole sample or one GPU), by reason', labelNames: ['reason'], registers: [o.registry] })
       : undefined;
@@ -173,6 +177,25 @@ export class GpuSampler {
     const env = (): { source: string; eventId: string; observedAtMs: bigint } => ({ source: this.o.sink.source, eventId: this.ids.next(observedAtMs), observedAtMs: BigInt(observedAtMs) });
     const registrations: { uuid: string; device: KnownDevice; done: Promise<Acceptance> }[] = [];
     const accepted: Promise<Acceptance>[] = [];
+    // One GPU's event that the agent refuses (validation throws before
+    // anything is stored) is that GPU's error, like an unreadable line: the
+    // other GPUs are still registered and sampled.
+    const refused = new Set<string>();
+    const submitFor = (gpu: (typeof sample.gpus)[number], event: () => ChainEvent): Promise<Acceptance> | undefined => {
+      try {
+        return this.o.sink.submit(event());
+      } catch (e) {
+        refused.add(gpu.uuid);
+        errors.push(
+          new NvidiaSmiError(
+            { reason: 'invalid_value', line: gpu.line, gpuIndex: String(gpu.index), gpuUuid: gpu.uuid },
+            `GPU ${gpu.index} ${gpu.uuid}: its event was refused (${e instanceof Error ? e.message : String(e)}); no events are emitted for this GPU`,
+            { cause: e },
+          ),
+        );
+        return undefined;
+      }
+    };
     // Registrations first (a device is known before its first metrics), then metrics.
     let knownChanged = false;
     for (const gpu of sample.gpus) {
@@ -184,10 +207,8 @@ export class GpuSampler {
         knownChanged = true;
       }
       if (!prev || prev.device_type !== device.device_type || prev.vram_total_mib !== device.vram_total_mib || prev.hostname !== device.hostname) {
-        const done = this.o.sink.submit(
-          deviceRegistered(env(), { device_id: gpu.uuid, hostname: this.hostname, device_type: gpu.name, vram_total_mib: gpu.memoryTotalMib }),
-        );
-        registrations.push({ uuid: gpu.uuid, device, done });
+        const done = submitFor(gpu, () => deviceRegistered(env(), { device_id: gpu.uuid, hostname: this.hostname, device_type: gpu.name, vram_total_mib: gpu.memoryTotalMib }));
+        if (done !== undefined) registrations.push({ uuid: gpu.uuid, device, done });
       }
     }
     let metrics = 0;
@@ -196,19 +217,20 @@ export class GpuSampler {
         errors.push(gpu.metrics);
         continue;
       }
+      if (refused.has(gpu.uuid)) continue;
       const m = gpu.metrics;
-      accepted.push(
-        this.o.sink.submit(
-          metricsCollected(env(), {
-            device_id: gpu.uuid,
-            vram_used_mib: m.memoryUsedMib,
-            vram_total_mib: m.memoryTotalMib,
-            utilization_pct: m.utilizationPct,
-            temperature_mc: m.temperatureMc,
-            power_mw: m.powerMw,
-          }),
-        ),
+      const done = submitFor(gpu, () =>
+        metricsCollected(env(), {
+          device_id: gpu.uuid,
+          vram_used_mib: m.memoryUsedMib,
+          vram_total_mib: m.memoryTotalMib,
+          utilization_pct: m.utilizationPct,
+          temperature_mc: m.temperatureMc,
+          power_mw: m.powerMw,
+        }),
       );
+      if (done === undefined) continue;
+      accepted.push(done);
       metrics++;
     }
     // A GPU whose line nvidia-smi printed but that could not be read (its uuid could) is present, not missing: its line error says what is wrong.

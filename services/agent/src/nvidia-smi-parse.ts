@@ -11,7 +11,7 @@
  * an unreadable metric is still a known device (device_registered can be
  * emitted) whose `metrics` is the error (no metrics_collected is emitted).
  */
-import { I32_MAX, I32_MIN, U32_MAX, U64_MAX } from '@hwledger/chain';
+import { FORBIDDEN_CONTROL_RE, I32_MAX, I32_MIN, U32_MAX, U64_MAX } from '@hwledger/chain';
 import { parseScaledDecimal, parseUnsignedInteger } from './decimal.js';
 import { NvidiaSmiError, type NvidiaSmiReason } from './nvidia-smi-error.js';
 
@@ -148,6 +148,8 @@ export function parseNvidiaSmiCsv(text: string): NvidiaSmiSample {
       if (!UUID_RE.test(id)) throw new FieldError('invalid_value', 'uuid', id, `is ${JSON.stringify(id.slice(0, 80))}, not a GPU uuid (GPU-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)`);
       const nm = present('name', name!);
       if (nm.length > 256) throw new FieldError('invalid_value', 'name', nm.slice(0, 80), 'is longer than 256 characters');
+      // The name becomes device_registered's device_type, which the chain refuses with control characters (a garbled driver string).
+      if (FORBIDDEN_CONTROL_RE.test(nm)) throw new FieldError('invalid_value', 'name', nm.slice(0, 80), `is ${JSON.stringify(nm.slice(0, 80))}, with control characters`);
       identity = { index: Number(idx), uuid: id, name: nm, memoryTotalMib: mib('memory.total', memTotal!, true) };
     } catch (e) {
       if (!(e instanceof FieldError)) throw e;
