@@ -34,7 +34,10 @@ async function append(chainId: string, events: ChainEvent[]): Promise<void> {
     const h = natsHeaders();
     h.set(HEADERS.prevHash, toHex(s.prevHash));
     h.set(HEADERS.hash, toHex(s.hash));
-    h.set(HEADERS.msgId, `${Buffer.from(recordMsgId(s.record.source, s.record.eventId), 'hex').toString('base64url')}.${Buffer.from(s.hash.subarray(0, 16)).toString('base64url')}`);
+    h.set(
+      HEADERS.msgId,
+      `${Buffer.from(recordMsgId(s.record.source, s.record.eventId), 'hex').toString('base64url')}.${Buffer.from(s.hash.subarray(0, 16)).toString('base64url')}`,
+    );
     h.set('Nats-Expected-Last-Sequence', (seq - 1n).toString());
     await js.publish(subjects.chain(chainId, s.record.kind, s.record.tenant), s.canonical, { headers: h });
     prev = s.hash;

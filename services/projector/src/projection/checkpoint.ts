@@ -55,10 +55,12 @@ export async function lockCheckpoint(client: pg.PoolClient, expected: Anchor): P
   if (found.sequence !== expected.sequence || !constantTimeEqual(found.hash, expected.hash)) throw new CheckpointMoved(expected, found);
 }
 
-export async function writeCheckpoint(client: pg.PoolClient, head: Anchor): Promise<void> {
-  await client.query('UPDATE projector_checkpoints SET sequence = $2, hash = $3, updated_at = now() WHERE chain_id = $1', [
+/** Moves the checkpoint to `head`, with its record's sealed_at_ms (chain time; kept here because archival deletes the record's row). */
+export async function writeCheckpoint(client: pg.PoolClient, head: Anchor, sealedAtMs: bigint): Promise<void> {
+  await client.query('UPDATE projector_checkpoints SET sequence = $2, hash = $3, sealed_at_ms = $4, updated_at = now() WHERE chain_id = $1', [
     head.chainId,
     head.sequence.toString(),
     Buffer.from(head.hash),
+    sealedAtMs.toString(),
   ]);
 }

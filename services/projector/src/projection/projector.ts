@@ -283,7 +283,7 @@ export class Projector {
         await writeBatch(client, chainId, builder);
         const last = entries[entries.length - 1]!;
         head = { chainId, sequence: last.record.sequence, hash: last.hash };
-        await writeCheckpoint(client, head);
+        await writeCheckpoint(client, head, last.record.sealedAtMs);
       }
       await writeChainStatus(client, chainId, this.headSequence, head, failure);
       this.batchNo++;

@@ -49,7 +49,10 @@ export async function rebuildChain(pool: pg.Pool, chainId: string): Promise<{ mo
       for (const t of DERIVED_TABLES) await client.query(`DELETE FROM ${t} WHERE chain_id = $1`, [chainId]);
     }
     const genesis = Buffer.from(genesisHash(chainId));
-    await client.query('UPDATE projector_checkpoints SET sequence = 0, hash = $2, updated_at = now() WHERE chain_id = $1', [chainId, genesis]);
+    await client.query('UPDATE projector_checkpoints SET sequence = 0, hash = $2, sealed_at_ms = NULL, updated_at = now() WHERE chain_id = $1', [
+      chainId,
+      genesis,
+    ]);
     await client.query(
       `UPDATE chain_status SET head_sequence = 0, verified_sequence = 0, verified_hash = $2, status = 'ok',
          broken_sequence = NULL, broken_reason = NULL, broken_message = NULL, updated_at = now() WHERE chain_id = $1`,

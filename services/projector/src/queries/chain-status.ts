@@ -34,8 +34,10 @@ export async function chainStatus(pool: pg.Pool, chainId: string): Promise<Chain
     updated_at: Date;
     sealed_at_ms: string | null;
   }>(
-    `SELECT s.*, r.sealed_at_ms FROM chain_status s
+    // The record's row may be gone (archival); the checkpoint keeps its sealed_at_ms.
+    `SELECT s.*, COALESCE(r.sealed_at_ms, c.sealed_at_ms) AS sealed_at_ms FROM chain_status s
        LEFT JOIN records r ON r.chain_id = s.chain_id AND r.sequence = s.verified_sequence
+       LEFT JOIN projector_checkpoints c ON c.chain_id = s.chain_id AND c.sequence = s.verified_sequence
       WHERE s.chain_id = $1`,
     [chainId],
   );

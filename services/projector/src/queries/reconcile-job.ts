@@ -48,10 +48,16 @@ export function jobFactsFromRow(r: Raw): JobFacts {
   };
 }
 
-/** Chain time of the verified head: sealed_at_ms of the last projected record (0 before any). */
+/**
+ * Chain time of the verified head: sealed_at_ms of the last projected record
+ * (0 before any), as the checkpoint keeps it; the record's own row only for a
+ * checkpoint written before migration 005 (archival may have deleted it).
+ */
 export async function chainTimeMs(db: pg.Pool | pg.PoolClient, chainId: string): Promise<bigint> {
   const r = await db.query<{ t: string | null }>(
-    'SELECT r.sealed_at_ms AS t FROM projector_checkpoints c JOIN records r ON r.chain_id = c.chain_id AND r.sequence = c.sequence WHERE c.chain_id = $1',
+    `SELECT COALESCE(c.sealed_at_ms, r.sealed_at_ms) AS t FROM projector_checkpoints c
+       LEFT JOIN records r ON r.chain_id = c.chain_id AND r.sequence = c.sequence
+      WHERE c.chain_id = $1`,
     [chainId],
   );
   return big(r.rows[0]?.t) ?? 0n;
