@@ -3,12 +3,14 @@
  * genesis, in one transaction (readers see the old models or empty ones,
  * never half of each). When the database holds only this chain the tables
  * are truncated; otherwise the chain's rows are deleted. Price books are
- * configuration, not derived data, and stay.
+ * configuration, not derived data, and stay. A chain whose first records
+ * were archived (deleted from `records`) is refused: see below.
  */
 import type pg from 'pg';
 import { genesisHash } from '@hwledger/chain';
 import { ensureCheckpoint } from './checkpoint.js';
 import { inTransaction } from '../pg-client.js';
+import { HwlError } from '@hwledger/core';
 
 /** Every table derived from a chain (reconciler output included). */
 export const DERIVED_TABLES = [
@@ -38,6 +40,23 @@ export async function rebuildChain(pool: pg.Pool, chainId: string): Promise<{ mo
     await client.query('LOCK TABLE projector_checkpoints IN SHARE ROW EXCLUSIVE MODE');
     await ensureCheckpoint(client, chainId);
     await client.query('SELECT 1 FROM projector_checkpoints WHERE chain_id = $1 FOR UPDATE', [chainId]);
+    // Archival (`hwledger archive --db`) deletes the records up to its cut and purges them from
+    // the stream; the rollups then hold the only copy of their usage. A replay from genesis would
+    // meet the purged stream (a gap: the chain reported broken) after wiping those rollups: the
+    // archived records' billed usage gone for good. Refuse before anything is deleted.
+    const cp = await client.query<{ s: string }>('SELECT sequence::text AS s FROM projector_checkpoints WHERE chain_id = $1', [chainId]);
+    const projected = BigInt(cp.rows[0]?.s ?? '0');
+    if (projected > 0n) {
+      const first = await client.query<{ s: string | null }>('SELECT min(sequence)::text AS s FROM records WHERE chain_id = $1', [chainId]);
+      const lowest = first.rows[0]?.s ?? null;
+      if (lowest === null || BigInt(lowest) > 1n) {
+        throw new HwlError(
+          'FAILED_PRECONDITION',
+          `chain ${chainId} cannot be rebuilt: records 1..${lowest === null ? projected : BigInt(lowest) - 1n} are no longer in the database (archived: hwledger archive --db), ` +
+            'and a replay from genesis would drop the usage they billed from the rollups for good; nothing was changed',
+        );
+      }
+    }
     const others = await client.query<{ n: string }>(
       `SELECT count(*) AS n FROM (SELECT chain_id FROM projector_checkpoints UNION SELECT chain_id FROM chain_status UNION (SELECT chain_id FROM records LIMIT 1000)) c WHERE chain_id <> $1`,
       [chainId],
