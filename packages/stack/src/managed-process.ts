@@ -143,11 +143,8 @@ export class ManagedProcess {
    */
   async stop(timeoutMs = 15_000): Promise<void> {
     this.stopping = true;
-    if (!this.running) {
-      await this.exited;
-      return;
-    }
-    this.signal(this.o.stopSignal ?? 'SIGTERM');
+    // Already exited (crashed), its children may still hold the pipes: the same group kill after the timeout.
+    if (this.running) this.signal(this.o.stopSignal ?? 'SIGTERM');
     const t = setTimeout(() => this.signal('SIGKILL', true), timeoutMs);
     await this.exited;
     clearTimeout(t);
@@ -161,7 +158,8 @@ export class ManagedProcess {
       process.kill(group ? -pid : pid, s);
     } catch {
       try {
-        if (group) process.kill(pid, s);
+        // The process alone, only while it has not exited (after, its pid may be another process's).
+        if (group && this.running) process.kill(pid, s);
       } catch {
         /* already gone */
       }

@@ -9,7 +9,8 @@
  * (FILE.<pid>.<random>.tmp, created exclusively: never one that exists, so
  * neither a user's FILE.tmp nor a concurrent export's file is overwritten),
  * fsynced and renamed over FILE when complete (then its directory is
- * fsynced), so the final name never holds a cut file. An existing FILE is
+ * fsynced), so the final name never holds a cut file; an interrupted run
+ * (SIGINT, SIGTERM, SIGHUP) removes it before it exits. An existing FILE is
  * replaced, as by `>`; two exports to one FILE at once each leave a whole
  * export there, the one renamed last.
  *
@@ -22,7 +23,7 @@
  * cannot be written (no such directory, a directory, a full disk) is one
  * line and exit 2, like verify's unreadable input.
  */
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { open, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -34,6 +35,28 @@ import { chainStreamExtent, readChain } from '@hwledger/sequencer';
 import { ExitError } from '../exit-error.js';
 
 const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+
+const SIGNAL_EXIT: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 129, SIGINT: 130, SIGTERM: 143 };
+
+/**
+ * Until the returned function is called, a SIGINT, SIGTERM or SIGHUP removes
+ * `tmp` and ends the process as the signal would have (128 + its number).
+ * Without it, each interrupted export (Ctrl-C, `timeout`, a job stopped)
+ * left its uniquely named partial file, as large as the chain, for good.
+ */
+function onSignalRemove(tmp: string): () => void {
+  const handlers = Object.entries(SIGNAL_EXIT).map(([sig, code]) => {
+    const h = (): void => {
+      rmSync(tmp, { force: true });
+      process.exit(code);
+    };
+    process.once(sig as NodeJS.Signals, h);
+    return [sig as NodeJS.Signals, h] as const;
+  });
+  return () => {
+    for (const [sig, h] of handlers) process.off(sig, h);
+  };
+}
 
 export function register(program: Command): void {
   program
@@ -54,8 +77,10 @@ export function register(program: Command): void {
       if (from < 1n) throw new ExitError(2, '--from must be at least 1');
       const nc = await connectNats(resolveNatsUrl(o.nats), 'hwledger-export', { maxReconnectAttempts: 10 });
       const tmp = `${o.out}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-      /** Set once this run has created tmp (flag 'wx': never a file that was there): only then is it removed on failure. */
+      /** Set once this run may have created tmp (flag 'wx': never a file that was there): only then is it removed on failure. */
       let wroteTmp = false;
+      /** While tmp may exist: its removal on SIGINT/SIGTERM/SIGHUP (an interrupted run leaves no partial file). */
+      let removeOnSignal: (() => void) | undefined;
       try {
         const extent = await chainStreamExtent(nc, chainId);
         const head = extent.head;
@@ -112,10 +137,13 @@ export function register(program: Command): void {
         // being an unhandled 'error' event; it also closes the chain read.
         try {
           // flush: fsync before close, so the rename below never exposes unwritten data after a crash.
-          const out = createWriteStream(tmp, { encoding: 'utf8', flush: true, flags: 'wx' });
-          out.once('open', () => (wroteTmp = true));
-          await pipeline(source(), out);
+          // From here the temporary file may exist (its name is this run's own; 'wx' refuses one that
+          // was there, EEXIST, which then is not removed).
+          wroteTmp = true;
+          removeOnSignal = onSignalRemove(tmp);
+          await pipeline(source(), createWriteStream(tmp, { encoding: 'utf8', flush: true, flags: 'wx' }));
         } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'EEXIST') wroteTmp = false;
           // The chain read's own error as it is; anything else came from the output.
           if (err === sourceError) throw err;
           throw new ExitError(2, `cannot write export ${o.out}: ${errorText(err)}`);
@@ -140,6 +168,7 @@ export function register(program: Command): void {
         if (wroteTmp) await rm(tmp, { force: true }).catch(() => undefined);
         throw e;
       } finally {
+        removeOnSignal?.();
         await closeNats(nc);
       }
     });

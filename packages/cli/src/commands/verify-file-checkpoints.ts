@@ -57,6 +57,10 @@ export async function verifyFileCheckpoints(o: VerifyFileCheckpointsOptions): Pr
   }
   let chainId = o.chain;
   if (chainId === undefined) {
+    // The chain id will come from the notes, which are input like the export: several unbound
+    // keys would then all be trusted for whatever chain a note names (a region's key signing a
+    // forged history of another region). As verify-proof: bind them, or name the chain.
+    requireBoundKeys(keys, `verify --file ${o.file} without --chain`);
     // The notes name their chain; unparsable ones fail below as bad_signature, naming the file.
     for (const n of notes) {
       try {
