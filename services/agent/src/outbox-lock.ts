@@ -109,20 +109,77 @@ async function mtimeOf(path: string): Promise<number | undefined> {
   );
 }
 
-/** A held outbox lock: refreshed until release(). */
+/**
+ * Removes the LOCK judged stale, if it still is that one. Two processes that
+ * judged the same stale LOCK (agents restarted together) must not both take
+ * it over: without this, the second one's unlink removed the LOCK the first
+ * had just created, and both held the outbox. A takeover therefore holds
+ * `LOCK.takeover` (created exclusively) while it checks that the LOCK still
+ * has the content it judged and removes it; a process that finds the
+ * takeover file waits and tries again from the start (by then the LOCK is
+ * usually the other one's, judged like any other). A takeover file older than
+ * TAKEOVER_STALE_MS was left by a process that died in those few steps.
+ */
+const TAKEOVER = 'LOCK.takeover';
+const TAKEOVER_STALE_MS = 10_000;
+
+async function removeIfStill(dir: string, judged: string): Promise<void> {
+  const mutex = join(dir, TAKEOVER);
+  try {
+    await writeFile(mutex, formatLock(ownIdentity()), { flag: 'wx' });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    const m = await mtimeOf(mutex);
+    if (m !== undefined && Date.now() - m > TAKEOVER_STALE_MS) await unlink(mutex).catch(() => undefined);
+    await sleep(20 + Math.floor(Math.random() * 30));
+    return;
+  }
+  try {
+    const now = await readFile(join(dir, LOCK), 'utf8').catch(() => undefined);
+    if (now === judged) await unlink(join(dir, LOCK)).catch(() => undefined);
+  } finally {
+    await unlink(mutex).catch(() => undefined);
+  }
+}
+
+/** A held outbox lock: refreshed until release(); `lost` once another process's LOCK replaced it. */
 export class OutboxLock {
   private readonly timer: NodeJS.Timeout;
+  private lostTo: string | undefined;
 
   private constructor(
     private readonly dir: string,
     heartbeatMs: number,
+    private readonly mine: string,
+    private readonly logger: Logger,
   ) {
     const path = join(dir, LOCK);
     this.timer = setInterval(() => {
-      const now = new Date();
-      utimes(path, now, now).catch(() => undefined);
+      // Each beat also checks the LOCK is still this process's: if another took it over (this
+      // process was frozen past staleMs, say), writing on would make two writers.
+      void readFile(path, 'utf8').then(
+        (text) => {
+          if (text !== this.mine) return this.lose(text);
+          const now = new Date();
+          return utimes(path, now, now).catch(() => undefined);
+        },
+        () => this.lose(undefined),
+      );
     }, heartbeatMs);
     this.timer.unref();
+  }
+
+  /** Why the lock is no longer this process's (undefined while it is). */
+  get lost(): string | undefined {
+    return this.lostTo;
+  }
+
+  private lose(text: string | undefined): void {
+    if (this.lostTo !== undefined) return;
+    const other = text === undefined ? undefined : parseLock(text);
+    this.lostTo = other ? `its LOCK now names process ${other.pid}${other.host ? ` on ${other.host}` : ''}` : 'its LOCK was removed';
+    clearInterval(this.timer);
+    this.logger.error({ dir: this.dir, reason: this.lostTo }, 'outbox LOCK lost to another process: this agent stops writing to the outbox');
   }
 
   /**
@@ -134,11 +191,11 @@ export class OutboxLock {
     const staleMs = opts.staleMs ?? 30_000;
     const path = join(dir, LOCK);
     const me = ownIdentity();
-    for (let attempt = 0; attempt < 3; attempt++) {
+    for (let attempt = 0; attempt < 20; attempt++) {
       try {
         await writeFile(path, formatLock(me), { flag: 'wx' });
         heldHere.add(dir);
-        return new OutboxLock(dir, heartbeatMs);
+        return new OutboxLock(dir, heartbeatMs, formatLock(me), logger);
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       }
@@ -146,16 +203,17 @@ export class OutboxLock {
       if (text === undefined) continue; // released meanwhile
       const held = parseLock(text);
       if (held !== undefined) await judge(dir, path, held, me, staleMs, logger);
-      // Stale (or not a LOCK at all): remove it and try again.
-      await unlink(path).catch(() => undefined);
+      // Stale (or not a LOCK at all): remove it, if no other process took it over meanwhile, and try again.
+      await removeIfStill(dir, text);
     }
     throw new HwlError('CONFIG', `cannot lock outbox ${dir}`);
   }
 
-  /** Stops refreshing and removes the LOCK. */
+  /** Stops refreshing and removes the LOCK, if it is still this process's (never another's). */
   async release(): Promise<void> {
     clearInterval(this.timer);
-    await unlink(join(this.dir, LOCK)).catch(() => undefined);
+    const path = join(this.dir, LOCK);
+    if (this.lostTo === undefined && (await readFile(path, 'utf8').catch(() => undefined)) === this.mine) await unlink(path).catch(() => undefined);
     heldHere.delete(this.dir);
   }
 }

@@ -314,6 +314,8 @@ export class Outbox {
   append(entries: readonly OutboxEntry[]): Promise<void> {
     return this.serial(async () => {
       if (this.closed) throw new HwlError('UNAVAILABLE', 'outbox is closed');
+      const lost = this.held?.lost;
+      if (lost !== undefined) throw new HwlError('UNAVAILABLE', `outbox ${this.dir} is no longer this agent's (${lost}): nothing more is written to it`);
       if (entries.length === 0) return;
       const frames = entries.map(encodeFrame);
       const buf = frames.length === 1 ? frames[0]! : Buffer.concat(frames);

@@ -7,6 +7,7 @@
  */
 import { mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -22,6 +23,27 @@ const newDir = (): string => {
 afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
+
+const AGENT = fileURLToPath(new URL('../dist/index.js', import.meta.url));
+// One agent: opens the outbox (heartbeat 50 ms, stale after 800 ms), says whether it got it, holds it a while.
+const CHILD = `
+const { Outbox } = await import(${JSON.stringify(AGENT)});
+try {
+  const box = await Outbox.open(process.argv[1], { lock: { heartbeatMs: 50, staleMs: 800 } });
+  console.log('HELD');
+  await new Promise((r) => setTimeout(r, 1000));
+  await box.close();
+} catch (e) {
+  console.log('REFUSED ' + e.code);
+}
+`;
+
+function agent(dir: string): Promise<string> {
+  const p = spawn(process.execPath, ['--input-type=module', '-e', CHILD, dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  return new Promise((r) => p.on('close', () => r(out.trim())));
+}
 
 describe('Outbox lock', () => {
   it('a LOCK left by a crashed earlier process with this same pid (pid 1 in a container) is taken over, and what it held is replayed', async () => {
@@ -122,5 +144,32 @@ describe('Outbox lock', () => {
     }
     const box = await Outbox.open(dir, fast);
     await box.close();
+  });
+
+  it('two agents taking over one stale LOCK of another container at the same moment: only one gets the outbox', async () => {
+    // Found in a review: both judged it stale at the same deadline, and the second one's unlink
+    // removed the LOCK the first had just created: both held the outbox (two writers).
+    for (let trial = 0; trial < 5; trial++) {
+      const dir = newDir();
+      writeFileSync(join(dir, 'LOCK'), formatLock({ ...ownIdentity(), pid: 1, pidNs: 'pid:[1]', host: 'crashed-container' }));
+      const outs = await Promise.all([agent(dir), agent(dir)]);
+      expect(outs.every((o) => o === 'HELD' || o === 'REFUSED CONFIG'), outs.join(' | ')).toBe(true);
+      expect(outs.filter((o) => o === 'HELD').length, `trial ${trial}: ${outs.join(', ')}`).toBe(1);
+    }
+  }, 60_000);
+
+  it('a holder whose LOCK another process replaced stops writing to the outbox, and leaves that LOCK alone', async () => {
+    const dir = newDir();
+    const box = await Outbox.open(dir, fast);
+    await box.append([{ msgId: 'm-1', body: new Uint8Array(10).fill(1), events: 1 }]);
+    const theirs = foreign(4242);
+    writeFileSync(join(dir, 'LOCK'), theirs); // taken over while this holder was frozen, say
+    await new Promise((r) => setTimeout(r, 200)); // a few heartbeats
+    await expect(box.append([{ msgId: 'm-2', body: new Uint8Array(10).fill(2), events: 1 }])).rejects.toMatchObject({
+      code: 'UNAVAILABLE',
+      message: expect.stringMatching(/no longer this agent's \(its LOCK now names process 4242 on other-container\)/),
+    });
+    await box.close();
+    expect(readFileSync(join(dir, 'LOCK'), 'utf8')).toBe(theirs);
   });
 });
