@@ -38,7 +38,7 @@ async function project(chain: string): Promise<Projector> {
 }
 
 describe('rebuild after archival', () => {
-  it('does not lose the billed usage of archived records (or refuses)', async () => {
+  it('is refused, and the billed usage of archived records stays', async () => {
     const chain = 'rebuild-archived';
     // $1 per GPU hour, $1 per million tokens: each request costs 2,000,000 micro-USD.
     await setPriceBook(db.pool, { effectiveFromMs: 0n, gpuHour: new Map([['*', 1_000_000n]]), tokenPerMtok: new Map([['*', 1_000_000n]]) });
