@@ -262,7 +262,7 @@ export async function archiveChain(opts: ArchiveOptions): Promise<ArchiveResult>
       const r = await jsm.streams.purge(streams.chain(chainId), { seq: Number(anchor.sequence + 1n) });
       result.purged = r.purged;
     }
-    if (opts.databaseUrl) result.deletedRows = await deleteRows(opts.databaseUrl, chainId, anchor.sequence);
+    if (opts.databaseUrl) result.deletedRows = await deleteRows(opts.databaseUrl, chainId, anchor);
     await cpl
       .putJson(kvKeys.archive(chainId), { dir: opts.dir, cut: anchor.sequence.toString(), segments: manifest.segments.length, purged: result.purged, deleted_rows: result.deletedRows, at_ms: Date.now() })
       .catch(() => undefined);
@@ -342,15 +342,32 @@ async function checkProjector(url: string, chainId: string, cut: bigint): Promis
   }
 }
 
-async function deleteRows(url: string, chainId: string, cut: bigint): Promise<number> {
+/**
+ * Deletes the chain's `records` rows up to the cut, after recording the cut
+ * (sequence and verified head hash) in `archived_prefixes` (projector
+ * migration 006; moving forward only), so the API's VerifyRange can start
+ * the rows still stored from it. A database migrated before 006 has no such
+ * table: the rows are deleted as before.
+ */
+async function deleteRows(url: string, chainId: string, cut: TreeAnchor): Promise<number> {
   const c = new pg.Client({ connectionString: url });
   await c.connect();
   let total = 0;
   try {
+    await c
+      .query(
+        `INSERT INTO archived_prefixes (chain_id, sequence, hash) VALUES ($1, $2, $3)
+           ON CONFLICT (chain_id) DO UPDATE SET sequence = EXCLUDED.sequence, hash = EXCLUDED.hash, archived_at = now()
+           WHERE archived_prefixes.sequence < EXCLUDED.sequence`,
+        [chainId, cut.sequence.toString(), Buffer.from(cut.hash)],
+      )
+      .catch((e: unknown) => {
+        if ((e as { code?: string }).code !== '42P01') throw e; // undefined_table: a schema before migration 006
+      });
     for (;;) {
       const r = await c.query(
         'DELETE FROM records WHERE ctid IN (SELECT ctid FROM records WHERE chain_id = $1 AND sequence <= $2 LIMIT 10000)',
-        [chainId, cut.toString()],
+        [chainId, cut.sequence.toString()],
       );
       total += r.rowCount ?? 0;
       if ((r.rowCount ?? 0) === 0) break;

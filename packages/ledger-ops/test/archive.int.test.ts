@@ -77,6 +77,12 @@ describe('archive', () => {
     expect(await count('SELECT count(*) AS n FROM records WHERE chain_id = $1', [chain])).toBe(2_200);
     const usageAfter = await db.pool.query('SELECT * FROM tenant_usage_hourly WHERE chain_id = $1 ORDER BY tenant, window_start_ms', [chain]);
     expect(usageAfter.rows).toEqual(usageBefore.rows);
+    // The cut is kept beside the rows it replaced (the API's VerifyRange starts from it).
+    const prefix = async (): Promise<[string, string] | undefined> => {
+      const p = await db.pool.query<{ sequence: string; hash: Buffer }>('SELECT sequence, hash FROM archived_prefixes WHERE chain_id = $1', [chain]);
+      return p.rows[0] ? [p.rows[0].sequence, p.rows[0].hash.toString('hex')] : undefined;
+    };
+    expect(await prefix()).toEqual(['3000', Buffer.from(w.hashes[2_999]!).toString('hex')]);
 
     // The anchor in KV is the cut, signed.
     const anchor = await loadArchiveAnchor(nats.nc, chain, keys);
@@ -99,6 +105,7 @@ describe('archive', () => {
     // A second archive run appends a segment from the previous cut.
     const second = await archiveChain({ nc: nats.nc, chainId: chain, dir: dir(), olderThanMs: 0, upto: 4_999n, databaseUrl: db.db.url, trusted: keys });
     expect(second).toMatchObject({ cut: 4_000n, archived: 1_000, purged: 1_000, deletedRows: 1_000 });
+    expect(await prefix()).toEqual(['4000', Buffer.from(w.hashes[3_999]!).toString('hex')]);
     const rep2 = await verifyArchive(dir(), chain, keys);
     expect(rep2.archive.ok && rep2.archive.verified).toBe(4_000);
     expect((await verifyLiveFromAnchor(nats.nc, chain, { trusted: keys })).result.ok).toBe(true);

@@ -28,7 +28,7 @@ import type { LedgerProofs } from './ledger-proofs.js';
 import { decodePageToken, encodePageToken } from './page-token.js';
 import { readKeyOwnership, readLinks } from './queries/audit-records.js';
 import { readJobCost, readJobTenants } from './queries/jobs.js';
-import { readRecordHash, readRecordRange } from './queries/record-range.js';
+import { readArchivedPrefix, readRecordHash, readRecordRange } from './queries/record-range.js';
 import { readTenants } from './queries/tenant-usage.js';
 import { MAX_TIME_MS, parseChainId, parseId, parsePageSize, parseRange, parseSequence, parseTenant, tenantName } from './validate.js';
 
@@ -289,6 +289,14 @@ export class LedgerQuery {
    * records row altered after projection (canonical, hash or prev_hash) and a
    * deleted row. Threat: someone with database access rewriting history that
    * the API then serves as verified.
+   *
+   * After `hwledger archive --db` (archived_prefixes) the records up to the
+   * cut are gone from the database: the default `from` is the first record
+   * after the cut, anchored at the cut's head hash (verified against a
+   * signed checkpoint when it was archived); a range reaching into the
+   * archived records is FAILED_PRECONDITION, naming the cut (they verify
+   * with `hwledger verify --archive`). Before, the default range answered
+   * `gap` at record 1, which an auditor could not tell from deleted rows.
    */
   async verifyRange(_caller: Caller, req: q.VerifyRangeRequest): Promise<q.VerifyRangeResponse> {
     const chainId = parseChainId(req.chainId, this.chainId);
@@ -297,13 +305,22 @@ export class LedgerQuery {
     const s = await this.status(chainId);
     const projected = s?.verifiedSequence ?? 0n;
     if (projected === 0n) throw new HwlError('NOT_FOUND', `nothing is projected for chain ${chainId} yet`);
-    const from = fromReq === 0n ? 1n : fromReq;
+    const archived = await readArchivedPrefix(this.pool, chainId);
+    const firstStored = archived ? archived.sequence + 1n : 1n;
+    const from = fromReq === 0n ? firstStored : fromReq;
+    if (from < firstStored) {
+      throw new HwlError(
+        'FAILED_PRECONDITION',
+        `records 1..${archived!.sequence} of chain ${chainId} were archived (hwledger archive --db) and are no longer in the database: verify them with hwledger verify --archive; the stored records start at ${firstStored}`,
+      );
+    }
+    if (fromReq === 0n && from > projected) throw new HwlError('NOT_FOUND', `every projected record of chain ${chainId} (up to ${projected}) is archived (the cut is at ${from - 1n})`);
     const to = toReq === 0n ? projected : toReq;
     if (to < from) throw new HwlError('INVALID_ARGUMENT', `to (${to}) must not be below from (${from})`);
     if (to > projected) throw new HwlError('INVALID_ARGUMENT', `to (${to}) is past the projected sequence ${projected}`);
     if (to - from + 1n > MAX_VERIFY_SPAN) throw new HwlError('INVALID_ARGUMENT', `at most ${MAX_VERIFY_SPAN} records per call: verify ${from}..${from + MAX_VERIFY_SPAN - 1n}, then continue`);
     const base = { chainId, from, to };
-    const anchorHash = from === 1n ? genesisHash(chainId) : await readRecordHash(this.pool, chainId, from - 1n);
+    const anchorHash = from === 1n ? genesisHash(chainId) : archived && from - 1n === archived.sequence ? archived.hash : await readRecordHash(this.pool, chainId, from - 1n);
     if (!anchorHash) {
       return { ...base, ok: false, verified: 0n, firstBadSequence: from - 1n, reason: 'gap', message: `record ${from - 1n} (the anchor) is not stored`, anchorHash: '', headHash: '' };
     }

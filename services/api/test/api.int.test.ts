@@ -324,3 +324,35 @@ describe('a records row altered after projection', () => {
     expect((await clients.http.operator.verifyRange({})).ok).toBe(true);
   });
 });
+
+describe('after hwledger archive --db deleted the records up to its cut', () => {
+  it('VerifyRange starts from the cut (archived_prefixes), and a range into the archived records names the archive', async () => {
+    // What archive --db leaves (ledger-ops archive.ts deleteRows; archive.int.test.ts runs it for
+    // real): the cut's sequence and verified head hash kept, the rows up to it deleted.
+    const cut = 6n;
+    const kept = await fx.pool.query('SELECT * FROM records WHERE chain_id = $1 AND sequence <= $2 ORDER BY sequence', [CHAIN, cut.toString()]);
+    const cutHash = sealed.find((s) => s.record.sequence === cut)!.hash;
+    await fx.pool.query('INSERT INTO archived_prefixes (chain_id, sequence, hash) VALUES ($1, $2, $3)', [CHAIN, cut.toString(), Buffer.from(cutHash)]);
+    await fx.pool.query('DELETE FROM records WHERE chain_id = $1 AND sequence <= $2', [CHAIN, cut.toString()]);
+    try {
+      for (const t of ['http', 'grpc'] as const) {
+        // Before, the default range answered gap at record 1.
+        const v = await clients[t].operator.verifyRange({});
+        expect(v).toMatchObject({ ok: true, from: cut + 1n, to: BigInt(sealed.length), verified: BigInt(sealed.length) - cut, anchorHash: toHex(cutHash) });
+        expect(await codeOf(clients[t].operator.verifyRange({ from: 3n, to: 10n }))).toBe('FAILED_PRECONDITION');
+      }
+      const err = await clients.http.operator.verifyRange({ from: 1n }).catch((e: unknown) => e);
+      expect((err as Error).message).toMatch(/records 1\.\.6 of chain .* were archived .* hwledger verify --archive; the stored records start at 7/);
+      // The anchor is checked like any other: a wrong cut hash breaks the first stored record's link.
+      await fx.pool.query('UPDATE archived_prefixes SET hash = $2 WHERE chain_id = $1', [CHAIN, Buffer.alloc(32, 7)]);
+      expect(await clients.http.operator.verifyRange({})).toMatchObject({ ok: false, firstBadSequence: cut + 1n, reason: 'broken_link' });
+    } finally {
+      await fx.pool.query('DELETE FROM archived_prefixes WHERE chain_id = $1', [CHAIN]);
+      for (const row of kept.rows as Record<string, unknown>[]) {
+        const cols = Object.keys(row);
+        await fx.pool.query(`INSERT INTO records (${cols.join(', ')}) VALUES (${cols.map((_, i) => `$${i + 1}`).join(', ')})`, cols.map((k) => row[k]));
+      }
+    }
+    expect((await clients.http.operator.verifyRange({})).ok).toBe(true);
+  });
+});

@@ -33,3 +33,20 @@ export async function readRecordHash(db: pg.Pool, chainId: string, sequence: big
   const row = r.rows[0];
   return row ? bytes(row.hash) : undefined;
 }
+
+/**
+ * The chain's archive cut (projector migration 006): records up to it were
+ * deleted by `hwledger archive --db`, which verified the cut's head hash
+ * against a signed checkpoint. Undefined when nothing was archived, or the
+ * schema predates the table.
+ */
+export async function readArchivedPrefix(db: pg.Pool, chainId: string): Promise<{ sequence: bigint; hash: Uint8Array } | undefined> {
+  try {
+    const r = await db.query<{ sequence: string; hash: Buffer }>('SELECT sequence, hash FROM archived_prefixes WHERE chain_id = $1', [chainId]);
+    const row = r.rows[0];
+    return row ? { sequence: big(row.sequence), hash: bytes(row.hash) } : undefined;
+  } catch (e) {
+    if ((e as { code?: string }).code === '42P01') return undefined; // undefined_table
+    throw e;
+  }
+}
