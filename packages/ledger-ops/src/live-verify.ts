@@ -15,7 +15,7 @@
  * (`anchor_mismatch`, as a stream that ends before its anchor).
  */
 import type { NatsConnection } from '@nats-io/transport-node';
-import { hashFromHex, type NoteVerifier } from '@hwledger/chain';
+import { ChainVerifier, constantTimeEqual, genesisHash, hashFromHex, toHex, type NoteVerifier } from '@hwledger/chain';
 import { HEADERS, HwlError, streams } from '@hwledger/core';
 import { chainStreamState, readChain } from '@hwledger/sequencer';
 import { CheckpointLog } from './checkpoint-log.js';
@@ -65,7 +65,8 @@ export async function verifyLiveFromAnchor(
   opts: { anchor?: TreeAnchor; trusted?: NoteVerifier[]; checkpoints?: boolean; require?: readonly ExpectedCheckpoint[] } = {},
 ): Promise<LiveReport> {
   const trusted = opts.trusted ?? [];
-  const anchor = opts.anchor ?? (await loadArchiveAnchor(nc, chainId, trusted)) ?? genesisTreeAnchor(chainId);
+  const archiveAnchor = opts.anchor === undefined ? await loadArchiveAnchor(nc, chainId, trusted) : undefined;
+  const anchor = opts.anchor ?? archiveAnchor ?? genesisTreeAnchor(chainId);
   // Every checkpoint counts, not only those up to the stream head: one beyond
   // it is the evidence of a truncated stream. They are read *before* the
   // stream state: a checkpoint is issued only after its records are stored,
@@ -106,6 +107,14 @@ export async function verifyLiveFromAnchor(
     const f = v.fail(anchor.sequence + 1n, 'anchor_mismatch', `the chain stream ${name} does not exist, before the anchor at ${anchor.sequence}`);
     return { chainId, anchor, head: 0n, result: f };
   }
+  // Records at or before the archive anchor that the stream still holds (`archive --keep`, or a cut
+  // the projector had not passed when it was archived): the projector reads and bills them from
+  // here, so they are verified too (found in a review: they were skipped, and a rewritten one
+  // passed). The anchor's hash, signed, commits to every record up to it: recomputed forward from
+  // the first one held (genesis, or that record's own prev-hash claim), the chain must arrive at it.
+  if (archiveAnchor !== undefined && state.messages > 0 && state.first <= anchor.sequence) {
+    await verifyHeldPrefix(nc, chainId, state.first, anchor, v);
+  }
   if (state.messages > 0 && state.first > anchor.sequence + 1n) {
     v.fail(anchor.sequence + 1n, 'gap', `records ${anchor.sequence + 1n}..${state.first - 1n} are not in the stream and the anchor is at ${anchor.sequence} (archived without an anchor?)`);
   }
@@ -117,4 +126,37 @@ export async function verifyLiveFromAnchor(
   }
   if (!v.failed && state.last < anchor.sequence) v.fail(state.last + 1n, 'anchor_mismatch', `chain ends at ${state.last}, before the anchor at ${anchor.sequence}`);
   return { chainId, anchor, head: state.last, result: v.finish({ ends: 'the chain stream ends' }) };
+}
+
+/**
+ * Verifies the records first..anchor.sequence still held by the stream: the
+ * hash chain recomputed from genesis (first = 1) or from record `first`'s
+ * Hwl-Prev-Hash claim, and its hash at the anchor equal to the anchor's
+ * (SHA-256 chaining: no other records reach it from any start). A failure is
+ * recorded in `v`.
+ */
+async function verifyHeldPrefix(nc: NatsConnection, chainId: string, first: bigint, anchor: TreeAnchor, v: SegmentVerifier): Promise<void> {
+  let chain: ChainVerifier | undefined;
+  for await (const e of readChain(nc, chainId, { fromSeq: first, toSeq: anchor.sequence })) {
+    if (chain === undefined) {
+      const start = e.sequence === 1n ? genesisHash(chainId) : claim(e.headers?.get(HEADERS.prevHash));
+      if (start === undefined || start.length !== 32) {
+        v.fail(e.sequence, 'anchor_mismatch', `record ${e.sequence} (held before the archive anchor at ${anchor.sequence}) has no readable Hwl-Prev-Hash to verify it from`);
+        return;
+      }
+      chain = new ChainVerifier({ chainId, sequence: e.sequence - 1n, hash: start });
+    }
+    const f = chain.push({ canonical: e.canonical, sequence: e.sequence, hash: claim(e.headers?.get(HEADERS.hash)), prevHash: claim(e.headers?.get(HEADERS.prevHash)) });
+    if (f) {
+      v.fail(f.sequence, f.reason, `${f.message} (a record held before the archive anchor at ${anchor.sequence})`);
+      return;
+    }
+  }
+  if (chain === undefined || chain.head.sequence !== anchor.sequence) {
+    v.fail(chain ? chain.head.sequence + 1n : first, 'gap', `the stream holds records from ${first} but not up to the archive anchor at ${anchor.sequence}`);
+    return;
+  }
+  if (!constantTimeEqual(chain.head.hash, anchor.hash)) {
+    v.fail(anchor.sequence, 'anchor_mismatch', `the records held from ${first} hash to ${toHex(chain.head.hash)} at ${anchor.sequence}, the archive anchor (signed) is ${toHex(anchor.hash)}: a record before the anchor was changed`);
+  }
 }
