@@ -17,7 +17,7 @@
  * whose committed files were modified, or whose last record does not link to
  * the live chain, is refused (INTEGRITY) instead of "repaired".
  */
-import { appendFileSync, closeSync, createReadStream, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, createReadStream, existsSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -93,6 +93,9 @@ const MAX_ANCHOR_BYTES = 1024 * 1024;
  * well-formed tree anchor is an HwlError INTEGRITY naming it (its chain,
  * sequence and signature are checked by the callers).
  */
+/** Largest checkpoint note read from a replica (a signed note is a few hundred bytes; as archive.ts). */
+const MAX_NOTE_BYTES = 1024 * 1024;
+
 function readAnchorFile(path: string, where: string): TreeAnchor {
   const st = statSync(path);
   if (!st.isFile()) throw new HwlError('INTEGRITY', `${where} is not a regular file`);
@@ -316,8 +319,22 @@ export async function verifyGitReplica(dir: string, opts: { chainId?: string; tr
     }
     const expected: ExpectedCheckpoint[] = [];
     const cpDir = join(base, 'checkpoints');
+    let badNote: ReplicaReport | undefined;
     for (const f of existsSync(cpDir) ? readdirSync(cpDir).sort() : []) {
-      if (NOTE_RE.test(f)) expected.push({ note: readFileSync(join(cpDir, f), 'utf8'), source: `${chainId}/checkpoints/${f}`, file: `${chainId}/checkpoints/${f}` });
+      if (!NOTE_RE.test(f)) continue;
+      // Attacker-supplied like every file here: a regular file of at most MAX_NOTE_BYTES, checked before it is read
+      // (a sparse file of gigabytes, a FIFO or a link to /dev/zero would be read whole, or hang).
+      const where = `${chainId}/checkpoints/${f}`;
+      const st = lstatSync(join(cpDir, f));
+      if (!st.isFile() || st.size > MAX_NOTE_BYTES) {
+        badNote = fail('bad_signature', `${where} is ${st.isFile() ? `larger than ${MAX_NOTE_BYTES} bytes` : 'not a regular file'}: not a checkpoint note`, where);
+        break;
+      }
+      expected.push({ note: readFileSync(join(cpDir, f), 'utf8'), source: where, file: where });
+    }
+    if (badNote) {
+      reports.push(badNote);
+      continue;
     }
     const v = new SegmentVerifier(anchor, expected, opts.trusted ?? []);
     const segDir = join(base, 'segments');
