@@ -4,7 +4,8 @@
  *   show   --chain ID [--key K]     the latest signed checkpoint, its signatures' validity, KV copy
  *   verify --chain ID --key K       the whole checkpoint log: signatures, order, pairwise consistency
  */
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, renameSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
 import { formatSignerKey, formatVerifierKey, generateSigner, toHex, verifierOf, verifyCheckpoint } from '@hwledger/chain';
 import { connectNats, resolveChainId, resolveNatsUrl } from '@hwledger/core';
@@ -25,7 +26,12 @@ export function register(program: Command): void {
     .action((o: { name: string; out: string; force?: boolean }) => {
       if (existsSync(o.out) && !o.force) throw new ExitError(2, `${o.out} exists (use --force to overwrite a key)`);
       const s = generateSigner(o.name);
-      writeFileSync(o.out, formatSignerKey(s) + '\n', { mode: 0o600 });
+      // A private key: written to a new file of its own, made 0600 when created, then renamed over
+      // --out. writeFileSync's mode applies only to a file it creates, so --force over an existing
+      // 0644 file had left the new key world-readable (found in a review).
+      const tmp = `${o.out}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+      writeFileSync(tmp, formatSignerKey(s) + '\n', { mode: 0o600, flag: 'wx' });
+      renameSync(tmp, o.out);
       const pub = formatVerifierKey(verifierOf(s));
       writeFileSync(`${o.out}.pub`, pub + '\n', { mode: 0o644 });
       process.stdout.write(`${pub}\n`);

@@ -9,6 +9,7 @@ import { createLogger, resolveChainId, resolveDatabaseUrl, registerProcessMetric
 import { startHealthServer } from '@hwledger/projector';
 import { Reconciler } from '@hwledger/reconciler';
 import { ExitError } from '../exit-error.js';
+import { intOption } from '../api-connection.js';
 import { connectAndMigrate, createPool } from './projector.js';
 
 function numOption(name: string, min: number, integer: boolean): (v: string) => number {
@@ -35,7 +36,7 @@ export function register(program: Command): void {
       3_600_000,
     )
     .option('--once', 'run one pass, print its result as JSON and exit', false)
-    .option('--metrics-port <port>', 'serve /metrics and /healthz on this port', numOption('--metrics-port', 0, true))
+    .option('--metrics-port <port>', 'serve /metrics and /healthz on this port', intOption('--metrics-port', 0, 65_535))
     .action(
       async (o: { chain?: string; db?: string; interval: number; thresholdPct: number; dispatchTimeoutMs: number; once: boolean; metricsPort?: number }) => {
         const chainId = resolveChainId(o.chain);
