@@ -17,7 +17,9 @@ import {
   resolveNatsUrl,
   registerProcessMetrics,
   redactNatsUrl,
+  streams,
 } from '@hwledger/core';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { migrate, Projector, rebuildChain, startHealthServer } from '@hwledger/projector';
 import { ExitError } from '../exit-error.js';
 
@@ -97,6 +99,20 @@ export function register(program: Command): void {
         const nc = await connectNats(natsUrl, `hwledger-projector-${chainId}`);
         try {
           await connectAndMigrate(pool, dbUrl);
+          if (o.once) {
+            // --once projects up to the stream's head: a chain without a stream (a mistyped --chain, a
+            // chain never created on this NATS) has none, and the projector would retry for ever.
+            const jsm = await jetstreamManager(nc);
+            await jsm.streams.info(streams.chain(chainId)).catch((e: unknown) => {
+              if (e instanceof Error && /not found/i.test(e.message)) {
+                throw new ExitError(
+                  2,
+                  `chain ${chainId} has no stream ${streams.chain(chainId)} on ${redactNatsUrl(natsUrl)}: nothing to project (check --chain)`,
+                );
+              }
+              throw e;
+            });
+          }
           if (o.rebuild) {
             const r = await rebuildChain(pool, chainId);
             logger.info({ mode: r.mode }, 'read models of this chain dropped; replaying from genesis');
@@ -129,6 +145,9 @@ export function register(program: Command): void {
             );
             if (h.broken)
               throw new ExitError(1, `chain ${chainId} fails verification at sequence ${h.broken.sequence} (${h.broken.reason}): ${h.broken.message}`);
+            // Stopped (a signal) before the head: a script running `projector --once && bill` must not go on.
+            if (h.state !== 'caught_up')
+              throw new ExitError(1, `chain ${chainId}: stopped at sequence ${h.sequence} (${h.state}) before the stream head was projected`);
           }
         } finally {
           await closeNats(nc);
