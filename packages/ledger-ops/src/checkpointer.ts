@@ -98,6 +98,8 @@ export class Checkpointer {
   failure: HwlError | undefined;
   /** Set when another writer is ahead: wait for the next resume. */
   private dormant = false;
+  /** While dormant: the size of the other writer's checkpoint that put this one behind. */
+  private dormantAt = 0n;
   /** True while the tree is being replaced from the store (no issuing meanwhile). */
   private reloading = false;
   /** A resume failed for a transient reason: re-synchronise from the store at the next record (not before this time). */
@@ -292,6 +294,20 @@ export class Checkpointer {
   private add(hash: Uint8Array): void {
     this.tree.add(hash);
     this.headHash = hash;
+    // Dormant behind another writer's checkpoint: once this tree has reached it, look again (adopt
+    // it if this tree reproduces it, and go on issuing). Before, only a resume woke it up, which the
+    // standalone checkpointer never gets and a sequencer that keeps leading never calls again: no
+    // checkpoint was ever issued again (found in a review).
+    if (this.dormant && this.size >= this.dormantAt && !this.issuing && !this.failure) {
+      this.dormant = false;
+      this.issuing = this.onFenced()
+        .catch((e: unknown) => this.log.warn({ err: e instanceof Error ? e.message : String(e) }, 'checkpointer: could not re-read the checkpoint log; will retry'))
+        .finally(() => {
+          this.issuing = undefined;
+          if (this.size - this.baseSize >= this.every) this.kick(false);
+        });
+      return;
+    }
     // At the count boundary, the checkpoint covers exactly `every` records (issue captures the size at once).
     if (--this.untilNext <= 0 && !this.issuing) this.kick(false);
   }
@@ -426,6 +442,7 @@ export class Checkpointer {
     }
     if (cp.sequence > this.size) {
       this.dormant = true;
+      this.dormantAt = cp.sequence;
       this.log.warn({ theirs: cp.sequence.toString(), ours: this.size.toString() }, 'another checkpointer is ahead; standing by until the next resume');
       return;
     }
