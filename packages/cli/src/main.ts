@@ -22,7 +22,22 @@ export function buildProgram(): Command {
   return program;
 }
 
+/**
+ * A reader that closed the pipe (`hwledger decode | head`) makes writes to
+ * stdout fail with EPIPE: end quietly with 141 (128 + SIGPIPE), as a program
+ * killed by SIGPIPE would (Node ignores the signal). Before, it printed
+ * "hwledger: write EPIPE" (twice) and exited 2. Not 0: what was not read may
+ * have been a failure line (`verify … | true` must not pass under pipefail).
+ */
+function endQuietlyOnClosedStdout(): void {
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(141);
+    throw e;
+  });
+}
+
 export async function main(argv: string[]): Promise<void> {
+  endQuietlyOnClosedStdout();
   const program = buildProgram();
   try {
     await program.parseAsync(argv);

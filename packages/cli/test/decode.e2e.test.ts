@@ -4,7 +4,8 @@
  * JSON line each; bad input exits 1 naming the line and the error code.
  */
 import { describe, expect, it } from 'vitest';
-import { runCli } from '@hwledger/testkit';
+import { spawn } from 'node:child_process';
+import { CLI_BIN, runCli } from '@hwledger/testkit';
 import { loadVectors, vectorJson } from './support/export-file.js';
 
 const vectors = loadVectors();
@@ -59,4 +60,18 @@ describe('hwledger decode', () => {
     expect(r.stderr).toMatch(code);
     expect(r.stdout.trimEnd().split('\n')).toHaveLength(2);
   });
+
+  it('a reader that closes the pipe early (decode | head) ends it quietly with 141, as SIGPIPE would', async () => {
+    // Before: "hwledger: write EPIPE" twice on stderr and exit 2.
+    const p = spawn(process.execPath, [CLI_BIN, 'decode'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stderr = '';
+    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((r) => p.on('close', (code) => r(code)));
+    p.stdout.once('data', () => p.stdout.destroy()); // the reader goes away after the first chunk
+    const lines = `${hexLines.join('\n')}\n`.repeat(20_000);
+    p.stdin.on('error', () => undefined); // the CLI may be gone before all of it is written
+    p.stdin.end(lines);
+    expect(await exited).toBe(141);
+    expect(stderr).toBe('');
+  }, 30_000);
 });
