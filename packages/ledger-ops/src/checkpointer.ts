@@ -359,6 +359,10 @@ export class Checkpointer {
     this.baseStreamSeq = latest.streamSeq;
     this.latest = latest;
     this.resetCountdown();
+    // The KV copy may lag the log: a process that died between publishing a checkpoint and
+    // mirroring it. On an idle chain no new checkpoint would ever bring it up to date (found in a
+    // review), so mirror the latest now (updateKv only ever moves the copy forward).
+    this.mirrorToKv(latest);
   }
 
   /** The stored checkpoint's head must be the chain's record at its sequence (when still in the stream). */
