@@ -245,9 +245,18 @@ export async function preflight(cfg: StackConfig): Promise<void> {
 }
 
 export async function startStack(cfg: StackConfig, log: Log = () => undefined): Promise<Stack> {
-  await preflight(cfg);
-  const logs = ensurePrivateLogs(cfg.home);
+  // The home lock first: a second `npm start` on the same HWL_HOME finds the first one's ports
+  // taken, and was told "port 8080 in use" instead of which process holds the home (found in a
+  // review). Released again if the checks below refuse the start.
+  mkdirSync(cfg.home, { recursive: true, mode: 0o700 });
   const unlock = lockHome(cfg.home);
+  try {
+    await preflight(cfg);
+  } catch (e) {
+    unlock();
+    throw e;
+  }
+  const logs = ensurePrivateLogs(cfg.home);
   let nats: LocalNats | undefined;
   let pgsql: LocalPostgres | undefined;
   const running: RunningService[] = [];

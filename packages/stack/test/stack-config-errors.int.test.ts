@@ -5,7 +5,7 @@
  * service: HWL_HOME gets no logs and the ports stay free).
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -143,4 +143,28 @@ describe('npm start refuses bad configuration in one line', () => {
   it('a malformed URL', async () => {
     await expectConfigError(await isolatedEnv({ DATABASE_URL: 'localhost:5432' }), 'DATABASE_URL', /scheme localhost: is not supported|is not a URL/);
   });
+
+  it('a second npm start on the same HWL_HOME names the running one, not a port it holds', async () => {
+    // The first stack: its pid in HWL_HOME/stack.pid (a live process), its HTTP port taken.
+    const env = await isolatedEnv();
+    const first = spawn('sleep', ['60']);
+    const port = createServer();
+    servers.push(port);
+    await new Promise<void>((r) => port.listen(Number(env['HWL_HTTP_PORT']), '127.0.0.1', () => r()));
+    try {
+      writeFileSync(join(env['HWL_HOME']!, 'stack.pid'), `${first.pid}\n`);
+      // Before (found in a review): "HWL_HTTP_PORT: port … in use", the home's lock was checked after the ports.
+      await expectConfigError(env, 'HWL_HOME', new RegExp(`another npm start \\(pid ${first.pid}\\) is running on`));
+      expect(readFileSync(join(env['HWL_HOME']!, 'stack.pid'), 'utf8').trim()).toBe(String(first.pid)); // left to its owner
+    } finally {
+      first.kill('SIGKILL');
+    }
+  });
+
+  it('a start refused by its checks leaves no lock behind', async () => {
+    const env = await isolatedEnv({ NATS_URL: `nats://127.0.0.1:${await freePort()}` }); // refused by preflight, after the lock
+    await expectConfigError(env, 'NATS_URL', /cannot reach/);
+    expect(existsSync(join(env['HWL_HOME']!, 'stack.pid'))).toBe(false);
+  });
 });
+
