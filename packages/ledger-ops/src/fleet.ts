@@ -101,11 +101,17 @@ export interface FleetAnchorerOptions {
   logger?: Logger;
 }
 
+/** Same tree size, head and root. */
+function sameCheckpoint(a: Checkpoint, b: Checkpoint): boolean {
+  return a.sequence === b.sequence && constantTimeEqual(a.headHash, b.headHash) && constantTimeEqual(a.rootHash, b.rootHash);
+}
+
 /** Appends each region's newest checkpoint to the fleet anchor when it moved. */
 export class FleetAnchorer {
   private lastSeq = 0;
   private lastHash: Uint8Array;
-  private readonly anchored = new Map<string, bigint>();
+  /** Per region, the checkpoint anchored last (size, head and root: a replaced history shows against it). */
+  private readonly anchored = new Map<string, Checkpoint>();
   private readonly log: Logger;
   /** Entries appended by this process. */
   appended = 0;
@@ -128,7 +134,7 @@ export class FleetAnchorer {
       if (e.index !== BigInt(m.seq) || !constantTimeEqual(e.prev, this.lastHash)) throw new HwlError('INTEGRITY', `fleet anchor entry ${m.seq} does not link to entry ${m.seq - 1}`);
       this.lastHash = e.hash;
       this.lastSeq = m.seq;
-      this.anchored.set(e.chainId, e.checkpoint.sequence);
+      this.anchored.set(e.chainId, e.checkpoint);
     }
   }
 
@@ -140,11 +146,20 @@ export class FleetAnchorer {
       const cpl = await CheckpointLog.open(this.opts.nc, chainId);
       const latest = await cpl.latest();
       if (!latest) continue;
-      const before = this.anchored.get(chainId) ?? 0n;
-      if (latest.checkpoint.sequence <= before) continue;
-      await this.checkExtends(cpl, before, latest);
+      const prev = this.anchored.get(chainId);
+      const before = prev?.sequence ?? 0n;
+      // A region whose log now ends below what was anchored, or holds another checkpoint at that
+      // size, was truncated or rewritten: INTEGRITY, not a silent skip every round (found in a review).
+      if (prev && latest.checkpoint.sequence < before) {
+        throw new HwlError('INTEGRITY', `the checkpoint log of ${chainId} ends at ${latest.checkpoint.sequence}, below its checkpoint at ${before} in the fleet anchor`);
+      }
+      if (prev && latest.checkpoint.sequence === before) {
+        if (!sameCheckpoint(latest.checkpoint, prev)) throw new HwlError('INTEGRITY', `the checkpoint of ${chainId} at ${before} differs from the one in the fleet anchor (a replaced history)`);
+        continue;
+      }
+      await this.checkExtends(cpl, prev, latest);
       await this.append(chainId, latest.note);
-      this.anchored.set(chainId, latest.checkpoint.sequence);
+      this.anchored.set(chainId, latest.checkpoint);
       n++;
     }
     return n;
@@ -162,16 +177,22 @@ export class FleetAnchorer {
   }
 
   /** The region's new checkpoint must be trusted and consistent with the one anchored before (pairwise, along its log). */
-  private async checkExtends(cpl: CheckpointLog, before: bigint, latest: StoredCheckpoint): Promise<void> {
+  private async checkExtends(cpl: CheckpointLog, anchoredCp: Checkpoint | undefined, latest: StoredCheckpoint): Promise<void> {
     const keys = keysForChain(this.opts.trusted, cpl.chainId); // never empty (checkKeys); empty would skip checkNext's signature check
     try {
       verifyCheckpoint(latest.note, keys);
     } catch (e) {
       throw new HwlError('INTEGRITY', `checkpoint of ${cpl.chainId} at ${latest.checkpoint.sequence} is not signed by a trusted key: ${e instanceof Error ? e.message : String(e)}`);
     }
-    if (before === 0n) return;
+    if (anchoredCp === undefined) return;
+    const before = anchoredCp.sequence;
     const start = await cpl.findBySize(before);
     if (!start) throw new HwlError('INTEGRITY', `the checkpoint of ${cpl.chainId} anchored at ${before} is no longer in its checkpoint log`);
+    // The log's checkpoint at that size must be the anchored one, not another history's with the
+    // same sizes (the pairwise checks below would pass along a replaced log).
+    if (!sameCheckpoint(start.checkpoint, anchoredCp)) {
+      throw new HwlError('INTEGRITY', `the checkpoint of ${cpl.chainId} at ${before} in its log differs from the one in the fleet anchor (a replaced history)`);
+    }
     let prev = start;
     for await (const c of cpl.all(start.streamSeq + 1)) {
       if (c.streamSeq > latest.streamSeq) break;
@@ -212,9 +233,18 @@ export class FleetAnchorer {
         if (e instanceof HwlError && e.code === 'INTEGRITY') throw e;
         this.log.warn({ err: e instanceof Error ? e.message : String(e) }, 'fleet anchor round failed; retrying');
       }
+      // One listener per wait, removed when the wait ends (a listener per round, kept for the life
+      // of the process, grew memory without bound; found in a review).
       await new Promise<void>((r) => {
-        const t = setTimeout(r, intervalMs);
-        signal.addEventListener('abort', () => (clearTimeout(t), r()), { once: true });
+        const onAbort = (): void => {
+          clearTimeout(t);
+          r();
+        };
+        const t = setTimeout(() => {
+          signal.removeEventListener('abort', onAbort);
+          r();
+        }, intervalMs);
+        signal.addEventListener('abort', onAbort, { once: true });
       });
     }
   }
