@@ -64,6 +64,8 @@ type Validity = 'valid' | 'invalid' | 'unknown';
 
 /** Fleet anchor state kept between requests: the stream is read from where the last request stopped. */
 interface FleetView {
+  /** The stream's creation time: another value is another stream under the same name. */
+  created: string;
   lastSeq: number;
   entries: number;
   head: q.FleetHead | undefined;
@@ -80,6 +82,16 @@ export class LedgerProofs {
 
   constructor(private readonly o: LedgerProofsOptions) {
     this.trusted = o.trusted ?? [];
+    // One key set verifies every chain this API serves: several keys not bound to a chain would
+    // each pass for any chain (one region's key vouching for another region's checkpoints), as
+    // everywhere else that verifies several chains with one key set (found in a review).
+    const unbound = new Set(this.trusted.filter((k) => k.chains === undefined).map((k) => `${k.name}+${toHex(k.keyId)}+${toHex(k.publicKey)}`));
+    if (unbound.size > 1) {
+      throw new HwlError(
+        'CONFIG',
+        `the API verifies every chain with its checkpoint keys: with several, bind each to the chain(s) it signs for (--checkpoint-key CHAIN=KEY); unbound: ${[...new Set(this.trusted.filter((k) => k.chains === undefined).map((k) => k.name))].join(', ')}`,
+      );
+    }
   }
 
   /** name+id of the configured verifier keys. */
@@ -266,8 +278,9 @@ export class LedgerProofs {
         const jsm = await jetstreamManager(this.o.nc);
         const info = await jsm.streams.info(stream);
         let v = this.fleets.get(name);
-        // A stream recreated under the same name starts over.
-        if (!v || info.state.last_seq < v.lastSeq) v = { lastSeq: 0, entries: 0, head: undefined, regions: new Map() };
+        // A stream recreated under the same name starts over: known by its creation time (a
+        // recreated stream as long as the old one was not noticed by its length; found in a review).
+        if (!v || v.created !== info.created || info.state.last_seq < v.lastSeq) v = { created: info.created, lastSeq: 0, entries: 0, head: undefined, regions: new Map() };
         for await (const m of readStream(this.o.nc, stream, v.lastSeq + 1, info.state.last_seq)) {
           const e = parseFleetEntry(m.data);
           v.regions.set(e.chainId, { chainId: e.chainId, sequence: e.checkpoint.sequence, index: e.index, timeMs: e.checkpoint.timeMs });

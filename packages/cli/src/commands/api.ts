@@ -58,7 +58,7 @@ export function register(program: Command): void {
     .option('--http-port <port>', 'HTTP/JSON port (0 = any free port)', intOption('--http-port', 0, 65535), 8080)
     .option('--grpc-port <port>', 'gRPC port (0 = any free port)', intOption('--grpc-port', 0, 65535), 9090)
     .option('--keys <file>', 'API key file: JSON [{id, role, tenant?, sha256}] (env HWL_API_KEYS)')
-    .option('--checkpoint-key <key>', 'checkpoint verifier key text or file: signature validity, proofs verified before they are served (repeatable; env HWL_CHECKPOINT_PUBKEYS)', collect)
+    .option('--checkpoint-key <key>', 'checkpoint verifier key text or file, or CHAIN=KEY to trust it for that chain only (required with several keys): signature validity, proofs verified before they are served (repeatable; env HWL_CHECKPOINT_PUBKEYS)', collect)
     .option('--tree-dir <dir>', 'Merkle tree stores for proofs (env HWL_TREE_DIR, default .hwledger/merkle)')
     .option('--fleet <name>', 'fleet anchor reported by GET /v1/fleet/status (env HWL_FLEET)')
     .action(async (o: ServeOptions) => {
