@@ -108,6 +108,11 @@ export async function ensureStream(jsm: JetStreamManager, cfg: Partial<StreamCon
   } catch (e) {
     // A concurrent creator may have won; that is fine if the stream now exists.
     await jsm.streams.info(cfg.name).catch(() => {
+      // Service users may not create streams (the generated NATS permissions: a creator picks the
+      // whole configuration); say what to do rather than pass on a bare permissions violation.
+      if (e instanceof Error && /permissions violation/i.test(e.message)) {
+        throw new HwlError('CONFIG', `stream ${cfg.name} does not exist, and this NATS user may not create it: create the topology first (hwledger-stack topology --chains … as the admin NATS user; docker-compose and Kubernetes run it as a job)`);
+      }
       throw e;
     });
   }

@@ -135,8 +135,12 @@ export function rolePermissions(r: Role, user?: string): Permissions {
       const ckpt = streams.checkpoint(c);
       const leaderKv = kvStream(KV_BUCKETS.leader);
       const ckptKv = kvStream(KV_BUCKETS.checkpoints);
-      // Streams it creates when missing (ensureChainTopology, CheckpointLog.open, the KV
-      // buckets): CREATE of an existing stream with another config fails, never updates it.
+      // Streams it checks (ensureChainTopology, CheckpointLog.open, the KV buckets). It may not
+      // create any: NATS permissions limit a CREATE by the stream's name, not its configuration,
+      // and the creator of a missing stream chooses all of it: `republish` (every stored message
+      // re-sent, unchecked, to any subject: another region's chain, a lease key, another node's
+      // ingest) or `sources` (a copy of any stream, readable by the creator). Found in a review;
+      // the topology job (admin) creates every stream first.
       const own = [ingest, chain, streams.dlq(c), ckpt];
       return {
         publish: {
@@ -148,7 +152,7 @@ export function rolePermissions(r: Role, user?: string): Permissions {
             `$KV.${KV_BUCKETS.leader}.${c}`,
             `$KV.${KV_BUCKETS.checkpoints}.${c}`,
             '$JS.API.INFO',
-            ...[...own, leaderKv, ckptKv].flatMap((s) => [`$JS.API.STREAM.INFO.${s}`, `$JS.API.STREAM.CREATE.${s}`]),
+            ...[...own, leaderKv, ckptKv].map((s) => `$JS.API.STREAM.INFO.${s}`),
             `$JS.API.STREAM.MSG.GET.${ingest}`,
             `$JS.API.STREAM.MSG.GET.${chain}`,
             `$JS.API.STREAM.MSG.GET.${ckpt}`,
@@ -167,7 +171,7 @@ export function rolePermissions(r: Role, user?: string): Permissions {
             ...orderedConsumerSubjects(chain),
             ...orderedConsumerSubjects(ckpt),
           ],
-          deny: ['$JS.API.STREAM.UPDATE.>', '$JS.API.STREAM.DELETE.>', '$JS.API.STREAM.MSG.DELETE.>', '$JS.API.CONSUMER.DURABLE.CREATE.>', ...guardDurables(chain, r.durables ?? [])],
+          deny: ['$JS.API.STREAM.CREATE.>', '$JS.API.STREAM.UPDATE.>', '$JS.API.STREAM.DELETE.>', '$JS.API.STREAM.MSG.DELETE.>', '$JS.API.CONSUMER.DURABLE.CREATE.>', ...guardDurables(chain, r.durables ?? [])],
         },
         // Its own inbox only: it reads ingest through a pull consumer (deliveries come to its inbox).
         subscribe: { allow: [INBOX] },
@@ -233,7 +237,7 @@ export function rolePermissions(r: Role, user?: string): Permissions {
     }
     case 'fleet-anchor': {
       // What FleetAnchorer (packages/ledger-ops/src/fleet.ts) sends: load() = fleet stream info
-      // (create when missing) and an ordered-consumer read of it; tick() = per region,
+      // (the topology job creates it) and an ordered-consumer read of it; tick() = per region,
       // CheckpointLog.open (checkpoint stream info, KV bucket info: both exist, made by the
       // sequencer), latest/findBySize (stream info, message gets), the log walk (ordered
       // consumer), then a publish to hwl.fleet.<fleet> fenced with Nats-Expected-Last-Sequence
@@ -246,12 +250,14 @@ export function rolePermissions(r: Role, user?: string): Permissions {
       for (const f of r.fleets) {
         assertToken(f, 'fleet name');
         const s = `HWL_FLEET_${f}`;
-        allow.push(`hwl.fleet.${f}`, `$JS.API.STREAM.INFO.${s}`, `$JS.API.STREAM.CREATE.${s}`, ...orderedConsumerSubjects(s));
+        // No CREATE: the creator of a missing stream picks its whole configuration (see the sequencer).
+        allow.push(`hwl.fleet.${f}`, `$JS.API.STREAM.INFO.${s}`, ...orderedConsumerSubjects(s));
       }
       return {
         publish: {
           allow,
           deny: [
+            '$JS.API.STREAM.CREATE.>',
             '$JS.API.STREAM.UPDATE.>',
             '$JS.API.STREAM.DELETE.>',
             '$JS.API.STREAM.PURGE.>',

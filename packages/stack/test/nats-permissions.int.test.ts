@@ -14,7 +14,7 @@ import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/
 import { TestNatsServer } from '@hwledger/testkit';
 import { connectNats, ensureChainTopology, inboxPrefixFor, streams } from '@hwledger/core';
 import { generateSigner, verifierOf, type NoteSigner, type NoteVerifier } from '@hwledger/chain';
-import { CheckpointLog, checkpointStatus, FleetAnchorer, fleetNames, fleetStreamConfig, kvKeys, readStream, verifyFleet } from '@hwledger/ledger-ops';
+import { CheckpointLog, checkpointStatus, FleetAnchorer, ensureFleetStream, fleetNames, kvKeys, readStream, verifyFleet } from '@hwledger/ledger-ops';
 import { openLeaderBucket } from '@hwledger/sequencer';
 import { ChainWriter, checkpointWriter } from '../../ledger-ops/test/chain-fixture.js';
 import { EXAMPLE_FLEET, fleetUsers, passwordEnvName, renderAuthorization } from '../src/nats-auth.js';
@@ -73,7 +73,13 @@ beforeAll(async () => {
   for (const u of users) process.env[passwordEnvName(u.user)] = pw(u.user);
   server = await TestNatsServer.start({ config: renderAuthorization(users), probeAuth: { user: 'admin', pass: pw('admin') } });
   const admin = await as('admin');
-  for (const c of [EU, US]) await ensureChainTopology(admin, c);
+  // What the topology job (hwledger-stack topology, as admin) creates before any service starts:
+  // no service user may create a stream (the creator of a stream picks its whole configuration).
+  for (const c of [EU, US]) {
+    await ensureChainTopology(admin, c);
+    await CheckpointLog.open(admin, c);
+  }
+  await openLeaderBucket(admin, 10_000);
   const jsm = await jetstreamManager(admin);
   // Operators create billing's durable; billing itself cannot.
   await jsm.consumers.add(CHAIN_EU, { durable_name: 'billing', ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All });
@@ -142,10 +148,14 @@ describe('sequencer role', () => {
   it('runs what the sequencer and its checkpointer run on start: topology, lease, checkpoint log, ingest purge', async () => {
     const nc = await as('sequencer-eu-west-1');
     const admin = await jetstreamManager(conns[0]!);
-    // A missing stream of its own chain is created by the sequencer itself.
-    await admin.streams.delete(streams.dlq(EU));
+    // Its streams exist (the topology job): it checks them. A missing one it may not create, even
+    // its own: it says to run the topology job (found in a review: a creator picks the stream's
+    // whole configuration, e.g. republish into another region's chain).
     await ensureChainTopology(nc, EU);
-    expect((await admin.streams.info(streams.dlq(EU))).config.name).toBe(streams.dlq(EU));
+    const dlq = await admin.streams.info(streams.dlq(EU));
+    await admin.streams.delete(streams.dlq(EU));
+    await expect(ensureChainTopology(nc, EU)).rejects.toMatchObject({ code: 'CONFIG', message: expect.stringMatching(/HWL_DLQ_eu-west-1 does not exist, and this NATS user may not create it: create the topology first/) });
+    await admin.streams.add(dlq.config);
     const lease = await openLeaderBucket(nc, 10_000);
     await lease.put(EU, 'me');
     expect((await lease.get(EU))?.string()).toBe('me');
@@ -181,6 +191,10 @@ describe('sequencer role', () => {
     expect(await publishRefused(nc, `$JS.API.STREAM.UPDATE.${CHAIN_US}`)).toBe(true);
     expect(await publishRefused(nc, `$JS.API.STREAM.UPDATE.${CHAIN_EU}`)).toBe(true);
     expect(await publishRefused(nc, `$JS.API.STREAM.CREATE.${CHAIN_US}`)).toBe(true);
+    // Not even its own streams or the buckets (the topology job creates them): a creator picks the whole configuration.
+    for (const st of [CHAIN_EU, streams.ingest(EU), streams.dlq(EU), streams.checkpoint(EU), 'KV_hwl_leader', 'KV_hwl_checkpoints']) {
+      expect(await publishRefused(nc, `$JS.API.STREAM.CREATE.${st}`), st).toBe(true);
+    }
     expect(await publishRefused(nc, `$JS.API.STREAM.CREATE.${streams.ingest(US)}`)).toBe(true);
     expect(await publishRefused(nc, `$JS.API.STREAM.PURGE.${streams.ingest(US)}`)).toBe(true);
     expect(await publishRefused(nc, `$JS.API.CONSUMER.DELETE.${CHAIN_EU}.billing`)).toBe(true);
@@ -255,7 +269,7 @@ describe('reader role (projector, reconciler, API, verifiers)', () => {
     const got = await (await jetstreamManager(nc)).streams.getMessage(streams.checkpoint(EU), { seq: 1 });
     expect(got?.seq).toBe(1);
 
-    await (await jetstreamManager(admin)).streams.add(fleetStreamConfig('main'));
+    await ensureFleetStream(admin, 'main');
     await jetstream(admin).publish(fleetNames.subject('main'), new Uint8Array([5]));
     const fleet: number[][] = [];
     for await (const m of readStream(nc, fleetNames.stream('main'))) fleet.push([...m.data]);
@@ -331,6 +345,7 @@ describe('fleet-anchor role', () => {
     for (const u of faUsers) process.env[passwordEnvName(u.user)] = pw(u.user);
     fa = await TestNatsServer.start({ config: renderAuthorization(faUsers), probeAuth: { user: 'admin', pass: pw('admin') } });
     admin = await as('admin', fa);
+    await ensureFleetStream(admin, FLEET); // the topology job's (the fleet anchorer may not create it)
     eu = await ChainWriter.open(admin, FA_EU);
     us = await ChainWriter.open(admin, FA_US);
     await eu.append(30);
@@ -343,7 +358,7 @@ describe('fleet-anchor role', () => {
     await fa?.stop();
   });
 
-  it('runs FleetAnchorer rounds (load + tick): creates its fleet stream, reads checkpoint logs, appends fenced entries', async () => {
+  it('runs FleetAnchorer rounds (load + tick): checks its fleet stream, reads checkpoint logs, appends fenced entries', async () => {
     const nc = await as('fleet-anchor', fa);
     const anchorer = new FleetAnchorer({ nc, fleet: FLEET, chains: [FA_EU, FA_US], trusted });
     await anchorer.load();
@@ -382,6 +397,7 @@ describe('fleet-anchor role', () => {
       `$JS.API.STREAM.CREATE.${streams.checkpoint(FA_EU)}`,
       `$JS.API.STREAM.UPDATE.${streams.checkpoint(FA_EU)}`,
       `$JS.API.STREAM.CREATE.HWL_FLEET_other`,
+      `$JS.API.STREAM.CREATE.${FLEET_STREAM}`,
       `$JS.API.CONSUMER.CREATE.${streams.chain(FA_EU)}.x`,
       `$JS.API.CONSUMER.DELETE.${streams.checkpoint(FA_EU)}.x`,
       `$JS.API.CONSUMER.DURABLE.CREATE.${FLEET_STREAM}.x`,

@@ -37,9 +37,9 @@ import { Registry } from 'prom-client';
 import { TestNatsServer, waitFor } from '@hwledger/testkit';
 import { ensureChainTopology, inboxPrefixFor, streams } from '@hwledger/core';
 import { Agent } from '@hwledger/agent';
-import { readChain, Sequencer } from '@hwledger/sequencer';
+import { openLeaderBucket, readChain, Sequencer } from '@hwledger/sequencer';
 import { chainHash, generateSigner, genesisHash, verifierOf } from '@hwledger/chain';
-import { Checkpointer, FleetAnchorer, fleetNames } from '@hwledger/ledger-ops';
+import { Checkpointer, CheckpointLog, ensureFleetStream, FleetAnchorer, fleetNames } from '@hwledger/ledger-ops';
 import { EXAMPLE_FLEET, fleetUsers, passwordEnvName, renderAuthorization } from '../src/nats-auth.js';
 
 const EU = 'eu-west-1';
@@ -64,7 +64,13 @@ beforeAll(async () => {
   for (const u of users) process.env[passwordEnvName(u.user)] = pw(u.user);
   server = await TestNatsServer.start({ config: renderAuthorization(users), probeAuth: { user: 'admin', pass: pw('admin') } });
   const a = await as('admin');
-  for (const c of [EU, US]) await ensureChainTopology(a, c);
+  // What the topology job (admin) creates first: no service user may create a stream.
+  for (const c of [EU, US]) {
+    await ensureChainTopology(a, c);
+    await CheckpointLog.open(a, c);
+  }
+  await openLeaderBucket(a, 10_000);
+  await ensureFleetStream(a, 'main');
   admin = await jetstreamManager(a);
   outboxDir = mkdtempSync(join(tmpdir(), 'hwl-replay-'));
 
