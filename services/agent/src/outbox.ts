@@ -176,9 +176,10 @@ export class Outbox {
    * without locking or repairing it (inspection and tests).
    */
   static async readPending(dir: string): Promise<OutboxEntry[]> {
-    const saved = await readSaved(dir);
+    const segs = await listSegments(dir);
+    const saved = consistentSaved(await readSaved(dir), segs);
     const out: OutboxEntry[] = [];
-    for (const seg of await listSegments(dir)) {
+    for (const seg of segs) {
       if (saved && seg.gen < saved.segment) continue;
       const from = saved && seg.gen === saved.segment ? saved.offset : 0;
       const fh = await open(seg.path, 'r');
@@ -224,8 +225,12 @@ export class Outbox {
   }
 
   private async load(): Promise<void> {
-    const saved = await readSaved(this.dir);
     let segs = await listSegments(this.dir);
+    const read = await readSaved(this.dir);
+    const saved = consistentSaved(read, segs);
+    if (read && !saved) {
+      this.logger.error({ dir: this.dir, saved: read, segments: segs.map((x) => ({ gen: x.gen, size: x.size })) }, 'outbox: flushed.json names a position beyond the segments on disk (damaged); replaying every pending batch, deleting nothing');
+    }
     if (saved) {
       for (const s of segs.filter((x) => x.gen < saved.segment)) await unlink(s.path);
       segs = segs.filter((x) => x.gen >= saved.segment);
@@ -469,6 +474,22 @@ async function listSegments(dir: string): Promise<Segment[]> {
     }
   }
   return segs.sort((a, b) => a.gen - b.gen);
+}
+
+/**
+ * The saved flushed position, if it fits the segments on disk: a segment no
+ * newer than the newest one, and an offset within its segment. A damaged
+ * flushed.json that still parses (a changed digit) otherwise made load()
+ * delete every segment, or skip every pending batch, as if published: batches
+ * acknowledged and never sent, gone (found in a review). One that does not fit
+ * is treated as unreadable: replay everything (the ingest stream deduplicates).
+ */
+function consistentSaved(saved: { segment: number; offset: number } | undefined, segs: readonly Segment[]): { segment: number; offset: number } | undefined {
+  if (!saved || segs.length === 0) return saved;
+  if (saved.segment > segs[segs.length - 1]!.gen) return undefined;
+  const at = segs.find((x) => x.gen === saved.segment);
+  if (at && saved.offset > at.size) return undefined;
+  return saved;
 }
 
 async function readSaved(dir: string): Promise<{ segment: number; offset: number } | undefined> {
