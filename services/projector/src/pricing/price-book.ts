@@ -140,6 +140,10 @@ function parseEffective(v: unknown): bigint {
       'effective_from: expected unix ms (number or decimal string) or an ISO 8601 time with its UTC offset (e.g. 2026-11-01T00:00:00Z)',
     );
   if (ms < 0n) throw new HwlError('INVALID_ARGUMENT', 'effective_from: must not be negative');
+  // The latest time a date can hold (ECMAScript: 8.64e15 ms, year 275760): a later book was stored
+  // and then broke `pricing list` for every book, which cannot be removed (found in a review).
+  if (ms > 8_640_000_000_000_000n)
+    throw new HwlError('INVALID_ARGUMENT', 'effective_from: later than the latest representable time (8640000000000000 ms, year 275760)');
   if (ms % HOUR_MS !== 0n) throw new HwlError('INVALID_ARGUMENT', 'effective_from: must be on a whole hour (UTC): books apply to hour windows');
   return ms;
 }
