@@ -242,18 +242,60 @@ export class Outbox {
       await fsyncDir(this.dir);
       segs = [{ gen, path, size: 0, skips: [] }];
     }
+    // A segment the disk cannot read (EIO: a bad sector reads as an error, not as garbage) is set
+    // aside whole, renamed `<segment>.unreadable`, kept for recovery by hand, logged and counted:
+    // one unreadable sector made the outbox unopenable, so the agent exited at every start and
+    // every other segment's batches stayed undelivered too (found in a review).
+    const readable: Segment[] = [];
+    const scans = new Map<Segment, SegmentScan>();
+    for (const seg of segs) {
+      const fh = await open(seg.path, 'r');
+      try {
+        scans.set(seg, await scanFile(fh, seg.size));
+        readable.push(seg);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EIO') throw e;
+        await fh.close().catch(() => undefined);
+        await rename(seg.path, `${seg.path}.unreadable`);
+        await fsyncDir(this.dir);
+        this.stats.corruptRegions++;
+        this.stats.corruptBytes += seg.size;
+        this.logger.error({ segment: seg.path, bytes: seg.size, keptAs: `${seg.path}.unreadable` }, 'outbox: a segment cannot be read (EIO); set aside whole, its batches are NOT replayed (recover them by hand)');
+        continue;
+      } finally {
+        await fh.close().catch(() => undefined);
+      }
+    }
+    if (readable.length === 0) {
+      const gen = segs.length > 0 ? segs[segs.length - 1]!.gen + 1 : (saved?.segment ?? 1);
+      const path = join(this.dir, segmentName(gen));
+      await (await open(path, 'w')).close();
+      await fsyncDir(this.dir);
+      readable.push({ gen, path, size: 0, skips: [] });
+    }
+    segs = readable;
     this.segments = segs;
     this.cursor = { idx: 0, offset: saved && segs[0]!.gen === saved.segment ? saved.offset : 0 };
     for (let i = 0; i < segs.length; i++) {
       const seg = segs[i]!;
       const from = i === 0 ? this.cursor.offset : 0;
       const fh = await open(seg.path, 'r+');
-      let scan: SegmentScan;
+      const scan: SegmentScan = scans.get(seg) ?? { frames: [], bad: [], validEnd: 0 };
       try {
-        scan = await scanFile(fh, seg.size);
-        for (const b of scan.bad) await this.quarantine(fh, seg, b, b.end <= from);
+        // A region that cannot be kept aside (a full disk) is not cut off: it stays in the segment
+        // as a skipped region, and is tried again at the next start (it failed the open, and with
+        // it the agent that could flush the backlog and free the disk; found in a review).
+        let keptAll = true;
+        for (const b of scan.bad) {
+          try {
+            await this.quarantine(fh, seg, b, b.end <= from);
+          } catch (e) {
+            keptAll = false;
+            this.logger.error({ segment: seg.path, offset: b.pos, bytes: b.end - b.pos, err: e instanceof Error ? e.message : String(e) }, 'outbox: could not keep a damaged region aside; it stays in the segment, skipped');
+          }
+        }
         if (scan.bad.length > 0) await fsyncDir(this.dir); // the copies exist before anything is cut
-        if (scan.validEnd < seg.size) {
+        if (keptAll && scan.validEnd < seg.size) {
           // No valid frame after validEnd: cut the tail off (it is kept aside above)
           // so that appends continue right after the last valid frame.
           await fh.truncate(scan.validEnd);
