@@ -49,7 +49,9 @@ function tmp(): string {
 }
 
 const mode = (p: string): number => statSync(p).mode & 0o777;
-const leaks = (text: string): boolean => /Zq9|Xk|Wv|Rt|%2F|%40/.test(text);
+// Pieces of the password as written or URL-encoded, each with a character a temp folder's random
+// suffix cannot hold (two letters alone matched a folder like hwl-secrets-WvMV3n: a flake).
+const leaks = (text: string): boolean => /Zq9\/|\/Xk|Xk@|@Wv|Wv:|:Rt|Zq9%2F|%2FXk|Xk%40|%40Wv|Wv%3A|%3ARt/.test(text);
 
 function alive(pid: number): boolean {
   try {
