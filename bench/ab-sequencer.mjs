@@ -26,7 +26,7 @@ import { spawn } from 'node:child_process';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { TestNatsServer, CLI_BIN } from '@hwledger/testkit';
 import { connectNats, ensureChainTopology, streams } from '@hwledger/core';
-import { cpuOf } from './lib/proc.mjs';
+import { cpuOf, stopProcess } from './lib/proc.mjs';
 import { prefill } from './lib/seal-events.mjs';
 
 const env = process.env;
@@ -65,15 +65,7 @@ function startSequencer(build, url, chain) {
   return p;
 }
 
-async function stop(p) {
-  p.expectedExit = true;
-  if (p.exitCode !== null) return;
-  const exited = new Promise((r) => p.once('exit', r));
-  p.kill('SIGTERM');
-  const t = setTimeout(() => p.kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(t);
-}
+const stop = (p) => stopProcess(p);
 
 async function main() {
   const server = await TestNatsServer.start();

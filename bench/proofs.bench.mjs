@@ -29,7 +29,7 @@ import { connectNats, ensureChainTopology, streams, subjects } from '@hwledger/c
 import { encodeIngestBatch } from '@hwledger/proto';
 import { MemoryMerkleTree, formatSignerKey, generateSigner, genesisHash, merkleLeafHash, verifyConsistency, verifyRecordInclusion } from '@hwledger/chain';
 import { Checkpointer, FileMerkleStore } from '@hwledger/ledger-ops';
-import { cpuOf } from './lib/proc.mjs';
+import { cpuOf, stopProcess } from './lib/proc.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const env = process.env;
@@ -177,15 +177,7 @@ function startSequencer(url, chain, extra) {
   return p;
 }
 
-async function stop(p) {
-  p.expectedExit = true;
-  if (p.exitCode !== null) return;
-  const exited = new Promise((r) => p.once('exit', r));
-  p.kill('SIGTERM');
-  const t = setTimeout(() => p.kill('SIGKILL'), 15_000);
-  await exited;
-  clearTimeout(t);
-}
+const stop = (p) => stopProcess(p, 15_000);
 
 /**
  * The Checkpointer alone, in this process, on the bench's nats-server: fed

@@ -33,7 +33,7 @@ import { chainStreamConfig, connectNats, ensureChainTopology, streams, subjects 
 import { encodeIngestBatch } from '@hwledger/proto';
 import { decodeRecord } from '@hwledger/chain';
 import { DEFAULT_WINDOW } from '@hwledger/sequencer';
-import { cpuOf, rssOf } from './lib/proc.mjs';
+import { cpuOf, rssOf, stopProcess } from './lib/proc.mjs';
 import { event, prefill } from './lib/seal-events.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -128,15 +128,7 @@ function startProcess(args, name) {
   return p;
 }
 
-async function stop(p) {
-  p.expectedExit = true;
-  if (p.exitCode !== null) return;
-  const exited = new Promise((r) => p.once('exit', r));
-  p.kill('SIGTERM');
-  const t = setTimeout(() => p.kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(t);
-}
+const stop = (p) => stopProcess(p);
 
 /**
  * Each run's streams are deleted after it, so every run starts on a server

@@ -30,3 +30,17 @@ export function rssOf(pid) {
     return undefined;
   }
 }
+
+/**
+ * Stops a measured child process: SIGTERM, then SIGKILL after `graceMs`;
+ * marks it as an expected exit (its exit code is then not reported).
+ */
+export async function stopProcess(p, graceMs = 10_000) {
+  p.expectedExit = true;
+  if (p.exitCode !== null) return;
+  const exited = new Promise((r) => p.once('exit', r));
+  p.kill('SIGTERM');
+  const t = setTimeout(() => p.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(t);
+}
