@@ -365,7 +365,12 @@ export interface GetChainStatusResponse {
 
 export interface VerifyRangeRequest {
   chainId: string;
-  /** First and last sequence, inclusive; from 0 = 1, to 0 = the projected sequence. */
+  /**
+   * First and last sequence, inclusive; from 0 = 1 (after `hwledger archive
+   * --db`: the first record after the archive cut, anchored at the cut; a
+   * range into archived records is FAILED_PRECONDITION), to 0 = the projected
+   * sequence.
+   */
   from: bigint;
   to: bigint;
 }
