@@ -18,11 +18,18 @@ export const HEADERS = {
   prevHash: 'Hwl-Prev-Hash',
   /** Lowercase hex current_hash of the record (convenience; verifiers recompute). */
   hash: 'Hwl-Hash',
-  /** Ingest stream sequence of the message this record came from. */
+  /**
+   * Chain records sealed since 2026-12-08: where the event came from, as
+   * `<ingest stream sequence>.<index in that message, 0-based>.<events in it>`
+   * (the ingest watermark; one header instead of the three below, because
+   * nats-server's cost per stored record grows with its header bytes).
+   */
+  ingest: 'Hwl-Ingest',
+  /** Dead letters, and chain records sealed before 2026-12-08: ingest stream sequence of the message. */
   ingestSeq: 'Hwl-Ingest-Seq',
-  /** Index of the event within that ingest message (0-based). */
+  /** Dead letters, and chain records sealed before 2026-12-08: index of the event within that ingest message (0-based). */
   ingestIndex: 'Hwl-Ingest-Index',
-  /** Number of events in that ingest message. */
+  /** Chain records sealed before 2026-12-08: number of events in that ingest message. */
   ingestCount: 'Hwl-Ingest-Count',
   /** Dead letters: stable rejection code. */
   rejectCode: 'Hwl-Reject-Code',

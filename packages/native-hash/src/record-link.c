@@ -34,13 +34,15 @@
 #include <string.h>
 
 #define KEY_AT 0
-#define KEY_BYTES 24
 #define HASH_AT 24
 #define LAST_ID_AT 56
 #define LAST_ID_MAX 120
 #define TEMPLATE_AT 180
 #define PIECES 9
-#define MSG_ID_HASH_BYTES 16
+/* Nats-Msg-Id: base64url of the key's first 16 bytes and current_hash's
+ * first 8 (services/sequencer/src/chain-msg-id.ts). */
+#define MSG_ID_KEY_BYTES 16
+#define MSG_ID_HASH_BYTES 8
 #define MAX_SAFE 9007199254740991.0
 
 static const char HEX[] = "0123456789abcdef";
@@ -152,7 +154,7 @@ napi_value hwl_seal_link(napi_env env, napi_callback_info info) {
   size_t last_len = st[LAST_ID_AT];
   if (last_len > LAST_ID_MAX) return fail(env, "sealLink: previous Nats-Msg-Id too long");
   /* Worst case: message id, four decimals, two hashes, the previous id. */
-  size_t id_len = b64url_len(KEY_BYTES) + 1 + b64url_len(MSG_ID_HASH_BYTES);
+  size_t id_len = b64url_len(MSG_ID_KEY_BYTES + MSG_ID_HASH_BYTES);
   size_t need = fixed + id_len + 4 * 20 + 2 * 64 + last_len;
   if (hdr_at > buf_len || need > buf_len - hdr_at) return fail(env, "sealLink: no room for the header block");
   if (hdr_at < rec_at + rec_len && rec_at < hdr_at + need) return fail(env, "sealLink: the header block would overlap the record");
@@ -167,9 +169,10 @@ napi_value hwl_seal_link(napi_env env, napi_callback_info info) {
   uint8_t *o = buf + hdr_at;
   memcpy(o, piece[0], piece_len[0]), o += piece_len[0];
   uint8_t *id = o;
-  o = put_b64url(o, st + KEY_AT, KEY_BYTES);
-  *o++ = '.';
-  o = put_b64url(o, hash, MSG_ID_HASH_BYTES);
+  uint8_t id_src[MSG_ID_KEY_BYTES + MSG_ID_HASH_BYTES];
+  memcpy(id_src, st + KEY_AT, MSG_ID_KEY_BYTES);
+  memcpy(id_src + MSG_ID_KEY_BYTES, hash, MSG_ID_HASH_BYTES);
+  o = put_b64url(o, id_src, sizeof id_src);
   memcpy(o, piece[1], piece_len[1]), o += piece_len[1];
   o = put_dec(o, n[0] - 1); /* Nats-Expected-Last-Sequence */
   memcpy(o, piece[2], piece_len[2]), o += piece_len[2];

@@ -1,6 +1,9 @@
 /**
  * A bounded set of the most recently sealed event keys (recordMsgId(source,
- * event_id): 48 hex digits, i.e. 24 bytes of SHA-256). It catches agent-level
+ * event_id): 48 hex digits, i.e. 24 bytes of SHA-256), compared on their
+ * first 16 bytes: the part a chain record's Nats-Msg-Id carries
+ * (chain-msg-id.ts), so that a restarted sequencer can refill the set from
+ * the chain's last ids. It catches agent-level
  * duplicates: the same (source, event_id) published again as a *different*
  * ingest message, after the ingest stream's duplicate window has forgotten it.
  *
@@ -9,7 +12,7 @@
  * producers sent, and billing consumers deduplicate on (source, event_id) as
  * the last line of defence.
  *
- * Memory is fixed at construction: a ring of `capacity` 24-byte keys and an
+ * Memory is fixed at construction: a ring of `capacity` 16-byte keys and an
  * open-addressing table (linear probing, load ≤ 0.5, backward-shift
  * deletion) of ring indexes, each beside its hash: probes and deletions
  * compare and re-home entries from the table alone, and read a key from the
@@ -29,7 +32,10 @@
  */
 import { hash as nodeHash, randomInt } from 'node:crypto';
 
-const KEY_BYTES = 24;
+/** Bytes of a key compared and kept: the part of it in a record's Nats-Msg-Id. */
+const KEY_BYTES = 16;
+/** Bytes of a whole event key (a binary key: one latin1 char per byte). */
+const EVENT_KEY_BYTES = 24;
 
 function nibble(c: number): number {
   if (c >= 48 && c <= 57) return c - 48;
@@ -67,16 +73,20 @@ export class RecentIds {
     return this.count;
   }
 
-  /** Writes the 24 key bytes of `id` into scratch (hex keys as is; anything else hashed). */
+  /**
+   * Writes the first 16 key bytes of `id` into scratch: a whole key (48 hex
+   * digits) or its first 16 bytes (32 digits, from a record's id:
+   * eventKeyOfMsgId); anything else is hashed.
+   */
   private load(id: string): void {
     if (id === this.loaded) return; // has() then add() of the same key
     const b = this.scratch;
-    let ok = id.length === KEY_BYTES * 2;
-    for (let i = 0; ok && i < KEY_BYTES; i++) {
+    let ok = id.length === EVENT_KEY_BYTES * 2 || id.length === KEY_BYTES * 2;
+    for (let i = 0; ok && i < id.length / 2; i++) {
       const hi = nibble(id.charCodeAt(2 * i));
       const lo = nibble(id.charCodeAt(2 * i + 1));
       if (hi < 0 || lo < 0) ok = false;
-      else b[i] = (hi << 4) | lo;
+      else if (i < KEY_BYTES) b[i] = (hi << 4) | lo;
     }
     if (!ok) b.set(Buffer.from(nodeHash('sha256', id, 'buffer')).subarray(0, KEY_BYTES));
     this.loaded = id;
@@ -142,10 +152,10 @@ export class RecentIds {
     }
   }
 
-  /** Writes a key given as its 24 bytes in a latin1 string (one char per byte) into scratch. */
+  /** Writes the first 16 bytes of a key given as its 24 bytes in a latin1 string (one char per byte) into scratch. */
   private loadBinary(key: string): void {
     if (key === this.loadedBinary) return;
-    if (key.length !== KEY_BYTES) throw new RangeError(`a binary key has ${KEY_BYTES} bytes`);
+    if (key.length !== EVENT_KEY_BYTES) throw new RangeError(`a binary key has ${EVENT_KEY_BYTES} bytes`);
     const b = this.scratch;
     for (let i = 0; i < KEY_BYTES; i++) b[i] = key.charCodeAt(i) & 0xff;
     this.loaded = undefined;

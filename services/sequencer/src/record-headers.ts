@@ -5,19 +5,19 @@
  * strings per header cost more than sealing the record.
  *
  *   NATS/1.0
- *   Nats-Msg-Id: <event key>.<16 bytes of current_hash>   (base64url: chain-msg-id.ts)
+ *   Nats-Msg-Id: <16 bytes of the event key, 8 of current_hash>   (base64url: chain-msg-id.ts)
  *   Nats-Expected-Stream: HWL_CHAIN_<chain>
  *   Nats-Expected-Last-Sequence: <sequence - 1>
  *   Hwl-Prev-Hash: <64 hex>
  *   Hwl-Hash: <64 hex>
- *   Hwl-Ingest-Seq / Hwl-Ingest-Index / Hwl-Ingest-Count: <decimal>
+ *   Hwl-Ingest: <ingest seq>.<index>.<count>   (decimals: the watermark, watermark.ts)
  *   Nats-Expected-Last-Msg-Id: <previous record's Nats-Msg-Id>   (after a session's first append)
  */
 import type { MsgHdrs } from '@nats-io/transport-node';
 import { HEADERS } from '@hwledger/core';
 import type { Slab } from './slab.js';
 import { putDecimal } from './put-decimal.js';
-import { CHAIN_MSG_ID_LENGTH, MSG_ID_HASH_BYTES, MSG_ID_KEY_BYTES, eventKeyBytes, putBase64Url } from './chain-msg-id.js';
+import { CHAIN_MSG_ID_LENGTH, EVENT_KEY_BYTES, MSG_ID_HASH_BYTES, MSG_ID_KEY_BYTES, eventKeyBytes, putBase64Url } from './chain-msg-id.js';
 
 const ascii = (s: string): Uint8Array => Uint8Array.from(s, (c) => c.charCodeAt(0));
 const HEX = ascii('0123456789abcdef');
@@ -27,9 +27,9 @@ const P_EXP_STREAM = ascii(`\r\nNats-Expected-Stream: `);
 const P_EXP_SEQ = ascii(`\r\nNats-Expected-Last-Sequence: `);
 const P_PREV = ascii(`\r\n${HEADERS.prevHash}: `);
 const P_HASH = ascii(`\r\n${HEADERS.hash}: `);
-const P_ISEQ = ascii(`\r\n${HEADERS.ingestSeq}: `);
-const P_IDX = ascii(`\r\n${HEADERS.ingestIndex}: `);
-const P_CNT = ascii(`\r\n${HEADERS.ingestCount}: `);
+const P_ISEQ = ascii(`\r\n${HEADERS.ingest}: `);
+const P_IDX = ascii('.');
+const P_CNT = ascii('.');
 const P_EXP_ID = ascii(`\r\nNats-Expected-Last-Msg-Id: `);
 const END = ascii('\r\n\r\n');
 
@@ -94,7 +94,8 @@ function putHex(out: Uint8Array, o: number, b: Uint8Array, bytes: number): numbe
 }
 
 /** The binary key's bytes, for putBase64Url (one array, reused). */
-const KEY_SCRATCH = new Uint8Array(MSG_ID_KEY_BYTES);
+const KEY_SCRATCH = new Uint8Array(EVENT_KEY_BYTES);
+const ID_SCRATCH = new Uint8Array(MSG_ID_KEY_BYTES + MSG_ID_HASH_BYTES);
 
 /** Digits of a decimal number (at most 20 for a u64). */
 const DEC_MAX = 20;
@@ -118,13 +119,14 @@ export function encodeRecordHeaders(f: RecordHeaderFields, slab?: Slab): Encoded
   const idStart = o;
   let keyBytes: Uint8Array;
   if (f.keyIsBinary) {
-    if (key.length !== MSG_ID_KEY_BYTES) throw new RangeError(`a binary event key has ${MSG_ID_KEY_BYTES} bytes`);
+    if (key.length !== EVENT_KEY_BYTES) throw new RangeError(`a binary event key has ${EVENT_KEY_BYTES} bytes`);
     keyBytes = KEY_SCRATCH;
-    for (let i = 0; i < MSG_ID_KEY_BYTES; i++) keyBytes[i] = key.charCodeAt(i) & 0xff;
+    for (let i = 0; i < EVENT_KEY_BYTES; i++) keyBytes[i] = key.charCodeAt(i) & 0xff;
   } else keyBytes = eventKeyBytes(key);
-  o = putBase64Url(buf, o, keyBytes, MSG_ID_KEY_BYTES);
-  buf[o++] = 0x2e; // '.'
-  o = putBase64Url(buf, o, f.hash, MSG_ID_HASH_BYTES);
+  const idSrc = ID_SCRATCH;
+  idSrc.set(keyBytes.subarray(0, MSG_ID_KEY_BYTES));
+  idSrc.set(f.hash.subarray(0, MSG_ID_HASH_BYTES), MSG_ID_KEY_BYTES);
+  o = putBase64Url(buf, o, idSrc, MSG_ID_KEY_BYTES + MSG_ID_HASH_BYTES);
   const idEnd = o;
   o = putBytes(buf, o, P_EXP_STREAM);
   o = putBytes(buf, o, f.stream);

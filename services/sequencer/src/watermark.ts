@@ -1,7 +1,9 @@
 /**
  * The ingest watermark: the position, in ingest order, of the event sealed
- * last. Every chain record carries it (headers Hwl-Ingest-Seq and
- * Hwl-Ingest-Index), so the chain itself says how far the ingest stream has
+ * last. Every chain record carries it (header Hwl-Ingest:
+ * `<ingest seq>.<index>.<count>`; records sealed before 2026-12-08 have
+ * Hwl-Ingest-Seq, Hwl-Ingest-Index and Hwl-Ingest-Count instead), so the
+ * chain itself says how far the ingest stream has
  * been consumed. A sequencer resumes strictly after the watermark of the
  * chain's last record: an event at or before it was sealed or dead-lettered
  * already, whatever JetStream redelivers and however old the redelivery is
@@ -26,12 +28,29 @@ export function isCovered(ingestSeq: number, index: number, w: Watermark): boole
 }
 
 const DECIMAL = /^(0|[1-9][0-9]{0,15})$/;
+const D = '(0|[1-9][0-9]{0,15})';
+/** Hwl-Ingest: `<ingest seq>.<index>.<count>` (record-headers.ts). */
+const INGEST = new RegExp(`^${D}\\.${D}\\.${D}$`);
 
-/** Reads the watermark headers of a chain message; undefined when absent or malformed. */
+/**
+ * Reads the watermark of a chain message: Hwl-Ingest, or on a record sealed
+ * before 2026-12-08 Hwl-Ingest-Seq and Hwl-Ingest-Index; undefined when
+ * absent or malformed (a record with a malformed Hwl-Ingest is not read
+ * through the older headers: one record, one claim).
+ */
 export function watermarkFromHeaders(h: MsgHdrs | undefined): Watermark | undefined {
   if (!h) return undefined;
-  const seq = h.get(HEADERS.ingestSeq);
-  const idx = h.get(HEADERS.ingestIndex);
+  let seq: string;
+  let idx: string;
+  if (h.has(HEADERS.ingest)) {
+    const m = INGEST.exec(h.get(HEADERS.ingest));
+    if (!m) return undefined;
+    seq = m[1]!;
+    idx = m[2]!;
+  } else {
+    seq = h.get(HEADERS.ingestSeq);
+    idx = h.get(HEADERS.ingestIndex);
+  }
   if (!DECIMAL.test(seq) || !DECIMAL.test(idx)) return undefined;
   const ingestSeq = Number(seq);
   const index = Number(idx);

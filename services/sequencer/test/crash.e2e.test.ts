@@ -8,9 +8,9 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { ensureChainTopology, HEADERS, streams } from '@hwledger/core';
+import { ensureChainTopology, streams } from '@hwledger/core';
 import { useNatsServer, waitFor } from '@hwledger/testkit';
-import { readChain } from '@hwledger/sequencer';
+import { readChain, watermarkFromHeaders } from '@hwledger/sequencer';
 import { chainHead, checkChain, dlqCounts, exactlyOnce, ingestConsumer, makeEvents, nodeSource, publishEvents, sleep } from './helpers.js';
 import { prng, startSequencer, type SequencerProcess } from './processes.js';
 
@@ -104,7 +104,7 @@ describe('sequencer crashes', () => {
       const head = await chainHead(nats.nc, CHAIN);
       let lastIngestSeq = 0;
       for await (const e of readChain(nats.nc, CHAIN, { fromSeq: BigInt(head), toSeq: BigInt(head), headersOnly: true })) {
-        lastIngestSeq = Number(e.headers?.get(HEADERS.ingestSeq));
+        lastIngestSeq = watermarkFromHeaders(e.headers)?.ingestSeq ?? 0;
       }
       const ci = await ingestConsumer(nats.nc, CHAIN);
       expect(ci.ack_floor.stream_seq).toBeLessThan(lastIngestSeq);

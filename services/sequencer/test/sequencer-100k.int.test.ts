@@ -76,9 +76,7 @@ describe(`sequencer: ${N} events`, () => {
       expect(e.headers?.get(HEADERS.hash)).toMatch(/^[0-9a-f]{64}$/);
       // Nats-Msg-Id: the event key (derived from source and event_id) + the record's hash prefix.
       expect(e.headers?.get(HEADERS.msgId)).toBe(chainMsgId(recordMsgId(r.source, r.eventId), e.headers!.get(HEADERS.hash)));
-      expect(Number(e.headers?.get(HEADERS.ingestSeq))).toBe(n + 1); // the first 1,000 messages carry one event each
-      expect(e.headers?.get(HEADERS.ingestIndex)).toBe('0');
-      expect(e.headers?.get(HEADERS.ingestCount)).toBe('1');
+      expect(e.headers?.get(HEADERS.ingest)).toBe(`${n + 1}.0.1`); // the first 1,000 messages carry one event each
       n++;
     }
     expect(n).toBe(12);
