@@ -83,6 +83,12 @@ describe('deploy/k8s manifests', () => {
     expect(podAnnotations['hwledger.io/config-sha256']).toBe(createHash('sha256').update(raw).update(cm.data['auth.conf']!).digest('hex'));
   });
 
+  it('replaces sequencers, never rolls them: an older build must not take over a chain a newer one sealed (docs/operations.md, "Upgrading")', () => {
+    const seqs = load('chains.yaml').filter((o) => o.kind === 'Deployment' && o.metadata.name.startsWith('sequencer-'));
+    expect(seqs.map((d) => d.metadata.name).sort()).toEqual(['sequencer-eu-west-1', 'sequencer-us-east-1']);
+    for (const d of seqs) expect((d.spec as { strategy?: { type?: string } }).strategy?.type, d.metadata.name).toBe('Recreate');
+  });
+
   it('keeps secrets out of the kustomization', () => {
     const kust = load('kustomization.yaml')[0] as unknown as { resources: string[] };
     expect(kust.resources).not.toContain('secrets.example.yaml');

@@ -204,6 +204,11 @@ docs['chains.yaml'] = CHAINS.flatMap((chain) => {
       chain,
       // Two replicas: one holds the leader lease and seals, the other stands by (docs/sequencer.md).
       replicas: 2,
+      // Recreate, not a rolling update: every old sequencer stops before a new one
+      // starts, so an older build never takes over a chain whose tail a newer build
+      // sealed (it could not read the newer record headers: docs/operations.md,
+      // "Upgrading"). Sealing pauses for about the lease's TTL; nothing is lost.
+      strategy: { type: 'Recreate' },
       // --replicas 3: what it creates when it starts before the topology Job (k8s cannot order them) is R3 too.
       args: ['sequencer', '--chain', chain, '--metrics-port', '9464', '--checkpoint-key', '/keys/checkpoint.key', '--replicas', '3'],
       env: [secretEnv('NATS_PASSWORD', 'hwl-nats-passwords', `HWL_NATS_PASSWORD_SEQUENCER_${up}`), { name: 'NATS_URL', value: natsUrl(`sequencer-${chain}`) }],

@@ -19,17 +19,17 @@ export const HEADERS = {
   /** Lowercase hex current_hash of the record (convenience; verifiers recompute). */
   hash: 'Hwl-Hash',
   /**
-   * Chain records sealed since 2026-12-08: where the event came from, as
+   * Chain records sealed since late on 2026-12-07: where the event came from, as
    * `<ingest stream sequence>.<index in that message, 0-based>.<events in it>`
    * (the ingest watermark; one header instead of the three below, because
    * nats-server's cost per stored record grows with its header bytes).
    */
   ingest: 'Hwl-Ingest',
-  /** Dead letters, and chain records sealed before 2026-12-08: ingest stream sequence of the message. */
+  /** Dead letters, and chain records sealed by earlier versions: ingest stream sequence of the message. */
   ingestSeq: 'Hwl-Ingest-Seq',
-  /** Dead letters, and chain records sealed before 2026-12-08: index of the event within that ingest message (0-based). */
+  /** Dead letters, and chain records sealed by earlier versions: index of the event within that ingest message (0-based). */
   ingestIndex: 'Hwl-Ingest-Index',
-  /** Chain records sealed before 2026-12-08: number of events in that ingest message. */
+  /** Chain records sealed by earlier versions: number of events in that ingest message. */
   ingestCount: 'Hwl-Ingest-Count',
   /** Dead letters: stable rejection code. */
   rejectCode: 'Hwl-Reject-Code',

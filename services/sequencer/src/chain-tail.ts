@@ -96,6 +96,6 @@ export async function readChainTail(jsm: JetStreamManager, chainId: string): Pro
     throw integrity(chainId, last, `claims hash ${toHex(claimedHash)}, recomputed ${toHex(hash)}`);
   }
   const watermark = watermarkFromHeaders(tail.header);
-  if (!watermark) throw integrity(chainId, last, 'carries no ingest watermark (Hwl-Ingest, or Hwl-Ingest-Seq/Hwl-Ingest-Index before 2026-12-08): not written by a sequencer');
+  if (!watermark) throw integrity(chainId, last, 'carries no ingest watermark (Hwl-Ingest, or Hwl-Ingest-Seq/Hwl-Ingest-Index from earlier versions): not written by a sequencer');
   return { chainId, sequence: BigInt(last), hash, watermark, sealedAtMs: tail.record.sealedAtMs, record: tail.record };
 }

@@ -671,7 +671,7 @@ export class SealingSession {
       this.lastMsgId = id;
       return;
     }
-    if (id.length > LINK_LAST_ID_MAX) throw new RangeError(`Nats-Msg-Id of ${id.length} bytes`); // 55 by construction (chain-msg-id.ts)
+    if (id.length > LINK_LAST_ID_MAX) throw new RangeError(`Nats-Msg-Id of ${id.length} bytes`); // 32 by construction (chain-msg-id.ts)
     link.state[LINK_LAST_ID_AT] = id.length;
     link.state.set(id, LINK_LAST_ID_AT + 1);
   }

@@ -1,7 +1,7 @@
 /**
  * The ingest watermark: the position, in ingest order, of the event sealed
  * last. Every chain record carries it (header Hwl-Ingest:
- * `<ingest seq>.<index>.<count>`; records sealed before 2026-12-08 have
+ * `<ingest seq>.<index>.<count>`; records sealed by earlier versions have
  * Hwl-Ingest-Seq, Hwl-Ingest-Index and Hwl-Ingest-Count instead), so the
  * chain itself says how far the ingest stream has
  * been consumed. A sequencer resumes strictly after the watermark of the
@@ -34,7 +34,7 @@ const INGEST = new RegExp(`^${D}\\.${D}\\.${D}$`);
 
 /**
  * Reads the watermark of a chain message: Hwl-Ingest, or on a record sealed
- * before 2026-12-08 Hwl-Ingest-Seq and Hwl-Ingest-Index; undefined when
+ * by earlier versions Hwl-Ingest-Seq and Hwl-Ingest-Index; undefined when
  * absent or malformed (a record with a malformed Hwl-Ingest is not read
  * through the older headers: one record, one claim).
  */

@@ -3,7 +3,7 @@
  * chain's last records (sequencer.ts warmRecent), so a repeat of an event
  * sealed by an earlier process is dead-lettered as duplicate_event instead
  * of being sealed again. Chain record ids are 32 base64url characters since
- * 2026-12-08 (chain-msg-id.ts): 16 bytes of the event key and 8 of the hash.
+ * late on 2026-12-07 (chain-msg-id.ts): 16 bytes of the event key and 8 of the hash.
  * A chain sealed before holds ids of 55 characters (base64url, 2026-12-07)
  * or 81 (hex), with the watermark in three headers, and a sequencer taking
  * it over must read those too. Real nats-server, in-process sequencers.
