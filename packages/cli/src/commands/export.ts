@@ -29,7 +29,7 @@ import { open, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
-import { chainHash, decodeRecord, formatExportLine, genesisHash, hashFromHex, parseU64, toHex } from '@hwledger/chain';
+import { decodeRecord, formatExportLine, genesisHash, hashFromHex, parseU64, toHex } from '@hwledger/chain';
 import { closeNats, connectNats, HEADERS, HwlError, resolveChainId, resolveNatsUrl, streams } from '@hwledger/core';
 import { chainStreamExtent, readChain } from '@hwledger/sequencer';
 import { ExitError } from '../exit-error.js';
@@ -122,8 +122,14 @@ export function register(program: Command): void {
             } catch (err) {
               throw new HwlError('INTEGRITY', `record ${e.sequence} does not decode (${errorText(err)}): run hwledger verify`);
             }
-            const hash = chainHash(prev, e.canonical);
-            yield formatExportLine({ record, canonical: e.canonical, hash, prevHash: prev }) + '\n';
+            // The line's hash is the chain's own claim for this record (its Hwl-Hash, as
+            // sealed), never one recomputed here: recomputing from the stored bytes would
+            // turn a record altered after sealing into a self-consistent export that
+            // `verify --file` passes, and drop the evidence. The verifier recomputes and
+            // compares (spec: "verifiers recompute everything from canonical").
+            const hash = claimOf(e.sequence, e.headers?.get(HEADERS.hash), HEADERS.hash);
+            const prevClaim = claimOf(e.sequence, e.headers?.get(HEADERS.prevHash), HEADERS.prevHash);
+            yield formatExportLine({ record, canonical: e.canonical, hash, prevHash: prevClaim }) + '\n';
             prev = hash;
             expected++;
             n++;
@@ -163,7 +169,7 @@ export function register(program: Command): void {
             : anchorHash
               ? `${from - 1n}:${toHex(anchorHash)} (as claimed by the stream: confirm it against a checkpoint)`
               : `${from - 1n}:<hash of record ${from - 1n}>`;
-        process.stdout.write(`exported ${n} records (${n > 0 ? `${from}..${from + BigInt(n) - 1n}` : 'none'}) of chain ${chainId} to ${o.out}; verify with anchor ${anchor}\n`);
+        process.stdout.write(`exported ${n} records (${n > 0 ? `${from}..${from + BigInt(n) - 1n}` : 'none'}) of chain ${chainId} to ${o.out}; verify with anchor ${anchor}${n === 0 ? ` and --chain ${chainId}` : ''}\n`);
       } catch (e) {
         if (wroteTmp) await rm(tmp, { force: true }).catch(() => undefined);
         throw e;
@@ -172,4 +178,14 @@ export function register(program: Command): void {
         await closeNats(nc);
       }
     });
+}
+
+/** A record's hash claim from its header (lowercase hex, 32 bytes); INTEGRITY when missing or malformed: every sequencer record has both. */
+function claimOf(sequence: bigint, value: string | undefined, header: string): Uint8Array {
+  if (!value) throw new HwlError('INTEGRITY', `record ${sequence} has no ${header} header: not written by a sequencer (run hwledger verify)`);
+  try {
+    return hashFromHex(value, header);
+  } catch {
+    throw new HwlError('INTEGRITY', `record ${sequence} has a malformed ${header} header (${JSON.stringify(value.slice(0, 80))}): run hwledger verify`);
+  }
 }
