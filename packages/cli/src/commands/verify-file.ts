@@ -109,7 +109,11 @@ export async function verifyFile(o: VerifyFileOptions): Promise<VerifySuccess> {
       // refused (exit 1) rather than called verified for a chain nobody named.
       if (o.chain === undefined) throw new ExitError(1, `${o.file} holds no records (an export of an empty chain verifies with --chain ID)`);
       const empty = given ? { ...given, chainId: o.chain } : genesisAnchor(o.chain);
-      return await runVerify((async function* (): AsyncGenerator<LocatedInput> {})(), empty, { source: o.file, progress: { total: size, done: reader.bytesRead }, ...o.run });
+      return await runVerify((async function* (): AsyncGenerator<LocatedInput> {})(), empty, {
+        source: o.file,
+        progress: { total: size, done: reader.bytesRead },
+        ...o.run,
+      });
     }
     const head = first.value;
     const chainId = o.chain ?? head.chainId;
