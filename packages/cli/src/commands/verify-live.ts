@@ -57,10 +57,10 @@ export class ChainStreamGapError extends HwlError {
 /** A Hwl-Hash / Hwl-Prev-Hash header that is not a hash; `failure` names it (hash_mismatch / broken_link). */
 class ClaimError extends VerifyInputError {
   constructor(
-    readonly failure: VerifyFailure,
+    override readonly failure: VerifyFailure,
     where: string,
   ) {
-    super(failure.message, where);
+    super(failure.message, where, failure);
   }
 }
 

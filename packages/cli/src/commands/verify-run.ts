@@ -27,6 +27,8 @@ export class VerifyInputError extends Error {
   constructor(
     message: string,
     readonly where?: string,
+    /** The failure this input is, when it is more than undecodable (a hash claim that is not a hash: hash_mismatch, broken_link). */
+    readonly failure?: VerifyFailure,
   ) {
     super(message);
   }
@@ -105,7 +107,10 @@ export async function runVerify(entries: AsyncIterable<LocatedInput> | Iterable<
     // Input that is not a record at all: the chain breaks where it sits.
     if (!(e instanceof VerifyInputError) && !isChainError(e)) throw e;
     const code = isChainError(e) ? `${e.code}: ` : '';
-    failure = { ok: false, sequence: v.expected, reason: 'undecodable', message: `${code}${e.message}`, verified: v.verified };
+    failure =
+      e instanceof VerifyInputError && e.failure
+        ? { ...e.failure, verified: v.verified }
+        : { ok: false, sequence: v.expected, reason: 'undecodable', message: `${code}${e.message}`, verified: v.verified };
     where = e instanceof VerifyInputError ? e.where : undefined;
   } finally {
     if (bar) {
