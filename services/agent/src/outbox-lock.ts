@@ -174,6 +174,21 @@ export class OutboxLock {
     return this.lostTo;
   }
 
+  /**
+   * Reads the LOCK now (not at the next heartbeat) and returns why it is no
+   * longer this process's, or undefined while it is. The outbox asks before
+   * every change to its files: a holder frozen past staleMs whose outbox
+   * another agent took over must not write flushed.json, roll or delete a
+   * segment the new holder is appending to, even before its next heartbeat
+   * notices.
+   */
+  async confirm(): Promise<string | undefined> {
+    if (this.lostTo !== undefined) return this.lostTo;
+    const text = await readFile(join(this.dir, LOCK), 'utf8').catch(() => undefined);
+    if (text !== this.mine) this.lose(text);
+    return this.lostTo;
+  }
+
   private lose(text: string | undefined): void {
     if (this.lostTo !== undefined) return;
     const other = text === undefined ? undefined : parseLock(text);

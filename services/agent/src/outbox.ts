@@ -361,8 +361,7 @@ export class Outbox {
   append(entries: readonly OutboxEntry[]): Promise<void> {
     return this.serial(async () => {
       if (this.closed) throw new HwlError('UNAVAILABLE', 'outbox is closed');
-      const lost = this.held?.lost;
-      if (lost !== undefined) throw new HwlError('UNAVAILABLE', `outbox ${this.dir} is no longer this agent's (${lost}): nothing more is written to it`);
+      await this.assertHeld();
       if (entries.length === 0) return;
       const frames = entries.map(encodeFrame);
       const buf = frames.length === 1 ? frames[0]! : Buffer.concat(frames);
@@ -423,11 +422,23 @@ export class Outbox {
     });
   }
 
+  /**
+   * Throws UNAVAILABLE when another process's LOCK replaced this one's (read
+   * now, not at the next heartbeat): nothing more is written, moved or deleted
+   * here. What this agent published meanwhile the new holder publishes again
+   * with the same Nats-Msg-Id, which the ingest stream deduplicates.
+   */
+  private async assertHeld(): Promise<void> {
+    const lost = await this.held?.confirm();
+    if (lost !== undefined) throw new HwlError('UNAVAILABLE', `outbox ${this.dir} is no longer this agent's (${lost}): nothing more is written to it`);
+  }
+
   /** Marks the peeked entry as published (PubAck received). */
   commit(): Promise<void> {
     return this.serial(async () => {
       const p = this.peeked;
       if (!p) throw new HwlError('INTERNAL', 'outbox commit without peek');
+      await this.assertHeld();
       this.peeked = undefined;
       this.cursor.offset += p.len;
       this.frames--;
@@ -489,7 +500,10 @@ export class Outbox {
     return this.serial(async () => {
       if (this.closed) return;
       this.closed = true;
-      if (this.sinceSave > 0) await this.save().catch((e: unknown) => this.logger.error({ err: e }, 'outbox: saving the flushed offset failed'));
+      // A lost LOCK: the flushed offset is the new holder's to write, not this process's.
+      if (this.sinceSave > 0 && (await this.held?.confirm()) === undefined) {
+        await this.save().catch((e: unknown) => this.logger.error({ err: e }, 'outbox: saving the flushed offset failed'));
+      }
       for (const fh of this.readers.values()) await fh.close().catch(() => undefined);
       this.readers.clear();
       await this.writer.close().catch(() => undefined);
