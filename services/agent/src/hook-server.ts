@@ -14,6 +14,8 @@
  *        413 BODY_TOO_LARGE, 404, 405
  *        503 UNAVAILABLE                neither JetStream nor the outbox took it,
  *                                       or the hook is shutting down
+ *        504 MAYBE_STORED               its publish got no answer (JetStream may hold
+ *                                       it) and the outbox refused it
  *   GET  /healthz   {status, nats, outbox_depth, pending}
  *   GET  /metrics   Prometheus text (hwl_agent_*)
  *
@@ -38,7 +40,7 @@ import { isHwlError, silentLogger, type Logger } from '@hwledger/core';
 import { Counter, type Registry } from 'prom-client';
 import type { Agent } from './agent.js';
 import { eventFromHookBody, HOOK_ROUTES, HookRequestError, type HookKind } from './hook-request.js';
-import { EventTooLargeError, type Acceptance } from './shipper.js';
+import { EventTooLargeError, MaybeStoredError, type Acceptance } from './shipper.js';
 import { createUlidFactory, type UlidFactory } from './ulid.js';
 
 export interface HookServerOptions {
@@ -124,6 +126,8 @@ function notStored(e: unknown): HookRequestError {
   if (e instanceof EventTooLargeError) return new HookRequestError(400, 'EVENT_TOO_LARGE', `event not stored: ${e.message}`);
   // Any other refusal of the event itself (it passed the hook's own checks): not retryable either.
   if (isHwlError(e) && e.code === 'INVALID_ARGUMENT') return new HookRequestError(400, 'INVALID_EVENT', `event not stored: ${e.message}`);
+  // No answer to its publish, and the outbox refused it: it may be in the stream. Never "not stored" (503).
+  if (e instanceof MaybeStoredError) return new HookRequestError(504, 'MAYBE_STORED', `event may have been stored: ${e.message}`);
   return new HookRequestError(503, 'UNAVAILABLE', `event not stored: ${e instanceof Error ? e.message : String(e)}`);
 }
 

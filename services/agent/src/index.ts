@@ -3,7 +3,7 @@
  * simulated fleet, the scheduler hook, batching publisher and durable outbox.
  */
 export { Agent, defaultOutboxDir, sourceOf, type AgentOptions } from './agent.js';
-export { EventTooLargeError, type Acceptance, type StoredIn, type ShipperStats } from './shipper.js';
+export { EventTooLargeError, MaybeStoredError, type Acceptance, type StoredIn, type ShipperStats } from './shipper.js';
 export { agentMetrics, type AgentMetrics } from './agent-metrics.js';
 export { Outbox, OutboxFullError, type OutboxEntry, type OutboxOptions, type OutboxQuarantine } from './outbox.js';
 export { encodeFrame, decodeFramePayload, readFrameHeader, FRAME_HEADER_BYTES } from './outbox-frame.js';

@@ -36,6 +36,21 @@ export class EventTooLargeError extends HwlError {
     super('INVALID_ARGUMENT', message);
   }
 }
+/**
+ * The event's publish got no answer (a timeout, the connection lost while
+ * waiting: the ingest stream may have stored it) and the outbox refused it
+ * too (full, or a disk error). Neither "stored" nor "not stored" is true: the
+ * hook answers 504 MAYBE_STORED, never 503 ("nothing stored"). A retry goes
+ * out in another batch, under another Nats-Msg-Id: if the first copy was
+ * stored, the sequencer dead-letters the second as duplicate_event (within
+ * its --recent-ids horizon).
+ */
+export class MaybeStoredError extends HwlError {
+  readonly mayBeStored = true;
+  constructor(message: string, cause: unknown) {
+    super('UNAVAILABLE', message, { cause });
+  }
+}
 export type StoredIn = 'jetstream' | 'outbox';
 
 export interface Acceptance {
@@ -60,6 +75,27 @@ export interface ShipperLink {
  */
 function noStreamAnswered(e: unknown): boolean {
   return e instanceof Error && e.name === 'JetStreamNotEnabled';
+}
+
+/** Failures after which the message certainly is not in the stream: the server refused it, nobody could take it, or it was never sent. */
+const NOT_STORED = new Set([
+  'JetStreamApiError',
+  'JetStreamNotEnabled',
+  'NoRespondersError',
+  'PermissionViolationError',
+  'AuthorizationError',
+  'ClosedConnectionError',
+  'DrainingConnectionError',
+  'InvalidArgumentError',
+  'InvalidSubjectError',
+  'InvalidOperationError',
+]);
+
+/** Whether a failed publish may still have been stored (no answer came: a timeout, a lost connection, anything unknown). */
+function mayHaveBeenStored(e: unknown): boolean {
+  let x: unknown = e;
+  for (let depth = 0; x instanceof Error && depth < 4; depth++, x = x.cause) if (NOT_STORED.has(x.name)) return false;
+  return true;
 }
 
 /** Running totals of one agent process (events). */
@@ -300,7 +336,7 @@ export class Shipper {
       this.noteFailure(e);
       // It may have been stored anyway (a lost PubAck): the outbox replays it
       // with the same Nats-Msg-Id, which the stream deduplicates.
-      return this.spill([p]);
+      return this.spill([p], mayHaveBeenStored(e) ? e : undefined);
     }
     this.failures = 0;
     this.stats.published.direct += p.batch.events;
@@ -310,14 +346,24 @@ export class Shipper {
     this.settle(p, { stored: 'jetstream', duplicate: ack.duplicate });
   }
 
-  private async spill(ps: Pending[]): Promise<void> {
+  /** Keeps batches in the outbox; `unanswered`: their publish failed without an answer (they may be in the stream already). */
+  private async spill(ps: Pending[], unanswered?: unknown): Promise<void> {
     try {
       await this.o.outbox.append(ps.map((p) => ({ msgId: p.batch.msgId, body: p.batch.body, events: p.batch.events })));
     } catch (e) {
       const events = ps.reduce((n, p) => n + p.batch.events, 0);
       this.o.metrics.refused.inc(events);
-      this.o.logger.error({ err: e instanceof Error ? e.message : String(e), events }, 'agent: events refused: NATS and the outbox both failed');
-      const error = e instanceof HwlError ? e : new HwlError('UNAVAILABLE', `outbox write failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+      this.o.logger.error({ err: e instanceof Error ? e.message : String(e), events, mayBeStored: unanswered !== undefined }, 'agent: events refused: NATS and the outbox both failed');
+      const why = e instanceof Error ? e.message : String(e);
+      const error =
+        unanswered !== undefined
+          ? new MaybeStoredError(
+              `the publish got no answer (${unanswered instanceof Error ? unanswered.message : String(unanswered)}), so the ingest stream may hold the event, and the outbox refused it (${why})`,
+              e,
+            )
+          : e instanceof HwlError
+            ? e
+            : new HwlError('UNAVAILABLE', `outbox write failed: ${why}`, { cause: e });
       for (const p of ps) this.settle(p, { error });
       return;
     }

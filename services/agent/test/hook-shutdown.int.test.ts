@@ -8,7 +8,8 @@
  *   earlier, connection refused on a new one) and store nothing; the drain is
  *   bounded by its timeout;
  * - a concurrent retry with the same idempotency key of a request whose
- *   storage fails gets the same answer as the first (503 UNAVAILABLE).
+ *   storage fails gets the same answer as the first (504 MAYBE_STORED: its
+ *   publish got no answer, so the agent cannot say it was not stored).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
@@ -144,8 +145,9 @@ describe('scheduler hook: shutdown and failing storage', () => {
     expect((r as NodeJS.ErrnoException).code).toBe('ECONNRESET');
   });
 
-  it('a concurrent retry with the same idempotency key gets the first attempt\'s 503 UNAVAILABLE when storage fails', async () => {
-    // NATS never answers and every outbox append is refused (max 64 bytes): the event is stored nowhere.
+  it('a concurrent retry with the same idempotency key gets the first attempt\'s answer when storage fails', async () => {
+    // NATS never answers and every outbox append is refused (max 64 bytes): the event is stored nowhere,
+    // but the agent cannot know that its unanswered publish did not land: 504 MAYBE_STORED, not 503.
     const { agent, hook, proxy, outboxDir } = await start('hook-idem-fail', { publishTimeoutMs: 1_500, outboxMaxBytes: 64 });
     proxy.blackhole();
     const body = inference('req-fail', { event_id: 'harness-req-fail' });
@@ -154,8 +156,8 @@ describe('scheduler hook: shutdown and failing storage', () => {
     const retry = post(hook.port, '/v1/events/inference-completed', body);
     const answers = await Promise.all([first, retry]);
     expect(answers.map((a) => [a.status, (a.body['error'] as { code?: string } | undefined)?.code])).toEqual([
-      [503, 'UNAVAILABLE'],
-      [503, 'UNAVAILABLE'],
+      [504, 'MAYBE_STORED'],
+      [504, 'MAYBE_STORED'],
     ]);
     expect(agent.stats().refused).toBe(1); // the retry waited on the first attempt; it did not submit a second event
     expect(await Outbox.readPending(outboxDir)).toEqual([]);
