@@ -5,7 +5,7 @@
  * prefer the environment: arguments show in `ps`).
  */
 import type { Command } from 'commander';
-import { HwlError } from '@hwledger/core';
+import { HwlError, parseUtcIsoTime } from '@hwledger/core';
 import { createApiClient, toJson, type ApiClient } from '@hwledger/api';
 import { ExitError } from './exit-error.js';
 
@@ -42,13 +42,20 @@ export async function withApi<T>(o: ApiConnectionOptions, fn: (c: ApiClient) => 
   }
 }
 
-/** --from/--to: unix milliseconds or an ISO-8601 date/time. */
+/**
+ * --from/--to: unix milliseconds, or an ISO 8601 time with its UTC offset
+ * (`2026-11-01T00:00:00Z`, `…+02:00`) or a date alone (UTC midnight). A time
+ * without an offset is refused: read in this machine's time zone, the same
+ * command would sum a different window on a laptop than on a server.
+ */
 export function timeOption(name: string): (v: string) => bigint {
   return (v) => {
     if (/^[0-9]{1,19}$/.test(v)) return BigInt(v);
-    const t = Date.parse(v);
-    if (!Number.isFinite(t) || t < 0) throw new ExitError(2, `${name} must be unix milliseconds or an ISO-8601 time, got ${JSON.stringify(v)}`);
-    return BigInt(t);
+    const t = parseUtcIsoTime(v);
+    if (t === undefined || t < 0n) {
+      throw new ExitError(2, `${name} must be unix milliseconds, an ISO 8601 time with its UTC offset (2026-11-01T00:00:00Z) or a date (UTC), got ${JSON.stringify(v)}`);
+    }
+    return t;
   };
 }
 

@@ -16,3 +16,4 @@ export { registerProcessMetrics, NONCOMPLIANT_DEFAULT_METRICS, FORBIDDEN_METRIC_
 export { natsConnectTarget, redactNatsUrl, type NatsConnectTarget } from './nats-url.js';
 export { inboxPrefixFor, inboxSubscribeSubject, connectionInbox, DEFAULT_INBOX_PREFIX } from './nats-inbox.js';
 export { openKvBucket, hardenKvBucket, kvBucketAllowsRollups, kvStreamConfig, kvStreamName, type KvBucketOptions } from './kv-bucket.js';
+export { parseUtcIsoTime } from './iso-time.js';

@@ -19,8 +19,8 @@ export function register(program: Command): void {
   withApiOptions(program.command('cost').description('Cost of completed jobs (total, jobs, average per job), fleet-wide or per device (from the query API)'))
     .option('--chain <id>', 'chain (default: the API server\'s chain)')
     .option('--device <id>', 'one device (adds its dispatch history)')
-    .option('--from <time>', 'jobs completed at or after: unix ms or ISO-8601', timeOption('--from'))
-    .option('--to <time>', 'jobs completed before: unix ms or ISO-8601', timeOption('--to'))
+    .option('--from <time>', 'jobs completed at or after: unix ms or ISO 8601 with its UTC offset', timeOption('--from'))
+    .option('--to <time>', 'jobs completed before: unix ms or ISO 8601 with its UTC offset', timeOption('--to'))
     .option('--dispatches <n>', 'with --device: how many recent dispatches to list (0 = none)', intOption('--dispatches', 0, 100_000), 20)
     .action(async (o: Options) => {
       await withApi(o, async (c) => {

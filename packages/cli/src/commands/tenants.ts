@@ -32,8 +32,8 @@ export function register(program: Command): void {
       .description('Tokens, compute ms, cost and completion reasons per tenant over a time range (from the query API)'),
   )
     .option('--chain <id>', 'chain (default: the API server\'s chain)')
-    .option('--from <time>', 'range start: unix ms or ISO-8601 (default: the beginning)', timeOption('--from'))
-    .option('--to <time>', 'range end, exclusive: unix ms or ISO-8601 (default: no end)', timeOption('--to'))
+    .option('--from <time>', 'range start: unix ms or ISO 8601 with its UTC offset (default: the beginning)', timeOption('--from'))
+    .option('--to <time>', 'range end, exclusive: unix ms or ISO 8601 with its UTC offset (default: no end)', timeOption('--to'))
     .option('--limit <n>', 'at most this many tenants', intOption('--limit', 1, 100_000), 1000)
     .action(async (tenant: string | undefined, o: Options) => {
       await withApi(o, async (c) => {

@@ -5,7 +5,7 @@
  * same effective_from_ms the highest version wins (a correction).
  */
 import type pg from 'pg';
-import { HwlError } from '@hwledger/core';
+import { HwlError, parseUtcIsoTime } from '@hwledger/core';
 import { HOUR_MS } from '../windows.js';
 
 export const DEFAULT_RATE_KEY = '*';
@@ -108,32 +108,11 @@ function parseRates(v: unknown, path: string): Map<string, bigint> {
   return out;
 }
 
-/**
- * ISO 8601 with an explicit UTC offset (`Z` or `±hh:mm`), or a date alone
- * (UTC midnight). Anything else Date.parse accepts ("2026-11-01T00:00",
- * "Nov 1 2026") is read in the process's local time zone, so one book file
- * would take effect at different instants on different machines.
- */
-const ISO_TIME_RE = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,3})?)?(?:Z|[+-]\d{2}:\d{2}))?$/;
-
-function parseIsoTime(v: string): bigint | undefined {
-  const m = ISO_TIME_RE.exec(v);
-  if (!m) return undefined;
-  const ms = Date.parse(v);
-  if (Number.isNaN(ms)) return undefined;
-  // Date.parse rolls impossible dates over (2026-02-30 -> 2026-03-02): require the calendar date to exist.
-  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
-  const day = new Date(Date.UTC(y, mo - 1, d));
-  if (day.getUTCFullYear() !== y || day.getUTCMonth() !== mo - 1 || day.getUTCDate() !== d) return undefined;
-  if (Number(m[4] ?? 0) > 23 || Number(m[5] ?? 0) > 59 || Number(m[6] ?? 0) > 59) return undefined;
-  return BigInt(ms);
-}
-
 function parseEffective(v: unknown): bigint {
   let ms: bigint | undefined;
   if (typeof v === 'number' && Number.isSafeInteger(v)) ms = BigInt(v);
   else if (typeof v === 'string' && /^[0-9]{1,16}$/.test(v)) ms = BigInt(v);
-  else if (typeof v === 'string') ms = parseIsoTime(v);
+  else if (typeof v === 'string') ms = parseUtcIsoTime(v);
   if (ms === undefined)
     throw new HwlError(
       'INVALID_ARGUMENT',
