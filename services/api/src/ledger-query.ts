@@ -30,7 +30,7 @@ import { readKeyOwnership, readLinks } from './queries/audit-records.js';
 import { readJobCost, readJobTenants } from './queries/jobs.js';
 import { readArchivedPrefix, readRecordHash, readRecordRange } from './queries/record-range.js';
 import { readTenants } from './queries/tenant-usage.js';
-import { MAX_TIME_MS, parseChainId, parseId, parsePageSize, parseRange, parseSequence, parseTenant, tenantName } from './validate.js';
+import { OPEN_END_MS, parseChainId, parseId, parsePageSize, parseRange, parseSequence, parseTenant, tenantName } from './validate.js';
 
 /** VerifyRange re-verifies at most this many records per call (page through longer ranges). */
 export const MAX_VERIFY_SPAN = 1_000_000n;
@@ -132,7 +132,7 @@ export class LedgerQuery {
     const range = parseRange(req.fromMs, req.toMs);
     requireTenant(caller, tenant, `tenant ${JSON.stringify(req.tenant)}`);
     // No upper bound: up to the last representable day (the rollups are keyed by window start).
-    const u = await tenantSummary(this.pool, { chainId, tenant, fromMs: range.fromMs, toMs: range.toMs ?? MAX_TIME_MS });
+    const u = await tenantSummary(this.pool, { chainId, tenant, fromMs: range.fromMs, toMs: range.toMs ?? OPEN_END_MS });
     return {
       tenant: tenantName(tenant),
       chainId,

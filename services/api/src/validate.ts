@@ -19,6 +19,12 @@ export const MAX_ID_BYTES = 256;
  * widening a range to whole hours or days never leaves Postgres bigint.
  */
 export const MAX_TIME_MS = (I64_MAX / 86_400_000n) * 86_400_000n;
+/**
+ * The end of a range given without one ("all time"): every window a record
+ * can fall in, up to 2^63 - 1 ms (the projector stores sealed_at_ms up to it).
+ * MAX_TIME_MS would leave out the last partial day below it.
+ */
+export const OPEN_END_MS = I64_MAX;
 /** The API's name for the empty tenant (records without identity.tenant), as in chain subjects. */
 export const NO_TENANT = '_';
 
