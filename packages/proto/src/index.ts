@@ -11,4 +11,5 @@ export {
   INGEST_ENVELOPE_VERSION,
   type IngestDecodeCode,
   type DecodedBatch,
+  type DecodeIngestOptions,
 } from './ingest-codec.js';

@@ -7,11 +7,11 @@
  */
 import { COMPLETION_REASONS, type ChainEvent, type CompletionReason } from '@hwledger/chain';
 import { BinaryReader } from '@bufbuild/protobuf/wire';
-import { CompletionReason as PbReason, IngestBatch, type IngestEvent } from './gen/hwledger/v1/ingest.js';
+import { CompletionReason as PbReason, IngestBatch, IngestEvent } from './gen/hwledger/v1/ingest.js';
 
 export const INGEST_ENVELOPE_VERSION = 1;
 
-export type IngestDecodeCode = 'MALFORMED_PROTOBUF' | 'UNSUPPORTED_ENVELOPE' | 'EMPTY_BATCH' | 'MISSING_PAYLOAD' | 'UNKNOWN_REASON';
+export type IngestDecodeCode = 'MALFORMED_PROTOBUF' | 'UNSUPPORTED_ENVELOPE' | 'EMPTY_BATCH' | 'TOO_MANY_EVENTS' | 'MISSING_PAYLOAD' | 'UNKNOWN_REASON';
 
 export class IngestDecodeError extends Error {
   override readonly name = 'IngestDecodeError';
@@ -153,17 +153,66 @@ export interface DecodedBatch {
   events: ({ ok: true; event: ChainEvent } | { ok: false; code: IngestDecodeCode; message: string })[];
 }
 
+export interface DecodeIngestOptions {
+  /**
+   * Refuse a message of more events than this (TOO_MANY_EVENTS), decoding
+   * at most one event past it. Threat: a hostile 1 MiB message of about
+   * 500,000 empty events, each decoded (and each failing on its own) before
+   * a count of the result could refuse it.
+   */
+  maxEvents?: number;
+}
+
+/**
+ * IngestBatch.decode (gen/hwledger/v1/ingest.ts) with a bound on the number
+ * of events: its own loop, statement for statement (the same tags, the same
+ * IngestEvent.decode with the same reader, the same skips and the same
+ * recursion depth), so it decodes exactly what IngestBatch.decode decodes
+ * (ingest-codec.unit.test.ts compares the two on generated messages).
+ * Counting events by walking the bytes instead cannot match it: the
+ * generated IngestEvent.decode may read past an event's length on malformed
+ * bytes, and where the batch loop resumes then decides what it sees next.
+ */
+function decodeBounded(reader: BinaryReader, maxEvents: number): IngestBatch {
+  const r = reader as BinaryReader & { __tsProtoDecodeDepth?: number };
+  const previousRecursionDepth = r.__tsProtoDecodeDepth ?? 0;
+  if (previousRecursionDepth >= 100) throw new globalThis.Error('protobuf decode recursion limit exceeded');
+  r.__tsProtoDecodeDepth = previousRecursionDepth + 1;
+  try {
+    const end = reader.len;
+    const message = IngestBatch.fromPartial({});
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      if (tag === 8) {
+        message.version = reader.uint32();
+        continue;
+      }
+      if (tag === 18) {
+        if (message.events.length === maxEvents) throw new IngestDecodeError('TOO_MANY_EVENTS', `ingest message of more than ${maxEvents} events`);
+        message.events.push(IngestEvent.decode(reader, reader.uint32()));
+        continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) break;
+      reader.skip(tag & 7);
+    }
+    return message;
+  } finally {
+    r.__tsProtoDecodeDepth = previousRecursionDepth;
+  }
+}
+
 /**
  * Decodes one ingest message body. Throws IngestDecodeError when the message
  * as a whole is unusable; per-event problems are reported per index so one bad
  * event does not take its batch-mates down with it.
  */
-export function decodeIngestBatch(body: Uint8Array): DecodedBatch {
+export function decodeIngestBatch(body: Uint8Array, opts: DecodeIngestOptions = {}): DecodedBatch {
   let batch: IngestBatch;
   try {
     // Strict UTF-8: the default reader would turn invalid bytes into U+FFFD
     // and so seal something the producer never sent.
-    batch = IngestBatch.decode(new BinaryReader(body, strictUtf8));
+    const reader = new BinaryReader(body, strictUtf8);
+    batch = opts.maxEvents === undefined ? IngestBatch.decode(reader) : decodeBounded(reader, opts.maxEvents);
   } catch (e) {
     if (e instanceof IngestDecodeError) throw e;
     throw new IngestDecodeError('MALFORMED_PROTOBUF', `not an IngestBatch: ${e instanceof Error ? e.message : String(e)}`);

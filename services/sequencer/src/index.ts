@@ -9,7 +9,6 @@ export { readChainTail, type ChainTail } from './chain-tail.js';
 export { type Watermark, WATERMARK_ORIGIN, isCovered, watermarkFromHeaders } from './watermark.js';
 export {
   admitIngestMessage,
-  countBatchEvents,
   MAX_EVENTS_PER_MESSAGE,
   REJECT_CODES,
   splitBatchEvents,

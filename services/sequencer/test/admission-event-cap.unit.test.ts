@@ -5,7 +5,14 @@
  * MAX_EVENTS_PER_MESSAGE events was admitted event by event (each sealed or
  * dead-lettered on its own), the fan-out the cap exists to stop. Now the
  * pre-count walks the bytes as the decoder does, and the decoded count is
- * checked too.
+ * checked too. A later review found two more (a field 0 of another wire
+ * type, and a group, before the events: the decoder skips both, the
+ * pre-count stopped or gave up): the message was then decoded whole before
+ * the cap refused it, about 100 times the CPU. A walk of the bytes cannot
+ * match the decoder on malformed events, so there is no pre-count any more:
+ * the decoder itself stops one event past the cap (decodeIngestBatch's
+ * maxEvents; packages/proto/test/ingest-bounded.unit.test.ts shows it
+ * decodes what IngestBatch.decode decodes).
  */
 import { describe, expect, it } from 'vitest';
 import { decodeIngestBatch, pb } from '@hwledger/proto';
@@ -36,5 +43,33 @@ describe('TOO_MANY_EVENTS cap', () => {
     expect(decodeIngestBatch(body).events.length).toBe(N);
     const a = admitIngestMessage(body);
     expect(a.ok ? `admitted ${a.events.length} events` : a.rejection.code).toBe('TOO_MANY_EVENTS');
+  });
+
+  it('a field 0 of another wire type, or a group, before the events changes nothing', () => {
+    const events = Array.from({ length: N }, () => [0x12, 0x00]).flat();
+    for (const prefix of [
+      [0x02, 0x00], // field 0, LEN, empty
+      [0x01, 1, 2, 3, 4, 5, 6, 7, 8], // field 0, I64
+      [0x05, 1, 2, 3, 4], // field 0, I32
+      [0x0b, 0x0c], // field 1, an empty group
+      [0x1b, 0x08, 0x07, 0x23, 0x24, 0x1c], // field 3, a group holding a varint and an empty group of field 4
+    ]) {
+      const body = Uint8Array.from([0x08, 0x01, ...prefix, ...events]);
+      expect(pb.IngestBatch.decode(body).events.length, `prefix ${prefix.join(' ')}`).toBe(N);
+      const a = admitIngestMessage(body);
+      expect(a.ok ? `admitted ${a.events.length} events` : a.rejection.code, `prefix ${prefix.join(' ')}`).toBe('TOO_MANY_EVENTS');
+    }
+  });
+
+  it('decodes at most one event past the cap: what follows is never read', () => {
+    // N empty events, then bytes the decoder would fail on (a field of wire type 7): refused for its count, not as malformed.
+    const body = Uint8Array.from([0x08, 0x01, ...Array.from({ length: N }, () => [0x12, 0x00]).flat(), 0x0f]);
+    expect(() => pb.IngestBatch.decode(body)).toThrow();
+    const a = admitIngestMessage(body);
+    expect(a.ok ? `admitted ${a.events.length} events` : `${a.rejection.code}: ${a.rejection.reason}`).toBe(`TOO_MANY_EVENTS: ingest message of more than ${MAX_EVENTS_PER_MESSAGE} events`);
+    // At the cap the same bytes are decoded to the end, and refused as malformed.
+    const atCap = Uint8Array.from([0x08, 0x01, ...Array.from({ length: MAX_EVENTS_PER_MESSAGE }, () => [0x12, 0x00]).flat(), 0x0f]);
+    const b = admitIngestMessage(atCap);
+    expect(b.ok ? 'admitted' : b.rejection.code).toBe('MALFORMED_PROTOBUF');
   });
 });

@@ -15,7 +15,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { Registry } from 'prom-client';
 import { ensureChainTopology, streams } from '@hwledger/core';
 import { useNatsServer, waitFor } from '@hwledger/testkit';
-import { countBatchEvents, MAX_EVENTS_PER_MESSAGE, RawHeaders, readChainTail, Sequencer } from '@hwledger/sequencer';
+import { MAX_EVENTS_PER_MESSAGE, RawHeaders, readChainTail, Sequencer } from '@hwledger/sequencer';
 import { sealEvent } from '@hwledger/chain';
 import { HEADERS, subjects } from '@hwledger/core';
 import { checkChain, dlqCounts, exactlyOnce, makeEvents, nodeSource, publishEvents, publishRaw } from './helpers.js';
@@ -72,7 +72,7 @@ describe('ingest stream re-created under the chain', () => {
 });
 
 describe('a message of more events than any producer sends', () => {
-  it('is counted without decoding and dead-lettered once, as TOO_MANY_EVENTS', async () => {
+  it('is decoded no further than one event past the cap and dead-lettered once, as TOO_MANY_EVENTS', async () => {
     const chain = 'too-many';
     await ensureChainTopology(nats.nc, chain);
     // version 1, then MAX + 1 empty events (each would be MISSING_PAYLOAD on its own).
@@ -80,7 +80,6 @@ describe('a message of more events than any producer sends', () => {
     const body = new Uint8Array(2 + 2 * n);
     body.set([0x08, 0x01]);
     for (let i = 0; i < n; i++) body.set([0x12, 0x00], 2 + 2 * i);
-    expect(countBatchEvents(body)).toBe(n);
     const seq = new Sequencer({ nc: nats.nc, chainId: chain, registry: new Registry(), takeoverGraceMs: 0 });
     await seq.start();
     try {
