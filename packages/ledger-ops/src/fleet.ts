@@ -340,7 +340,17 @@ export async function verifyFleet(nc: NatsConnection, fleet: string, trusted: re
     const logReport = await verifyCheckpointLog(cpl, regionKeys);
     if (logReport.issues.length > 0) cr.logIssue = logReport.issues[0]!.message;
     for (const e of entries) {
-      const c = await cpl.findBySize(e.checkpoint.sequence);
+      // The search reads the region's log: a message there that is not a signed
+      // note (attacker-controlled: anyone who may publish on its subject) is this
+      // region's failure, reported with the others, not the end of the whole run.
+      let c;
+      try {
+        c = await cpl.findBySize(e.checkpoint.sequence);
+      } catch (err) {
+        if (!(err instanceof HwlError) || err.code !== 'INTEGRITY') throw err;
+        cr.anchorIssue = `anchored checkpoint at ${e.checkpoint.sequence} (entry ${e.index}) cannot be looked up in the region's log: ${err.message}`;
+        break;
+      }
       const body = parseSignedCheckpoint(e.note).body;
       if (!c || c.signed.body !== body) {
         cr.anchorIssue = `anchored checkpoint at ${e.checkpoint.sequence} (entry ${e.index}) is not the region's logged checkpoint at that size`;
