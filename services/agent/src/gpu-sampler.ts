@@ -166,9 +166,18 @@ export class GpuSampler {
       throw e;
     }
     if (sample.gpus.length === 0) {
-      // Not one GPU could be identified: the sample as a whole failed.
-      for (const e of sample.errors.slice(1)) this.noteError(e);
-      const e = sample.errors[0] ?? new NvidiaSmiError({ reason: 'no_gpus' }, 'nvidia-smi reported no readable GPU');
+      // Not one GPU could be identified: the sample as a whole failed, as
+      // no_gpus (docs/agent.md's alert), each line also counted as its own
+      // error. Threat: a node whose GPUs all fell off the bus ([Unknown Error]
+      // on every line), or a locale that writes decimal commas, counted only
+      // under line reasons nobody alerts on, silently stopping its metrics.
+      for (const e of sample.errors) this.noteError(e);
+      const first = sample.errors[0];
+      const e = new NvidiaSmiError(
+        { reason: 'no_gpus', line: first?.line, raw: first?.raw },
+        `nvidia-smi printed no readable GPU line${first ? ` (${sample.errors.length} line${sample.errors.length === 1 ? '' : 's'} in error; the first: ${first.message})` : ''}`,
+        first ? { cause: first } : undefined,
+      );
       this.noteError(e);
       throw e;
     }

@@ -93,8 +93,11 @@ function percent(field: string, raw: string): number {
 }
 
 function milli(field: string, raw: string, min: number, max: number, unit: string): number {
-  const v = parseScaledDecimal(present(field, raw), 3);
+  const text = present(field, raw);
+  const v = parseScaledDecimal(text, 3);
   if (v === undefined) throw new FieldError('not_numeric', field, raw, `is ${JSON.stringify(raw)}, not a number of ${unit}`);
+  // A field that cannot be negative: "-0.0004" scales to 0 (as does "-0"), a garbage reading that must not become a zero.
+  if (min >= 0 && text.trimStart().startsWith('-')) throw new FieldError('out_of_range', field, raw, `is ${JSON.stringify(raw)}, negative`);
   if (v < BigInt(min) || v > BigInt(max)) throw new FieldError('out_of_range', field, raw, `is outside the wire type's range`);
   return Number(v);
 }
@@ -163,8 +166,11 @@ export function parseNvidiaSmiCsv(text: string): NvidiaSmiSample {
     seen.add(identity.uuid);
     let metrics: GpuMetrics | NvidiaSmiError;
     try {
+      const memoryUsedMib = mib('memory.used', memUsed!, false);
+      // More used than the GPU has: a garbled reading, not a sample (the chain would carry it as one).
+      if (memoryUsedMib > identity.memoryTotalMib) throw new FieldError('out_of_range', 'memory.used', memUsed!, `is above memory.total (${identity.memoryTotalMib} MiB)`);
       metrics = {
-        memoryUsedMib: mib('memory.used', memUsed!, false),
+        memoryUsedMib,
         memoryTotalMib: identity.memoryTotalMib,
         utilizationPct: percent('utilization.gpu', util!),
         temperatureMc: milli('temperature.gpu', temp!, I32_MIN, I32_MAX, '°C'),

@@ -10,7 +10,10 @@ export class Prng {
   private d: number;
 
   constructor(seed: number | string) {
-    let s = typeof seed === 'number' ? seed >>> 0 : hashString(seed);
+    // A number in u32 range is the state itself; any other seed (a larger
+    // number, whose high bits `>>> 0` would drop, so that 2^32 + 1 gave the
+    // fleet of 1) is hashed from its decimal text.
+    let s = typeof seed === 'number' && Number.isInteger(seed) && seed >= 0 && seed <= 0xffffffff ? seed : hashString(String(seed));
     const split = (): number => {
       s = (s + 0x9e3779b9) >>> 0;
       let z = s;

@@ -118,6 +118,13 @@ interface Node {
   source: string;
   hostname: string;
   ids: UlidFactory;
+  /**
+   * This node's own numbers (forked from the seed by its name): its GPU
+   * uuids and job ids, so that two agents simulating with one seed under
+   * different --node names never share a device or a job (the read models
+   * key both by id on a chain).
+   */
+  rng: Prng;
   gpus: Gpu[];
 }
 
@@ -192,11 +199,12 @@ export function* simulateFleet(opts: SimulateFleetOptions): Generator<ChainEvent
 
   const fleet: Node[] = simulatedNodeNames(nodes, prefix).map((name) => {
     const nodeRng = rng.fork(name);
-    const node: Node = { name, source: `${opts.source}/${name}`, hostname: `${name}.${region}.gpu.internal`, ids: createUlidFactory(() => nodeRng.u32()), gpus: [] };
+    const idRng = rng.fork(`${name}/identity`);
+    const node: Node = { name, source: `${opts.source}/${name}`, hostname: `${name}.${region}.gpu.internal`, ids: createUlidFactory(() => nodeRng.u32()), rng: idRng, gpus: [] };
     const type = GPU_TYPES[rng.weighted(GPU_TYPE_WEIGHTS)]!;
     const fits = MODELS.filter((m) => m.weightsMib < type.vramMib * 0.7);
     for (let g = 0; g < gpusPerNode; g++) {
-      node.gpus.push({ node, index: g, uuid: gpuUuid(rng), type, served: rng.pick(fits), jobs: new Map(), load: rng.next() * 0.5 });
+      node.gpus.push({ node, index: g, uuid: gpuUuid(idRng), type, served: rng.pick(fits), jobs: new Map(), load: rng.next() * 0.5 });
     }
     return node;
   });
@@ -301,7 +309,7 @@ export function* simulateFleet(opts: SimulateFleetOptions): Generator<ChainEvent
         const oom = candidates.length === 0 || requestedMib > gpu.type.vramMib;
         const fails = oom || rng.next() < P_JOB_FAIL;
         const job: Job = {
-          id: `job-${rng.hex(12)}`,
+          id: `job-${gpu.node.rng.hex(12)}`,
           tenant,
           gpu,
           model,

@@ -259,7 +259,11 @@ describe('GpuSampler -> agent -> ingest stream', () => {
     const sampler = new GpuSampler({ sink: agent, bin: '/nonexistent/nvidia-smi' });
     await expect(sampler.sampleOnce()).rejects.toMatchObject({ code: 'NVIDIA_SMI', reason: 'not_found' });
     const fallen = new GpuSampler({ sink: agent, bin: fixture('fake-nvidia-smi-fallen-off-bus.sh') });
-    await expect(fallen.sampleOnce()).rejects.toMatchObject({ code: 'NVIDIA_SMI', reason: 'unknown_error', field: 'uuid' });
+    // No line readable: the sample fails as no_gpus (the documented alert), its line's own error as the cause.
+    const err = (await fallen.sampleOnce().catch((e: unknown) => e)) as NvidiaSmiError;
+    expect(err).toMatchObject({ code: 'NVIDIA_SMI', reason: 'no_gpus' });
+    expect(err.message).toMatch(/^nvidia-smi printed no readable GPU line \(1 line in error; the first: /);
+    expect(err.cause).toMatchObject({ reason: 'unknown_error', field: 'uuid' });
     await agent.stop();
     expect(agent.stats().accepted).toEqual({ jetstream: 0, outbox: 0 });
   });

@@ -92,7 +92,7 @@ describe('simulateFleet', () => {
         }
       }
     }
-    expect(completed).toBeGreaterThan(50);
+    expect(completed).toBeGreaterThan(30);
     expect(failed).toBeGreaterThan(0);
     expect(dispatched.size).toBeGreaterThan(completed + failed - 1);
   });
@@ -124,7 +124,7 @@ describe('simulateFleet', () => {
         expect(Number.isSafeInteger(e.data.tokens_generated) && e.data.tokens_generated >= 0).toBe(true);
       }
     }
-    expect(pairs.length).toBeGreaterThan(50);
+    expect(pairs.length).toBeGreaterThan(30);
     for (const p of pairs) {
       for (const v of [p.predictedMib, p.actualMib, p.predictedCost, p.actualCost, p.durationMs]) expect(typeof v).toBe('bigint');
       // MiB: a job uses some memory, never more than its GPU has

@@ -151,7 +151,8 @@ async function runAgent(agent: Agent, o: AgentCliOptions, ctx: { chainId: string
     if (o.simulate) {
       const events = simulateFleet({
         source: agent.source,
-        seed: /^[0-9]+$/.test(o.seed) ? Number(o.seed) : o.seed,
+        // Digits in u32 range as a number (the seeds of earlier runs); any other seed as its text (hashed: no two collide by truncation).
+        seed: /^[0-9]{1,10}$/.test(o.seed) && Number(o.seed) <= 0xffffffff ? Number(o.seed) : o.seed,
         nodes: o.nodes,
         gpusPerNode: o.gpus,
         tenants: o.tenants,
