@@ -178,7 +178,11 @@ export class Reconciler {
         const since = settingsChanged ? -1n : BigInt(state.last_sequence);
         const now = await chainTimeMs(client, chainId);
         const rows = await client.query<Record<string, string | number | null>>(
-          `${JOB_FACTS_SQL} WHERE j.chain_id = $1 AND (j.last_sequence > $2 OR j.status = 'dispatched')`,
+          // Jobs changed since the last pass, running jobs, and jobs whose device type
+          // comes from the device (not rated) when that device registered again since:
+          // the stored report must show the type a fresh one shows (reconcile-job.ts).
+          `${JOB_FACTS_SQL} WHERE j.chain_id = $1 AND (j.last_sequence > $2 OR j.status = 'dispatched'
+             OR (j.rated_device_type IS NULL AND j.device_id IN (SELECT x.device_id FROM devices x WHERE x.chain_id = $1 AND x.registered_sequence > $2)))`,
           [chainId, since.toString()],
         );
         const reports: JobReconciliation[] = rows.rows.map((r) => evaluateJob(jobFactsFromRow(r), now, settings));

@@ -14,7 +14,8 @@ import { connectAndMigrate, createPool } from './projector.js';
 
 function numOption(name: string, min: number, integer: boolean): (v: string) => number {
   return (v) => {
-    const n = Number(v);
+    // Decimal digits only: Number() reads '' as 0 (an unset variable became a 0 % threshold or a 0 ms timeout), and '0x10' or '1e3' too.
+    const n = (integer ? /^[0-9]+$/ : /^[0-9]+(\.[0-9]+)?$/).test(v) ? Number(v) : Number.NaN;
     if (!Number.isFinite(n) || n < min || (integer && !Number.isSafeInteger(n)))
       throw new ExitError(2, `${name} must be ${integer ? 'an integer' : 'a number'} >= ${min}, got ${JSON.stringify(v)}`);
     return n;

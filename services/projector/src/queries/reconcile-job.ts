@@ -6,6 +6,7 @@
 import type pg from 'pg';
 import { HwlError } from '@hwledger/core';
 import { chainIdArg, keyArg } from './args.js';
+import { inTransaction } from '../pg-client.js';
 import { DEFAULT_RECONCILE_SETTINGS, evaluateJob, type JobFacts, type JobReconciliation, type ReconcileSettings } from './reconcile-rules.js';
 
 type Raw = Record<string, string | number | null>;
@@ -77,12 +78,24 @@ export async function reconcilerSettings(db: pg.Pool | pg.PoolClient, chainId: s
     : DEFAULT_RECONCILE_SETTINGS;
 }
 
+/**
+ * The job's facts, the settings and the chain time are read in one snapshot
+ * (REPEATABLE READ): read one by one, a projector batch committed in between
+ * paired a job's old facts (still dispatched) with a later chain time, and the
+ * report flagged missing_completion on a job that had completed.
+ */
 export async function reconcileJob(pool: pg.Pool, chainId: string, jobId: string, settings?: Partial<ReconcileSettings>): Promise<JobReconciliation> {
   chainIdArg(chainId);
   keyArg(jobId, 'job_id');
-  const r = await pool.query<Raw>(`${JOB_FACTS_SQL} WHERE j.chain_id = $1 AND j.job_id = $2`, [chainId, jobId]);
-  const row = r.rows[0];
-  if (!row) throw new HwlError('NOT_FOUND', `job ${JSON.stringify(jobId)} is not on chain ${JSON.stringify(chainId)}`);
-  const s = { ...(await reconcilerSettings(pool, chainId)), ...settings };
-  return evaluateJob(jobFactsFromRow(row), await chainTimeMs(pool, chainId), s);
+  return inTransaction(
+    pool,
+    async (client) => {
+      const r = await client.query<Raw>(`${JOB_FACTS_SQL} WHERE j.chain_id = $1 AND j.job_id = $2`, [chainId, jobId]);
+      const row = r.rows[0];
+      if (!row) throw new HwlError('NOT_FOUND', `job ${JSON.stringify(jobId)} is not on chain ${JSON.stringify(chainId)}`);
+      const s = { ...(await reconcilerSettings(client, chainId)), ...settings };
+      return evaluateJob(jobFactsFromRow(row), await chainTimeMs(client, chainId), s);
+    },
+    'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
+  );
 }

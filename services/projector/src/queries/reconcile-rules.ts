@@ -83,11 +83,30 @@ export function variancePct(predicted: bigint, actual: bigint): number | null {
   return Number(num < 0n ? -q : q) / 100;
 }
 
+/**
+ * A threshold as the exact fraction num / den of its shortest decimal form
+ * (what was written: 10.00004, 0.5, 1e-7), not rounded to a fixed number of
+ * decimals (it was rounded to 4: 0.00004 % acted as 0 %).
+ */
+function thresholdFraction(pct: number): { num: bigint; den: bigint } {
+  if (!Number.isFinite(pct) || pct < 0) throw new RangeError(`threshold_pct must be a finite number >= 0, got ${pct}`);
+  const [mantissa = '0', exponent = '0'] = String(pct).toLowerCase().split('e');
+  const [whole = '0', fraction = ''] = mantissa.split('.');
+  let num = BigInt(whole + fraction);
+  let scale = fraction.length - Number(exponent);
+  if (scale < 0) {
+    num *= 10n ** BigInt(-scale);
+    scale = 0;
+  }
+  return { num, den: 10n ** BigInt(scale) };
+}
+
 function overThreshold(predicted: bigint, actual: bigint, thresholdPct: number): boolean {
   if (predicted === 0n) return actual > 0n;
   const diff = actual > predicted ? actual - predicted : predicted - actual;
-  // diff / predicted * 100 > threshold, compared exactly (threshold with up to 4 decimals).
-  return diff * 1_000_000n > predicted * BigInt(Math.round(thresholdPct * 10_000));
+  // diff / predicted * 100 > num / den, compared exactly.
+  const { num, den } = thresholdFraction(thresholdPct);
+  return diff * 100n * den > predicted * num;
 }
 
 export function evaluateJob(f: JobFacts, chainTimeMs: bigint, s: ReconcileSettings = DEFAULT_RECONCILE_SETTINGS): JobReconciliation {
