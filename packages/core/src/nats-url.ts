@@ -77,8 +77,10 @@ export function natsConnectTarget(url: string): NatsConnectTarget {
   return out;
 }
 
-/** One whitespace- and comma-free piece of text with its password (if any) replaced by ***. */
-function redactPiece(piece: string): string {
+/** One whitespace- and comma-free piece of text with its password (if any: in the userinfo or as a password= query parameter) replaced by ***. */
+function redactPiece(raw: string): string {
+  // A password given as a query parameter (libpq and pg read `?password=`, `sslpassword=`).
+  const piece = raw.replace(/([?&](?:ssl)?password=)[^&#\s]*/gi, '$1***');
   // A URL may sit inside the piece (`url="postgres://…"`): its userinfo starts after the scheme.
   const m = /[a-z][a-z0-9+.-]*:\/\//i.exec(piece);
   const start = m ? m.index + m[0].length : 0;

@@ -21,7 +21,7 @@ import { checkNats, checkPostgres } from './preflight.js';
 import { planServices, portClaims, urlHost, type ServiceSpec } from './service-plan.js';
 import { ensurePriceBook } from './price-book.js';
 import type { StackConfig } from './stack-config.js';
-import { StackError } from './stack-error.js';
+import { isStackError, StackError } from './stack-error.js';
 
 /** The hwledger CLI entry the services run (packages/cli/bin/hwledger.js). */
 export const CLI_ENTRY = fileURLToPath(new URL('../../cli/bin/hwledger.js', import.meta.url));
@@ -248,8 +248,16 @@ export async function startStack(cfg: StackConfig, log: Log = () => undefined): 
   // The home lock first: a second `npm start` on the same HWL_HOME finds the first one's ports
   // taken, and was told "port 8080 in use" instead of which process holds the home (found in a
   // review). Released again if the checks below refuse the start.
-  mkdirSync(cfg.home, { recursive: true, mode: 0o700 });
-  const unlock = lockHome(cfg.home);
+  let unlock: () => void;
+  try {
+    mkdirSync(cfg.home, { recursive: true, mode: 0o700 });
+    unlock = lockHome(cfg.home);
+  } catch (e) {
+    if (isStackError(e)) throw e;
+    // Not a folder this user can write (EACCES, ENOTDIR, EROFS, …): a setting to change, exit 2.
+    const code = (e as NodeJS.ErrnoException).code ?? 'error';
+    throw new StackError('CONFIG', 'HWL_HOME', `cannot use ${cfg.home} as the stack's folder (${code}): set HWL_HOME to a folder this user can create and write`, { cause: e });
+  }
   try {
     await preflight(cfg);
   } catch (e) {

@@ -46,4 +46,12 @@ describe('redactNatsUrl', () => {
     expect(redactNatsUrl('nats://reader:s3cret@nats-0:4222,nats://reader:s3cret@nats-1:4222')).toBe('nats://reader:***@nats-0:4222,nats://reader:***@nats-1:4222');
     expect(redactNatsUrl('nats://127.0.0.1:4222')).toBe('nats://127.0.0.1:4222');
   });
+
+  it('hides a password given as a query parameter (libpq: password=, sslpassword=), in a URL or in free text', () => {
+    expect(redactNatsUrl('postgres://app@127.0.0.1:5432/db?password=S3cret&sslmode=require')).toBe('postgres://app@127.0.0.1:5432/db?password=***&sslmode=require');
+    expect(redactNatsUrl('cannot use postgres://app@h/db?sslmode=verify-full&sslpassword=k3y&PASSWORD=x (refused)')).toBe(
+      'cannot use postgres://app@h/db?sslmode=verify-full&sslpassword=***&PASSWORD=*** (refused)',
+    );
+    expect(redactNatsUrl('postgres://u:pw@h/db?password=also')).toBe('postgres://u:***@h/db?password=***');
+  });
 });
