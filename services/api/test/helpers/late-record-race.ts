@@ -2,7 +2,8 @@
  * Test helper for races between the API's access check and its read: the
  * chain `first` is published and projected; the returned pool, once armed,
  * seals `late` as the next record, appends it as the sequencer does and
- * projects it, just before the first statement containing `marker` runs.
+ * projects it, just before the first statement containing `marker` runs
+ * (on the pool, or on a client taken from it).
  */
 import type pg from 'pg';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -41,15 +42,30 @@ export async function lateRecordRace(o: { nc: NatsConnection; pool: pg.Pool; cha
     await jetstream(o.nc).publish(subjects.chain(o.chainId, s.record.kind, s.record.tenant), s.canonical, { headers: h });
   };
   let armed = false;
+  const before = async (text: unknown): Promise<void> => {
+    if (armed && typeof text === 'string' && text.includes(o.marker)) {
+      armed = false;
+      await appendLate();
+      await project(o.pool);
+    }
+  };
+  // Statements run on the pool, or on a client taken from it (a query in a transaction of its own).
+  const client = (c: pg.PoolClient): pg.PoolClient =>
+    new Proxy(c, {
+      get(target, prop, receiver) {
+        if (prop !== 'query') return Reflect.get(target, prop, receiver) as unknown;
+        return async (text: unknown, values?: unknown[]) => {
+          await before(text);
+          return target.query(text as string, values);
+        };
+      },
+    });
   const pool = new Proxy(o.pool, {
     get(target, prop, receiver) {
+      if (prop === 'connect') return async () => client(await target.connect());
       if (prop !== 'query') return Reflect.get(target, prop, receiver) as unknown;
       return async (text: unknown, values?: unknown[]) => {
-        if (armed && typeof text === 'string' && text.includes(o.marker)) {
-          armed = false;
-          await appendLate();
-          await project(target);
-        }
+        await before(text);
         return target.query(text as string, values);
       };
     },
