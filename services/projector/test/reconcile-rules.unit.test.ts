@@ -77,3 +77,30 @@ describe('splitRange', () => {
     expect(splitRange(D + H, D + 5n * H)).toEqual({ hourly: [[D + H, D + 5n * H]], daily: undefined });
   });
 });
+
+/**
+ * The variance threshold is "|actual − predicted| / predicted > threshold"
+ * (docs/projector.md). It was rounded to 4 decimals, so a threshold the CLI
+ * accepts (any number >= 0) was silently changed (found by a review helper);
+ * it is compared exactly, as written.
+ */
+describe('variance threshold', () => {
+  const facts = (predicted: bigint, actual: bigint): JobFacts => ({
+    ...base,
+    deviceType: 't',
+    vramRequestedMib: predicted,
+    actualVramMib: actual,
+    predictedCostMicroUsd: 1n,
+    reportedCostMicroUsd: 1n,
+  });
+  it('does not flag a variance below a threshold given with 5 decimals', () => {
+    // 10.00002 % variance against a 10.00004 % threshold: not above it.
+    const r = evaluateJob(facts(10_000_000n, 11_000_002n), 0n, { thresholdPct: 10.00004, dispatchTimeoutMs: 3_600_000n });
+    expect(r.flags.map((f) => f.flag)).toEqual([]);
+  });
+  it('a threshold of 0.00004 % is not a threshold of 0 %', () => {
+    // 0.00001 % variance: below 0.00004 %.
+    const r = evaluateJob(facts(10_000_000n, 10_000_001n), 0n, { thresholdPct: 0.00004, dispatchTimeoutMs: 3_600_000n });
+    expect(r.flags.map((f) => f.flag)).toEqual([]);
+  });
+});
